@@ -1,0 +1,7 @@
+//! The Connections area: list, connector selection, the provider form, clone and delete.
+
+pub mod form;
+pub mod handlers;
+pub mod model;
+pub mod service;
+pub mod views;

@@ -1,0 +1,337 @@
+//! Connection queries: the only place that knows the `connections` table.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::db::schema::{cloud_agents, connections};
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// A stored connection, every column.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = connections)]
+pub struct Connection {
+    pub id: Uuid,
+    pub name: String,
+    pub connector: String,
+    pub is_active: bool,
+    pub cloud_agent_id: Uuid,
+    pub implementation_type: String,
+    pub is_source: bool,
+    pub is_target: bool,
+    pub timeout_ms: i32,
+    pub query: String,
+    pub datetime_format: Option<String>,
+    pub server_url: String,
+    pub api_key_ciphertext: Vec<u8>,
+    pub api_key_changed_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = connections)]
+pub struct NewConnection {
+    pub id: Uuid,
+    pub name: String,
+    pub connector: String,
+    pub is_active: bool,
+    pub cloud_agent_id: Uuid,
+    pub implementation_type: String,
+    pub is_source: bool,
+    pub is_target: bool,
+    pub timeout_ms: i32,
+    pub query: String,
+    pub server_url: String,
+    pub api_key_ciphertext: Vec<u8>,
+}
+
+/// The editable columns; `None` for the key means "keep the stored one".
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = connections)]
+pub struct ConnectionChanges {
+    pub name: String,
+    pub is_active: bool,
+    pub cloud_agent_id: Uuid,
+    pub implementation_type: String,
+    pub is_source: bool,
+    pub is_target: bool,
+    pub timeout_ms: i32,
+    pub query: String,
+    pub server_url: String,
+    pub api_key_ciphertext: Option<Vec<u8>>,
+    pub api_key_changed_at: Option<DateTime<Utc>>,
+}
+
+/// Why a write did not happen, when it is the user's to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("a connection with this name already exists")]
+    DuplicateName,
+    #[error("the connection was changed by someone else")]
+    Stale,
+    #[error("no such connection")]
+    NotFound,
+    #[error(transparent)]
+    Db(#[from] DieselError),
+}
+
+fn classify(error: DieselError) -> WriteError {
+    match &error {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+            if info.constraint_name() == Some("connections_name_unique") =>
+        {
+            WriteError::DuplicateName
+        }
+        _ => WriteError::Db(error),
+    }
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, new: NewConnection) -> Result<Connection, WriteError> {
+    diesel::insert_into(connections::table)
+        .values(&new)
+        .returning(Connection::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(classify)
+}
+
+pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Connection>> {
+    connections::table
+        .find(id)
+        .select(Connection::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Updates a connection if it is still at `expected_version`, bumping the version.
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    expected_version: i32,
+    changes: ConnectionChanges,
+) -> Result<Connection, WriteError> {
+    let updated = diesel::update(
+        connections::table
+            .find(id)
+            .filter(connections::version.eq(expected_version)),
+    )
+    .set((
+        &changes,
+        connections::version.eq(connections::version + 1),
+        connections::updated_at.eq(diesel::dsl::now),
+    ))
+    .returning(Connection::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
+    .map_err(classify)?;
+    match updated {
+        Some(row) => Ok(row),
+        None if find(conn, id).await?.is_some() => Err(WriteError::Stale),
+        None => Err(WriteError::NotFound),
+    }
+}
+
+/// Switches Is Active, returning the new row (or `None` for an unknown id).
+pub async fn set_active(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    active: bool,
+) -> QueryResult<Option<Connection>> {
+    diesel::update(connections::table.find(id))
+        .set((
+            connections::is_active.eq(active),
+            connections::version.eq(connections::version + 1),
+            connections::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(Connection::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// Deletes a connection; `false` when there was none.
+pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool> {
+    let removed = diesel::delete(connections::table.find(id))
+        .execute(conn)
+        .await?;
+    Ok(removed > 0)
+}
+
+/// Columns the list can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    #[default]
+    Name,
+    Connector,
+    Agent,
+    Active,
+    Source,
+    Target,
+    Updated,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 7] = [
+        SortKey::Name,
+        SortKey::Connector,
+        SortKey::Agent,
+        SortKey::Active,
+        SortKey::Source,
+        SortKey::Target,
+        SortKey::Updated,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Name => "name",
+            SortKey::Connector => "connector",
+            SortKey::Agent => "agent",
+            SortKey::Active => "active",
+            SortKey::Source => "source",
+            SortKey::Target => "target",
+            SortKey::Updated => "updated",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// What the list shows; page numbers start at 1.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub search: String,
+    /// Connector kinds whose catalogue title matches `search`.
+    pub matching_kinds: Vec<&'static str>,
+    pub sort: SortKey,
+    pub descending: bool,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+/// One row of the Connections list.
+#[derive(Debug, Clone, Queryable)]
+pub struct ListRow {
+    pub id: Uuid,
+    pub name: String,
+    pub connector: String,
+    pub agent_name: String,
+    pub is_active: bool,
+    pub is_source: bool,
+    pub is_target: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One page of rows, and how many match (counted up to `COUNT_CAP`, so that counting costs a
+/// bounded amount whatever the table size).
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    pub rows: Vec<ListRow>,
+    pub total: i64,
+    pub total_is_capped: bool,
+}
+
+pub const COUNT_CAP: i64 = 1_000;
+
+/// Escapes `%`, `_` and `\` so user text matches literally inside a LIKE pattern.
+fn like_pattern(search: &str) -> String {
+    let mut pattern = String::with_capacity(search.len() + 2);
+    pattern.push('%');
+    for c in search.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+type Source = diesel::dsl::InnerJoin<connections::table, cloud_agents::table>;
+
+fn filtered(query: &ListQuery) -> diesel::dsl::IntoBoxed<'static, Source, diesel::pg::Pg> {
+    let mut boxed = connections::table.inner_join(cloud_agents::table).into_boxed();
+    let search = query.search.trim();
+    if !search.is_empty() {
+        let pattern = like_pattern(search);
+        let kinds: Vec<String> = query.matching_kinds.iter().map(|k| k.to_string()).collect();
+        boxed = boxed.filter(
+            lower(connections::name)
+                .like(pattern)
+                .escape('\\')
+                .or(connections::connector.eq_any(kinds)),
+        );
+    }
+    boxed
+}
+
+pub async fn list(conn: &mut AsyncPgConnection, query: &ListQuery) -> QueryResult<ListPage> {
+    use SortKey::*;
+    let per_page = query.per_page.clamp(1, 200);
+    let page = query.page.max(1);
+    let mut rows_query = filtered(query).select((
+        connections::id,
+        connections::name,
+        connections::connector,
+        cloud_agents::name,
+        connections::is_active,
+        connections::is_source,
+        connections::is_target,
+        connections::updated_at,
+    ));
+    let name = lower(connections::name);
+    rows_query = match (query.sort, query.descending) {
+        (Name, false) => rows_query.order(name.asc()),
+        (Name, true) => rows_query.order(name.desc()),
+        (Connector, false) => rows_query.order((connections::connector.asc(), name.asc())),
+        (Connector, true) => rows_query.order((connections::connector.desc(), name.asc())),
+        (Agent, false) => rows_query.order((lower(cloud_agents::name).asc(), name.asc())),
+        (Agent, true) => rows_query.order((lower(cloud_agents::name).desc(), name.asc())),
+        (Active, false) => rows_query.order((connections::is_active.asc(), name.asc())),
+        (Active, true) => rows_query.order((connections::is_active.desc(), name.asc())),
+        (Source, false) => rows_query.order((connections::is_source.asc(), name.asc())),
+        (Source, true) => rows_query.order((connections::is_source.desc(), name.asc())),
+        (Target, false) => rows_query.order((connections::is_target.asc(), name.asc())),
+        (Target, true) => rows_query.order((connections::is_target.desc(), name.asc())),
+        (Updated, false) => rows_query.order(connections::updated_at.asc()),
+        (Updated, true) => rows_query.order(connections::updated_at.desc()),
+    };
+    let rows = rows_query
+        .then_order_by(connections::id.asc())
+        .limit(per_page)
+        .offset((page - 1).saturating_mul(per_page))
+        .load::<ListRow>(conn)
+        .await?;
+
+    // Count at most COUNT_CAP + 1 matches: enough to show "1,000+" without scanning everything.
+    let counted: Vec<Uuid> = filtered(query)
+        .select(connections::id)
+        .limit(COUNT_CAP + 1)
+        .load(conn)
+        .await?;
+    let total_is_capped = counted.len() as i64 > COUNT_CAP;
+    Ok(ListPage {
+        rows,
+        total: (counted.len() as i64).min(COUNT_CAP),
+        total_is_capped,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_pattern_matches_user_text_literally() {
+        assert_eq!(like_pattern("TUNE"), "%tune%");
+        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+}

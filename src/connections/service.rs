@@ -1,0 +1,229 @@
+//! Creating and saving connections: validation, the checks that need the database, and sealing
+//! the API key. Handlers call these and only choose what to render.
+
+use chrono::Utc;
+use diesel_async::AsyncPgConnection;
+use secrecy::SecretString;
+use url::Url;
+use uuid::Uuid;
+
+use super::form::{ConnectionForm, ConnectionInput, FieldErrors, FormMode};
+use super::model::{self, Connection, ConnectionChanges, NewConnection, WriteError};
+use crate::agents;
+use crate::connectors::ConnectorInfo;
+use crate::crypto::{SecretBox, SecretHint};
+use crate::error::AppError;
+
+/// Why a form was not saved.
+#[derive(Debug)]
+pub enum SaveFailure {
+    /// Re-render the form with these messages (422).
+    Invalid(FieldErrors),
+    /// Someone saved in between; the current row is attached (409).
+    Stale(Box<Connection>),
+    NotFound,
+    App(AppError),
+}
+
+impl<E: Into<AppError>> From<E> for SaveFailure {
+    fn from(error: E) -> Self {
+        SaveFailure::App(error.into())
+    }
+}
+
+/// The associated data that ties a sealed key to its row.
+pub fn key_context(id: Uuid) -> String {
+    format!("connections/{id}/api_key")
+}
+
+/// Opens the stored key, for a call to the external system or to describe it.
+pub fn open_key(secrets: &SecretBox, connection: &Connection) -> Result<SecretString, AppError> {
+    secrets
+        .open_secret(&connection.api_key_ciphertext, &key_context(connection.id))
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored API key of {}: {e}", connection.id)))
+}
+
+/// What may be shown of the stored key.
+pub fn key_hint(secrets: &SecretBox, connection: &Connection) -> Result<SecretHint, AppError> {
+    Ok(SecretHint::of(&open_key(secrets, connection)?))
+}
+
+fn duplicate_name_message(name: &str) -> String {
+    format!("A connection named “{name}” already exists. Names must be unique (capitals do not count).")
+}
+
+async fn validate(
+    conn: &mut AsyncPgConnection,
+    form: &ConnectionForm,
+    mode: FormMode,
+) -> Result<ConnectionInput, SaveFailure> {
+    let input = form.validate_input(mode);
+    let mut errors = match &input {
+        Ok(_) => FieldErrors::default(),
+        Err(errors) => errors.clone(),
+    };
+    if let Ok(agent) = Uuid::parse_str(form.cloud_agent_id.trim())
+        && !agents::model::exists(conn, agent).await?
+    {
+        errors.add("cloud_agent_id", "That cloud agent no longer exists: choose another.");
+    }
+    match input {
+        Ok(input) if errors.is_empty() => Ok(input),
+        _ => Err(SaveFailure::Invalid(errors)),
+    }
+}
+
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    secrets: &SecretBox,
+    connector: &ConnectorInfo,
+    form: &ConnectionForm,
+) -> Result<Connection, SaveFailure> {
+    let input = validate(conn, form, FormMode::Create).await?;
+    let id = Uuid::new_v4();
+    let key = input
+        .api_key
+        .as_ref()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("validated create form without a key")))?;
+    let ciphertext = secrets
+        .seal_secret(key, &key_context(id))
+        .map_err(|e| AppError::Internal(e.into()))?;
+    let new = NewConnection {
+        id,
+        name: input.name.clone(),
+        connector: connector.kind.to_string(),
+        is_active: input.is_active,
+        cloud_agent_id: input.cloud_agent_id,
+        implementation_type: input.implementation_type.as_str().to_string(),
+        is_source: input.is_source,
+        is_target: input.is_target,
+        timeout_ms: input.timeout_ms,
+        query: input.query,
+        server_url: input.server_url,
+        api_key_ciphertext: ciphertext,
+    };
+    match model::insert(conn, new).await {
+        Ok(row) => Ok(row),
+        Err(WriteError::DuplicateName) => {
+            let mut errors = FieldErrors::default();
+            errors.add("name", duplicate_name_message(&input.name));
+            Err(SaveFailure::Invalid(errors))
+        }
+        Err(WriteError::Db(e)) => Err(e.into()),
+        Err(WriteError::Stale | WriteError::NotFound) => Err(SaveFailure::NotFound),
+    }
+}
+
+fn host_of(url: &str) -> Option<String> {
+    Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string))
+}
+
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    secrets: &SecretBox,
+    id: Uuid,
+    form: &ConnectionForm,
+) -> Result<Connection, SaveFailure> {
+    let Some(current) = model::find(conn, id).await? else {
+        return Err(SaveFailure::NotFound);
+    };
+    let input = validate(conn, form, FormMode::Edit).await?;
+    let Some(version) = form.version() else {
+        return Err(SaveFailure::Stale(Box::new(current)));
+    };
+
+    // Keeping the stored key is refused when it would go somewhere else: a key for one TUNE API
+    // is useless for another, and sending it to a new host would hand it to whoever runs that host.
+    if input.api_key.is_none() {
+        let mut errors = FieldErrors::default();
+        if input.implementation_type.as_str() != current.implementation_type {
+            errors.add(
+                "api_key",
+                format!(
+                    "Enter the {} key: the stored key was for another Implementation Type.",
+                    input.implementation_type.label()
+                ),
+            );
+        } else if host_of(&input.server_url) != host_of(&current.server_url) {
+            errors.add(
+                "api_key",
+                "Enter the API key again: the Server URL now points to another host, and the stored key is only sent to the host it was entered for.",
+            );
+        }
+        if !errors.is_empty() {
+            return Err(SaveFailure::Invalid(errors));
+        }
+    }
+
+    let (ciphertext, changed_at) = match &input.api_key {
+        Some(key) => (
+            Some(
+                secrets
+                    .seal_secret(key, &key_context(id))
+                    .map_err(|e| AppError::Internal(e.into()))?,
+            ),
+            Some(Utc::now()),
+        ),
+        None => (None, None),
+    };
+    let changes = ConnectionChanges {
+        name: input.name.clone(),
+        is_active: input.is_active,
+        cloud_agent_id: input.cloud_agent_id,
+        implementation_type: input.implementation_type.as_str().to_string(),
+        is_source: input.is_source,
+        is_target: input.is_target,
+        timeout_ms: input.timeout_ms,
+        query: input.query,
+        server_url: input.server_url,
+        api_key_ciphertext: ciphertext,
+        api_key_changed_at: changed_at,
+    };
+    match model::update(conn, id, version, changes).await {
+        Ok(row) => Ok(row),
+        Err(WriteError::DuplicateName) => {
+            let mut errors = FieldErrors::default();
+            errors.add("name", duplicate_name_message(&input.name));
+            Err(SaveFailure::Invalid(errors))
+        }
+        Err(WriteError::Stale) => match model::find(conn, id).await? {
+            Some(row) => Err(SaveFailure::Stale(Box::new(row))),
+            None => Err(SaveFailure::NotFound),
+        },
+        Err(WriteError::NotFound) => Err(SaveFailure::NotFound),
+        Err(WriteError::Db(e)) => Err(e.into()),
+    }
+}
+
+/// The form filled from a stored connection (never with its key).
+pub fn form_of(connection: &Connection) -> ConnectionForm {
+    let flag = |on: bool| on.then(|| "on".to_string());
+    ConnectionForm {
+        name: connection.name.clone(),
+        is_active: flag(connection.is_active),
+        cloud_agent_id: connection.cloud_agent_id.to_string(),
+        implementation_type: connection.implementation_type.clone(),
+        is_source: flag(connection.is_source),
+        is_target: flag(connection.is_target),
+        timeout_ms: connection.timeout_ms.to_string(),
+        query: connection.query.clone(),
+        server_url: connection.server_url.clone(),
+        api_key: None,
+        version: Some(connection.version.to_string()),
+    }
+}
+
+/// The form for a copy: every field but the key, " (copy)" appended, inactive.
+pub fn clone_form_of(connection: &Connection) -> ConnectionForm {
+    let mut form = form_of(connection);
+    let mut name = connection.name.clone();
+    // Keep the copy's name within the 100-character limit.
+    let suffix = " (copy)";
+    while name.chars().count() + suffix.chars().count() > super::form::NAME_MAX as usize {
+        name.pop();
+    }
+    form.name = format!("{name}{suffix}");
+    form.is_active = None;
+    form.version = None;
+    form
+}

@@ -1,0 +1,264 @@
+//! Template structs of the Connections area.
+
+use askama::Template;
+use uuid::Uuid;
+
+use super::form::{ConnectionForm, FieldErrors};
+use super::model::{ListPage, ListQuery, ListRow, SortKey};
+use crate::agents::model::CloudAgent;
+use crate::connectors::hasoffers::implementation::ImplementationType;
+use crate::connectors::{self, ConnectorInfo, Section};
+use crate::views::{Layout, format_time, iso_time};
+
+/// The Connections list; its `results` block is also the htmx fragment for search, sort and
+/// paging.
+#[derive(Template)]
+#[template(path = "connections/list.html", blocks = ["results"])]
+pub struct ConnectionsPage {
+    pub layout: Layout,
+    pub list: ListView,
+}
+
+/// Rows plus everything needed to draw sort links and pagination.
+pub struct ListView {
+    pub query: ListQuery,
+    pub page: ListPage,
+}
+
+pub struct SortLink {
+    pub label: &'static str,
+    pub href: String,
+    /// `ascending`, `descending` or `none`, for `aria-sort`.
+    pub aria_sort: &'static str,
+}
+
+impl ListView {
+    fn href(&self, sort: SortKey, descending: bool, page: i64) -> String {
+        let mut params: Vec<(&str, String)> = Vec::new();
+        let search = self.query.search.trim();
+        if !search.is_empty() {
+            params.push(("q", search.to_string()));
+        }
+        if sort != SortKey::Name || descending {
+            params.push(("sort", sort.as_str().to_string()));
+            params.push(("dir", if descending { "desc" } else { "asc" }.to_string()));
+        }
+        if page > 1 {
+            params.push(("page", page.to_string()));
+        }
+        if self.query.per_page != super::handlers::DEFAULT_PER_PAGE {
+            params.push(("per_page", self.query.per_page.to_string()));
+        }
+        let encoded = serde_urlencoded::to_string(&params).unwrap_or_default();
+        if encoded.is_empty() {
+            "/connections".to_string()
+        } else {
+            format!("/connections?{encoded}")
+        }
+    }
+
+    pub fn sort_link(&self, key: &str) -> SortLink {
+        let sort = SortKey::parse(key).unwrap_or_default();
+        let current = self.query.sort == sort;
+        let label = match sort {
+            SortKey::Name => "Connection",
+            SortKey::Connector => "Connector",
+            SortKey::Agent => "Cloud Agent",
+            SortKey::Active => "Is Active",
+            SortKey::Source => "Is Source",
+            SortKey::Target => "Is Target",
+            SortKey::Updated => "Updated",
+        };
+        SortLink {
+            label,
+            href: self.href(sort, current && !self.query.descending, 1),
+            aria_sort: match (current, self.query.descending) {
+                (false, _) => "none",
+                (true, false) => "ascending",
+                (true, true) => "descending",
+            },
+        }
+    }
+
+    pub fn rows(&self) -> &[ListRow] {
+        &self.page.rows
+    }
+
+    pub fn is_searching(&self) -> bool {
+        !self.query.search.trim().is_empty()
+    }
+
+    pub fn page_count(&self) -> i64 {
+        ((self.page.total + self.query.per_page - 1) / self.query.per_page).max(1)
+    }
+
+    pub fn first_shown(&self) -> i64 {
+        (self.query.page - 1) * self.query.per_page + 1
+    }
+
+    pub fn last_shown(&self) -> i64 {
+        self.first_shown() + self.page.rows.len() as i64 - 1
+    }
+
+    pub fn total_label(&self) -> String {
+        if self.page.total_is_capped {
+            format!("{}+", self.page.total)
+        } else {
+            self.page.total.to_string()
+        }
+    }
+
+    pub fn prev_href(&self) -> Option<String> {
+        (self.query.page > 1).then(|| self.href(self.query.sort, self.query.descending, self.query.page - 1))
+    }
+
+    pub fn next_href(&self) -> Option<String> {
+        let more = self.query.page < self.page_count() || self.page.total_is_capped;
+        (more && self.page.rows.len() as i64 == self.query.per_page)
+            .then(|| self.href(self.query.sort, self.query.descending, self.query.page + 1))
+    }
+
+    pub fn connector_title(&self, kind: &str) -> String {
+        connectors::find(kind).map_or_else(|| kind.to_string(), |c| c.title.to_string())
+    }
+
+    pub fn updated(&self, row: &ListRow) -> String {
+        format_time(&row.updated_at)
+    }
+
+    pub fn updated_iso(&self, row: &ListRow) -> String {
+        iso_time(&row.updated_at)
+    }
+}
+
+/// The in-place Is Active switch of one list row.
+#[derive(Template)]
+#[template(path = "connections/_active_toggle.html")]
+pub struct ActiveTogglePartial {
+    pub id: Uuid,
+    pub name: String,
+    pub is_active: bool,
+}
+
+/// The Connector Selection Page.
+#[derive(Template)]
+#[template(path = "connections/select.html")]
+pub struct ConnectorSelectionPage {
+    pub layout: Layout,
+    pub filter: String,
+    pub sections: Vec<(Section, Vec<&'static ConnectorInfo>)>,
+}
+
+impl ConnectorSelectionPage {
+    /// Server-side filtering, for browsers without JavaScript; the script narrows as you type.
+    pub fn new(layout: Layout, filter: String) -> Self {
+        let needle = filter.trim().to_lowercase();
+        let sections = connectors::by_section()
+            .into_iter()
+            .map(|(section, tiles)| {
+                let tiles = tiles
+                    .into_iter()
+                    .filter(|c| needle.is_empty() || c.title.to_lowercase().contains(&needle))
+                    .collect();
+                (section, tiles)
+            })
+            .collect();
+        Self {
+            layout,
+            filter,
+            sections,
+        }
+    }
+}
+
+/// What the form shows about the stored key, instead of the key.
+pub struct KeyStatus {
+    pub last4: Option<String>,
+    pub changed: String,
+    pub changed_iso: String,
+}
+
+/// How the form page was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormKind {
+    Create,
+    Clone,
+    Edit,
+}
+
+/// The HasOffersProvider form, for create, clone and edit.
+#[derive(Template)]
+#[template(path = "connections/form.html")]
+pub struct ConnectionFormPage<'a> {
+    pub layout: Layout,
+    pub kind: FormKind,
+    pub connector: &'static ConnectorInfo,
+    pub id: Option<Uuid>,
+    pub form: &'a ConnectionForm,
+    pub errors: &'a FieldErrors,
+    pub agents: Vec<CloudAgent>,
+    pub key_status: Option<KeyStatus>,
+    /// A form-level message, e.g. a save conflict.
+    pub notice: Option<String>,
+    /// The name as stored (edit), for the heading; the form may hold an edited one.
+    pub stored_name: Option<String>,
+}
+
+impl ConnectionFormPage<'_> {
+    pub fn action(&self) -> String {
+        match (self.kind, self.id) {
+            (FormKind::Edit, Some(id)) => format!("/connections/{id}"),
+            _ => format!("/connections/new/{}", self.connector.kind),
+        }
+    }
+
+    pub fn is_edit(&self) -> bool {
+        self.kind == FormKind::Edit
+    }
+
+    pub fn is_clone(&self) -> bool {
+        self.kind == FormKind::Clone
+    }
+
+    pub fn submit_label(&self) -> &'static str {
+        if self.is_edit() { "Save" } else { "Create" }
+    }
+
+    pub fn implementation_types(&self) -> &'static [ImplementationType] {
+        &ImplementationType::ALL
+    }
+
+    pub fn error(&self, field: &str) -> Option<&str> {
+        self.errors.get(field)
+    }
+
+    /// `aria-describedby` for a field: its help text and, when present, its error.
+    pub fn described_by(&self, field: &str) -> String {
+        match self.errors.get(field) {
+            Some(_) => format!("{field}-help {field}-error"),
+            None => format!("{field}-help"),
+        }
+    }
+
+    pub fn field_label(&self, field: &str) -> &'static str {
+        match field {
+            "name" => "Connection",
+            "cloud_agent_id" => "Cloud Agent",
+            "implementation_type" => "Implementation Type",
+            "timeout_ms" => "Timeout (ms)",
+            "query" => "Query",
+            "server_url" => "Server URL",
+            "api_key" => "API Key",
+            _ => "Form",
+        }
+    }
+}
+
+/// Asks before deleting.
+#[derive(Template)]
+#[template(path = "connections/delete.html")]
+pub struct DeleteConfirmPage {
+    pub layout: Layout,
+    pub id: Uuid,
+    pub name: String,
+}

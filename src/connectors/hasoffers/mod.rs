@@ -1,0 +1,19 @@
+//! The HasOffers (TUNE) connector.
+
+pub mod client;
+pub mod implementation;
+pub mod pacer;
+pub mod query;
+pub mod rows;
+pub mod wire;
+
+use super::{ConnectorInfo, Section};
+
+pub const INFO: ConnectorInfo = ConnectorInfo {
+    kind: "hasoffers",
+    title: "TUNE (formerly HasOffers)",
+    work_area: "HasOffersProvider",
+    summary: "Affiliate marketing: offers, affiliates, conversions and stats",
+    section: Section::ErpAccounting,
+    available: true,
+};

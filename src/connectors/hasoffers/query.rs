@@ -1,0 +1,416 @@
+//! The Query language of a HasOffers connection.
+//!
+//! What the user types into the connection's Query box becomes a [`QueryPlan`]: the TUNE
+//! `Target`/`Method` and the bracket parameters of the call, plus what the preview needs to
+//! page and lay out the result. Two forms are accepted (see [`QUERY_HELP`]):
+//!
+//! * a **SQL subset** (`SELECT … FROM Offer WHERE … ORDER BY … LIMIT n`), parsed with
+//!   `sqlparser` and translated in [`sql`];
+//! * **raw TUNE parameters** (`Target=Offer&Method=findAll&filters[status]=active`), passed
+//!   through by [`raw`].
+//!
+//! Everything is pure: no I/O, no clock. Anything TUNE cannot express is refused with a
+//! [`QueryError`] that names the construct and where it is, rather than being dropped or
+//! silently rewritten into something with a different meaning.
+
+mod raw;
+mod sql;
+
+use std::fmt;
+
+use super::implementation::{ImplementationType, Params};
+
+/// The longest Query text accepted, in bytes.
+///
+/// A long `a = 1 AND b = 2 AND …` chain becomes an equally deep expression tree, and deep
+/// trees are walked and dropped recursively (by sqlparser as well as by us). Capping the
+/// input keeps that depth far below anything that could exhaust a thread's stack, while
+/// leaving room for long `IN (…)` id lists and raw parameter strings.
+pub const MAX_QUERY_LEN: usize = 32 * 1024;
+
+/// Where a plan came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QuerySource {
+    /// The SQL subset, translated.
+    Sql,
+    /// Raw TUNE parameters, passed through.
+    Raw,
+}
+
+/// What kind of call a plan makes; [`super::rows::flatten`] uses it to name columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PlanKind {
+    /// `findAll` (and the other `findAll*` methods): rows of one main model.
+    FindAll,
+    /// `Report::getStats` / `getConversions`: rows keyed by model, columns `Model.field`.
+    Report,
+    /// Any other raw method.
+    Other,
+}
+
+/// A parsed Query: one TUNE call, repeated page by page by the fetcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryPlan {
+    /// Target, already qualified for the Implementation Type (e.g. `Affiliate_Offer`).
+    pub target: String,
+    /// Method: `findAll`, `getStats`, or whatever a raw query named.
+    pub method: String,
+    /// Every parameter except `Target`, `Method`, credentials, `limit` and `page`, in order.
+    pub params: Params,
+    /// Output column order; empty means "take whatever comes back, in TUNE's order".
+    pub columns: Vec<String>,
+    /// Total rows wanted (SQL `LIMIT`); `None` means all rows.
+    pub limit: Option<u64>,
+    /// Page size the user asked for (a raw query's `limit=`); `None` lets the fetcher choose.
+    pub page_size: Option<u64>,
+    /// Which form the user typed.
+    pub source: QuerySource,
+    /// What kind of call this is.
+    pub kind: PlanKind,
+}
+
+/// Why a Query was refused.
+///
+/// `line`/`column` are 1-based, counted in characters, like sqlparser's own locations.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct QueryError {
+    /// What is wrong, in words meant for the person who typed the query (no position in it).
+    pub message: String,
+    /// Line of the offending construct, when known.
+    pub line: Option<u64>,
+    /// Column of the offending construct, when known.
+    pub column: Option<u64>,
+    /// Short name of the refused construct (`"JOIN"`, `"OFFSET"`, `"syntax"`, …).
+    pub construct: Option<String>,
+}
+
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => write!(f, " (line {line}, column {column})"),
+            (Some(line), None) => write!(f, " (line {line})"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A position in the query text (1-based line and column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Pos {
+    line: Option<u64>,
+    column: Option<u64>,
+}
+
+impl Pos {
+    const UNKNOWN: Pos = Pos {
+        line: None,
+        column: None,
+    };
+
+    fn at(line: u64, column: u64) -> Pos {
+        Pos {
+            line: Some(line),
+            column: Some(column),
+        }
+    }
+
+    /// The line/column of byte `offset` in `text` (clamped to the text and to a char boundary).
+    fn of_offset(text: &str, offset: usize) -> Pos {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &text[..offset];
+        let line = before.matches('\n').count() as u64 + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before[line_start..].chars().count() as u64 + 1;
+        Pos::at(line, column)
+    }
+}
+
+impl QueryError {
+    /// A refusal of `construct`, found at `pos`.
+    pub(crate) fn refuse(construct: &str, message: impl Into<String>, pos: Pos) -> QueryError {
+        QueryError {
+            message: message.into(),
+            line: pos.line,
+            column: pos.column,
+            construct: Some(construct.to_string()),
+        }
+    }
+}
+
+/// Parse the Query box into a plan of TUNE calls for a connection of type `api`.
+///
+/// Raw parameters are recognised by their first item looking like `key=value`
+/// (`Target=Offer&…`, `Method=findAll&…`, `fields[]=id&…`); everything else is SQL.
+pub fn parse_query(text: &str, api: ImplementationType) -> Result<QueryPlan, QueryError> {
+    if text.len() > MAX_QUERY_LEN {
+        return Err(QueryError::refuse(
+            "query length",
+            format!(
+                "The query is {} bytes long; the limit is {MAX_QUERY_LEN}",
+                text.len()
+            ),
+            Pos::UNKNOWN,
+        ));
+    }
+    if text.trim().is_empty() {
+        return Err(QueryError::refuse(
+            "empty query",
+            "The query is empty: write a SELECT or raw TUNE parameters (Target=…&Method=…)",
+            Pos::UNKNOWN,
+        ));
+    }
+    if raw::looks_raw(text) {
+        raw::parse(text, api)
+    } else {
+        sql::translate(text, api)
+    }
+}
+
+/// The parameters of one paged call: `plan.params` plus `limit` and `page`.
+///
+/// TUNE pages are 1-based and a `limit` of 0 means nothing useful, so both are raised to
+/// at least 1. `Target`, `Method` and the credential are added by the caller.
+pub fn page_params(plan: &QueryPlan, page: u64, page_size: u64) -> Params {
+    let mut params = plan.params.clone();
+    params.push(("limit".to_string(), page_size.max(1).to_string()));
+    params.push(("page".to_string(), page.max(1).to_string()));
+    params
+}
+
+/// Help shown under the Query box.
+pub const QUERY_HELP: &str = "\
+The Query can be written in one of two forms.
+
+1. SQL (a subset, translated to one TUNE call)
+   SELECT id, name, default_payout FROM Offer WHERE status = 'active' AND default_payout > 1.5 ORDER BY default_payout DESC LIMIT 100
+   SELECT * FROM Conversion WHERE status IN ('approved', 'pending') AND datetime >= '2024-01-01'
+   SELECT Stat.date, Offer.name, Stat.clicks FROM Report WHERE Stat.date BETWEEN '2024-01-01' AND '2024-01-31' GROUP BY Stat.date, Offer.name ORDER BY Stat.clicks DESC LIMIT 50
+
+   FROM any model (Offer, Affiliate, Advertiser, Conversion, Goal, …) calls findAll; FROM Report calls getStats.
+   Targets are prefixed for the connection's API (Offer becomes Affiliate_Offer on the Affiliate API).
+   WHERE: =, <>, <, <=, >, >=, IN (…), BETWEEN, LIKE, NOT LIKE, IS [NOT] NULL, = TRUE/FALSE, joined by AND.
+   OR works on its own only (a OR b OR c, each on a different field); it cannot be mixed with AND.
+   Reports: columns and filters are Model.field (Stat.clicks, Offer.name); GROUP BY sets the report groups; no OR.
+   Not available: joins, subqueries, WITH, DISTINCT, HAVING, OFFSET, functions, aliases, and anything but SELECT.
+
+2. Raw TUNE parameters (sent as written)
+   Target=Offer&Method=findAll&filters[status]=active&fields[]=id&fields[]=name
+   Target=Report&Method=getStats&fields[]=Stat.clicks&fields[]=Offer.name&filters[Stat.date][conditional]=BETWEEN&filters[Stat.date][values][]=2024-01-01&filters[Stat.date][values][]=2024-01-31
+   Target=Offer&Method=findAllIds
+
+   Target and Method are required; pairs are separated by & or new lines; values may be percent-encoded.
+   limit=n sets the page size; the preview pages by itself, so page= is not accepted.
+   Do not put NetworkToken, api_key or NetworkId here: the connection adds its own credentials.";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const NET: ImplementationType = ImplementationType::NetworkApi;
+
+    #[test]
+    fn dispatches_on_form() {
+        let sql = parse_query("SELECT id FROM Offer", NET).unwrap();
+        assert_eq!(sql.source, QuerySource::Sql, "SELECT is SQL");
+        let raw = parse_query("Target=Offer&Method=findAll", NET).unwrap();
+        assert_eq!(raw.source, QuerySource::Raw, "Target= is raw");
+        let raw = parse_query("Method=findAll&Target=Offer", NET).unwrap();
+        assert_eq!(raw.source, QuerySource::Raw, "Method= first is raw too");
+    }
+
+    #[test]
+    fn refuses_empty_and_oversized() {
+        let err = parse_query("  \n ", NET).unwrap_err();
+        assert_eq!(err.construct.as_deref(), Some("empty query"));
+        let long = format!(
+            "SELECT id FROM Offer WHERE name = '{}'",
+            "x".repeat(MAX_QUERY_LEN)
+        );
+        let err = parse_query(&long, NET).unwrap_err();
+        assert_eq!(err.construct.as_deref(), Some("query length"));
+    }
+
+    #[test]
+    fn page_params_appends_limit_and_page() {
+        let plan = parse_query("SELECT id FROM Offer WHERE status = 'active'", NET).unwrap();
+        let params = page_params(&plan, 3, 50);
+        let expected: Params = [
+            ("fields[]", "id"),
+            ("filters[status]", "active"),
+            ("limit", "50"),
+            ("page", "3"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(params, expected);
+        let clamped = page_params(&plan, 0, 0);
+        assert_eq!(clamped[clamped.len() - 2].1, "1", "limit raised to 1");
+        assert_eq!(clamped[clamped.len() - 1].1, "1", "page raised to 1");
+    }
+
+    #[test]
+    fn error_display_carries_position() {
+        let err = QueryError::refuse("JOIN", "JOIN is not supported", Pos::at(2, 7));
+        assert_eq!(err.to_string(), "JOIN is not supported (line 2, column 7)");
+    }
+
+    #[test]
+    fn offset_positions_count_chars_and_lines() {
+        let text = "ab\ncé\nxyz";
+        assert_eq!(Pos::of_offset(text, 0), Pos::at(1, 1));
+        assert_eq!(Pos::of_offset(text, 3), Pos::at(2, 1));
+        // "é" is two bytes: byte 6 is the newline after it, i.e. the third char of line 2.
+        assert_eq!(Pos::of_offset(text, 6), Pos::at(2, 3));
+        // A byte inside "é" is moved back to its start rather than panicking.
+        assert_eq!(Pos::of_offset(text, 5), Pos::at(2, 2));
+        assert_eq!(Pos::of_offset(text, 999), Pos::at(3, 4));
+    }
+
+    #[test]
+    fn deep_and_chain_within_the_cap_is_fine() {
+        // The longest AND chain the length cap allows must not exhaust a test thread's stack.
+        let mut q = String::from("SELECT id FROM Offer WHERE a=1");
+        while q.len() + 8 < MAX_QUERY_LEN {
+            q.push_str(" AND a=1");
+        }
+        let err = parse_query(&q, NET).unwrap_err();
+        assert_eq!(err.construct.as_deref(), Some("same field twice"));
+        let mut q = String::from("SELECT id FROM Offer WHERE ");
+        while q.len() + 2 < MAX_QUERY_LEN {
+            q.push('(');
+        }
+        assert!(
+            parse_query(&q, NET).is_err(),
+            "deep parentheses are refused"
+        );
+    }
+
+    fn sqlish() -> impl Strategy<Value = String> {
+        let word = prop::sample::select(vec![
+            "SELECT",
+            "FROM",
+            "WHERE",
+            "AND",
+            "OR",
+            "NOT",
+            "IN",
+            "LIKE",
+            "IS",
+            "NULL",
+            "BETWEEN",
+            "ORDER",
+            "BY",
+            "GROUP",
+            "LIMIT",
+            "OFFSET",
+            "DESC",
+            "ASC",
+            "JOIN",
+            "ON",
+            "Offer",
+            "Report",
+            "Stat.date",
+            "Offer.name",
+            "id",
+            "name",
+            "status",
+            "*",
+            ",",
+            "(",
+            ")",
+            "=",
+            "<>",
+            "<",
+            ">=",
+            "'x'",
+            "1",
+            "2.5",
+            "TRUE",
+            "COUNT(id)",
+            ";",
+            "UNION",
+            "DISTINCT",
+            "HAVING",
+            "WITH",
+            "AS",
+            "-",
+            "''",
+            "\n",
+            "Target=Offer",
+            "&",
+            "Method=findAll",
+            "limit=5",
+            "filters[a]=b",
+            "%zz",
+            "api_key=1",
+            "Affiliate_Offer",
+        ]);
+        prop::collection::vec(word, 0..24).prop_map(|w| w.join(" "))
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_text(text in ".{0,200}") {
+            for api in ImplementationType::ALL {
+                let _ = parse_query(&text, api);
+            }
+        }
+
+        #[test]
+        fn never_panics_on_sqlish_text(text in sqlish()) {
+            for api in ImplementationType::ALL {
+                if let Err(e) = parse_query(&text, api) {
+                    // Every refusal names what it refused.
+                    prop_assert!(e.construct.is_some(), "{e:?}");
+                    prop_assert!(!e.message.is_empty());
+                }
+            }
+        }
+
+        #[test]
+        fn never_panics_on_raw_ish_text(
+            pairs in prop::collection::vec(("[A-Za-z_\\[\\]%0-9]{0,10}", "[^&]{0,10}"), 0..8),
+            sep in prop::sample::select(vec!["&", "\n", "&\r\n", " & "]),
+        ) {
+            let text = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(sep);
+            for api in ImplementationType::ALL {
+                let _ = parse_query(&format!("Target=Offer&Method=findAll{sep}{text}"), api);
+                let _ = parse_query(&text, api);
+            }
+        }
+
+        #[test]
+        fn generated_selects_translate_or_refuse_cleanly(
+            cols in prop::collection::vec(prop::sample::select(vec!["id", "name", "status", "default_payout"]), 1..4),
+            op in prop::sample::select(vec!["=", "<>", "<", "<=", ">", ">=", "LIKE", "NOT LIKE"]),
+            value in "[a-z0-9 ']{0,8}",
+            limit in 0u64..1000,
+            desc in any::<bool>(),
+        ) {
+            let q = format!(
+                "SELECT {} FROM Offer WHERE status {op} '{}' ORDER BY id {} LIMIT {limit}",
+                cols.join(", "),
+                value.replace('\'', "''"),
+                if desc { "DESC" } else { "ASC" },
+            );
+            match parse_query(&q, NET) {
+                Ok(plan) => {
+                    prop_assert_eq!(plan.limit, Some(limit));
+                    prop_assert_eq!(plan.columns, cols.iter().map(|c| c.to_string()).collect::<Vec<_>>());
+                    prop_assert!(plan.params.iter().any(|(k, v)| k.starts_with("filters[status]") && v == &value));
+                }
+                Err(e) => {
+                    // Only duplicate columns or LIMIT 0 are refused in this grammar.
+                    let c = e.construct.unwrap_or_default();
+                    prop_assert!(c == "duplicate column" || c == "LIMIT", "{}", c);
+                }
+            }
+        }
+    }
+}

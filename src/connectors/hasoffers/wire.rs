@@ -1,0 +1,632 @@
+//! Decoding TUNE (HasOffers) Apiv3 response envelopes exactly as they come (reference §2, §4.3).
+//!
+//! Everything is `serde_json::Value` based (with `preserve_order`, so sorted results keep their
+//! order) because the real shapes are loose: `status` is an int or a string, `errors` an array or an
+//! object, `data` anything, paging numbers ints or strings. Typed structs would reject real answers.
+//!
+//! Shapes handled:
+//! * success: `{"request":{…},"response":{"status":1,"data":…,"errors":[],…}}`;
+//! * the 2012 form without `httpStatus`/`errorMessage`, with or without the `response` wrapper;
+//! * errors: `status` other than 1, message in `errorMessage` or `errors[].publicMessage`;
+//! * the auth failure: `{"response":{"errors":{"publicMessage":"…"},"link":"…"}}`, no `status`.
+//!
+//! The echoed `request` carries the API key (`NetworkToken` / `api_key`), so [`decode`] redacts it,
+//! and any other string equal to the key, before the envelope leaves this module.
+
+use serde_json::{Map, Value};
+
+use crate::connectors::outcome::body_preview;
+
+/// What replaces secrets in echoed requests and messages.
+pub const REDACTED: &str = "*** hidden ***";
+
+/// Request parameters that always carry a credential.
+const SECRET_PARAMS: [&str; 3] = ["NetworkToken", "api_key", "client_secret"];
+
+/// Substring TUNE uses for throttling (reference §2.4).
+const RATE_LIMIT_MARKER: &str = "API usage exceeded rate limit";
+
+/// Substring of TUNE's IP-whitelist refusal (reference §2.3).
+const WHITELIST_MARKER: &str = "white-listed";
+
+/// One entry of `response.errors`. Every field is optional because real entries vary: plain
+/// `{"publicMessage":…}` or validation detail with `err_code`, `err_msg`, `attribute_name`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ApiErrorDetail {
+    /// The user-facing message, e.g. "Could not update affiliate."
+    pub public_message: Option<String>,
+    /// 1 = "X cannot be blank.", 3 = "X is not valid." (int or string on the wire).
+    pub err_code: Option<i64>,
+    /// The field-level message.
+    pub err_msg: Option<String>,
+    /// The field the error is about.
+    pub attribute_name: Option<String>,
+}
+
+impl ApiErrorDetail {
+    /// One line for display, e.g. `status: Status must be one of: … (code 3)`.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        if let Some(attr) = &self.attribute_name {
+            out.push_str(attr);
+            out.push_str(": ");
+        }
+        match (&self.err_msg, &self.public_message) {
+            (Some(msg), _) | (None, Some(msg)) => out.push_str(msg),
+            (None, None) => out.push_str("(no message)"),
+        }
+        if let Some(code) = self.err_code {
+            out.push_str(&format!(" (code {code})"));
+        }
+        out
+    }
+}
+
+/// A decoded Apiv3 answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Envelope {
+    /// `response.status == 1`. `data` may be any JSON (null, true, a string, a map, a paged wrapper,
+    /// `[]`…); `request` is the redacted echo (`Value::Null` when absent).
+    Success {
+        /// `response.data`.
+        data: Value,
+        /// The redacted `request` echo.
+        request: Value,
+    },
+    /// `response.status` present and not 1: TUNE's own error, including throttling and IP refusal.
+    ApiError {
+        /// `errorMessage`, else the joined `publicMessage`s.
+        message: String,
+        /// The `errors` entries.
+        errors: Vec<ApiErrorDetail>,
+    },
+    /// The small envelope with no `status` and `errors` as an object: bad network id / key pair.
+    AuthFailure {
+        /// `errors.publicMessage`, e.g. "Network id is not valid".
+        message: String,
+    },
+}
+
+impl Envelope {
+    /// True for an error that TUNE's throttle produced ("API usage exceeded rate limit").
+    pub fn is_rate_limited(&self) -> bool {
+        match self {
+            Self::ApiError { message, errors } => is_rate_limited_error(message, errors),
+            _ => false,
+        }
+    }
+}
+
+/// True when an API error's message or any of its entries is TUNE's throttling refusal.
+pub fn is_rate_limited_error(message: &str, errors: &[ApiErrorDetail]) -> bool {
+    is_rate_limit_message(message)
+        || errors
+            .iter()
+            .filter_map(|e| e.public_message.as_deref())
+            .any(is_rate_limit_message)
+}
+
+/// True when a TUNE message is the rate-limit refusal.
+pub fn is_rate_limit_message(message: &str) -> bool {
+    message.contains(RATE_LIMIT_MARKER)
+}
+
+/// True when a TUNE message is the IP-whitelist refusal.
+pub fn is_whitelist_message(message: &str) -> bool {
+    message.contains(WHITELIST_MARKER)
+}
+
+/// Takes the IP address out of "IP 178.161.91.191 is not white-listed. …".
+pub fn whitelist_ip(message: &str) -> Option<String> {
+    let rest = &message[message.find("IP ")? + 3..];
+    let candidate = rest.split_whitespace().next()?;
+    candidate
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| ip.to_string())
+}
+
+/// Why a body is not a TUNE envelope.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The body is empty.
+    #[error("the response body is empty")]
+    Empty,
+    /// Not JSON at all (an HTML page, a proxy error…). `truncated` is set when the text looks like
+    /// JSON that stops early.
+    #[error("the response is not valid JSON: {preview}")]
+    NotJson {
+        /// Short single-line preview of the body (≤ 200 chars).
+        preview: String,
+        /// The body starts like JSON but ends before it is complete.
+        truncated: bool,
+    },
+    /// JSON, but not shaped like an Apiv3 envelope.
+    #[error("the response is JSON but not a TUNE envelope: {preview}")]
+    UnexpectedShape {
+        /// Short single-line preview of the body.
+        preview: String,
+    },
+}
+
+/// Longest body preview put into messages.
+pub const PREVIEW_CHARS: usize = 200;
+
+/// Decodes a response body (HTTP status is the caller's business) and redacts `api_key` from the
+/// echoed request and from messages. Pass the key exactly as it was sent.
+pub fn decode(body: &[u8], api_key: &str) -> Result<Envelope, DecodeError> {
+    let preview = || redact_text(&body_preview(body, PREVIEW_CHARS), api_key);
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(DecodeError::Empty);
+    }
+    let root: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(err) => {
+            return Err(DecodeError::NotJson {
+                preview: preview(),
+                truncated: err.is_eof(),
+            });
+        }
+    };
+    let Some(root_obj) = root.as_object() else {
+        return Err(DecodeError::UnexpectedShape { preview: preview() });
+    };
+    // 2012-era bodies may come without the `response` wrapper: then the root is the response.
+    let (response, request) = match root_obj.get("response").and_then(Value::as_object) {
+        Some(resp) => (resp, root_obj.get("request")),
+        None if root_obj.contains_key("status") => (root_obj, None),
+        None => return Err(DecodeError::UnexpectedShape { preview: preview() }),
+    };
+    let errors = response.get("errors").map(parse_errors).unwrap_or_default();
+
+    let Some(status) = response.get("status") else {
+        // The auth-failure envelope: no status, errors is an object with publicMessage.
+        let message = errors
+            .iter()
+            .find_map(|e| e.public_message.clone().or_else(|| e.err_msg.clone()));
+        return match message {
+            Some(message) => Ok(Envelope::AuthFailure {
+                message: redact_text(&message, api_key),
+            }),
+            None => Err(DecodeError::UnexpectedShape { preview: preview() }),
+        };
+    };
+
+    if int_or_string(status) == Some(1) {
+        let mut request = request.cloned().unwrap_or(Value::Null);
+        redact_request(&mut request, api_key);
+        let mut data = response.get("data").cloned().unwrap_or(Value::Null);
+        redact_equal_strings(&mut data, api_key);
+        return Ok(Envelope::Success { data, request });
+    }
+
+    let message = response
+        .get("errorMessage")
+        .and_then(Value::as_str)
+        .filter(|m| !m.trim().is_empty())
+        .map(str::to_string)
+        .or_else(|| {
+            let joined: Vec<&str> = errors
+                .iter()
+                .filter_map(|e| e.public_message.as_deref().or(e.err_msg.as_deref()))
+                .collect();
+            (!joined.is_empty()).then(|| joined.join("; "))
+        })
+        .unwrap_or_else(|| "TUNE reported an error without a message".to_string());
+    let errors = errors
+        .into_iter()
+        .map(|mut e| {
+            e.public_message = e.public_message.map(|m| redact_text(&m, api_key));
+            e.err_msg = e.err_msg.map(|m| redact_text(&m, api_key));
+            e
+        })
+        .collect();
+    Ok(Envelope::ApiError {
+        message: redact_text(&message, api_key),
+        errors,
+    })
+}
+
+/// `errors` as array of entries, a single entry object, or an object of entries (`{"0":{…}}`).
+fn parse_errors(value: &Value) -> Vec<ApiErrorDetail> {
+    match value {
+        Value::Array(items) => items.iter().filter_map(parse_error_entry).collect(),
+        Value::Object(map) if looks_like_entry(map) => {
+            parse_error_entry(value).into_iter().collect()
+        }
+        Value::Object(map) => map.values().filter_map(parse_error_entry).collect(),
+        Value::String(s) if !s.trim().is_empty() => vec![ApiErrorDetail {
+            public_message: Some(s.clone()),
+            ..Default::default()
+        }],
+        _ => Vec::new(),
+    }
+}
+
+fn looks_like_entry(map: &Map<String, Value>) -> bool {
+    ["publicMessage", "err_msg", "err_code", "attribute_name"]
+        .iter()
+        .any(|k| map.contains_key(*k))
+}
+
+fn parse_error_entry(value: &Value) -> Option<ApiErrorDetail> {
+    match value {
+        Value::Object(map) => {
+            let text = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_string);
+            Some(ApiErrorDetail {
+                public_message: text("publicMessage"),
+                err_code: map.get("err_code").and_then(int_or_string),
+                err_msg: text("err_msg"),
+                attribute_name: text("attribute_name"),
+            })
+        }
+        Value::String(s) => Some(ApiErrorDetail {
+            public_message: Some(s.clone()),
+            ..Default::default()
+        }),
+        _ => None,
+    }
+}
+
+/// Reads `1`, `"1"`, `1.0` as 1; anything else is `None`.
+pub fn int_or_string(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Paging numbers of a wrapper such as `{"page":1,"current":0,"count":104,"pageCount":52,"data":…}`.
+/// Each is optional: some methods omit `pageCount` or `count` (reference §4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Paging {
+    /// 1-based page number.
+    pub page: Option<u64>,
+    /// Total matching rows.
+    pub count: Option<u64>,
+    /// Number of pages.
+    pub page_count: Option<u64>,
+}
+
+impl Paging {
+    /// Detects a paged wrapper by the presence of `page` or `pageCount` (never by method name) and
+    /// reads its numbers, ints or strings alike.
+    pub fn from_data(data: &Value) -> Option<Paging> {
+        let map = data.as_object()?;
+        if !map.contains_key("page") && !map.contains_key("pageCount") {
+            return None;
+        }
+        let num = |k: &str| {
+            map.get(k)
+                .and_then(int_or_string)
+                .and_then(|n| u64::try_from(n).ok())
+        };
+        Some(Paging {
+            page: num("page"),
+            count: num("count"),
+            page_count: num("pageCount"),
+        })
+    }
+
+    /// The rows of a paged wrapper (`data.data`), `None` when `data` is not paged.
+    pub fn rows(data: &Value) -> Option<&Value> {
+        Self::from_data(data)?;
+        data.get("data")
+    }
+}
+
+/// Redacts the echoed request in place: `NetworkToken`, `api_key` (at any depth) and every string
+/// equal to the key anywhere. `NetworkId` is kept: it is not a secret and identifies the network.
+pub fn redact_request(request: &mut Value, api_key: &str) {
+    match request {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if SECRET_PARAMS.contains(&k.as_str()) && !v.is_null() {
+                    *v = Value::String(REDACTED.to_string());
+                } else {
+                    redact_request(v, api_key);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| redact_request(v, api_key)),
+        other => redact_equal_strings(other, api_key),
+    }
+}
+
+/// Replaces every string exactly equal to `api_key`, at any depth.
+fn redact_equal_strings(value: &mut Value, api_key: &str) {
+    if api_key.is_empty() {
+        return;
+    }
+    match value {
+        Value::String(s) if s == api_key => *s = REDACTED.to_string(),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| redact_equal_strings(v, api_key)),
+        Value::Object(map) => map
+            .values_mut()
+            .for_each(|v| redact_equal_strings(v, api_key)),
+        _ => {}
+    }
+}
+
+/// Replaces every occurrence of `api_key` inside free text (messages, previews, error lines).
+pub fn redact_text(text: &str, api_key: &str) -> String {
+    if api_key.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(api_key, REDACTED)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const KEY: &str = "NETkeyVeryS3cretABCDEFGHIJKLMN";
+
+    fn body(v: Value) -> Vec<u8> {
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    #[test]
+    fn the_auth_failure_envelope_without_status_is_an_auth_failure() {
+        let raw = br#"{"response":{"errors":{"publicMessage":"Network id is not valid"},"link":"http://developers.hasoffers.com/"}}"#;
+        assert_eq!(
+            decode(raw, KEY).unwrap(),
+            Envelope::AuthFailure {
+                message: "Network id is not valid".into()
+            }
+        );
+        let old = br#"{"response":{"errors":{"publicMessage":"NetworkId FAKE_NETWORK_ID is not found"},"link":"http://www.hasoffers.com/wiki/Category:API"}}"#;
+        assert!(matches!(
+            decode(old, KEY).unwrap(),
+            Envelope::AuthFailure { .. }
+        ));
+    }
+
+    #[test]
+    fn the_rate_limit_error_is_an_api_error_recognised_as_throttling() {
+        let msg = "API usage exceeded rate limit.  Configured: 50/10s window; Your usage: 51.  See https://help.tune.com/hasoffers/rate-limit-error/ for guidance.";
+        let raw = body(json!({"request":{"Target":"Offer","NetworkToken":KEY},
+            "response":{"status":-1,"httpStatus":200,"data":"","errors":[{"publicMessage":msg}],"errorMessage":msg}}));
+        let env = decode(&raw, KEY).unwrap();
+        assert!(env.is_rate_limited());
+        match env {
+            Envelope::ApiError { message, errors } => {
+                assert_eq!(message, msg, "double spaces are kept");
+                assert_eq!(errors.len(), 1);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_validation_error_keeps_err_code_and_attribute_name() {
+        let raw = body(
+            json!({"request":{},"response":{"status":"-1","httpStatus":200,"data":"",
+            "errors":[{"err_code":3,"err_msg":"Status must be one of: pending, active, blocked, deleted, rejected",
+                       "attribute_name":"status","publicMessage":"Could not update affiliate."}],
+            "errorMessage":"Could not update affiliate."}}),
+        );
+        let Envelope::ApiError { message, errors } = decode(&raw, KEY).unwrap() else {
+            panic!("expected an api error")
+        };
+        assert_eq!(message, "Could not update affiliate.");
+        assert_eq!(errors[0].err_code, Some(3));
+        assert_eq!(errors[0].attribute_name.as_deref(), Some("status"));
+        assert_eq!(
+            errors[0].summary(),
+            "status: Status must be one of: pending, active, blocked, deleted, rejected (code 3)"
+        );
+        assert!(!decode(&raw, KEY).unwrap().is_rate_limited());
+    }
+
+    #[test]
+    fn an_error_without_error_message_uses_the_public_messages() {
+        let raw = body(json!({"response":{"status":-1,"data":"",
+            "errors":[{"publicMessage":"Unknown method: Undefined"}],"errorMessage":null}}));
+        assert_eq!(
+            decode(&raw, KEY).unwrap(),
+            Envelope::ApiError {
+                message: "Unknown method: Undefined".into(),
+                errors: vec![ApiErrorDetail {
+                    public_message: Some("Unknown method: Undefined".into()),
+                    ..Default::default()
+                }]
+            }
+        );
+    }
+
+    #[test]
+    fn status_is_accepted_as_int_or_string_and_only_one_means_success() {
+        let table = [
+            (json!(1), true),
+            (json!("1"), true),
+            (json!(-1), false),
+            (json!("-1"), false),
+            (json!(0), false),
+            (json!(true), false),
+        ];
+        for (status, ok) in table {
+            let raw = body(json!({"response":{"status":status,"data":true,"errors":[]}}));
+            let env = decode(&raw, KEY).unwrap();
+            assert_eq!(matches!(env, Envelope::Success { .. }), ok, "{status}");
+        }
+    }
+
+    #[test]
+    fn data_of_any_shape_is_kept_as_is_in_order() {
+        let table = [
+            json!(null),
+            json!(true),
+            json!("approved"),
+            json!(["1", "3", "5"]),
+            json!([]),
+            json!({"62":{"Offer":{"id":"62"},"Country":[]},"3":{"Offer":{"id":"3"},"Country":[]}}),
+        ];
+        for data in table {
+            let raw = body(json!({"response":{"status":1,"data":data.clone(),"errors":[]}}));
+            let Envelope::Success { data: got, request } = decode(&raw, KEY).unwrap() else {
+                panic!("expected success")
+            };
+            assert_eq!(got, data);
+            assert_eq!(request, Value::Null);
+            // preserve_order: the id-keyed map keeps TUNE's order, not sorted order.
+            if let Some(map) = got.as_object() {
+                assert_eq!(map.keys().collect::<Vec<_>>(), vec!["62", "3"]);
+            }
+        }
+    }
+
+    #[test]
+    fn the_2012_style_body_decodes_with_and_without_the_response_wrapper() {
+        let bare = br#"{"status":1,"data":{"Offer":{"id":"1"}},"errors":[]}"#;
+        assert!(matches!(
+            decode(bare, KEY).unwrap(),
+            Envelope::Success { .. }
+        ));
+        let wrapped = br#"{"response":{"status":"1","data":{"page":"1","current":0,"count":"7","pageCount":"4","data":{}},"errors":{}}}"#;
+        let Envelope::Success { data, .. } = decode(wrapped, KEY).unwrap() else {
+            panic!("expected success")
+        };
+        assert_eq!(
+            Paging::from_data(&data),
+            Some(Paging {
+                page: Some(1),
+                count: Some(7),
+                page_count: Some(4)
+            })
+        );
+    }
+
+    #[test]
+    fn paging_is_detected_by_key_presence() {
+        let table = [
+            (
+                json!({"page":1,"current":0,"count":104,"pageCount":52,"data":{"1":{}}}),
+                Some(Paging {
+                    page: Some(1),
+                    count: Some(104),
+                    page_count: Some(52),
+                }),
+            ),
+            (
+                json!({"page":1,"current":0,"count":0,"pageCount":0,"data":[]}),
+                Some(Paging {
+                    page: Some(1),
+                    count: Some(0),
+                    page_count: Some(0),
+                }),
+            ),
+            (
+                json!({"pageCount":3,"data":[]}),
+                Some(Paging {
+                    page: None,
+                    count: None,
+                    page_count: Some(3),
+                }),
+            ),
+            (
+                json!({"page":"2","current":0}),
+                Some(Paging {
+                    page: Some(2),
+                    count: None,
+                    page_count: None,
+                }),
+            ),
+            (json!({"62":{"Offer":{"id":"62"}}}), None),
+            (json!([]), None),
+            (json!(null), None),
+        ];
+        for (data, expected) in table {
+            assert_eq!(Paging::from_data(&data), expected, "{data}");
+        }
+        let paged = json!({"page":1,"pageCount":1,"data":[{"Stat":{"clicks":"3"}}]});
+        assert_eq!(
+            Paging::rows(&paged),
+            Some(&json!([{"Stat":{"clicks":"3"}}]))
+        );
+    }
+
+    #[test]
+    fn the_request_echo_is_redacted_everywhere_the_key_appears() {
+        let raw = body(json!({
+            "request":{"Target":"Offer","Format":"json","Service":"HasOffers","Version":"2","Method":"findAll",
+                "limit":"1","NetworkId":"demo","NetworkToken":KEY,"api_key":"other-key",
+                "filters":{"note":KEY},"fields":["id",KEY]},
+            "response":{"status":1,"httpStatus":200,"data":{"echo":KEY},"errors":[],"errorMessage":null}}));
+        let Envelope::Success { data, request } = decode(&raw, KEY).unwrap() else {
+            panic!("expected success")
+        };
+        assert_eq!(request["NetworkToken"], REDACTED);
+        assert_eq!(request["api_key"], REDACTED);
+        assert_eq!(request["filters"]["note"], REDACTED);
+        assert_eq!(request["fields"], json!(["id", REDACTED]));
+        assert_eq!(request["NetworkId"], "demo");
+        assert_eq!(data["echo"], REDACTED);
+        let shown = format!("{request}{data}");
+        assert!(!shown.contains(KEY));
+    }
+
+    #[test]
+    fn the_key_is_redacted_from_error_messages_and_previews() {
+        let raw = body(
+            json!({"response":{"status":-1,"errorMessage":format!("bad token {KEY}"),"errors":[]}}),
+        );
+        let Envelope::ApiError { message, .. } = decode(&raw, KEY).unwrap() else {
+            panic!("expected an api error")
+        };
+        assert!(!message.contains(KEY));
+        let html = format!("<html>token {KEY}</html>");
+        let err = decode(html.as_bytes(), KEY).unwrap_err();
+        assert!(!err.to_string().contains(KEY));
+    }
+
+    #[test]
+    fn non_json_truncated_empty_and_foreign_bodies_are_decode_errors() {
+        assert_eq!(decode(b"", KEY), Err(DecodeError::Empty));
+        assert_eq!(decode(b"  \n", KEY), Err(DecodeError::Empty));
+        assert!(matches!(
+            decode(b"<html><body>502 Bad Gateway</body></html>", KEY),
+            Err(DecodeError::NotJson {
+                truncated: false,
+                ..
+            })
+        ));
+        assert!(matches!(
+            decode(
+                br#"{"request":{"Target":"Offer"},"response":{"status":1,"da"#,
+                KEY
+            ),
+            Err(DecodeError::NotJson {
+                truncated: true,
+                ..
+            })
+        ));
+        assert!(matches!(
+            decode(br#"{"hello":"world"}"#, KEY),
+            Err(DecodeError::UnexpectedShape { .. })
+        ));
+        assert!(matches!(
+            decode(b"[1,2]", KEY),
+            Err(DecodeError::UnexpectedShape { .. })
+        ));
+        assert!(matches!(
+            decode(br#"{"response":{"link":"x"}}"#, KEY),
+            Err(DecodeError::UnexpectedShape { .. })
+        ));
+    }
+
+    #[test]
+    fn the_whitelist_message_yields_the_refused_ip() {
+        let m = "IP 178.161.91.191 is not white-listed. Please enable it in the application, Support => API";
+        assert!(is_whitelist_message(m));
+        assert_eq!(whitelist_ip(m).as_deref(), Some("178.161.91.191"));
+        assert_eq!(whitelist_ip("IP unknown is not white-listed"), None);
+    }
+}

@@ -1,0 +1,271 @@
+//! The result of a "Test Connection", shared by every connector.
+//!
+//! A connector turns its own failures into one [`OutcomeCode`] plus plain-language text: what
+//! happened and what to do next (`message`), optional extra advice (`hint`) and an optional cleaned
+//! technical line (`detail`, never containing credentials or a request URL). Templates render these
+//! fields; HTML escaping is the template's job, not this module's.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// The class of a connection test's result. `as_str` values are stable: they are stored and used by
+/// the UI and in logs, so never rename one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeCode {
+    /// The remote API answered and accepted the credentials.
+    Success,
+    /// The credentials (key, token, account id) were rejected.
+    AuthRejected,
+    /// The remote API refused the calling server's IP address.
+    IpNotWhitelisted,
+    /// The remote API's rate limit was hit and retries did not get through.
+    RateLimited,
+    /// The remote API answered with its own error message.
+    ApiError,
+    /// An unexpected HTTP status code.
+    HttpStatus,
+    /// A body that is not the API's format (HTML, truncated, empty…).
+    MalformedBody,
+    /// No complete answer within the connection's timeout.
+    Timeout,
+    /// The host name could not be resolved.
+    Dns,
+    /// Nothing listens at the host and port.
+    ConnectionRefused,
+    /// The TLS handshake or certificate check failed.
+    Tls,
+    /// The URL was refused before sending (scheme, or a private/loopback address).
+    UrlRefused,
+    /// Any other network failure (reset, closed connection…).
+    Network,
+}
+
+impl OutcomeCode {
+    /// Every code, in declaration order.
+    pub const ALL: [OutcomeCode; 13] = [
+        Self::Success,
+        Self::AuthRejected,
+        Self::IpNotWhitelisted,
+        Self::RateLimited,
+        Self::ApiError,
+        Self::HttpStatus,
+        Self::MalformedBody,
+        Self::Timeout,
+        Self::Dns,
+        Self::ConnectionRefused,
+        Self::Tls,
+        Self::UrlRefused,
+        Self::Network,
+    ];
+
+    /// Stable snake_case code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::AuthRejected => "auth_rejected",
+            Self::IpNotWhitelisted => "ip_not_whitelisted",
+            Self::RateLimited => "rate_limited",
+            Self::ApiError => "api_error",
+            Self::HttpStatus => "http_status",
+            Self::MalformedBody => "malformed_body",
+            Self::Timeout => "timeout",
+            Self::Dns => "dns",
+            Self::ConnectionRefused => "connection_refused",
+            Self::Tls => "tls",
+            Self::UrlRefused => "url_refused",
+            Self::Network => "network",
+        }
+    }
+
+    /// Parses a stored code.
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == value)
+    }
+
+    /// True only for [`OutcomeCode::Success`].
+    pub fn is_success(self) -> bool {
+        self == Self::Success
+    }
+}
+
+impl std::fmt::Display for OutcomeCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Share of the timeout above which a result is flagged as "close to the timeout".
+const CLOSE_TO_TIMEOUT_RATIO: f64 = 0.8;
+
+/// The result of a connection test, ready to show to an integration administrator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TestOutcome {
+    /// The result class.
+    pub code: OutcomeCode,
+    /// One or two plain-language sentences: what happened and what to do next.
+    pub message: String,
+    /// Optional extra advice (e.g. "this key looks like a Network API key").
+    pub hint: Option<String>,
+    /// Optional cleaned technical line (no credentials, no request URL).
+    pub detail: Option<String>,
+    /// Wall-clock time of the whole test, retries and rate pacing included.
+    pub elapsed_ms: u64,
+    /// True when the test took more than 80% of the connection's timeout.
+    pub close_to_timeout: bool,
+}
+
+impl TestOutcome {
+    /// An outcome with only a code and message; timing is added with [`TestOutcome::timed`].
+    pub fn new(code: OutcomeCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            hint: None,
+            detail: None,
+            elapsed_ms: 0,
+            close_to_timeout: false,
+        }
+    }
+
+    /// Adds advice.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Adds a technical line.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// Records the elapsed time and flags it when it used more than 80% of `timeout`. On success the
+    /// message also says so, because a test that barely made it predicts timeouts in real runs.
+    pub fn timed(mut self, elapsed: Duration, timeout: Duration) -> Self {
+        self.elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        let close = !timeout.is_zero()
+            && elapsed.as_secs_f64() > timeout.as_secs_f64() * CLOSE_TO_TIMEOUT_RATIO;
+        self.close_to_timeout = close && self.code != OutcomeCode::Timeout;
+        if self.close_to_timeout && self.code.is_success() {
+            self.message.push_str(&format!(
+                ", close to your {} ms timeout",
+                timeout.as_millis()
+            ));
+        }
+        self
+    }
+
+    /// True when the test succeeded.
+    pub fn is_success(&self) -> bool {
+        self.code.is_success()
+    }
+}
+
+/// Makes a short, single-line preview of a response body for messages: at most `max_chars`
+/// characters, control characters replaced by spaces, runs of whitespace collapsed, an ellipsis
+/// when cut. Invalid UTF-8 is replaced, never an error.
+pub fn body_preview(body: &[u8], max_chars: usize) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut out = String::new();
+    let mut count = 0;
+    let mut last_space = true;
+    let mut cut = false;
+    for ch in text.chars() {
+        let ch = if ch.is_control() || ch.is_whitespace() {
+            ' '
+        } else {
+            ch
+        };
+        if ch == ' ' && last_space {
+            continue;
+        }
+        if count == max_chars {
+            cut = true;
+            break;
+        }
+        last_space = ch == ' ';
+        out.push(ch);
+        count += 1;
+    }
+    let trimmed = out.trim_end().to_string();
+    if cut {
+        format!("{trimmed}…")
+    } else {
+        trimmed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable_snake_case_and_round_trip() {
+        let expected = [
+            "success",
+            "auth_rejected",
+            "ip_not_whitelisted",
+            "rate_limited",
+            "api_error",
+            "http_status",
+            "malformed_body",
+            "timeout",
+            "dns",
+            "connection_refused",
+            "tls",
+            "url_refused",
+            "network",
+        ];
+        for (code, name) in OutcomeCode::ALL.iter().zip(expected) {
+            assert_eq!(code.as_str(), name);
+            assert_eq!(OutcomeCode::parse(name), Some(*code));
+            assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(name));
+        }
+        assert!(OutcomeCode::Success.is_success());
+        assert!(OutcomeCode::ALL[1..].iter().all(|c| !c.is_success()));
+    }
+
+    #[test]
+    fn a_slow_success_says_it_was_close_to_the_timeout() {
+        let slow = TestOutcome::new(OutcomeCode::Success, "Connected")
+            .timed(Duration::from_millis(25_000), Duration::from_millis(30_000));
+        assert!(slow.close_to_timeout);
+        assert_eq!(slow.message, "Connected, close to your 30000 ms timeout");
+        assert_eq!(slow.elapsed_ms, 25_000);
+
+        let fast = TestOutcome::new(OutcomeCode::Success, "Connected")
+            .timed(Duration::from_millis(183), Duration::from_millis(30_000));
+        assert!(!fast.close_to_timeout);
+        assert_eq!(fast.message, "Connected");
+    }
+
+    #[test]
+    fn a_timeout_is_not_flagged_as_close_to_the_timeout() {
+        let t = TestOutcome::new(OutcomeCode::Timeout, "No answer")
+            .timed(Duration::from_millis(1_000), Duration::from_millis(1_000));
+        assert!(!t.close_to_timeout);
+        assert_eq!(t.message, "No answer");
+    }
+
+    #[test]
+    fn body_preview_is_short_single_line_and_free_of_control_characters() {
+        let table: &[(&[u8], usize, &str)] = &[
+            (
+                b"<html>\r\n  <body>Oops</body>\n</html>",
+                200,
+                "<html> <body>Oops</body> </html>",
+            ),
+            (b"abc\x00\x07def", 200, "abc def"),
+            (b"0123456789", 4, "0123…"),
+            (b"", 200, ""),
+            (b"\xff\xfeok", 200, "\u{fffd}\u{fffd}ok"),
+        ];
+        for (body, max, expected) in table {
+            assert_eq!(body_preview(body, *max), *expected);
+        }
+        let long = "x".repeat(1000);
+        assert!(body_preview(long.as_bytes(), 200).chars().count() <= 201);
+    }
+}

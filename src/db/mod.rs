@@ -1,0 +1,79 @@
+//! The database: connection pool, embedded migrations, and the private PostgreSQL used when no
+//! database URL is configured.
+//!
+//! Queries run on `diesel-async` over a deadpool pool, so a request handler awaits the database
+//! instead of blocking an actix worker. Only the migration runner uses a synchronous connection,
+//! on a thread of its own.
+
+pub mod embedded;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel_async::AsyncPgConnection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+pub type DbPool = Pool<AsyncPgConnection>;
+pub type DbConn = Object<AsyncPgConnection>;
+
+/// Builds the pool. Connections are opened lazily; a request that waits longer than
+/// `wait_timeout` for one gets a 503 rather than hanging.
+pub fn build_pool(database_url: &str, max_size: usize) -> anyhow::Result<DbPool> {
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    let pool = Pool::builder(manager)
+        .max_size(max_size)
+        .wait_timeout(Some(Duration::from_secs(5)))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()?;
+    Ok(pool)
+}
+
+/// Applies every pending migration.
+///
+/// Diesel's migration harness is synchronous; `AsyncConnectionWrapper` drives the async connection
+/// on a runtime of its own, which must not be nested inside ours, so it runs on a plain thread.
+pub async fn run_migrations(database_url: &str) -> anyhow::Result<()> {
+    let url = database_url.to_string();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("migrations".into())
+        .spawn(move || {
+            let result = (|| -> anyhow::Result<usize> {
+                use diesel::Connection;
+                let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)?;
+                let applied = conn
+                    .run_pending_migrations(MIGRATIONS)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                Ok(applied.len())
+            })();
+            let _ = tx.send(result);
+        })?;
+    let applied = rx.await??;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    Ok(())
+}
+
+/// Reverts every migration (used by the migration round-trip test).
+pub async fn revert_all_migrations(database_url: &str) -> anyhow::Result<()> {
+    let url = database_url.to_string();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let result = (|| -> anyhow::Result<()> {
+            use diesel::Connection;
+            let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)?;
+            conn.revert_all_migrations(MIGRATIONS)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(())
+        })();
+        let _ = tx.send(result);
+    });
+    rx.await?
+}

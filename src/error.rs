@@ -1,0 +1,108 @@
+//! The one error type of request handlers.
+//!
+//! Expected outcomes (invalid input, a failed connection test) are rendered as pages or
+//! fragments by the handlers and never become an `AppError`. What does become one is logged once,
+//! here, with its cause chain, and answered with a plain page that gives nothing away.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+/// Errors a handler may return.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("the database is busy")]
+    PoolTimeout(#[source] diesel_async::pooled_connection::deadpool::PoolError),
+    #[error("database error")]
+    Db(#[from] diesel::result::Error),
+    #[error("template error")]
+    Template(#[from] askama::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {
+    fn from(error: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        AppError::PoolTimeout(error)
+    }
+}
+
+impl From<actix_web::error::BlockingError> for AppError {
+    fn from(error: actix_web::error::BlockingError) -> Self {
+        AppError::Internal(anyhow::anyhow!("blocking task failed: {error}"))
+    }
+}
+
+/// A bare page for errors: it needs no database and no session, so it renders whatever broke.
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub status: u16,
+    pub title: &'a str,
+    pub message: &'a str,
+}
+
+impl ErrorPage<'_> {
+    pub fn into_response(self) -> HttpResponse {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = self
+            .render()
+            .unwrap_or_else(|_| format!("{} {}", self.status, self.title));
+        HttpResponse::build(status)
+            .content_type(ContentType::html())
+            .body(body)
+    }
+}
+
+fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::PoolTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let page = match self {
+            AppError::NotFound => ErrorPage {
+                status: 404,
+                title: "Not found",
+                message: "There is nothing here. It may have been deleted, or the address is mistyped.",
+            },
+            AppError::PoolTimeout(_) => {
+                tracing::warn!(error = %cause_chain(self), "database unavailable");
+                ErrorPage {
+                    status: 503,
+                    title: "Busy",
+                    message: "The database did not answer in time. Please try again in a moment.",
+                }
+            }
+            _ => {
+                tracing::error!(error = %cause_chain(self), "request failed");
+                ErrorPage {
+                    status: 500,
+                    title: "Something went wrong",
+                    message: "The error has been logged. Please try again; if it keeps happening, tell your administrator.",
+                }
+            }
+        };
+        page.into_response()
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,63 @@
+//! One-shot messages shown after a redirect ("Connection created."), carried in a short-lived
+//! cookie. The cookie holds a code from a fixed list, never user text, so it cannot inject
+//! anything into the page.
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration};
+use actix_web::{HttpRequest, HttpResponseBuilder};
+
+const COOKIE: &str = "junction_flash";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flash {
+    Created,
+    Saved,
+    Deleted,
+}
+
+impl Flash {
+    fn code(self) -> &'static str {
+        match self {
+            Flash::Created => "created",
+            Flash::Saved => "saved",
+            Flash::Deleted => "deleted",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Flash::Created => "Connection created.",
+            Flash::Saved => "Changes saved.",
+            Flash::Deleted => "Connection deleted.",
+        }
+    }
+
+    fn parse(code: &str) -> Option<Self> {
+        [Flash::Created, Flash::Saved, Flash::Deleted]
+            .into_iter()
+            .find(|f| f.code() == code)
+    }
+
+    /// Sets the message for the next page the browser loads.
+    pub fn set(self, response: &mut HttpResponseBuilder) {
+        response.cookie(
+            Cookie::build(COOKIE, self.code())
+                .path("/")
+                .http_only(true)
+                .same_site(SameSite::Lax)
+                .max_age(Duration::seconds(60))
+                .finish(),
+        );
+    }
+}
+
+/// Reads the pending message; call [`clear`] on the response that shows it.
+pub fn peek(request: &HttpRequest) -> Option<Flash> {
+    request.cookie(COOKIE).and_then(|c| Flash::parse(c.value()))
+}
+
+/// Removes the message once shown.
+pub fn clear(response: &mut HttpResponseBuilder) {
+    let mut cookie = Cookie::build(COOKIE, "").path("/").finish();
+    cookie.make_removal();
+    response.cookie(cookie);
+}

@@ -1,0 +1,245 @@
+//! Building and running the application: database (configured or private), secrets, server.
+
+use std::net::TcpListener;
+use std::path::Path;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use crate::config::Config;
+use crate::crypto::SecretBox;
+use crate::db::embedded::{Durability, EmbeddedPostgres, write_private_file};
+use crate::db::{self, DbPool};
+use crate::error::AppError;
+use crate::routes;
+
+/// What every handler shares.
+pub struct AppState {
+    pub pool: DbPool,
+    pub secrets: SecretBox,
+}
+
+/// A built, bound, not yet running application.
+pub struct Application {
+    port: u16,
+    server: Server,
+    // Declared after `server` so the database outlives it when dropped.
+    embedded: Option<EmbeddedPostgres>,
+}
+
+/// The name of the database inside the private cluster.
+const EMBEDDED_DATABASE: &str = "junction";
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let (database_url, secret_key, embedded) = match &config.database_url {
+            Some(url) => {
+                let key = config.secret_key.clone().context(
+                    "JUNCTION_SECRET_KEY is required with DATABASE_URL: set it to 32 random bytes in base64, e.g. `openssl rand -base64 32`",
+                )?;
+                (url.clone(), key, None)
+            }
+            None => {
+                let root = config.data_dir.clone();
+                let embedded = tokio::task::spawn_blocking(move || {
+                    EmbeddedPostgres::start(&root, Durability::Durable)
+                })
+                .await??;
+                tracing::info!(
+                    data_dir = %embedded.data_dir().display(),
+                    port = embedded.port(),
+                    "no DATABASE_URL: using the private PostgreSQL in the data folder"
+                );
+                ensure_database(&embedded.database_url("postgres"), EMBEDDED_DATABASE).await?;
+                let key = match &config.secret_key {
+                    Some(key) => key.clone(),
+                    None => load_or_create_secret_key(&config.data_dir)?,
+                };
+                (embedded.database_url(EMBEDDED_DATABASE), key, Some(embedded))
+            }
+        };
+        let secrets = SecretBox::from_base64(&secret_key).context("JUNCTION_SECRET_KEY")?;
+
+        db::run_migrations(&database_url)
+            .await
+            .context("applying database migrations")?;
+        let pool = db::build_pool(&database_url, config.db_pool_size)?;
+        verify_secret_key(&pool, &secrets).await?;
+
+        let listener = TcpListener::bind(config.bind)
+            .with_context(|| format!("binding {}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState { pool, secrets });
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(tracing_actix_web::TracingLogger::default())
+                .app_data(state.clone())
+                .app_data(extractor_errors::path())
+                .app_data(extractor_errors::form())
+                .app_data(extractor_errors::query())
+                .configure(routes::configure)
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)?
+        .run();
+        tracing::info!(address = %config.bind, port, "Junction is listening");
+        Ok(Self {
+            port,
+            server,
+            embedded,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Self {
+            server, embedded, ..
+        } = self;
+        let result = server.await;
+        // Stop the private database only once the server has drained.
+        drop(embedded);
+        result
+    }
+}
+
+async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}
+
+/// Extractor rejections rendered as our own pages instead of actix's plain text.
+mod extractor_errors {
+    use actix_web::error::InternalError;
+    use actix_web::web;
+
+    use crate::error::ErrorPage;
+
+    /// A malformed id in the path is a page that does not exist.
+    pub fn path() -> web::PathConfig {
+        web::PathConfig::default().error_handler(|error, _| {
+            let response = ErrorPage {
+                status: 404,
+                title: "Not found",
+                message: "There is nothing here. It may have been deleted, or the address is mistyped.",
+            }
+            .into_response();
+            InternalError::from_response(error, response).into()
+        })
+    }
+
+    pub fn form() -> web::FormConfig {
+        web::FormConfig::default()
+            .limit(256 * 1024)
+            .error_handler(|error, _| {
+                let response = ErrorPage {
+                    status: 400,
+                    title: "The form could not be read",
+                    message: "The submitted form was malformed or too large. Go back, check what you entered, and try again.",
+                }
+                .into_response();
+                InternalError::from_response(error, response).into()
+            })
+    }
+
+    pub fn query() -> web::QueryConfig {
+        web::QueryConfig::default().error_handler(|error, _| {
+            let response = ErrorPage {
+                status: 400,
+                title: "Bad address",
+                message: "The address has parameters this page does not understand.",
+            }
+            .into_response();
+            InternalError::from_response(error, response).into()
+        })
+    }
+}
+
+/// Creates `database` on the server at `admin_url` unless it exists.
+pub async fn ensure_database(admin_url: &str, database: &str) -> anyhow::Result<()> {
+    #[derive(QueryableByName)]
+    struct Exists {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        exists: bool,
+    }
+    let mut conn = AsyncPgConnection::establish(admin_url).await?;
+    let found: Exists = diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+        .bind::<diesel::sql_types::Text, _>(database)
+        .get_result(&mut conn)
+        .await?;
+    if !found.exists {
+        // Identifiers cannot be bound; the name is ours, quoted anyway.
+        diesel::sql_query(format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\"")))
+            .execute(&mut conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The secret key of the private setup: generated once into the data folder, owner-only.
+fn load_or_create_secret_key(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("secret.key");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return Ok(existing.trim().to_string());
+    }
+    let key = SecretBox::generate_base64();
+    write_private_file(&path, key.as_bytes())
+        .with_context(|| format!("writing the generated secret key to {}", path.display()))?;
+    tracing::info!(path = %path.display(), "generated the secret key that encrypts API keys; back it up with the database");
+    Ok(key)
+}
+
+const KEY_CHECK: &str = "secret_key_check";
+const KEY_CHECK_PLAINTEXT: &[u8] = b"junction secret key check";
+
+/// Refuses to start when the secret key cannot open what the database holds: limping on would
+/// make every stored API key unusable one by one.
+pub async fn verify_secret_key(pool: &DbPool, secrets: &SecretBox) -> anyhow::Result<()> {
+    use crate::db::schema::{app_meta, connections};
+    let mut conn = pool.get().await.context("connecting to the database")?;
+    let stored: Option<Vec<u8>> = app_meta::table
+        .find(KEY_CHECK)
+        .select(app_meta::value)
+        .first(&mut conn)
+        .await
+        .optional()?;
+    let refuse = || {
+        anyhow::anyhow!(
+            "JUNCTION_SECRET_KEY does not match the key this database's API keys were encrypted with. \
+             Start with the original key; nothing was changed."
+        )
+    };
+    match stored {
+        Some(sealed) => {
+            let opened = secrets.open(&sealed, KEY_CHECK).map_err(|_| refuse())?;
+            if opened != KEY_CHECK_PLAINTEXT {
+                return Err(refuse());
+            }
+        }
+        None => {
+            let sealed = secrets.seal(KEY_CHECK_PLAINTEXT, KEY_CHECK)?;
+            diesel::insert_into(app_meta::table)
+                .values((app_meta::key.eq(KEY_CHECK), app_meta::value.eq(sealed)))
+                .on_conflict_do_nothing()
+                .execute(&mut conn)
+                .await?;
+        }
+    }
+    // A database restored from elsewhere may hold keys sealed with another secret: check one.
+    let newest: Option<(uuid::Uuid, Vec<u8>)> = connections::table
+        .select((connections::id, connections::api_key_ciphertext))
+        .order(connections::updated_at.desc())
+        .first(&mut conn)
+        .await
+        .optional()?;
+    if let Some((id, sealed)) = newest {
+        secrets
+            .open(&sealed, &crate::connections::service::key_context(id))
+            .map_err(|_| refuse())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! What every page shares: the layout data and rendering helpers.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use chrono::{DateTime, Utc};
+
+use crate::error::AppResult;
+use crate::flash;
+
+/// The Main Menu entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    Connections,
+}
+
+/// Data the base layout needs.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub nav: Nav,
+    pub flash: Option<&'static str>,
+}
+
+impl Layout {
+    pub fn new(request: &HttpRequest, nav: Nav) -> Self {
+        Self {
+            nav,
+            flash: flash::peek(request).map(flash::Flash::message),
+        }
+    }
+
+    pub fn is(&self, nav: &str) -> bool {
+        matches!((self.nav, nav), (Nav::Connections, "connections"))
+    }
+}
+
+/// True when htmx made the request (and so expects a fragment).
+pub fn is_htmx(request: &HttpRequest) -> bool {
+    request.headers().contains_key("HX-Request")
+}
+
+/// Renders a page with the given status; clears a flash message the page has shown.
+pub fn render_page(template: &impl Template, status: StatusCode, request: &HttpRequest) -> AppResult<HttpResponse> {
+    let body = template.render()?;
+    let mut response = HttpResponse::build(status);
+    response.content_type(ContentType::html());
+    if flash::peek(request).is_some() {
+        flash::clear(&mut response);
+    }
+    Ok(response.body(body))
+}
+
+/// Renders a fragment for htmx.
+pub fn render_fragment(template: &impl Template, status: StatusCode) -> AppResult<HttpResponse> {
+    let body = template.render()?;
+    Ok(HttpResponse::build(status)
+        .content_type(ContentType::html())
+        .body(body))
+}
+
+/// `2026-11-28 18:40 UTC`
+pub fn format_time(time: &DateTime<Utc>) -> String {
+    time.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// Machine-readable form for `<time datetime>`.
+pub fn iso_time(time: &DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// 303 See Other to `location`, the answer to a successful plain form POST.
+pub fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
+    let mut response = HttpResponse::SeeOther();
+    response.insert_header((actix_web::http::header::LOCATION, location.to_string()));
+    response
+}

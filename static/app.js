@@ -1,0 +1,106 @@
+// Junction's own script: small progressive enhancements. Everything works without it.
+(function () {
+  "use strict";
+
+  // Connector Selection Page: narrow the tiles as you type, keep the section headings,
+  // and move through the live tiles from the keyboard.
+  function setUpConnectorFilter() {
+    var input = document.querySelector("[data-connector-filter]");
+    if (!input) return;
+    var status = document.getElementById("filter-status");
+    var tiles = Array.prototype.slice.call(document.querySelectorAll("[data-tile]"));
+    var sections = Array.prototype.slice.call(document.querySelectorAll("[data-section]"));
+
+    function visibleLiveTiles() {
+      return Array.prototype.slice
+        .call(document.querySelectorAll("[data-tile]:not([hidden]) [data-live-tile]"));
+    }
+
+    function apply() {
+      var needle = input.value.trim().toLowerCase();
+      var shown = 0;
+      tiles.forEach(function (tile) {
+        var match = !needle || tile.getAttribute("data-title").toLowerCase().indexOf(needle) !== -1;
+        tile.hidden = !match;
+        if (match) shown += 1;
+      });
+      sections.forEach(function (section) {
+        var any = section.querySelector("[data-tile]:not([hidden])");
+        var none = section.querySelector("[data-no-match]");
+        if (none) none.hidden = !!any;
+      });
+      if (status) {
+        status.textContent = needle
+          ? shown + (shown === 1 ? " connector matches" : " connectors match")
+          : "";
+      }
+    }
+
+    input.addEventListener("input", apply);
+    input.addEventListener("keydown", function (event) {
+      var live = visibleLiveTiles();
+      if (event.key === "Enter" && live.length > 0) {
+        event.preventDefault();
+        live[0].click();
+      } else if (event.key === "ArrowDown" && live.length > 0) {
+        event.preventDefault();
+        live[0].focus();
+      }
+    });
+    document.addEventListener("keydown", function (event) {
+      var target = event.target;
+      var typing = target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.isContentEditable);
+      if (event.key === "/" && !typing) {
+        event.preventDefault();
+        input.focus();
+        input.select();
+        return;
+      }
+      if (!target || !target.hasAttribute || !target.hasAttribute("data-live-tile")) return;
+      var live = visibleLiveTiles();
+      var index = live.indexOf(target);
+      if (event.key === "ArrowDown" || event.key === "ArrowRight") {
+        event.preventDefault();
+        if (index < live.length - 1) live[index + 1].focus();
+      } else if (event.key === "ArrowUp" || event.key === "ArrowLeft") {
+        event.preventDefault();
+        if (index > 0) live[index - 1].focus(); else input.focus();
+      } else if (event.key === "Escape") {
+        input.focus();
+      }
+    });
+    apply();
+  }
+
+  // Buttons that start an htmx request say so while it runs.
+  function setUpBusyStates() {
+    document.addEventListener("htmx:beforeRequest", function (event) {
+      var element = event.detail.elt;
+      var button = element.matches("button") ? element : element.querySelector("button[type=submit]");
+      if (button) {
+        button.setAttribute("aria-busy", "true");
+        button.disabled = true;
+      }
+    });
+    document.addEventListener("htmx:afterRequest", function (event) {
+      var element = event.detail.elt;
+      var button = element.matches("button") ? element : element.querySelector("button[type=submit]");
+      if (button) {
+        button.removeAttribute("aria-busy");
+        button.disabled = false;
+      }
+    });
+  }
+
+  // After a form comes back with errors, take the user to the summary.
+  function focusErrorSummary() {
+    var summary = document.querySelector(".error-summary");
+    if (summary) summary.focus();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setUpConnectorFilter();
+    setUpBusyStates();
+    focusErrorSummary();
+  });
+})();
