@@ -95,7 +95,11 @@ impl SecretBox {
             .map_err(|_| CryptoError::Open)
     }
 
-    pub fn seal_secret(&self, secret: &SecretString, context: &str) -> Result<Vec<u8>, CryptoError> {
+    pub fn seal_secret(
+        &self,
+        secret: &SecretString,
+        context: &str,
+    ) -> Result<Vec<u8>, CryptoError> {
         self.seal(secret.expose_secret().as_bytes(), context)
     }
 

@@ -58,7 +58,11 @@ impl Application {
                     Some(key) => key.clone(),
                     None => load_or_create_secret_key(&config.data_dir)?,
                 };
-                (embedded.database_url(EMBEDDED_DATABASE), key, Some(embedded))
+                (
+                    embedded.database_url(EMBEDDED_DATABASE),
+                    key,
+                    Some(embedded),
+                )
             }
         };
         let secrets = SecretBox::from_base64(&secret_key).context("JUNCTION_SECRET_KEY")?;
@@ -69,8 +73,8 @@ impl Application {
         let pool = db::build_pool(&database_url, config.db_pool_size)?;
         verify_secret_key(&pool, &secrets).await?;
 
-        let listener = TcpListener::bind(config.bind)
-            .with_context(|| format!("binding {}", config.bind))?;
+        let listener =
+            TcpListener::bind(config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState { pool, secrets });
         let server = HttpServer::new(move || {
@@ -167,15 +171,19 @@ pub async fn ensure_database(admin_url: &str, database: &str) -> anyhow::Result<
         exists: bool,
     }
     let mut conn = AsyncPgConnection::establish(admin_url).await?;
-    let found: Exists = diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
-        .bind::<diesel::sql_types::Text, _>(database)
-        .get_result(&mut conn)
-        .await?;
+    let found: Exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<diesel::sql_types::Text, _>(database)
+            .get_result(&mut conn)
+            .await?;
     if !found.exists {
         // Identifiers cannot be bound; the name is ours, quoted anyway.
-        diesel::sql_query(format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\"")))
-            .execute(&mut conn)
-            .await?;
+        diesel::sql_query(format!(
+            "CREATE DATABASE \"{}\"",
+            database.replace('"', "\"\"")
+        ))
+        .execute(&mut conn)
+        .await?;
     }
     Ok(())
 }

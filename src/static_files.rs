@@ -8,7 +8,8 @@ use crate::error::{AppError, AppResult};
 /// The vendored htmx, pinned; its version is in the name so caches never serve a stale one.
 pub const HTMX_FILE: &str = "htmx-2.0.11.min.js";
 /// Subresource integrity of [`HTMX_FILE`] (also written down in the README).
-pub const HTMX_INTEGRITY: &str = "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg";
+pub const HTMX_INTEGRITY: &str =
+    "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg";
 
 const FILES: &[(&str, &str, &[u8])] = &[
     (
@@ -16,8 +17,16 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../static/htmx-2.0.11.min.js"),
     ),
-    ("app.css", "text/css; charset=utf-8", include_bytes!("../static/app.css")),
-    ("app.js", "text/javascript; charset=utf-8", include_bytes!("../static/app.js")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../static/app.css"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/app.js"),
+    ),
 ];
 
 /// GET /static/{file}

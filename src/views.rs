@@ -41,7 +41,11 @@ pub fn is_htmx(request: &HttpRequest) -> bool {
 }
 
 /// Renders a page with the given status; clears a flash message the page has shown.
-pub fn render_page(template: &impl Template, status: StatusCode, request: &HttpRequest) -> AppResult<HttpResponse> {
+pub fn render_page(
+    template: &impl Template,
+    status: StatusCode,
+    request: &HttpRequest,
+) -> AppResult<HttpResponse> {
     let body = template.render()?;
     let mut response = HttpResponse::build(status);
     response.content_type(ContentType::html());

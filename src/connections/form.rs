@@ -103,7 +103,9 @@ impl FieldErrors {
 }
 
 fn checked(value: &Option<String>) -> bool {
-    value.as_deref().is_some_and(|v| !v.is_empty() && v != "false" && v != "off")
+    value
+        .as_deref()
+        .is_some_and(|v| !v.is_empty() && v != "false" && v != "off")
 }
 
 fn has_control_chars(text: &str, allow_newlines: bool) -> bool {
@@ -162,7 +164,10 @@ impl ConnectionForm {
         if name.is_empty() {
             errors.add("name", "Enter a name for the connection.");
         } else if has_control_chars(&name, false) {
-            errors.add("name", "Use letters, digits, spaces and punctuation only (no control characters).");
+            errors.add(
+                "name",
+                "Use letters, digits, spaces and punctuation only (no control characters).",
+            );
         }
 
         let cloud_agent_id = match Uuid::parse_str(self.cloud_agent_id.trim()) {
@@ -210,17 +215,28 @@ impl ConnectionForm {
             }
             None => None,
             Some(key) if key.chars().count() > KEY_MAX => {
-                errors.add("api_key", "That is too long for an API key (at most 512 characters).");
+                errors.add(
+                    "api_key",
+                    "That is too long for an API key (at most 512 characters).",
+                );
                 None
             }
             Some(key) if key.chars().any(|c| c.is_whitespace() || c.is_control()) => {
-                errors.add("api_key", "An API key has no spaces or line breaks: paste it again.");
+                errors.add(
+                    "api_key",
+                    "An API key has no spaces or line breaks: paste it again.",
+                );
                 None
             }
             Some(key) => Some(SecretString::from(key.to_string())),
         };
 
-        match (errors.is_empty(), cloud_agent_id, implementation_type, server_url) {
+        match (
+            errors.is_empty(),
+            cloud_agent_id,
+            implementation_type,
+            server_url,
+        ) {
             (true, Some(cloud_agent_id), Some(implementation_type), Some(server_url)) => {
                 Ok(ConnectionInput {
                     name,
@@ -246,9 +262,9 @@ pub fn parse_timeout(text: &str) -> Result<i32, String> {
     if text.is_empty() {
         return Ok(TIMEOUT_DEFAULT_MS);
     }
-    let value: i64 = text
-        .parse()
-        .map_err(|_| "Enter the timeout as a whole number of milliseconds, e.g. 30000.".to_string())?;
+    let value: i64 = text.parse().map_err(|_| {
+        "Enter the timeout as a whole number of milliseconds, e.g. 30000.".to_string()
+    })?;
     if !(1..=i64::from(TIMEOUT_MAX_MS)).contains(&value) {
         return Err("Use a timeout between 1 and 600000 milliseconds (10 minutes).".to_string());
     }
@@ -294,13 +310,26 @@ mod tests {
     #[test]
     fn server_url_is_normalised() {
         let cases = [
-            ("HTTPS://Demo.API.hasoffers.com/", "https://demo.api.hasoffers.com"),
-            ("https://demo.api.hasoffers.com:443", "https://demo.api.hasoffers.com"),
-            ("http://127.0.0.1:8089/Apiv3/json", "http://127.0.0.1:8089/Apiv3/json"),
+            (
+                "HTTPS://Demo.API.hasoffers.com/",
+                "https://demo.api.hasoffers.com",
+            ),
+            (
+                "https://demo.api.hasoffers.com:443",
+                "https://demo.api.hasoffers.com",
+            ),
+            (
+                "http://127.0.0.1:8089/Apiv3/json",
+                "http://127.0.0.1:8089/Apiv3/json",
+            ),
             ("  https://x.example/  ", "https://x.example"),
         ];
         for (input, expected) in cases {
-            assert_eq!(normalise_server_url(input).as_deref(), Ok(expected), "input {input:?}");
+            assert_eq!(
+                normalise_server_url(input).as_deref(),
+                Ok(expected),
+                "input {input:?}"
+            );
         }
     }
 
@@ -316,7 +345,10 @@ mod tests {
             ("https://demo .example", "space"),
         ];
         for (input, why) in cases {
-            assert!(normalise_server_url(input).is_err(), "{why}: {input:?} should be refused");
+            assert!(
+                normalise_server_url(input).is_err(),
+                "{why}: {input:?} should be refused"
+            );
         }
     }
 
@@ -355,7 +387,13 @@ mod tests {
         let errors = ConnectionForm::default()
             .validate_input(FormMode::Create)
             .unwrap_err();
-        for field in ["name", "cloud_agent_id", "implementation_type", "server_url", "api_key"] {
+        for field in [
+            "name",
+            "cloud_agent_id",
+            "implementation_type",
+            "server_url",
+            "api_key",
+        ] {
             assert!(errors.get(field).is_some(), "{field} should have a message");
         }
     }
@@ -364,22 +402,52 @@ mod tests {
     fn a_blank_key_is_fine_on_edit_only() {
         let mut form = valid_form();
         form.api_key = Some(SecretString::from("   ".to_string()));
-        assert!(form.validate_input(FormMode::Edit).unwrap().api_key.is_none());
-        assert!(form.validate_input(FormMode::Create).unwrap_err().get("api_key").is_some());
+        assert!(
+            form.validate_input(FormMode::Edit)
+                .unwrap()
+                .api_key
+                .is_none()
+        );
+        assert!(
+            form.validate_input(FormMode::Create)
+                .unwrap_err()
+                .get("api_key")
+                .is_some()
+        );
     }
 
     #[test]
     fn overlong_and_control_character_values_are_refused() {
         let mut form = valid_form();
         form.name = "x".repeat(101);
-        assert!(form.validate_input(FormMode::Create).unwrap_err().get("name").is_some());
+        assert!(
+            form.validate_input(FormMode::Create)
+                .unwrap_err()
+                .get("name")
+                .is_some()
+        );
         form.name = "bad\u{0007}name".into();
-        assert!(form.validate_input(FormMode::Create).unwrap_err().get("name").is_some());
+        assert!(
+            form.validate_input(FormMode::Create)
+                .unwrap_err()
+                .get("name")
+                .is_some()
+        );
         let mut form = valid_form();
         form.query = "q".repeat(20_001);
-        assert!(form.validate_input(FormMode::Create).unwrap_err().get("query").is_some());
+        assert!(
+            form.validate_input(FormMode::Create)
+                .unwrap_err()
+                .get("query")
+                .is_some()
+        );
         let mut form = valid_form();
         form.api_key = Some(SecretString::from("NET abc".to_string()));
-        assert!(form.validate_input(FormMode::Create).unwrap_err().get("api_key").is_some());
+        assert!(
+            form.validate_input(FormMode::Create)
+                .unwrap_err()
+                .get("api_key")
+                .is_some()
+        );
     }
 }

@@ -10,15 +10,17 @@ use super::form::{ConnectionForm, FieldErrors};
 use super::model::{self, ListQuery, SortKey};
 use super::service::{self, SaveFailure};
 use super::views::{
-    ActiveTogglePartial, ConnectionFormPage, ConnectionsPage, ConnectorSelectionPage, DeleteConfirmPage,
-    FormKind, KeyStatus, ListView,
+    ActiveTogglePartial, ConnectionFormPage, ConnectionsPage, ConnectorSelectionPage,
+    DeleteConfirmPage, FormKind, KeyStatus, ListView,
 };
 use crate::agents::model::{self as agents, BUILTIN_AGENT_ID};
 use crate::connectors::{self, ConnectorInfo};
 use crate::error::{AppError, AppResult};
 use crate::flash::Flash;
 use crate::startup::AppState;
-use crate::views::{Layout, Nav, format_time, is_htmx, iso_time, render_fragment, render_page, see_other};
+use crate::views::{
+    Layout, Nav, format_time, is_htmx, iso_time, render_fragment, render_page, see_other,
+};
 
 pub const DEFAULT_PER_PAGE: i64 = 25;
 
@@ -95,7 +97,10 @@ pub struct SelectParams {
 }
 
 /// GET /connections/new — the Connector Selection Page.
-pub async fn select_connector(request: HttpRequest, params: web::Query<SelectParams>) -> AppResult<HttpResponse> {
+pub async fn select_connector(
+    request: HttpRequest,
+    params: web::Query<SelectParams>,
+) -> AppResult<HttpResponse> {
     let filter: String = params.into_inner().q.chars().take(100).collect();
     let page = ConnectorSelectionPage::new(Layout::new(&request, Nav::Connections), filter);
     render_page(&page, StatusCode::OK, &request)
@@ -281,7 +286,12 @@ pub async fn save_connection(
             Flash::Saved.set(&mut response);
             return Ok(response.finish());
         }
-        Err(SaveFailure::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, errors, None, load(&state, id).await?),
+        Err(SaveFailure::Invalid(errors)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            errors,
+            None,
+            load(&state, id).await?,
+        ),
         Err(SaveFailure::Stale(current)) => {
             let notice = format!(
                 "Someone else saved this connection at {} while you were editing. Your values are still in the form: check them and press Save again to keep them.",
@@ -289,7 +299,12 @@ pub async fn save_connection(
             );
             // Saving again from here applies the user's values over the newer version.
             form.version = Some(current.version.to_string());
-            (StatusCode::CONFLICT, FieldErrors::default(), Some(notice), *current)
+            (
+                StatusCode::CONFLICT,
+                FieldErrors::default(),
+                Some(notice),
+                *current,
+            )
         }
         Err(SaveFailure::NotFound) => return Err(AppError::NotFound),
         Err(SaveFailure::App(error)) => return Err(error),
@@ -358,7 +373,10 @@ pub async fn confirm_delete_connection(
 }
 
 /// POST /connections/{id}/delete — deletes, then back to the list.
-pub async fn delete_connection(state: web::Data<AppState>, path: web::Path<Uuid>) -> AppResult<HttpResponse> {
+pub async fn delete_connection(
+    state: web::Data<AppState>,
+    path: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
     let id = *path;
     let mut conn = state.pool.get().await?;
     if !model::delete(&mut conn, id).await? {

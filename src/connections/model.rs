@@ -91,7 +91,10 @@ fn classify(error: DieselError) -> WriteError {
     }
 }
 
-pub async fn insert(conn: &mut AsyncPgConnection, new: NewConnection) -> Result<Connection, WriteError> {
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    new: NewConnection,
+) -> Result<Connection, WriteError> {
     diesel::insert_into(connections::table)
         .values(&new)
         .returning(Connection::as_returning())
@@ -258,7 +261,9 @@ fn like_pattern(search: &str) -> String {
 type Source = diesel::dsl::InnerJoin<connections::table, cloud_agents::table>;
 
 fn filtered(query: &ListQuery) -> diesel::dsl::IntoBoxed<'static, Source, diesel::pg::Pg> {
-    let mut boxed = connections::table.inner_join(cloud_agents::table).into_boxed();
+    let mut boxed = connections::table
+        .inner_join(cloud_agents::table)
+        .into_boxed();
     let search = query.search.trim();
     if !search.is_empty() {
         let pattern = like_pattern(search);

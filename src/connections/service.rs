@@ -40,7 +40,9 @@ pub fn key_context(id: Uuid) -> String {
 pub fn open_key(secrets: &SecretBox, connection: &Connection) -> Result<SecretString, AppError> {
     secrets
         .open_secret(&connection.api_key_ciphertext, &key_context(connection.id))
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored API key of {}: {e}", connection.id)))
+        .map_err(|e| {
+            AppError::Internal(anyhow::anyhow!("stored API key of {}: {e}", connection.id))
+        })
 }
 
 /// What may be shown of the stored key.
@@ -49,7 +51,9 @@ pub fn key_hint(secrets: &SecretBox, connection: &Connection) -> Result<SecretHi
 }
 
 fn duplicate_name_message(name: &str) -> String {
-    format!("A connection named “{name}” already exists. Names must be unique (capitals do not count).")
+    format!(
+        "A connection named “{name}” already exists. Names must be unique (capitals do not count)."
+    )
 }
 
 async fn validate(
@@ -65,7 +69,10 @@ async fn validate(
     if let Ok(agent) = Uuid::parse_str(form.cloud_agent_id.trim())
         && !agents::model::exists(conn, agent).await?
     {
-        errors.add("cloud_agent_id", "That cloud agent no longer exists: choose another.");
+        errors.add(
+            "cloud_agent_id",
+            "That cloud agent no longer exists: choose another.",
+        );
     }
     match input {
         Ok(input) if errors.is_empty() => Ok(input),
@@ -81,10 +88,9 @@ pub async fn create(
 ) -> Result<Connection, SaveFailure> {
     let input = validate(conn, form, FormMode::Create).await?;
     let id = Uuid::new_v4();
-    let key = input
-        .api_key
-        .as_ref()
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("validated create form without a key")))?;
+    let key = input.api_key.as_ref().ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!("validated create form without a key"))
+    })?;
     let ciphertext = secrets
         .seal_secret(key, &key_context(id))
         .map_err(|e| AppError::Internal(e.into()))?;
@@ -115,7 +121,9 @@ pub async fn create(
 }
 
 fn host_of(url: &str) -> Option<String> {
-    Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string))
+    Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
 }
 
 pub async fn update(

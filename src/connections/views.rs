@@ -109,7 +109,8 @@ impl ListView {
     }
 
     pub fn prev_href(&self) -> Option<String> {
-        (self.query.page > 1).then(|| self.href(self.query.sort, self.query.descending, self.query.page - 1))
+        (self.query.page > 1)
+            .then(|| self.href(self.query.sort, self.query.descending, self.query.page - 1))
     }
 
     pub fn next_href(&self) -> Option<String> {

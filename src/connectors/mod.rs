@@ -77,8 +77,16 @@ pub const CATALOGUE: &[ConnectorInfo] = &[
     hasoffers::INFO,
     soon("priority-api", "Priority API", Section::ErpAccounting),
     soon("netsuite", "NetSuite", Section::ErpAccounting),
-    soon("sap-business-one", "SAP Business One", Section::ErpAccounting),
-    soon("quickbooks-online", "QuickBooks Online", Section::ErpAccounting),
+    soon(
+        "sap-business-one",
+        "SAP Business One",
+        Section::ErpAccounting,
+    ),
+    soon(
+        "quickbooks-online",
+        "QuickBooks Online",
+        Section::ErpAccounting,
+    ),
     soon("salesforce", "Salesforce", Section::Crm),
     soon("hubspot", "HubSpot", Section::Crm),
     soon("dynamics-365", "Microsoft Dynamics 365", Section::Crm),
@@ -147,6 +155,9 @@ mod tests {
     fn search_matches_title_words() {
         assert_eq!(kinds_matching("tune"), vec!["hasoffers"]);
         assert_eq!(kinds_matching("HASOFF"), vec!["hasoffers"]);
-        assert!(kinds_matching("salesforce").is_empty(), "coming-soon connectors hold no connections");
+        assert!(
+            kinds_matching("salesforce").is_empty(),
+            "coming-soon connectors hold no connections"
+        );
     }
 }

@@ -17,7 +17,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use rand::RngCore;
@@ -43,7 +43,9 @@ pub enum EmbeddedError {
     },
     #[error("initdb failed for {dir}: {output}")]
     Initdb { dir: PathBuf, output: String },
-    #[error("The private PostgreSQL did not start within {secs} s; its log ({log}) ends with:\n{tail}")]
+    #[error(
+        "The private PostgreSQL did not start within {secs} s; its log ({log}) ends with:\n{tail}"
+    )]
     StartTimeout {
         secs: u64,
         log: PathBuf,
@@ -73,7 +75,17 @@ pub struct EmbeddedPostgres {
 
 struct ServerProcess {
     pid: i32,
-    exited: mpsc::Receiver<()>,
+    /// Receives once the server has exited (a `Mutex` so the handle can live in a `static`).
+    exited: Mutex<mpsc::Receiver<()>>,
+}
+
+impl ServerProcess {
+    fn wait_exit(&self, timeout: Duration) -> bool {
+        match self.exited.lock() {
+            Ok(exited) => exited.recv_timeout(timeout).is_ok(),
+            Err(_) => false,
+        }
+    }
 }
 
 impl EmbeddedPostgres {
@@ -106,8 +118,8 @@ impl EmbeddedPostgres {
 
         let port = free_port().map_err(io)?;
         let log_path = root.join("postgres.log");
-        let server = spawn_server(&bin, &data_dir, &log_path, port, durability, owner)
-            .map_err(io)?;
+        let server =
+            spawn_server(&bin, &data_dir, &log_path, port, durability, owner).map_err(io)?;
         let started = Self {
             data_dir,
             port,
@@ -139,7 +151,7 @@ impl EmbeddedPostgres {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(server) = &self.server
-                && server.exited.try_recv().is_ok()
+                && server.wait_exit(Duration::ZERO)
             {
                 return Err(EmbeddedError::Exited {
                     log: log_path.to_path_buf(),
@@ -167,10 +179,10 @@ impl EmbeddedPostgres {
         };
         // SAFETY: plain kill(2) on the pid of the child we spawned and still wait on.
         unsafe { libc::kill(server.pid, libc::SIGINT) };
-        if server.exited.recv_timeout(Duration::from_secs(20)).is_err() {
+        if !server.wait_exit(Duration::from_secs(20)) {
             // SAFETY: as above; SIGQUIT is PostgreSQL's immediate shutdown.
             unsafe { libc::kill(server.pid, libc::SIGQUIT) };
-            let _ = server.exited.recv_timeout(Duration::from_secs(5));
+            server.wait_exit(Duration::from_secs(5));
         }
         tracing::info!(data_dir = %self.data_dir.display(), "private PostgreSQL stopped");
     }
@@ -414,7 +426,7 @@ fn spawn_server(
         .map_err(|_| std::io::Error::other("the server thread ended"))??;
     Ok(ServerProcess {
         pid,
-        exited: exit_rx,
+        exited: Mutex::new(exit_rx),
     })
 }
 

@@ -19,7 +19,8 @@ pub enum ImplementationType {
 }
 
 impl ImplementationType {
-    pub const ALL: [ImplementationType; 3] = [Self::NetworkApi, Self::AffiliateApi, Self::AdvertiserApi];
+    pub const ALL: [ImplementationType; 3] =
+        [Self::NetworkApi, Self::AffiliateApi, Self::AdvertiserApi];
 
     /// The value stored in the database and posted by the form.
     pub fn as_str(self) -> &'static str {

@@ -1,0 +1,300 @@
+//! Spawns the app against a fresh database.
+//!
+//! With `JUNCTION_TEST_DATABASE_URL` set (a server URL with CREATEDB rights), test databases are
+//! made there. Otherwise the tests start their own throwaway PostgreSQL from the local binaries,
+//! once per test binary; the kernel stops it when the binary exits. Either way every test gets
+//! its own database, cloned from a template migrated once.
+
+use std::sync::OnceLock;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use junction::config::Config;
+use junction::crypto::SecretBox;
+use junction::db::embedded::{Durability, EmbeddedPostgres};
+use junction::startup::Application;
+use uuid::Uuid;
+
+struct TestCluster {
+    /// URL of the server's `postgres` database, with rights to create databases.
+    admin_url: String,
+    template: String,
+    _embedded: Option<EmbeddedPostgres>,
+}
+
+impl TestCluster {
+    fn url_of(&self, database: &str) -> String {
+        let mut url = url::Url::parse(&self.admin_url).expect("admin URL parses");
+        url.set_path(&format!("/{database}"));
+        url.to_string()
+    }
+}
+
+static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
+
+fn cluster() -> &'static TestCluster {
+    CLUSTER.get_or_init(|| {
+        // Set up on a thread of its own: it needs a runtime, and callers are inside one.
+        std::thread::spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let (admin_url, embedded) = match std::env::var("JUNCTION_TEST_DATABASE_URL") {
+                    Ok(url) => (url, None),
+                    Err(_) => {
+                        let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+                            .join(format!("pg-{}", std::process::id()));
+                        remove_stale_clusters(root.parent().expect("tmpdir"));
+                        let embedded = EmbeddedPostgres::start(&root, Durability::Throwaway)
+                            .expect("start the throwaway PostgreSQL");
+                        (embedded.database_url("postgres"), Some(embedded))
+                    }
+                };
+                let template = format!("junction_template_{}", Uuid::new_v4().simple());
+                let mut admin = AsyncPgConnection::establish(&admin_url)
+                    .await
+                    .expect("connect to the test PostgreSQL");
+                diesel::sql_query(format!("CREATE DATABASE {template}"))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create the template database");
+                let cluster = TestCluster {
+                    admin_url,
+                    template,
+                    _embedded: embedded,
+                };
+                junction::db::run_migrations(&cluster.url_of(&cluster.template))
+                    .await
+                    .expect("migrate the template database");
+                cluster
+            })
+        })
+        .join()
+        .expect("test cluster setup")
+    })
+}
+
+/// Removes clusters left by earlier test runs (their servers died with those runs).
+fn remove_stale_clusters(tmpdir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(tmpdir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("pg-"))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only probes whether the process exists.
+        if unsafe { libc::kill(pid, 0) } != 0 {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// A fresh, migrated database of its own; dropped when the value is.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        let cluster = cluster();
+        let name = format!("junction_test_{}", Uuid::new_v4().simple());
+        let mut admin = AsyncPgConnection::establish(&cluster.admin_url)
+            .await
+            .expect("connect to the test PostgreSQL");
+        diesel::sql_query(format!(
+            "CREATE DATABASE {name} TEMPLATE {}",
+            cluster.template
+        ))
+        .execute(&mut admin)
+        .await
+        .expect("clone the template database");
+        Self {
+            url: cluster.url_of(&name),
+            name,
+        }
+    }
+
+    pub async fn connect(&self) -> AsyncPgConnection {
+        AsyncPgConnection::establish(&self.url)
+            .await
+            .expect("connect to the test database")
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let admin_url = cluster().admin_url.clone();
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                if let Ok(mut admin) = AsyncPgConnection::establish(&admin_url).await {
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut admin)
+                            .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The running app and a client that does not follow redirects (tests look at them).
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub secret_key: String,
+    pub db: TestDatabase,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let db = TestDatabase::create().await;
+    let secret_key = SecretBox::generate_base64();
+    let application = Application::build(Config::for_tests(db.url.clone(), secret_key.clone()))
+        .await
+        .expect("build the application");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("HTTP client");
+    TestApp {
+        address,
+        client,
+        secret_key,
+        db,
+    }
+}
+
+/// A response read whole.
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        read(self.client.get(self.url(path)).send().await.expect("GET")).await
+    }
+
+    pub async fn get_htmx(&self, path: &str) -> Page {
+        read(
+            self.client
+                .get(self.url(path))
+                .header("HX-Request", "true")
+                .send()
+                .await
+                .expect("GET"),
+        )
+        .await
+    }
+
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        read(
+            self.client
+                .post(self.url(path))
+                .form(fields)
+                .send()
+                .await
+                .expect("POST"),
+        )
+        .await
+    }
+
+    pub async fn post_htmx(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        read(
+            self.client
+                .post(self.url(path))
+                .header("HX-Request", "true")
+                .form(fields)
+                .send()
+                .await
+                .expect("POST"),
+        )
+        .await
+    }
+
+    /// Creates a HasOffers connection through the form; returns its id.
+    pub async fn create_connection(&self, fields: &[(&str, &str)]) -> Uuid {
+        let page = self.post_form("/connections/new/hasoffers", fields).await;
+        assert_eq!(
+            page.status, 303,
+            "create should redirect; body:\n{}",
+            page.body
+        );
+        let location = page.location.expect("redirect location");
+        location
+            .strip_prefix("/connections/")
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .expect("redirect to the new connection")
+    }
+}
+
+pub async fn read(response: reqwest::Response) -> Page {
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = response.text().await.expect("body");
+    Page {
+        status,
+        location,
+        body,
+    }
+}
+
+pub const BUILTIN_AGENT: &str = "00000000-0000-0000-0000-000000000001";
+pub const API_KEY: &str = "NETsecretKEY1234567890abcdWXYZ";
+
+/// A complete, valid form; tests override what they exercise.
+pub fn valid_form(name: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("name", name),
+        ("is_active", "on"),
+        ("cloud_agent_id", BUILTIN_AGENT),
+        ("implementation_type", "network_api"),
+        ("is_source", "on"),
+        ("timeout_ms", "30000"),
+        ("query", "SELECT id, name FROM Offer"),
+        ("server_url", "https://demo.api.hasoffers.com"),
+        ("api_key", API_KEY),
+    ]
+}
+
+/// `fields` with `name` set to `value` (added when missing).
+pub fn with<'a>(
+    mut fields: Vec<(&'a str, &'a str)>,
+    name: &'a str,
+    value: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    match fields.iter_mut().find(|(k, _)| *k == name) {
+        Some(field) => field.1 = value,
+        None => fields.push((name, value)),
+    }
+    fields
+}
+
+pub fn without<'a>(fields: Vec<(&'a str, &'a str)>, name: &str) -> Vec<(&'a str, &'a str)> {
+    fields.into_iter().filter(|(k, _)| *k != name).collect()
+}

@@ -1,0 +1,5 @@
+//! Integration tests: the real app over real HTTP, each test with a fresh PostgreSQL database.
+
+mod connections;
+mod helpers;
+mod startup;

@@ -1,0 +1,41 @@
+//! Start-up behaviour: migrations, and the secret key check.
+
+use junction::config::Config;
+use junction::crypto::SecretBox;
+use junction::startup::Application;
+
+use crate::helpers::{TestDatabase, spawn_app, valid_form};
+
+#[actix_web::test]
+async fn migrations_run_up_down_and_up_again() {
+    let db = TestDatabase::create().await;
+    junction::db::revert_all_migrations(&db.url)
+        .await
+        .expect("down");
+    junction::db::run_migrations(&db.url)
+        .await
+        .expect("up again");
+}
+
+#[actix_web::test]
+async fn the_app_refuses_to_start_with_a_secret_key_that_cannot_open_stored_keys() {
+    let app = spawn_app().await;
+    app.create_connection(&valid_form("Sealed")).await;
+    let other_key = SecretBox::generate_base64();
+    let result = Application::build(Config::for_tests(app.db.url.clone(), other_key)).await;
+    let error = result.err().expect("start-up must fail").to_string();
+    assert!(error.contains("does not match"), "says why: {error}");
+}
+
+#[actix_web::test]
+async fn a_database_url_without_a_secret_key_is_refused_with_a_clear_sentence() {
+    let db = TestDatabase::create().await;
+    let mut config = Config::for_tests(db.url.clone(), String::new());
+    config.secret_key = None;
+    let error = Application::build(config)
+        .await
+        .err()
+        .expect("must fail")
+        .to_string();
+    assert!(error.contains("JUNCTION_SECRET_KEY is required"), "{error}");
+}
