@@ -7,6 +7,7 @@
 //! | `JUNCTION_SECRET_KEY` | generated | 32 bytes, base64: encrypts API keys at rest. Required with `DATABASE_URL`; generated once into the data folder otherwise. |
 //! | `JUNCTION_DATA_DIR` | `.junction` | Folder for the private PostgreSQL and the generated secret key. |
 //! | `JUNCTION_DB_POOL_SIZE` | `16` | Database connections per app instance. |
+//! | `JUNCTION_ADMIN_EMAIL`, `JUNCTION_ADMIN_PASSWORD` | unset | When both are set and no user exists, the first System Admin is created at start-up. |
 //! | `RUST_LOG` | `info` | Log filter (tracing `EnvFilter` syntax). |
 
 use std::net::SocketAddr;
@@ -15,8 +16,7 @@ use std::path::PathBuf;
 use clap::Parser;
 
 /// Junction: create, test and manage connections to external systems (TUNE / HasOffers first).
-#[derive(Debug, Clone, Parser)]
-#[command(name = "junction", version, about)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// PostgreSQL URL. When unset, a private PostgreSQL is started under the data folder.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
@@ -38,6 +38,63 @@ pub struct Config {
     /// Database connections per app instance.
     #[arg(long, env = "JUNCTION_DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: usize,
+
+    /// With JUNCTION_ADMIN_PASSWORD: creates the first System Admin at start-up when no user
+    /// exists (for automated setups).
+    #[arg(long, env = "JUNCTION_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+
+    /// Password of JUNCTION_ADMIN_EMAIL (at least 12 characters).
+    #[arg(long, env = "JUNCTION_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+}
+
+/// The command line: the server (default) or a maintenance command.
+#[derive(Debug, Parser)]
+#[command(
+    name = "junction",
+    version,
+    about,
+    args_conflicts_with_subcommands = false
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Create a user, or reset a user's password, from the shell.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is read from JUNCTION_USER_PASSWORD, or else from the first
+    /// line of standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Roles to grant (repeat for several); none means view only.
+        #[arg(long = "role", value_enum)]
+        roles: Vec<RoleArg>,
+    },
+    /// Set a new password (from JUNCTION_USER_PASSWORD or standard input) and end the user's
+    /// sessions; also reactivates the user.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleArg {
+    SystemAdmin,
+    ConnectionsAdmin,
+    AgentsAdmin,
 }
 
 impl Config {
@@ -49,6 +106,8 @@ impl Config {
             secret_key: Some(secret_key),
             data_dir: PathBuf::from(".junction"),
             db_pool_size: 4,
+            admin_email: None,
+            admin_password: None,
         }
     }
 }

@@ -14,6 +14,10 @@ use askama::Template;
 pub enum AppError {
     #[error("not found")]
     NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not signed in")]
+    Unauthenticated,
     #[error("the database is busy")]
     PoolTimeout(#[source] diesel_async::pooled_connection::deadpool::PoolError),
     #[error("database error")]
@@ -72,6 +76,8 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Unauthenticated => StatusCode::SEE_OTHER,
             AppError::PoolTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -79,6 +85,16 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         let page = match self {
+            AppError::Unauthenticated => {
+                return HttpResponse::SeeOther()
+                    .insert_header((actix_web::http::header::LOCATION, "/signin"))
+                    .finish();
+            }
+            AppError::Forbidden => ErrorPage {
+                status: 403,
+                title: "Not allowed",
+                message: "Your roles do not allow this. Ask a System Admin if you need it.",
+            },
             AppError::NotFound => ErrorPage {
                 status: 404,
                 title: "Not found",

@@ -12,6 +12,7 @@ pub enum Flash {
     Created,
     Saved,
     Deleted,
+    Restored,
 }
 
 impl Flash {
@@ -20,6 +21,7 @@ impl Flash {
             Flash::Created => "created",
             Flash::Saved => "saved",
             Flash::Deleted => "deleted",
+            Flash::Restored => "restored",
         }
     }
 
@@ -27,14 +29,22 @@ impl Flash {
         match self {
             Flash::Created => "Connection created.",
             Flash::Saved => "Changes saved.",
-            Flash::Deleted => "Connection deleted.",
+            Flash::Deleted => {
+                "Connection deleted. You can restore it from Deleted connections for 30 days."
+            }
+            Flash::Restored => "Connection restored.",
         }
     }
 
     fn parse(code: &str) -> Option<Self> {
-        [Flash::Created, Flash::Saved, Flash::Deleted]
-            .into_iter()
-            .find(|f| f.code() == code)
+        [
+            Flash::Created,
+            Flash::Saved,
+            Flash::Deleted,
+            Flash::Restored,
+        ]
+        .into_iter()
+        .find(|f| f.code() == code)
     }
 
     /// Sets the message for the next page the browser loads.

@@ -1,12 +1,30 @@
 use clap::Parser;
-use junction::config::Config;
+use junction::config::{Cli, Command};
 use junction::startup::Application;
 
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
-    let config = Config::parse();
+    let cli = Cli::parse();
     junction::telemetry::init();
-    let application = match Application::build(config).await {
+    if let Some(Command::User(command)) = cli.command {
+        return match junction::cli::run_user_command(
+            &cli.config,
+            command,
+            junction::cli::read_password,
+        )
+        .await
+        {
+            Ok(message) => {
+                println!("{message}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("junction: {error:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    let application = match Application::build(cli.config).await {
         Ok(application) => application,
         Err(error) => {
             // One clear sentence (with its causes) instead of a panic or a debug dump.

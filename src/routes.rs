@@ -1,48 +1,47 @@
-//! The one URL table.
+//! The one URL table. `ROUTES` lists every route, so tests can check each one (for example that
+//! none but the public ones answers without a session) without a hand-kept list.
 
 use actix_web::web;
 
-use crate::{connections::handlers as connections, health, static_files};
+use crate::{audit, auth, connections::handlers as connections, health, static_files, users};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(health::index))
-        .route("/health", web::get().to(health::health))
-        .route("/static/{file}", web::get().to(static_files::serve))
-        .route("/connections", web::get().to(connections::list_connections))
-        .route(
-            "/connections/new",
-            web::get().to(connections::select_connector),
-        )
-        .route(
-            "/connections/new/{connector}",
-            web::get().to(connections::new_connection_form),
-        )
-        .route(
-            "/connections/new/{connector}",
-            web::post().to(connections::create_connection),
-        )
-        .route(
-            "/connections/{id}",
-            web::get().to(connections::edit_connection_form),
-        )
-        .route(
-            "/connections/{id}",
-            web::post().to(connections::save_connection),
-        )
-        .route(
-            "/connections/{id}/clone",
-            web::get().to(connections::clone_connection_form),
-        )
-        .route(
-            "/connections/{id}/delete",
-            web::get().to(connections::confirm_delete_connection),
-        )
-        .route(
-            "/connections/{id}/delete",
-            web::post().to(connections::delete_connection),
-        )
-        .route(
-            "/connections/{id}/active",
-            web::post().to(connections::toggle_connection_active),
-        );
+macro_rules! route_table {
+    ($($method:ident $path:literal => $handler:path),* $(,)?) => {
+        /// Every route: (method, path pattern).
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        pub fn configure(cfg: &mut web::ServiceConfig) {
+            $(cfg.route($path, web::$method().to($handler));)*
+        }
+    };
+}
+
+route_table! {
+    get "/" => health::index,
+    get "/health" => health::health,
+    get "/static/{file}" => static_files::serve,
+    get "/signin" => auth::handlers::sign_in_form,
+    post "/signin" => auth::handlers::sign_in,
+    post "/signout" => auth::handlers::sign_out,
+    get "/setup" => auth::handlers::setup_form,
+    post "/setup" => auth::handlers::setup,
+    get "/connections" => connections::list_connections,
+    get "/connections/deleted" => connections::list_deleted_connections,
+    get "/connections/new" => connections::select_connector,
+    get "/connections/new/{connector}" => connections::new_connection_form,
+    post "/connections/new/{connector}" => connections::create_connection,
+    get "/connections/{id}" => connections::edit_connection_form,
+    post "/connections/{id}" => connections::save_connection,
+    get "/connections/{id}/clone" => connections::clone_connection_form,
+    get "/connections/{id}/delete" => connections::confirm_delete_connection,
+    post "/connections/{id}/delete" => connections::delete_connection,
+    post "/connections/{id}/restore" => connections::restore_connection,
+    post "/connections/{id}/active" => connections::toggle_connection_active,
+    get "/audit" => audit::handlers::list_audit_events,
+    get "/users" => users::handlers::list_users,
+    get "/users/new" => users::handlers::new_user_form,
+    post "/users/new" => users::handlers::create_user,
+    get "/users/{id}" => users::handlers::edit_user_form,
+    post "/users/{id}" => users::handlers::save_user,
+    post "/users/{id}/password" => users::handlers::reset_user_password,
 }

@@ -4,10 +4,12 @@ use std::net::TcpListener;
 use std::path::Path;
 
 use actix_web::dev::Server;
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use secrecy::SecretString;
 
 use crate::config::Config;
 use crate::crypto::SecretBox;
@@ -33,52 +35,97 @@ pub struct Application {
 /// The name of the database inside the private cluster.
 const EMBEDDED_DATABASE: &str = "junction";
 
+/// The database and secrets, ready: what both the server and the command line need.
+pub struct Prepared {
+    pub state: AppState,
+    /// The private PostgreSQL, when no database URL was configured; dropping it stops it.
+    pub embedded: Option<EmbeddedPostgres>,
+}
+
+/// Resolves the database (configured or private), applies migrations, checks the secret key.
+pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
+    let (database_url, secret_key, embedded) = match &config.database_url {
+        Some(url) => {
+            let key = config.secret_key.clone().context(
+                "JUNCTION_SECRET_KEY is required with DATABASE_URL: set it to 32 random bytes in base64, e.g. `openssl rand -base64 32`",
+            )?;
+            (url.clone(), key, None)
+        }
+        None => {
+            let root = config.data_dir.clone();
+            let embedded = tokio::task::spawn_blocking(move || {
+                EmbeddedPostgres::start(&root, Durability::Durable)
+            })
+            .await??;
+            tracing::info!(
+                data_dir = %embedded.data_dir().display(),
+                port = embedded.port(),
+                "no DATABASE_URL: using the private PostgreSQL in the data folder"
+            );
+            ensure_database(&embedded.database_url("postgres"), EMBEDDED_DATABASE).await?;
+            let key = match &config.secret_key {
+                Some(key) => key.clone(),
+                None => load_or_create_secret_key(&config.data_dir)?,
+            };
+            (
+                embedded.database_url(EMBEDDED_DATABASE),
+                key,
+                Some(embedded),
+            )
+        }
+    };
+    let secrets = SecretBox::from_base64(&secret_key).context("JUNCTION_SECRET_KEY")?;
+    db::run_migrations(&database_url)
+        .await
+        .context("applying database migrations")?;
+    let pool = db::build_pool(&database_url, config.db_pool_size)?;
+    verify_secret_key(&pool, &secrets).await?;
+    Ok(Prepared {
+        state: AppState { pool, secrets },
+        embedded,
+    })
+}
+
+/// Security headers on every response: only our own scripts and styles, no framing, no sniffing.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+        ))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("X-Frame-Options", "DENY"))
+}
+
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let (database_url, secret_key, embedded) = match &config.database_url {
-            Some(url) => {
-                let key = config.secret_key.clone().context(
-                    "JUNCTION_SECRET_KEY is required with DATABASE_URL: set it to 32 random bytes in base64, e.g. `openssl rand -base64 32`",
-                )?;
-                (url.clone(), key, None)
-            }
-            None => {
-                let root = config.data_dir.clone();
-                let embedded = tokio::task::spawn_blocking(move || {
-                    EmbeddedPostgres::start(&root, Durability::Durable)
-                })
-                .await??;
-                tracing::info!(
-                    data_dir = %embedded.data_dir().display(),
-                    port = embedded.port(),
-                    "no DATABASE_URL: using the private PostgreSQL in the data folder"
-                );
-                ensure_database(&embedded.database_url("postgres"), EMBEDDED_DATABASE).await?;
-                let key = match &config.secret_key {
-                    Some(key) => key.clone(),
-                    None => load_or_create_secret_key(&config.data_dir)?,
-                };
-                (
-                    embedded.database_url(EMBEDDED_DATABASE),
-                    key,
-                    Some(embedded),
-                )
-            }
-        };
-        let secrets = SecretBox::from_base64(&secret_key).context("JUNCTION_SECRET_KEY")?;
-
-        db::run_migrations(&database_url)
-            .await
-            .context("applying database migrations")?;
-        let pool = db::build_pool(&database_url, config.db_pool_size)?;
-        verify_secret_key(&pool, &secrets).await?;
+        let Prepared { state, embedded } = prepare(&config).await?;
+        if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
+            crate::auth::handlers::bootstrap_admin(
+                &state,
+                email,
+                SecretString::from(password.clone()),
+            )
+            .await?;
+        }
+        {
+            let mut conn = state.pool.get().await?;
+            crate::auth::model::purge_expired_sessions(&mut conn).await?;
+            crate::connections::model::purge_expired(&mut conn).await?;
+        }
 
         let listener =
             TcpListener::bind(config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(AppState { pool, secrets });
+        let state = web::Data::new(state);
         let server = HttpServer::new(move || {
+            // Outermost first on the way in: logging, headers, CSRF, then the session check.
             App::new()
+                .wrap(from_fn(crate::auth::middleware::require_session))
+                .wrap(from_fn(crate::auth::csrf::protect))
+                .wrap(security_headers())
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .app_data(state.clone())
                 .app_data(extractor_errors::path())

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::{DateTime, Utc};
 
+use crate::auth::{CurrentUser, Permission};
 use crate::error::AppResult;
 use crate::flash;
 
@@ -13,6 +14,8 @@ use crate::flash;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
     Connections,
+    AuditTrail,
+    Users,
 }
 
 /// Data the base layout needs.
@@ -20,6 +23,7 @@ pub enum Nav {
 pub struct Layout {
     pub nav: Nav,
     pub flash: Option<&'static str>,
+    pub user: Option<CurrentUser>,
 }
 
 impl Layout {
@@ -27,11 +31,30 @@ impl Layout {
         Self {
             nav,
             flash: flash::peek(request).map(flash::Flash::message),
+            user: CurrentUser::of(request),
         }
     }
 
     pub fn is(&self, nav: &str) -> bool {
-        matches!((self.nav, nav), (Nav::Connections, "connections"))
+        matches!(
+            (self.nav, nav),
+            (Nav::Connections, "connections") | (Nav::AuditTrail, "audit") | (Nav::Users, "users")
+        )
+    }
+
+    /// Whether the signed-in user may do this; the UI hides what they may not.
+    pub fn can(&self, permission: &str) -> bool {
+        let permission = match permission {
+            "connections" => Permission::ManageConnections,
+            "agents" => Permission::ManageAgents,
+            "users" => Permission::ManageUsers,
+            _ => return false,
+        };
+        self.user.as_ref().is_some_and(|u| u.can(permission))
+    }
+
+    pub fn user_email(&self) -> &str {
+        self.user.as_ref().map_or("", |u| u.email.as_str())
     }
 }
 

@@ -31,3 +31,15 @@ pub async fn exists(conn: &mut diesel_async::AsyncPgConnection, id: Uuid) -> Que
         .get_result(conn)
         .await
 }
+
+pub async fn name_of(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<String>> {
+    cloud_agents::table
+        .find(id)
+        .select(cloud_agents::name)
+        .first(conn)
+        .await
+        .optional()
+}

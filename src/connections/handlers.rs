@@ -1,4 +1,5 @@
-//! HTTP handlers of the Connections area: extract, call, choose a template and a status.
+//! HTTP handlers of the Connections area: extract, check the role, call, choose a template and a
+//! status.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -11,9 +12,11 @@ use super::model::{self, ListQuery, SortKey};
 use super::service::{self, SaveFailure};
 use super::views::{
     ActiveTogglePartial, ConnectionFormPage, ConnectionsPage, ConnectorSelectionPage,
-    DeleteConfirmPage, FormKind, KeyStatus, ListView,
+    DeleteConfirmPage, DeletedConnectionsPage, FormKind, KeyStatus, ListView,
 };
 use crate::agents::model::{self as agents, BUILTIN_AGENT_ID};
+use crate::audit::{self, Actor};
+use crate::auth::{CurrentUser, Permission};
 use crate::connectors::{self, ConnectorInfo};
 use crate::error::{AppError, AppResult};
 use crate::flash::Flash;
@@ -75,6 +78,7 @@ pub async fn list_connections(
     let query = params.into_inner().into_query();
     let mut conn = state.pool.get().await?;
     let page = model::list(&mut conn, &query).await?;
+    drop(conn);
     let view = ConnectionsPage {
         layout: Layout::new(&request, Nav::Connections),
         list: ListView { query, page },
@@ -99,8 +103,10 @@ pub struct SelectParams {
 /// GET /connections/new — the Connector Selection Page.
 pub async fn select_connector(
     request: HttpRequest,
+    user: CurrentUser,
     params: web::Query<SelectParams>,
 ) -> AppResult<HttpResponse> {
+    user.require(Permission::ManageConnections)?;
     let filter: String = params.into_inner().q.chars().take(100).collect();
     let page = ConnectorSelectionPage::new(Layout::new(&request, Nav::Connections), filter);
     render_page(&page, StatusCode::OK, &request)
@@ -112,6 +118,7 @@ fn live_connector(kind: &str) -> AppResult<&'static ConnectorInfo> {
         .ok_or(AppError::NotFound)
 }
 
+/// Everything that differs between the ways the provider form is shown.
 struct FormContext<'a> {
     kind: FormKind,
     connector: &'static ConnectorInfo,
@@ -121,6 +128,28 @@ struct FormContext<'a> {
     key_status: Option<KeyStatus>,
     notice: Option<String>,
     stored_name: Option<String>,
+    conflict: Vec<audit::model::AuditEvent>,
+}
+
+impl<'a> FormContext<'a> {
+    fn new(
+        kind: FormKind,
+        connector: &'static ConnectorInfo,
+        form: &'a ConnectionForm,
+        errors: &'a FieldErrors,
+    ) -> Self {
+        Self {
+            kind,
+            connector,
+            id: None,
+            form,
+            errors,
+            key_status: None,
+            notice: None,
+            stored_name: None,
+            conflict: Vec::new(),
+        }
+    }
 }
 
 async fn render_form(
@@ -132,6 +161,7 @@ async fn render_form(
     let mut conn = state.pool.get().await?;
     let agents = agents::list_all(&mut conn).await?;
     drop(conn);
+    let read_only = !CurrentUser::of(request).is_some_and(|u| u.can(Permission::ManageConnections));
     let page = ConnectionFormPage {
         layout: Layout::new(request, Nav::Connections),
         kind: context.kind,
@@ -143,6 +173,8 @@ async fn render_form(
         key_status: context.key_status,
         notice: context.notice,
         stored_name: context.stored_name,
+        conflict: context.conflict,
+        read_only,
     };
     render_page(&page, status, request)
 }
@@ -160,40 +192,37 @@ fn key_status(state: &AppState, connection: &model::Connection) -> AppResult<Key
 pub async fn new_connection_form(
     state: web::Data<AppState>,
     request: HttpRequest,
+    user: CurrentUser,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
+    user.require(Permission::ManageConnections)?;
     let connector = live_connector(&path)?;
     let form = ConnectionForm::new_defaults(BUILTIN_AGENT_ID);
     let errors = FieldErrors::default();
-    render_form(
-        &state,
-        &request,
-        StatusCode::OK,
-        FormContext {
-            kind: FormKind::Create,
-            connector,
-            id: None,
-            form: &form,
-            errors: &errors,
-            key_status: None,
-            notice: None,
-            stored_name: None,
-        },
-    )
-    .await
+    let context = FormContext::new(FormKind::Create, connector, &form, &errors);
+    render_form(&state, &request, StatusCode::OK, context).await
 }
 
 /// POST /connections/new/{connector} — Create.
 pub async fn create_connection(
     state: web::Data<AppState>,
     request: HttpRequest,
+    user: CurrentUser,
     path: web::Path<String>,
     form: web::Form<ConnectionForm>,
 ) -> AppResult<HttpResponse> {
+    user.require(Permission::ManageConnections)?;
     let connector = live_connector(&path)?;
     let form = form.into_inner();
     let mut conn = state.pool.get().await?;
-    let result = service::create(&mut conn, &state.secrets, connector, &form).await;
+    let result = service::create(
+        &mut conn,
+        &Actor::user(&user),
+        &state.secrets,
+        connector,
+        &form,
+    )
+    .await;
     drop(conn);
     match result {
         Ok(created) => {
@@ -203,22 +232,8 @@ pub async fn create_connection(
             Ok(response.finish())
         }
         Err(SaveFailure::Invalid(errors)) => {
-            render_form(
-                &state,
-                &request,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                FormContext {
-                    kind: FormKind::Create,
-                    connector,
-                    id: None,
-                    form: &form,
-                    errors: &errors,
-                    key_status: None,
-                    notice: None,
-                    stored_name: None,
-                },
-            )
-            .await
+            let context = FormContext::new(FormKind::Create, connector, &form, &errors);
+            render_form(&state, &request, StatusCode::UNPROCESSABLE_ENTITY, context).await
         }
         Err(SaveFailure::NotFound | SaveFailure::Stale(_)) => Err(AppError::NotFound),
         Err(SaveFailure::App(error)) => Err(error),
@@ -240,7 +255,7 @@ fn connector_of(connection: &model::Connection) -> AppResult<&'static ConnectorI
     })
 }
 
-/// GET /connections/{id} — the form of a saved connection.
+/// GET /connections/{id} — the form of a saved connection (read-only for viewers).
 pub async fn edit_connection_form(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -249,36 +264,29 @@ pub async fn edit_connection_form(
     let connection = load(&state, *path).await?;
     let form = service::form_of(&connection);
     let errors = FieldErrors::default();
-    render_form(
-        &state,
-        &request,
-        StatusCode::OK,
-        FormContext {
-            kind: FormKind::Edit,
-            connector: connector_of(&connection)?,
-            id: Some(connection.id),
-            form: &form,
-            errors: &errors,
-            key_status: Some(key_status(&state, &connection)?),
-            notice: None,
-            stored_name: Some(connection.name.clone()),
-        },
-    )
-    .await
+    let mut context = FormContext::new(FormKind::Edit, connector_of(&connection)?, &form, &errors);
+    context.id = Some(connection.id);
+    context.key_status = Some(key_status(&state, &connection)?);
+    context.stored_name = Some(connection.name.clone());
+    render_form(&state, &request, StatusCode::OK, context).await
 }
 
 /// POST /connections/{id} — Save.
 pub async fn save_connection(
     state: web::Data<AppState>,
     request: HttpRequest,
+    user: CurrentUser,
     path: web::Path<Uuid>,
     form: web::Form<ConnectionForm>,
 ) -> AppResult<HttpResponse> {
+    user.require(Permission::ManageConnections)?;
     let id = *path;
     let mut form = form.into_inner();
+    let loaded_version = form.version();
     let mut conn = state.pool.get().await?;
-    let result = service::update(&mut conn, &state.secrets, id, &form).await;
+    let result = service::update(&mut conn, &Actor::user(&user), &state.secrets, id, &form).await;
     drop(conn);
+    let mut conflict = Vec::new();
     let (status, errors, notice, current) = match result {
         Ok(saved) => {
             tracing::info!(connection.id = %saved.id, version = saved.version, "connection saved");
@@ -299,6 +307,14 @@ pub async fn save_connection(
             );
             // Saving again from here applies the user's values over the newer version.
             form.version = Some(current.version.to_string());
+            let mut conn = state.pool.get().await?;
+            conflict = audit::model::changes_since(
+                &mut conn,
+                "Connection",
+                &id.to_string(),
+                loaded_version.unwrap_or(0),
+            )
+            .await?;
             (
                 StatusCode::CONFLICT,
                 FieldErrors::default(),
@@ -309,60 +325,42 @@ pub async fn save_connection(
         Err(SaveFailure::NotFound) => return Err(AppError::NotFound),
         Err(SaveFailure::App(error)) => return Err(error),
     };
-    render_form(
-        &state,
-        &request,
-        status,
-        FormContext {
-            kind: FormKind::Edit,
-            connector: connector_of(&current)?,
-            id: Some(id),
-            form: &form,
-            errors: &errors,
-            key_status: Some(key_status(&state, &current)?),
-            notice,
-            stored_name: Some(current.name.clone()),
-        },
-    )
-    .await
+    let mut context = FormContext::new(FormKind::Edit, connector_of(&current)?, &form, &errors);
+    context.id = Some(id);
+    context.key_status = Some(key_status(&state, &current)?);
+    context.notice = notice;
+    context.stored_name = Some(current.name.clone());
+    context.conflict = conflict;
+    render_form(&state, &request, status, context).await
 }
 
 /// GET /connections/{id}/clone — the Create form filled with a copy (no key, inactive).
 pub async fn clone_connection_form(
     state: web::Data<AppState>,
     request: HttpRequest,
+    user: CurrentUser,
     path: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
+    user.require(Permission::ManageConnections)?;
     let connection = load(&state, *path).await?;
     let form = service::clone_form_of(&connection);
     let errors = FieldErrors::default();
-    render_form(
-        &state,
-        &request,
-        StatusCode::OK,
-        FormContext {
-            kind: FormKind::Clone,
-            connector: connector_of(&connection)?,
-            id: None,
-            form: &form,
-            errors: &errors,
-            key_status: None,
-            notice: Some(format!(
-                "Copy of “{}”: every setting but the API key, which you enter again. The copy starts inactive.",
-                connection.name
-            )),
-            stored_name: None,
-        },
-    )
-    .await
+    let mut context = FormContext::new(FormKind::Clone, connector_of(&connection)?, &form, &errors);
+    context.notice = Some(format!(
+        "Copy of “{}”: every setting but the API key, which you enter again. The copy starts inactive.",
+        connection.name
+    ));
+    render_form(&state, &request, StatusCode::OK, context).await
 }
 
 /// GET /connections/{id}/delete — asks before deleting.
 pub async fn confirm_delete_connection(
     state: web::Data<AppState>,
     request: HttpRequest,
+    user: CurrentUser,
     path: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
+    user.require(Permission::ManageConnections)?;
     let connection = load(&state, *path).await?;
     let page = DeleteConfirmPage {
         layout: Layout::new(&request, Nav::Connections),
@@ -372,20 +370,56 @@ pub async fn confirm_delete_connection(
     render_page(&page, StatusCode::OK, &request)
 }
 
-/// POST /connections/{id}/delete — deletes, then back to the list.
+/// POST /connections/{id}/delete — moves it to Deleted connections, then back to the list.
 pub async fn delete_connection(
     state: web::Data<AppState>,
+    user: CurrentUser,
     path: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
+    user.require(Permission::ManageConnections)?;
     let id = *path;
     let mut conn = state.pool.get().await?;
-    if !model::delete(&mut conn, id).await? {
-        return Err(AppError::NotFound);
-    }
+    service::delete(&mut conn, &Actor::user(&user), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     tracing::info!(connection.id = %id, "connection deleted");
     let mut response = see_other("/connections");
     Flash::Deleted.set(&mut response);
     Ok(response.finish())
+}
+
+/// POST /connections/{id}/restore — back from Deleted connections, key included.
+pub async fn restore_connection(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    user.require(Permission::ManageConnections)?;
+    let id = *path;
+    let mut conn = state.pool.get().await?;
+    service::restore(&mut conn, &Actor::user(&user), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tracing::info!(connection.id = %id, "connection restored");
+    let mut response = see_other(&format!("/connections/{id}"));
+    Flash::Restored.set(&mut response);
+    Ok(response.finish())
+}
+
+/// GET /connections/deleted — what can still be restored.
+pub async fn list_deleted_connections(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> AppResult<HttpResponse> {
+    let mut conn = state.pool.get().await?;
+    model::purge_expired(&mut conn).await?;
+    let rows = model::list_deleted(&mut conn, 500).await?;
+    drop(conn);
+    let page = DeletedConnectionsPage {
+        layout: Layout::new(&request, Nav::Connections),
+        rows,
+    };
+    render_page(&page, StatusCode::OK, &request)
 }
 
 #[derive(Debug, Deserialize)]
@@ -400,14 +434,17 @@ pub struct ActiveForm {
 pub async fn toggle_connection_active(
     state: web::Data<AppState>,
     request: HttpRequest,
+    user: CurrentUser,
     path: web::Path<Uuid>,
     form: web::Form<ActiveForm>,
 ) -> AppResult<HttpResponse> {
+    user.require(Permission::ManageConnections)?;
     let active = form.active == "true";
     let mut conn = state.pool.get().await?;
-    let updated = model::set_active(&mut conn, *path, active)
+    let updated = service::set_active(&mut conn, &Actor::user(&user), *path, active)
         .await?
         .ok_or(AppError::NotFound)?;
+    drop(conn);
     tracing::info!(connection.id = %updated.id, is_active = updated.is_active, "connection activity switched");
     if is_htmx(&request) {
         return render_fragment(
@@ -415,6 +452,7 @@ pub async fn toggle_connection_active(
                 id: updated.id,
                 name: updated.name,
                 is_active: updated.is_active,
+                can_change: true,
             },
             StatusCode::OK,
         );

@@ -103,13 +103,29 @@ pub async fn insert(
         .map_err(classify)
 }
 
+/// How long a deleted connection can be restored.
+pub const RESTORE_DAYS: i64 = 30;
+
+/// A live (not deleted) connection.
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Connection>> {
     connections::table
         .find(id)
+        .filter(connections::deleted_at.is_null())
         .select(Connection::as_select())
         .first(conn)
         .await
         .optional()
+}
+
+/// Whether the connection holding `name` (any case) is a deleted one.
+pub async fn name_held_by_deleted(conn: &mut AsyncPgConnection, name: &str) -> QueryResult<bool> {
+    connections::table
+        .filter(lower(connections::name).eq(name.to_lowercase()))
+        .select(connections::deleted_at.is_not_null())
+        .first(conn)
+        .await
+        .optional()
+        .map(|held| held.unwrap_or(false))
 }
 
 /// Updates a connection if it is still at `expected_version`, bumping the version.
@@ -122,6 +138,7 @@ pub async fn update(
     let updated = diesel::update(
         connections::table
             .find(id)
+            .filter(connections::deleted_at.is_null())
             .filter(connections::version.eq(expected_version)),
     )
     .set((
@@ -147,24 +164,93 @@ pub async fn set_active(
     id: Uuid,
     active: bool,
 ) -> QueryResult<Option<Connection>> {
-    diesel::update(connections::table.find(id))
-        .set((
-            connections::is_active.eq(active),
-            connections::version.eq(connections::version + 1),
-            connections::updated_at.eq(diesel::dsl::now),
-        ))
-        .returning(Connection::as_returning())
-        .get_result(conn)
-        .await
-        .optional()
+    diesel::update(
+        connections::table
+            .find(id)
+            .filter(connections::deleted_at.is_null()),
+    )
+    .set((
+        connections::is_active.eq(active),
+        connections::version.eq(connections::version + 1),
+        connections::updated_at.eq(diesel::dsl::now),
+    ))
+    .returning(Connection::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
 }
 
-/// Deletes a connection; `false` when there was none.
-pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool> {
-    let removed = diesel::delete(connections::table.find(id))
+/// Moves a connection to the Deleted view; `None` when there was no live one.
+pub async fn soft_delete(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<Connection>> {
+    diesel::update(
+        connections::table
+            .find(id)
+            .filter(connections::deleted_at.is_null()),
+    )
+    .set(connections::deleted_at.eq(diesel::dsl::now))
+    .returning(Connection::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+/// Brings back a connection deleted less than [`RESTORE_DAYS`] ago, key included.
+pub async fn restore(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Connection>> {
+    let cutoff = Utc::now() - chrono::Duration::days(RESTORE_DAYS);
+    diesel::update(
+        connections::table
+            .find(id)
+            .filter(connections::deleted_at.gt(cutoff)),
+    )
+    .set((
+        connections::deleted_at.eq(None::<DateTime<Utc>>),
+        connections::updated_at.eq(diesel::dsl::now),
+        connections::version.eq(connections::version + 1),
+    ))
+    .returning(Connection::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+/// Removes for good what was deleted more than [`RESTORE_DAYS`] ago.
+pub async fn purge_expired(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
+    let cutoff = Utc::now() - chrono::Duration::days(RESTORE_DAYS);
+    diesel::delete(connections::table.filter(connections::deleted_at.lt(cutoff)))
         .execute(conn)
-        .await?;
-    Ok(removed > 0)
+        .await
+}
+
+/// A row of the Deleted view.
+#[derive(Debug, Clone, Queryable)]
+pub struct DeletedRow {
+    pub id: Uuid,
+    pub name: String,
+    pub connector: String,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// Connections that can still be restored, most recently deleted first.
+pub async fn list_deleted(
+    conn: &mut AsyncPgConnection,
+    limit: i64,
+) -> QueryResult<Vec<DeletedRow>> {
+    let cutoff = Utc::now() - chrono::Duration::days(RESTORE_DAYS);
+    connections::table
+        .filter(connections::deleted_at.gt(cutoff))
+        .select((
+            connections::id,
+            connections::name,
+            connections::connector,
+            connections::deleted_at,
+        ))
+        .order(connections::deleted_at.desc())
+        .limit(limit)
+        .load(conn)
+        .await
 }
 
 /// Columns the list can be sorted by.
@@ -263,6 +349,7 @@ type Source = diesel::dsl::InnerJoin<connections::table, cloud_agents::table>;
 fn filtered(query: &ListQuery) -> diesel::dsl::IntoBoxed<'static, Source, diesel::pg::Pg> {
     let mut boxed = connections::table
         .inner_join(cloud_agents::table)
+        .filter(connections::deleted_at.is_null())
         .into_boxed();
     let search = query.search.trim();
     if !search.is_empty() {

@@ -1,17 +1,19 @@
-//! Creating and saving connections: validation, the checks that need the database, and sealing
-//! the API key. Handlers call these and only choose what to render.
+//! Creating, saving, switching, deleting and restoring connections: validation, the checks that
+//! need the database, sealing the API key, and the audit entry written in the same transaction as
+//! the change. Handlers call these and only choose what to render.
 
 use chrono::Utc;
-use diesel_async::AsyncPgConnection;
-use secrecy::SecretString;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 use uuid::Uuid;
 
 use super::form::{ConnectionForm, ConnectionInput, FieldErrors, FormMode};
 use super::model::{self, Connection, ConnectionChanges, NewConnection, WriteError};
 use crate::agents;
+use crate::audit::{self, Actor, Entry};
 use crate::connectors::ConnectorInfo;
-use crate::crypto::{SecretBox, SecretHint};
+use crate::crypto::{SecretBox, SecretHint, fingerprint};
 use crate::error::AppError;
 
 /// Why a form was not saved.
@@ -50,10 +52,28 @@ pub fn key_hint(secrets: &SecretBox, connection: &Connection) -> Result<SecretHi
     Ok(SecretHint::of(&open_key(secrets, connection)?))
 }
 
-fn duplicate_name_message(name: &str) -> String {
-    format!(
-        "A connection named “{name}” already exists. Names must be unique (capitals do not count)."
-    )
+async fn duplicate_name_errors(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+) -> Result<FieldErrors, SaveFailure> {
+    let message = if model::name_held_by_deleted(conn, name).await? {
+        format!(
+            "A deleted connection still holds the name “{name}”: restore it from Deleted connections, or choose another name."
+        )
+    } else {
+        format!(
+            "A connection named “{name}” already exists. Names must be unique (capitals do not count)."
+        )
+    };
+    let mut errors = FieldErrors::default();
+    errors.add("name", message);
+    Ok(errors)
+}
+
+async fn agent_name(conn: &mut AsyncPgConnection, id: Uuid) -> Result<String, SaveFailure> {
+    Ok(agents::model::name_of(conn, id)
+        .await?
+        .unwrap_or_else(|| id.to_string()))
 }
 
 async fn validate(
@@ -80,8 +100,15 @@ async fn validate(
     }
 }
 
+fn seal(secrets: &SecretBox, key: &SecretString, id: Uuid) -> Result<Vec<u8>, AppError> {
+    secrets
+        .seal_secret(key, &key_context(id))
+        .map_err(|e| AppError::Internal(e.into()))
+}
+
 pub async fn create(
     conn: &mut AsyncPgConnection,
+    actor: &Actor,
     secrets: &SecretBox,
     connector: &ConnectorInfo,
     form: &ConnectionForm,
@@ -91,9 +118,7 @@ pub async fn create(
     let key = input.api_key.as_ref().ok_or_else(|| {
         AppError::Internal(anyhow::anyhow!("validated create form without a key"))
     })?;
-    let ciphertext = secrets
-        .seal_secret(key, &key_context(id))
-        .map_err(|e| AppError::Internal(e.into()))?;
+    let key_fingerprint = fingerprint(key.expose_secret());
     let new = NewConnection {
         id,
         name: input.name.clone(),
@@ -106,15 +131,23 @@ pub async fn create(
         timeout_ms: input.timeout_ms,
         query: input.query,
         server_url: input.server_url,
-        api_key_ciphertext: ciphertext,
+        api_key_ciphertext: seal(secrets, key, id)?,
     };
-    match model::insert(conn, new).await {
+    let agent = agent_name(conn, new.cloud_agent_id).await?;
+    let actor = actor.clone();
+    let result = conn
+        .transaction::<_, WriteError, _>(async move |conn| {
+            let row = model::insert(conn, new).await?;
+            let entry = Entry::connection_created(&row, &agent, &key_fingerprint);
+            audit::record(conn, actor, entry).await?;
+            Ok(row)
+        })
+        .await;
+    match result {
         Ok(row) => Ok(row),
-        Err(WriteError::DuplicateName) => {
-            let mut errors = FieldErrors::default();
-            errors.add("name", duplicate_name_message(&input.name));
-            Err(SaveFailure::Invalid(errors))
-        }
+        Err(WriteError::DuplicateName) => Err(SaveFailure::Invalid(
+            duplicate_name_errors(conn, &input.name).await?,
+        )),
         Err(WriteError::Db(e)) => Err(e.into()),
         Err(WriteError::Stale | WriteError::NotFound) => Err(SaveFailure::NotFound),
     }
@@ -128,6 +161,7 @@ fn host_of(url: &str) -> Option<String> {
 
 pub async fn update(
     conn: &mut AsyncPgConnection,
+    actor: &Actor,
     secrets: &SecretBox,
     id: Uuid,
     form: &ConnectionForm,
@@ -163,17 +197,21 @@ pub async fn update(
         }
     }
 
-    let (ciphertext, changed_at) = match &input.api_key {
-        Some(key) => (
-            Some(
-                secrets
-                    .seal_secret(key, &key_context(id))
-                    .map_err(|e| AppError::Internal(e.into()))?,
-            ),
+    let (ciphertext, changed_at, key_fingerprints) = match &input.api_key {
+        Some(new_key) => (
+            Some(seal(secrets, new_key, id)?),
             Some(Utc::now()),
+            Some((
+                fingerprint(open_key(secrets, &current)?.expose_secret()),
+                fingerprint(new_key.expose_secret()),
+            )),
         ),
-        None => (None, None),
+        None => (None, None, None),
     };
+    let agent_names = (
+        agent_name(conn, current.cloud_agent_id).await?,
+        agent_name(conn, input.cloud_agent_id).await?,
+    );
     let changes = ConnectionChanges {
         name: input.name.clone(),
         is_active: input.is_active,
@@ -187,13 +225,26 @@ pub async fn update(
         api_key_ciphertext: ciphertext,
         api_key_changed_at: changed_at,
     };
-    match model::update(conn, id, version, changes).await {
+    let actor = actor.clone();
+    let before = current;
+    let result = conn
+        .transaction::<_, WriteError, _>(async move |conn| {
+            let row = model::update(conn, id, version, changes).await?;
+            let entry = Entry::connection_updated(
+                &before,
+                &row,
+                (&agent_names.0, &agent_names.1),
+                key_fingerprints,
+            );
+            audit::record(conn, actor, entry).await?;
+            Ok(row)
+        })
+        .await;
+    match result {
         Ok(row) => Ok(row),
-        Err(WriteError::DuplicateName) => {
-            let mut errors = FieldErrors::default();
-            errors.add("name", duplicate_name_message(&input.name));
-            Err(SaveFailure::Invalid(errors))
-        }
+        Err(WriteError::DuplicateName) => Err(SaveFailure::Invalid(
+            duplicate_name_errors(conn, &input.name).await?,
+        )),
         Err(WriteError::Stale) => match model::find(conn, id).await? {
             Some(row) => Err(SaveFailure::Stale(Box::new(row))),
             None => Err(SaveFailure::NotFound),
@@ -201,6 +252,67 @@ pub async fn update(
         Err(WriteError::NotFound) => Err(SaveFailure::NotFound),
         Err(WriteError::Db(e)) => Err(e.into()),
     }
+}
+
+/// Switches Is Active, with its audit entry; `None` for an unknown connection.
+pub async fn set_active(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+    active: bool,
+) -> Result<Option<Connection>, AppError> {
+    let actor = actor.clone();
+    let result = conn
+        .transaction::<_, diesel::result::Error, _>(async move |conn| {
+            let Some(before) = model::find(conn, id).await? else {
+                return Ok(None);
+            };
+            let Some(after) = model::set_active(conn, id, active).await? else {
+                return Ok(None);
+            };
+            audit::record(conn, actor, Entry::connection_activity(&before, &after)).await?;
+            Ok(Some(after))
+        })
+        .await?;
+    Ok(result)
+}
+
+/// Moves a connection to the Deleted view, with its audit entry.
+pub async fn delete(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<Option<Connection>, AppError> {
+    let actor = actor.clone();
+    let result = conn
+        .transaction::<_, diesel::result::Error, _>(async move |conn| {
+            let Some(row) = model::soft_delete(conn, id).await? else {
+                return Ok(None);
+            };
+            audit::record(conn, actor, Entry::connection_deleted(&row)).await?;
+            Ok(Some(row))
+        })
+        .await?;
+    Ok(result)
+}
+
+/// Restores a deleted connection, key included, with its audit entry.
+pub async fn restore(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<Option<Connection>, AppError> {
+    let actor = actor.clone();
+    let result = conn
+        .transaction::<_, diesel::result::Error, _>(async move |conn| {
+            let Some(row) = model::restore(conn, id).await? else {
+                return Ok(None);
+            };
+            audit::record(conn, actor, Entry::connection_restored(&row)).await?;
+            Ok(Some(row))
+        })
+        .await?;
+    Ok(result)
 }
 
 /// The form filled from a stored connection (never with its key).

@@ -4,8 +4,9 @@ use askama::Template;
 use uuid::Uuid;
 
 use super::form::{ConnectionForm, FieldErrors};
-use super::model::{ListPage, ListQuery, ListRow, SortKey};
+use super::model::{DeletedRow, ListPage, ListQuery, ListRow, SortKey};
 use crate::agents::model::CloudAgent;
+use crate::audit::model::AuditEvent;
 use crate::connectors::hasoffers::implementation::ImplementationType;
 use crate::connectors::{self, ConnectorInfo, Section};
 use crate::views::{Layout, format_time, iso_time};
@@ -139,6 +140,8 @@ pub struct ActiveTogglePartial {
     pub id: Uuid,
     pub name: String,
     pub is_active: bool,
+    /// `false`: shown as text, for users who may only view.
+    pub can_change: bool,
 }
 
 /// The Connector Selection Page.
@@ -203,6 +206,10 @@ pub struct ConnectionFormPage<'a> {
     pub notice: Option<String>,
     /// The name as stored (edit), for the heading; the form may hold an edited one.
     pub stored_name: Option<String>,
+    /// On a save conflict: what others changed since the form was loaded.
+    pub conflict: Vec<AuditEvent>,
+    /// The user may view but not change: every control is disabled and no button shown.
+    pub read_only: bool,
 }
 
 impl ConnectionFormPage<'_> {
@@ -262,4 +269,39 @@ pub struct DeleteConfirmPage {
     pub layout: Layout,
     pub id: Uuid,
     pub name: String,
+}
+
+impl ConnectionFormPage<'_> {
+    pub fn conflict_when(&self, event: &AuditEvent) -> String {
+        format_time(&event.occurred_at)
+    }
+}
+
+/// Connections deleted less than 30 days ago, with Restore.
+#[derive(Template)]
+#[template(path = "connections/deleted.html")]
+pub struct DeletedConnectionsPage {
+    pub layout: Layout,
+    pub rows: Vec<DeletedRow>,
+}
+
+impl DeletedConnectionsPage {
+    pub fn deleted(&self, row: &DeletedRow) -> String {
+        row.deleted_at.as_ref().map(format_time).unwrap_or_default()
+    }
+
+    /// The day the connection can no longer be restored.
+    pub fn purge_on(&self, row: &DeletedRow) -> String {
+        row.deleted_at
+            .map(|d| {
+                (d + chrono::Duration::days(super::model::RESTORE_DAYS))
+                    .format("%Y-%m-%d")
+                    .to_string()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn connector_title(&self, kind: &str) -> String {
+        connectors::find(kind).map_or_else(|| kind.to_string(), |c| c.title.to_string())
+    }
 }

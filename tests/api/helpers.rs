@@ -159,22 +159,46 @@ pub struct TestApp {
     pub db: TestDatabase,
 }
 
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A client with its own cookie jar that does not follow redirects (tests look at them).
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("HTTP client")
+}
+
+/// The app with no user at all (first run).
+pub async fn spawn_app_without_users() -> TestApp {
+    spawn(false).await
+}
+
+/// The app with a System Admin, signed in.
 pub async fn spawn_app() -> TestApp {
+    let app = spawn(true).await;
+    app.sign_in(&app.client, ADMIN_EMAIL, PASSWORD).await;
+    app
+}
+
+async fn spawn(with_admin: bool) -> TestApp {
     let db = TestDatabase::create().await;
     let secret_key = SecretBox::generate_base64();
-    let application = Application::build(Config::for_tests(db.url.clone(), secret_key.clone()))
+    let mut config = Config::for_tests(db.url.clone(), secret_key.clone());
+    if with_admin {
+        config.admin_email = Some(ADMIN_EMAIL.into());
+        config.admin_password = Some(PASSWORD.into());
+    }
+    let application = Application::build(config)
         .await
         .expect("build the application");
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .build()
-        .expect("HTTP client");
     TestApp {
         address,
-        client,
+        client: new_client(),
         secret_key,
         db,
     }
@@ -190,6 +214,43 @@ pub struct Page {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// Signs `client` in; panics unless it works.
+    pub async fn sign_in(&self, client: &reqwest::Client, email: &str, password: &str) {
+        let response = client
+            .post(self.url("/signin"))
+            .form(&[
+                ("email", email),
+                ("password", password),
+                ("next", "/connections"),
+            ])
+            .send()
+            .await
+            .expect("POST /signin");
+        assert_eq!(
+            response.status().as_u16(),
+            303,
+            "sign-in of {email} should succeed"
+        );
+    }
+
+    /// Creates a user with the given roles (as the signed-in admin) and returns a client signed
+    /// in as them.
+    pub async fn client_with_roles(&self, email: &str, roles: &[&str]) -> reqwest::Client {
+        let mut fields = vec![
+            ("email", email),
+            ("password", PASSWORD),
+            ("is_active", "on"),
+        ];
+        for role in roles {
+            fields.push((role, "on"));
+        }
+        let created = self.post_form("/users/new", &fields).await;
+        assert_eq!(created.status, 303, "create user {email}: {}", created.body);
+        let client = new_client();
+        self.sign_in(&client, email, PASSWORD).await;
+        client
     }
 
     pub async fn get(&self, path: &str) -> Page {

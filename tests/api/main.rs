@@ -1,5 +1,6 @@
 //! Integration tests: the real app over real HTTP, each test with a fresh PostgreSQL database.
 
+mod access;
 mod connections;
 mod helpers;
 mod startup;

@@ -1,0 +1,124 @@
+//! Reading the audit trail.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::Change;
+use crate::db::schema::audit_events;
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub user_label: String,
+    pub ip: Option<String>,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub entity_name: String,
+    pub entity_version: Option<i32>,
+    pub changes: serde_json::Value,
+    pub detail: Option<String>,
+}
+
+impl AuditEvent {
+    pub fn changes(&self) -> Vec<Change> {
+        serde_json::from_value(self.changes.clone()).unwrap_or_default()
+    }
+}
+
+/// Filters of the Audit Trail page; empty means "any".
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub entity_name: String,
+    pub user: String,
+    pub entity_type: String,
+    pub action: String,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+fn escape_like(text: &str) -> String {
+    let mut out = String::from("%");
+    for c in text.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// One page of entries, newest first, and whether another page follows.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    filter: &AuditFilter,
+) -> QueryResult<(Vec<AuditEvent>, bool)> {
+    let mut query = audit_events::table.into_boxed();
+    if !filter.entity_name.trim().is_empty() {
+        query = query.filter(
+            lower(audit_events::entity_name)
+                .like(escape_like(&filter.entity_name))
+                .escape('\\'),
+        );
+    }
+    if !filter.user.trim().is_empty() {
+        query = query.filter(
+            lower(audit_events::user_label)
+                .like(escape_like(&filter.user))
+                .escape('\\'),
+        );
+    }
+    if !filter.entity_type.is_empty() {
+        query = query.filter(audit_events::entity_type.eq(filter.entity_type.clone()));
+    }
+    if !filter.action.is_empty() {
+        query = query.filter(audit_events::action.eq(filter.action.clone()));
+    }
+    if let Some(from) = filter.from.and_then(|d| d.and_hms_opt(0, 0, 0)) {
+        query = query.filter(audit_events::occurred_at.ge(from.and_utc()));
+    }
+    if let Some(to) = filter
+        .to
+        .and_then(|d| d.succ_opt())
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+    {
+        query = query.filter(audit_events::occurred_at.lt(to.and_utc()));
+    }
+    let per_page = filter.per_page.clamp(1, 200);
+    let mut rows = query
+        .select(AuditEvent::as_select())
+        .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
+        .limit(per_page + 1)
+        .offset((filter.page.max(1) - 1) * per_page)
+        .load(conn)
+        .await?;
+    let more = rows.len() as i64 > per_page;
+    rows.truncate(per_page as usize);
+    Ok((rows, more))
+}
+
+/// Changes made to an entity after `version` (oldest first): what someone else did meanwhile.
+pub async fn changes_since(
+    conn: &mut AsyncPgConnection,
+    entity_type: &str,
+    entity_id: &str,
+    version: i32,
+) -> QueryResult<Vec<AuditEvent>> {
+    audit_events::table
+        .filter(audit_events::entity_type.eq(entity_type))
+        .filter(audit_events::entity_id.eq(entity_id))
+        .filter(audit_events::entity_version.gt(version))
+        .select(AuditEvent::as_select())
+        .order((audit_events::occurred_at.asc(), audit_events::id.asc()))
+        .limit(50)
+        .load(conn)
+        .await
+}

@@ -1,0 +1,20 @@
+//! Templates of the sign-in and first-run pages.
+
+use askama::Template;
+
+#[derive(Template)]
+#[template(path = "auth/signin.html")]
+pub struct SignInPage<'a> {
+    pub email: &'a str,
+    pub next: &'a str,
+    pub error: Option<&'a str>,
+    pub notice: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "auth/setup.html")]
+pub struct SetupPage<'a> {
+    pub email: &'a str,
+    pub email_error: Option<&'a str>,
+    pub password_error: Option<&'a str>,
+}

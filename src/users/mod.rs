@@ -1,0 +1,4 @@
+//! The Users page (System Admins): create, deactivate, change roles, reset password.
+
+pub mod handlers;
+pub mod views;

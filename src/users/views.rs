@@ -1,0 +1,47 @@
+//! Templates of the Users page.
+
+use askama::Template;
+use uuid::Uuid;
+
+use crate::auth::Roles;
+use crate::auth::model::User;
+use crate::views::{Layout, format_time};
+
+#[derive(Template)]
+#[template(path = "users/list.html")]
+pub struct UsersPage {
+    pub layout: Layout,
+    pub users: Vec<User>,
+}
+
+impl UsersPage {
+    pub fn roles(&self, user: &User) -> String {
+        let labels = user.roles().labels();
+        if labels.is_empty() {
+            "View only".into()
+        } else {
+            labels.join(", ")
+        }
+    }
+
+    pub fn last_sign_in(&self, user: &User) -> String {
+        user.last_sign_in_at
+            .as_ref()
+            .map_or_else(|| "never".into(), format_time)
+    }
+}
+
+/// Create (no `id`) or edit a user.
+#[derive(Template)]
+#[template(path = "users/form.html")]
+pub struct UserFormPage<'a> {
+    pub layout: Layout,
+    pub id: Option<Uuid>,
+    pub email: &'a str,
+    pub is_active: bool,
+    pub roles: Roles,
+    pub email_error: Option<&'a str>,
+    pub password_error: Option<&'a str>,
+    pub roles_error: Option<&'a str>,
+    pub notice: Option<&'a str>,
+}
