@@ -8,6 +8,8 @@
 //! | `JUNCTION_DATA_DIR` | `.junction` | Folder for the private PostgreSQL and the generated secret key. |
 //! | `JUNCTION_DB_POOL_SIZE` | `16` | Database connections per app instance. |
 //! | `JUNCTION_ADMIN_EMAIL`, `JUNCTION_ADMIN_PASSWORD` | unset | When both are set and no user exists, the first System Admin is created at start-up. |
+//! | `JUNCTION_ALLOW_PRIVATE_TARGETS` | `false` | Let connections on the built-in cloud agent reach private, loopback and link-local addresses (local demos, tests). |
+//! | `JUNCTION_TUNE_RATE_LIMIT`, `JUNCTION_TUNE_RATE_WINDOW_SECS` | `50`, `10` | TUNE's API rate limit per network, which Junction paces its calls to stay under. |
 //! | `RUST_LOG` | `info` | Log filter (tracing `EnvFilter` syntax). |
 
 use std::net::SocketAddr;
@@ -47,6 +49,20 @@ pub struct Config {
     /// Password of JUNCTION_ADMIN_EMAIL (at least 12 characters).
     #[arg(long, env = "JUNCTION_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
+
+    /// Let connections on the built-in cloud agent reach private, loopback and link-local
+    /// addresses. Off by default: a Server URL must not turn the server into a probe of its own
+    /// network. The local demo and the tests turn it on.
+    #[arg(long, env = "JUNCTION_ALLOW_PRIVATE_TARGETS", default_value_t = false)]
+    pub allow_private_targets: bool,
+
+    /// TUNE's API rate limit per network (calls per window) that Junction paces itself to.
+    #[arg(long, env = "JUNCTION_TUNE_RATE_LIMIT", default_value_t = 50)]
+    pub tune_rate_limit: usize,
+
+    /// The window of that rate limit, in seconds.
+    #[arg(long, env = "JUNCTION_TUNE_RATE_WINDOW_SECS", default_value_t = 10)]
+    pub tune_rate_window_secs: u64,
 }
 
 /// The command line: the server (default) or a maintenance command.
@@ -108,6 +124,9 @@ impl Config {
             db_pool_size: 4,
             admin_email: None,
             admin_password: None,
+            allow_private_targets: true,
+            tune_rate_limit: 50,
+            tune_rate_window_secs: 10,
         }
     }
 }

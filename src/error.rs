@@ -18,6 +18,9 @@ pub enum AppError {
     Forbidden,
     #[error("not signed in")]
     Unauthenticated,
+    /// A request that cannot be carried out, with a message for the user.
+    #[error("{0}")]
+    BadRequest(String),
     #[error("the database is busy")]
     PoolTimeout(#[source] diesel_async::pooled_connection::deadpool::PoolError),
     #[error("database error")]
@@ -77,6 +80,7 @@ impl ResponseError for AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthenticated => StatusCode::SEE_OTHER,
             AppError::PoolTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -94,6 +98,11 @@ impl ResponseError for AppError {
                 status: 403,
                 title: "Not allowed",
                 message: "Your roles do not allow this. Ask a System Admin if you need it.",
+            },
+            AppError::BadRequest(message) => ErrorPage {
+                status: 400,
+                title: "That cannot be done",
+                message,
             },
             AppError::NotFound => ErrorPage {
                 status: 404,

@@ -3,7 +3,8 @@
 
 use actix_web::web;
 
-use crate::{audit, auth, connections::handlers as connections, health, static_files, users};
+use crate::connections::{handlers as connections, testing};
+use crate::{audit, auth, health, static_files, users};
 
 macro_rules! route_table {
     ($($method:ident $path:literal => $handler:path),* $(,)?) => {
@@ -37,6 +38,9 @@ route_table! {
     post "/connections/{id}/delete" => connections::delete_connection,
     post "/connections/{id}/restore" => connections::restore_connection,
     post "/connections/{id}/active" => connections::toggle_connection_active,
+    post "/connections/{id}/test" => testing::test_connection,
+    post "/connections/{id}/query" => testing::test_query,
+    get "/connections/{id}/export.csv" => testing::export_csv,
     get "/audit" => audit::handlers::list_audit_events,
     get "/users" => users::handlers::list_users,
     get "/users/new" => users::handlers::new_user_form,

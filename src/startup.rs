@@ -12,6 +12,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use secrecy::SecretString;
 
 use crate::config::Config;
+use crate::connectors::{Connectors, OutboundSettings};
 use crate::crypto::SecretBox;
 use crate::db::embedded::{Durability, EmbeddedPostgres, write_private_file};
 use crate::db::{self, DbPool};
@@ -22,6 +23,7 @@ use crate::routes;
 pub struct AppState {
     pub pool: DbPool,
     pub secrets: SecretBox,
+    pub connectors: Connectors,
 }
 
 /// A built, bound, not yet running application.
@@ -80,8 +82,17 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         .context("applying database migrations")?;
     let pool = db::build_pool(&database_url, config.db_pool_size)?;
     verify_secret_key(&pool, &secrets).await?;
+    let connectors = Connectors::new(&OutboundSettings {
+        allow_private_targets: config.allow_private_targets,
+        tune_rate_limit: config.tune_rate_limit,
+        tune_rate_window: std::time::Duration::from_secs(config.tune_rate_window_secs.max(1)),
+    })?;
     Ok(Prepared {
-        state: AppState { pool, secrets },
+        state: AppState {
+            pool,
+            secrets,
+            connectors,
+        },
         embedded,
     })
 }

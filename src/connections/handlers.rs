@@ -12,7 +12,7 @@ use super::model::{self, ListQuery, SortKey};
 use super::service::{self, SaveFailure};
 use super::views::{
     ActiveTogglePartial, ConnectionFormPage, ConnectionsPage, ConnectorSelectionPage,
-    DeleteConfirmPage, DeletedConnectionsPage, FormKind, KeyStatus, ListView,
+    DeleteConfirmPage, DeletedConnectionsPage, FormKind, KeyStatus, ListView, TestHistoryPartial,
 };
 use crate::agents::model::{self as agents, BUILTIN_AGENT_ID};
 use crate::audit::{self, Actor};
@@ -160,6 +160,13 @@ async fn render_form(
 ) -> AppResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
     let agents = agents::list_all(&mut conn).await?;
+    let history = match (context.kind, context.id) {
+        (FormKind::Edit, Some(id)) => Some(TestHistoryPartial {
+            runs: super::runs::recent(&mut conn, id, super::testing::HISTORY_LENGTH).await?,
+            oob: false,
+        }),
+        _ => None,
+    };
     drop(conn);
     let read_only = !CurrentUser::of(request).is_some_and(|u| u.can(Permission::ManageConnections));
     let page = ConnectionFormPage {
@@ -175,6 +182,7 @@ async fn render_form(
         stored_name: context.stored_name,
         conflict: context.conflict,
         read_only,
+        history,
     };
     render_page(&page, status, request)
 }

@@ -3,5 +3,7 @@
 pub mod form;
 pub mod handlers;
 pub mod model;
+pub mod runs;
 pub mod service;
+pub mod testing;
 pub mod views;

@@ -317,6 +317,9 @@ pub struct ListRow {
     pub is_source: bool,
     pub is_target: bool,
     pub updated_at: DateTime<Utc>,
+    pub last_test_at: Option<DateTime<Utc>>,
+    pub last_test_code: Option<String>,
+    pub last_test_close: bool,
 }
 
 /// One page of rows, and how many match (counted up to `COUNT_CAP`, so that counting costs a
@@ -378,6 +381,9 @@ pub async fn list(conn: &mut AsyncPgConnection, query: &ListQuery) -> QueryResul
         connections::is_source,
         connections::is_target,
         connections::updated_at,
+        connections::last_test_at,
+        connections::last_test_code,
+        connections::last_test_close,
     ));
     let name = lower(connections::name);
     rows_query = match (query.sort, query.descending) {

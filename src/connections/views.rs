@@ -7,7 +7,10 @@ use super::form::{ConnectionForm, FieldErrors};
 use super::model::{DeletedRow, ListPage, ListQuery, ListRow, SortKey};
 use crate::agents::model::CloudAgent;
 use crate::audit::model::AuditEvent;
+use crate::connections::runs::Run;
 use crate::connectors::hasoffers::implementation::ImplementationType;
+use crate::connectors::outcome::TestOutcome;
+use crate::connectors::runner::QueryOutcome;
 use crate::connectors::{self, ConnectorInfo, Section};
 use crate::views::{Layout, format_time, iso_time};
 
@@ -210,6 +213,8 @@ pub struct ConnectionFormPage<'a> {
     pub conflict: Vec<AuditEvent>,
     /// The user may view but not change: every control is disabled and no button shown.
     pub read_only: bool,
+    /// Recent Test Connection / Test Query runs (edit only).
+    pub history: Option<TestHistoryPartial>,
 }
 
 impl ConnectionFormPage<'_> {
@@ -303,5 +308,112 @@ impl DeletedConnectionsPage {
 
     pub fn connector_title(&self, kind: &str) -> String {
         connectors::find(kind).map_or_else(|| kind.to_string(), |c| c.title.to_string())
+    }
+}
+
+/// The outcome chip: its class and words (never colour alone).
+pub fn outcome_chip(code: &str, close_to_timeout: bool) -> (&'static str, &'static str) {
+    match (code, close_to_timeout) {
+        ("success", false) => ("chip-ok", "OK"),
+        ("success", true) => ("chip-warn", "OK, slow"),
+        ("rate_limited", _) => ("chip-warn", "Rate limited"),
+        ("invalid_query", _) => ("chip-bad", "Invalid query"),
+        _ => ("chip-bad", "Failed"),
+    }
+}
+
+/// The recent runs under the form (also sent out-of-band after each run).
+#[derive(Template)]
+#[template(path = "connections/_test_history.html")]
+pub struct TestHistoryPartial {
+    pub runs: Vec<Run>,
+    /// Whether this is an htmx out-of-band swap.
+    pub oob: bool,
+}
+
+impl TestHistoryPartial {
+    pub fn chip(&self, run: &Run) -> (&'static str, &'static str) {
+        outcome_chip(&run.outcome_code, run.close_to_timeout)
+    }
+
+    pub fn when(&self, run: &Run) -> String {
+        format_time(&run.ran_at)
+    }
+
+    pub fn when_iso(&self, run: &Run) -> String {
+        iso_time(&run.ran_at)
+    }
+}
+
+/// The result of Test Connection, swapped in under the buttons.
+#[derive(Template)]
+#[template(path = "connections/_test_result.html")]
+pub struct TestResultPartial {
+    pub outcome: TestOutcome,
+    pub timeout_ms: i32,
+    pub history: TestHistoryPartial,
+}
+
+impl TestResultPartial {
+    pub fn chip(&self) -> (&'static str, &'static str) {
+        outcome_chip(self.outcome.code.as_str(), self.outcome.close_to_timeout)
+    }
+}
+
+/// The result of Test Query.
+#[derive(Template)]
+#[template(path = "connections/_query_result.html")]
+pub struct QueryResultPartial {
+    pub outcome: QueryOutcome,
+    pub query: String,
+    pub history: TestHistoryPartial,
+}
+
+/// Preview cells longer than this are cut, with the full value on hover.
+pub const CELL_CHARS: usize = 80;
+
+impl QueryResultPartial {
+    pub fn is_long(&self, value: &str) -> bool {
+        value.chars().count() > CELL_CHARS
+    }
+
+    pub fn short(&self, value: &str) -> String {
+        let cut: String = value.chars().take(CELL_CHARS).collect();
+        format!("{cut}…")
+    }
+
+    /// The line of the query holding the mistake, and a caret under its column.
+    pub fn mistake_line(&self, line: &u64, column: &Option<u64>) -> Option<(String, String)> {
+        let text = self
+            .query
+            .lines()
+            .nth((*line as usize).saturating_sub(1))?
+            .to_string();
+        let caret = match column {
+            Some(column) => format!("{}^", " ".repeat((*column as usize).saturating_sub(1))),
+            None => String::new(),
+        };
+        Some((text, caret))
+    }
+
+    pub fn failure_chip(&self, outcome: &TestOutcome) -> (&'static str, &'static str) {
+        outcome_chip(outcome.code.as_str(), outcome.close_to_timeout)
+    }
+}
+
+impl ListView {
+    pub fn last_test(&self, row: &ListRow) -> Option<(&'static str, &'static str, String)> {
+        let at = row.last_test_at.as_ref()?;
+        let (class, label) = outcome_chip(
+            row.last_test_code.as_deref().unwrap_or(""),
+            row.last_test_close,
+        );
+        Some((class, label, format_time(at)))
+    }
+}
+
+impl ConnectionFormPage<'_> {
+    pub fn query_help(&self) -> &'static str {
+        crate::connectors::hasoffers::query::QUERY_HELP
     }
 }

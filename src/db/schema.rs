@@ -37,6 +37,24 @@ diesel::table! {
         updated_at -> Timestamptz,
         version -> Int4,
         deleted_at -> Nullable<Timestamptz>,
+        last_test_at -> Nullable<Timestamptz>,
+        last_test_code -> Nullable<Text>,
+        last_test_close -> Bool,
+    }
+}
+
+diesel::table! {
+    connection_tests (id) {
+        id -> Int8,
+        connection_id -> Uuid,
+        kind -> Text,
+        ran_at -> Timestamptz,
+        user_label -> Text,
+        outcome_code -> Text,
+        message -> Text,
+        hint -> Nullable<Text>,
+        elapsed_ms -> Int4,
+        close_to_timeout -> Bool,
     }
 }
 
@@ -91,6 +109,7 @@ diesel::table! {
 }
 
 diesel::joinable!(connections -> cloud_agents (cloud_agent_id));
+diesel::joinable!(connection_tests -> connections (connection_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(audit_events -> users (user_id));
 
@@ -98,6 +117,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     app_meta,
     audit_events,
     cloud_agents,
+    connection_tests,
     connections,
     sessions,
     sign_in_failures,

@@ -173,17 +173,60 @@ pub fn new_client() -> reqwest::Client {
 
 /// The app with no user at all (first run).
 pub async fn spawn_app_without_users() -> TestApp {
-    spawn(false).await
+    spawn(false, |_| {}).await
 }
 
 /// The app with a System Admin, signed in.
 pub async fn spawn_app() -> TestApp {
-    let app = spawn(true).await;
+    spawn_app_with(|_| {}).await
+}
+
+/// Everything every test logs, at every level, so tests can check no secret is ever logged.
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut logs) = LOGS.lock() {
+            logs.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs the capturing subscriber (once per test binary).
+pub fn capture_logs() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("trace")
+            .with_writer(|| LogWriter)
+            .with_ansi(false)
+            .try_init();
+    });
+}
+
+/// What has been logged so far.
+pub fn captured_logs() -> String {
+    LOGS.lock()
+        .map(|l| String::from_utf8_lossy(&l).into_owned())
+        .unwrap_or_default()
+}
+
+/// Like [`spawn_app`], with the configuration adjusted first.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let app = spawn(true, adjust).await;
     app.sign_in(&app.client, ADMIN_EMAIL, PASSWORD).await;
     app
 }
 
-async fn spawn(with_admin: bool) -> TestApp {
+async fn spawn(with_admin: bool, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    capture_logs();
     let db = TestDatabase::create().await;
     let secret_key = SecretBox::generate_base64();
     let mut config = Config::for_tests(db.url.clone(), secret_key.clone());
@@ -191,6 +234,7 @@ async fn spawn(with_admin: bool) -> TestApp {
         config.admin_email = Some(ADMIN_EMAIL.into());
         config.admin_password = Some(PASSWORD.into());
     }
+    adjust(&mut config);
     let application = Application::build(config)
         .await
         .expect("build the application");

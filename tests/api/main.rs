@@ -4,3 +4,4 @@ mod access;
 mod connections;
 mod helpers;
 mod startup;
+mod testing;

@@ -1,6 +1,7 @@
 //! The HasOffers (TUNE) connector.
 
 pub mod client;
+pub mod connector;
 pub mod implementation;
 pub mod pacer;
 pub mod query;

@@ -1,0 +1,232 @@
+//! Test Connection, Test Query and Download CSV: run the connector without holding a database
+//! connection, then store what the user saw.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::model::{self, Connection};
+use super::runs::{self, NewRun};
+use super::service;
+use super::views::{QueryResultPartial, TestHistoryPartial, TestResultPartial};
+use crate::agents::model::BUILTIN_AGENT_ID;
+use crate::audit::Actor;
+use crate::auth::{CurrentUser, Permission};
+use crate::connectors::outcome::TestOutcome;
+use crate::connectors::runner::{ConnectionSettings, Connector, QueryOutcome};
+use crate::error::{AppError, AppResult};
+use crate::startup::AppState;
+use crate::views::{is_htmx, render_fragment, see_other};
+
+/// Rows the Test Query preview shows at most.
+pub const PREVIEW_ROWS: usize = 100;
+/// Test runs listed under the form.
+pub const HISTORY_LENGTH: i64 = 10;
+
+async fn load(state: &AppState, id: Uuid) -> AppResult<Connection> {
+    let mut conn = state.pool.get().await?;
+    model::find(&mut conn, id).await?.ok_or(AppError::NotFound)
+}
+
+fn connector<'a>(state: &'a AppState, connection: &Connection) -> AppResult<&'a dyn Connector> {
+    state
+        .connectors
+        .get(&connection.connector)
+        .ok_or(AppError::NotFound)
+}
+
+/// The settings for one run; the key is opened here and lives only as long as the run.
+fn settings(state: &AppState, connection: &Connection) -> AppResult<ConnectionSettings> {
+    Ok(ConnectionSettings {
+        server_url: connection.server_url.clone(),
+        implementation_type: connection.implementation_type.clone(),
+        api_key: service::open_key(&state.secrets, connection)?,
+        timeout: std::time::Duration::from_millis(connection.timeout_ms.max(1) as u64),
+        // The built-in cloud agent runs in our network: it may not reach private addresses
+        // unless the operator allows it. A corporate agent exists to reach internal systems.
+        allow_private_targets: state.connectors.allow_private_targets
+            || connection.cloud_agent_id != BUILTIN_AGENT_ID,
+    })
+}
+
+async fn history(state: &AppState, id: Uuid) -> AppResult<TestHistoryPartial> {
+    let mut conn = state.pool.get().await?;
+    Ok(TestHistoryPartial {
+        runs: runs::recent(&mut conn, id, HISTORY_LENGTH).await?,
+        oob: true,
+    })
+}
+
+fn run_of(
+    connection: &Connection,
+    user: &CurrentUser,
+    kind: &str,
+    outcome: &TestOutcome,
+) -> NewRun {
+    NewRun {
+        connection_id: connection.id,
+        kind: kind.to_string(),
+        user_label: user.email.clone(),
+        outcome_code: outcome.code.as_str().to_string(),
+        message: outcome.message.clone(),
+        hint: outcome.hint.clone(),
+        elapsed_ms: outcome.elapsed_ms.min(i32::MAX as u64) as i32,
+        close_to_timeout: outcome.close_to_timeout,
+    }
+}
+
+/// POST /connections/{id}/test — Test Connection.
+pub async fn test_connection(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    user.require(Permission::ManageConnections)?;
+    let connection = load(&state, *path).await?;
+    let outcome = connector(&state, &connection)?
+        .test_connection(&settings(&state, &connection)?)
+        .await;
+    tracing::info!(
+        connection.id = %connection.id,
+        outcome = outcome.code.as_str(),
+        elapsed_ms = outcome.elapsed_ms,
+        "connection tested"
+    );
+    let mut conn = state.pool.get().await?;
+    runs::record(
+        &mut conn,
+        &Actor::user(&user),
+        &connection,
+        run_of(&connection, &user, "connection", &outcome),
+    )
+    .await?;
+    drop(conn);
+    if !is_htmx(&request) {
+        return Ok(see_other(&format!("/connections/{}#test-history", connection.id)).finish());
+    }
+    let partial = TestResultPartial {
+        outcome,
+        timeout_ms: connection.timeout_ms,
+        history: history(&state, connection.id).await?,
+    };
+    render_fragment(&partial, StatusCode::OK)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct QueryForm {
+    /// What is in the Query box now; absent (no JavaScript) means the saved query.
+    query: Option<String>,
+}
+
+/// POST /connections/{id}/query — Test Query: the first rows of the query in the box.
+pub async fn test_query(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+    form: web::Form<QueryForm>,
+) -> AppResult<HttpResponse> {
+    user.require(Permission::ManageConnections)?;
+    let connection = load(&state, *path).await?;
+    let text = form
+        .into_inner()
+        .query
+        .unwrap_or_else(|| connection.query.clone());
+    let text: String = text.chars().take(super::form::QUERY_MAX as usize).collect();
+    let outcome = connector(&state, &connection)?
+        .preview_query(&settings(&state, &connection)?, &text, PREVIEW_ROWS)
+        .await;
+    let summary = match &outcome {
+        QueryOutcome::Rows(preview) => TestOutcome::new(
+            crate::connectors::outcome::OutcomeCode::Success,
+            format!(
+                "{} rows shown{} from {} ({} calls)",
+                preview.rows.len(),
+                preview
+                    .total
+                    .map(|t| format!(" of {t}"))
+                    .unwrap_or_default(),
+                preview.call_label,
+                preview.calls
+            ),
+        )
+        .timed(
+            std::time::Duration::from_millis(preview.elapsed_ms),
+            std::time::Duration::from_millis(connection.timeout_ms as u64),
+        ),
+        QueryOutcome::Invalid(mistake) => TestOutcome::new(
+            crate::connectors::outcome::OutcomeCode::ApiError,
+            format!("The query is not valid: {}", mistake.message),
+        ),
+        QueryOutcome::Failed(outcome) => outcome.clone(),
+    };
+    let mut run = run_of(&connection, &user, "query", &summary);
+    if matches!(outcome, QueryOutcome::Invalid(_)) {
+        run.outcome_code = "invalid_query".into();
+    }
+    let mut conn = state.pool.get().await?;
+    runs::record(&mut conn, &Actor::user(&user), &connection, run).await?;
+    drop(conn);
+    if !is_htmx(&request) {
+        return Ok(see_other(&format!("/connections/{}#test-history", connection.id)).finish());
+    }
+    let partial = QueryResultPartial {
+        outcome,
+        query: text,
+        history: history(&state, connection.id).await?,
+    };
+    render_fragment(&partial, StatusCode::OK)
+}
+
+/// GET /connections/{id}/export.csv — the saved query's whole result, streamed as it arrives.
+pub async fn export_csv(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    user.require(Permission::ManageConnections)?;
+    let connection = load(&state, *path).await?;
+    let connector = connector(&state, &connection)?;
+    let settings = settings(&state, &connection)?;
+    if let Err(mistake) = connector.check_query(&settings, &connection.query) {
+        return Err(AppError::BadRequest(format!(
+            "The saved query is not valid, so there is nothing to download: {}",
+            mistake.message
+        )));
+    }
+    let stream = connector.export_csv(settings, connection.query.clone());
+    let mut conn = state.pool.get().await?;
+    crate::audit::record(
+        &mut conn,
+        Actor::user(&user),
+        crate::audit::Entry::connection_tested(
+            &connection,
+            "export",
+            "CSV download of the saved query",
+        ),
+    )
+    .await?;
+    let filename: String = connection
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(ContentDisposition {
+            disposition: DispositionType::Attachment,
+            parameters: vec![DispositionParam::Filename(format!("{filename}.csv"))],
+        })
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .streaming(stream.map(Ok::<_, actix_web::Error>)))
+}

@@ -1,0 +1,320 @@
+//! The HasOffers connector: the [`Connector`] operations on top of [`TuneClient`], the query
+//! translator and the row flattener.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use secrecy::ExposeSecret;
+use url::Url;
+
+use super::client::{CallError, HasOffersSettings, TuneClient};
+use super::implementation::ImplementationType;
+use super::query::{PlanKind, QueryError, QueryPlan, page_params, parse_query};
+use super::rows::flatten;
+use crate::connectors::outbound::OutboundPolicy;
+use crate::connectors::outcome::{OutcomeCode, TestOutcome};
+use crate::connectors::runner::{
+    ConnectionSettings, Connector, CsvStream, QueryMistake, QueryOutcome, QueryPreview,
+};
+
+/// Rows per call when the preview or the export pages through a result.
+const PREVIEW_PAGE: u64 = 100;
+const EXPORT_PAGE: u64 = 500;
+
+/// Two clients sharing one rate pacer: one that refuses private addresses and one that allows
+/// them, chosen per connection.
+pub struct HasOffersConnector {
+    strict: TuneClient,
+    open: TuneClient,
+}
+
+impl HasOffersConnector {
+    pub fn new(strict: TuneClient, open: TuneClient) -> Self {
+        Self { strict, open }
+    }
+
+    fn client(&self, settings: &ConnectionSettings) -> &TuneClient {
+        if settings.allow_private_targets {
+            &self.open
+        } else {
+            &self.strict
+        }
+    }
+}
+
+/// Builds both clients from one configuration (same pacer, same limits).
+pub fn clients(
+    mut config: super::client::ClientConfig,
+) -> Result<(TuneClient, TuneClient), super::client::ClientInitError> {
+    config.policy = OutboundPolicy::strict();
+    let strict = TuneClient::with_config(config.clone())?;
+    config.policy = OutboundPolicy::allow_private();
+    let open = TuneClient::with_config(config)?;
+    Ok((strict, open))
+}
+
+/// The settings in TUNE's terms, or the outcome to show when they cannot be used.
+fn tune_settings(settings: &ConnectionSettings) -> Result<HasOffersSettings, TestOutcome> {
+    let server_url = Url::parse(&settings.server_url).map_err(|_| {
+        TestOutcome::new(
+            OutcomeCode::UrlRefused,
+            "The Server URL is not a valid address: edit the connection and correct it.",
+        )
+    })?;
+    let implementation_type = ImplementationType::parse(&settings.implementation_type).ok_or_else(|| {
+        TestOutcome::new(
+            OutcomeCode::ApiError,
+            "The Implementation Type of this connection is unknown: edit the connection and choose one.",
+        )
+    })?;
+    Ok(HasOffersSettings {
+        server_url,
+        implementation_type,
+        api_key: settings.api_key.clone(),
+        timeout: settings.timeout,
+    })
+}
+
+fn mistake(error: QueryError) -> QueryMistake {
+    QueryMistake {
+        message: error.message,
+        line: error.line,
+        column: error.column,
+    }
+}
+
+fn failure(error: &CallError, key: &str) -> TestOutcome {
+    let mut outcome = error.to_outcome();
+    // Belt and braces: the client already keeps the key out of its errors.
+    for text in [
+        Some(&mut outcome.message),
+        outcome.hint.as_mut(),
+        outcome.detail.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if !key.is_empty() && text.contains(key) {
+            *text = text.replace(key, "*** hidden ***");
+        }
+    }
+    outcome
+}
+
+impl HasOffersConnector {
+    async fn preview(
+        &self,
+        settings: &ConnectionSettings,
+        query: &str,
+        max_rows: usize,
+    ) -> QueryOutcome {
+        let started = Instant::now();
+        let tune = match tune_settings(settings) {
+            Ok(tune) => tune,
+            Err(outcome) => return QueryOutcome::Failed(outcome),
+        };
+        if query.trim().is_empty() {
+            return QueryOutcome::Invalid(QueryMistake {
+                message: "The Query box is empty: type a query first (examples are under the box)."
+                    .into(),
+                line: None,
+                column: None,
+            });
+        }
+        let plan = match parse_query(query, tune.implementation_type) {
+            Ok(plan) => plan,
+            Err(error) => return QueryOutcome::Invalid(mistake(error)),
+        };
+        let client = self.client(settings);
+        let key = settings.api_key.expose_secret().to_string();
+        let wanted = plan
+            .limit
+            .map_or(max_rows as u64, |l| l.min(max_rows as u64));
+        let mut preview = QueryPreview {
+            columns: plan.columns.clone(),
+            call_label: format!("{}::{}", plan.target, plan.method),
+            ..QueryPreview::default()
+        };
+        let pages = plan.kind != PlanKind::Other;
+        let page_size = plan.page_size.unwrap_or(wanted.clamp(1, PREVIEW_PAGE));
+        let mut page = 1;
+        loop {
+            // The Timeout bounds each call; the whole preview gets as many as it needs.
+            let params = if pages {
+                page_params(&plan, page, page_size)
+            } else {
+                plan.params.clone()
+            };
+            let result = client
+                .call(&tune, &plan.target, &plan.method, &params)
+                .await;
+            preview.calls += 1;
+            let success = match result {
+                Ok(success) => success,
+                Err(error) => return QueryOutcome::Failed(failure(&error, &key)),
+            };
+            let columns = if preview.columns.is_empty() {
+                plan.columns.clone()
+            } else {
+                preview.columns.clone()
+            };
+            let rows = flatten(&success.data, &columns, plan.kind);
+            if preview.columns.is_empty() {
+                preview.columns = rows.columns.clone();
+            }
+            preview.total = rows.total.or(preview.total);
+            let got = rows.rows.len() as u64;
+            preview.rows.extend(rows.rows);
+            let last_page = !pages || got == 0 || rows.page_count.is_none_or(|count| page >= count);
+            if preview.rows.len() as u64 >= wanted || last_page {
+                break;
+            }
+            page += 1;
+        }
+        let available = preview.total.unwrap_or(preview.rows.len() as u64);
+        preview.truncated = preview.rows.len() as u64 > wanted || available > wanted;
+        preview.rows.truncate(wanted as usize);
+        preview.elapsed_ms = started.elapsed().as_millis() as u64;
+        QueryOutcome::Rows(preview)
+    }
+}
+
+impl Connector for HasOffersConnector {
+    fn test_connection<'a>(
+        &'a self,
+        settings: &'a ConnectionSettings,
+    ) -> BoxFuture<'a, TestOutcome> {
+        async move {
+            match tune_settings(settings) {
+                Ok(tune) => self.client(settings).test_connection(&tune).await,
+                Err(outcome) => outcome,
+            }
+        }
+        .boxed()
+    }
+
+    fn preview_query<'a>(
+        &'a self,
+        settings: &'a ConnectionSettings,
+        query: &'a str,
+        max_rows: usize,
+    ) -> BoxFuture<'a, QueryOutcome> {
+        self.preview(settings, query, max_rows).boxed()
+    }
+
+    fn check_query(&self, settings: &ConnectionSettings, query: &str) -> Result<(), QueryMistake> {
+        let api = ImplementationType::parse(&settings.implementation_type)
+            .unwrap_or(ImplementationType::NetworkApi);
+        parse_query(query, api).map(|_| ()).map_err(mistake)
+    }
+
+    fn export_csv(&self, settings: ConnectionSettings, query: String) -> CsvStream {
+        let client = self.client(&settings).clone();
+        export(client, settings, query)
+    }
+}
+
+/// What the export loop carries from one page to the next.
+struct ExportState {
+    client: TuneClient,
+    tune: HasOffersSettings,
+    plan: QueryPlan,
+    key: String,
+    page: u64,
+    sent: u64,
+    header: Option<Vec<String>>,
+    done: bool,
+}
+
+fn csv_line(cells: &[String]) -> Bytes {
+    let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
+    // Writing to a Vec cannot fail; an error here would only mean a bug in csv.
+    let _ = writer.write_record(cells);
+    Bytes::from(writer.into_inner().unwrap_or_default())
+}
+
+/// The final line of a file cut short: never a silently short file.
+fn error_line(message: &str) -> Bytes {
+    Bytes::from(format!(
+        "# ERROR: the export stopped early: {}\n",
+        message.replace('\n', " ")
+    ))
+}
+
+fn export(client: TuneClient, settings: ConnectionSettings, query: String) -> CsvStream {
+    let start = match tune_settings(&settings) {
+        Err(outcome) => Err(outcome.message),
+        Ok(tune) => match parse_query(&query, tune.implementation_type) {
+            Err(error) => Err(format!("the query is not valid: {error}")),
+            Ok(plan) => Ok(ExportState {
+                client,
+                key: settings.api_key.expose_secret().to_string(),
+                tune,
+                plan,
+                page: 1,
+                sent: 0,
+                header: None,
+                done: false,
+            }),
+        },
+    };
+    let state = match start {
+        Ok(state) => state,
+        Err(message) => {
+            return Box::pin(futures_util::stream::once(
+                async move { error_line(&message) },
+            ));
+        }
+    };
+    Box::pin(futures_util::stream::unfold(
+        state,
+        |mut state| async move {
+            if state.done {
+                return None;
+            }
+            let pages = state.plan.kind != PlanKind::Other;
+            let page_size = state.plan.page_size.unwrap_or(EXPORT_PAGE);
+            let params = if pages {
+                page_params(&state.plan, state.page, page_size)
+            } else {
+                state.plan.params.clone()
+            };
+            let result = state
+                .client
+                .call(&state.tune, &state.plan.target, &state.plan.method, &params)
+                .await;
+            let success = match result {
+                Ok(success) => success,
+                Err(error) => {
+                    state.done = true;
+                    return Some((error_line(&failure(&error, &state.key).message), state));
+                }
+            };
+            let wanted = state
+                .header
+                .clone()
+                .unwrap_or_else(|| state.plan.columns.clone());
+            let rows = flatten(&success.data, &wanted, state.plan.kind);
+            let mut chunk = Vec::new();
+            if state.header.is_none() {
+                chunk.extend_from_slice(&csv_line(&rows.columns));
+                state.header = Some(rows.columns.clone());
+            }
+            let got = rows.rows.len() as u64;
+            for row in rows.rows {
+                if state.plan.limit.is_some_and(|limit| state.sent >= limit) {
+                    break;
+                }
+                chunk.extend_from_slice(&csv_line(&row));
+                state.sent += 1;
+            }
+            let last_page =
+                !pages || got == 0 || rows.page_count.is_none_or(|count| state.page >= count);
+            state.done = last_page || state.plan.limit.is_some_and(|limit| state.sent >= limit);
+            state.page += 1;
+            Some((Bytes::from(chunk), state))
+        },
+    ))
+}
