@@ -645,3 +645,51 @@ async fn a_failure_mid_export_ends_the_file_with_an_error_line() {
         "ends with: {rest:.200}"
     );
 }
+
+#[actix_web::test]
+async fn pages_keep_loading_while_many_tests_wait_on_a_slow_upstream() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let app = spawn_app().await;
+    let tune = sandbox(SandboxConfig::default()).await;
+    let id = connection(
+        &app,
+        "slow upstream",
+        &tune.base_url(),
+        "network_api",
+        DEFAULT_NETWORK_TOKEN,
+        "30000",
+    )
+    .await;
+    tune.set_fault(Fault::Latency(Duration::from_secs(4)));
+
+    // More tests in flight than the database pool has connections (4 in tests).
+    let finished = Arc::new(AtomicUsize::new(0));
+    let mut in_flight = Vec::new();
+    for _ in 0..40 {
+        let client = app.client.clone();
+        let url = app.url(&format!("/connections/{id}/test"));
+        let finished = finished.clone();
+        in_flight.push(tokio::spawn(async move {
+            let response = client.post(url).header("HX-Request", "true").send().await;
+            finished.fetch_add(1, Ordering::SeqCst);
+            response.map(|r| r.status().as_u16())
+        }));
+    }
+    while tune.requests_seen() < 40 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let list = app.get("/connections").await;
+    let health = app.get("/health").await;
+    assert_eq!(list.status, 200);
+    assert_eq!(health.status, 200);
+    assert_eq!(
+        AtomicUsize::load(&finished, Ordering::SeqCst),
+        0,
+        "the pages answered while every test was still waiting on TUNE"
+    );
+    for task in in_flight {
+        assert_eq!(task.await.unwrap().unwrap(), 200);
+    }
+}
