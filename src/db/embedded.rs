@@ -197,15 +197,19 @@ impl Drop for EmbeddedPostgres {
 /// The directory holding `initdb` and `postgres`: from `PATH` first, else the newest
 /// `/usr/lib/postgresql/<version>/bin`.
 pub fn find_bin_dir() -> Option<PathBuf> {
+    find_bin_dir_in(std::env::var_os("PATH").as_deref(), Path::new("/usr/lib/postgresql"))
+}
+
+fn find_bin_dir_in(path: Option<&std::ffi::OsStr>, versions_root: &Path) -> Option<PathBuf> {
     let has_both = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
+    if let Some(path) = path {
+        for dir in std::env::split_paths(path) {
             if has_both(&dir) {
                 return Some(dir);
             }
         }
     }
-    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir(versions_root)
         .ok()?
         .filter_map(|entry| {
             let entry = entry.ok()?;
@@ -434,4 +438,39 @@ fn log_tail(path: &Path) -> String {
     let text = fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(10)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake_install(dir: &Path) {
+        fs::create_dir_all(dir).unwrap();
+        fs::write(dir.join("initdb"), "").unwrap();
+        fs::write(dir.join("postgres"), "").unwrap();
+    }
+
+    #[test]
+    fn binaries_are_found_on_the_path_first_then_the_newest_debian_version() {
+        let root = tempfile::tempdir().unwrap();
+        let versions = root.path().join("lib");
+        fake_install(&versions.join("13/bin"));
+        fake_install(&versions.join("16/bin"));
+        fs::create_dir_all(versions.join("notaversion")).unwrap();
+        assert_eq!(find_bin_dir_in(None, &versions), Some(versions.join("16/bin")));
+
+        let on_path = root.path().join("path");
+        fake_install(&on_path);
+        let path = std::env::join_paths([root.path().join("empty"), on_path.clone()]).unwrap();
+        assert_eq!(find_bin_dir_in(Some(&path), &versions), Some(on_path));
+    }
+
+    #[test]
+    fn without_postgresql_the_error_is_one_clear_sentence() {
+        let root = tempfile::tempdir().unwrap();
+        assert_eq!(find_bin_dir_in(None, &root.path().join("missing")), None);
+        let message = EmbeddedError::NoBinaries.to_string();
+        assert!(message.contains("set DATABASE_URL") && message.contains("docker compose up"));
+        assert_eq!(message.matches(". ").count(), 0, "one sentence: {message}");
+    }
 }

@@ -39,3 +39,23 @@ async fn a_database_url_without_a_secret_key_is_refused_with_a_clear_sentence() 
         .to_string();
     assert!(error.contains("JUNCTION_SECRET_KEY is required"), "{error}");
 }
+
+#[test]
+fn help_lists_every_setting() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_junction"))
+        .arg("--help")
+        .output()
+        .expect("run junction --help");
+    let help = String::from_utf8_lossy(&output.stdout);
+    for variable in [
+        "DATABASE_URL",
+        "JUNCTION_BIND",
+        "JUNCTION_SECRET_KEY",
+        "JUNCTION_DATA_DIR",
+        "JUNCTION_ALLOW_PRIVATE_TARGETS",
+        "JUNCTION_ADMIN_EMAIL",
+    ] {
+        assert!(help.contains(variable), "--help mentions {variable}");
+    }
+    assert!(help.contains("user"), "and the user command");
+}
