@@ -13,15 +13,31 @@ pub enum Flash {
     Saved,
     Deleted,
     Restored,
+    UserCreated,
+    UserSaved,
+    PasswordReset,
 }
 
 impl Flash {
+    const ALL: [Flash; 7] = [
+        Flash::Created,
+        Flash::Saved,
+        Flash::Deleted,
+        Flash::Restored,
+        Flash::UserCreated,
+        Flash::UserSaved,
+        Flash::PasswordReset,
+    ];
+
     fn code(self) -> &'static str {
         match self {
             Flash::Created => "created",
             Flash::Saved => "saved",
             Flash::Deleted => "deleted",
             Flash::Restored => "restored",
+            Flash::UserCreated => "user-created",
+            Flash::UserSaved => "user-saved",
+            Flash::PasswordReset => "password-reset",
         }
     }
 
@@ -33,18 +49,14 @@ impl Flash {
                 "Connection deleted. You can restore it from Deleted connections for 30 days."
             }
             Flash::Restored => "Connection restored.",
+            Flash::UserCreated => "User created.",
+            Flash::UserSaved => "User saved.",
+            Flash::PasswordReset => "Password reset; the user's sessions have ended.",
         }
     }
 
     fn parse(code: &str) -> Option<Self> {
-        [
-            Flash::Created,
-            Flash::Saved,
-            Flash::Deleted,
-            Flash::Restored,
-        ]
-        .into_iter()
-        .find(|f| f.code() == code)
+        Self::ALL.into_iter().find(|f| f.code() == code)
     }
 
     /// Sets the message for the next page the browser loads.
@@ -70,4 +82,17 @@ pub fn clear(response: &mut HttpResponseBuilder) {
     let mut cookie = Cookie::build(COOKIE, "").path("/").finish();
     cookie.make_removal();
     response.cookie(cookie);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_round_trips_through_its_code() {
+        for flash in Flash::ALL {
+            assert_eq!(Flash::parse(flash.code()), Some(flash));
+        }
+        assert_eq!(Flash::parse("<script>"), None);
+    }
 }

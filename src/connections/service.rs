@@ -277,23 +277,47 @@ pub async fn set_active(
     Ok(result)
 }
 
+/// Moving a connection to Deleted connections and back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lifecycle {
+    Delete,
+    Restore,
+}
+
+async fn change_lifecycle(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+    change: Lifecycle,
+) -> Result<Option<Connection>, AppError> {
+    let actor = actor.clone();
+    let result = conn
+        .transaction::<_, diesel::result::Error, _>(async move |conn| {
+            let row = match change {
+                Lifecycle::Delete => model::soft_delete(conn, id).await?,
+                Lifecycle::Restore => model::restore(conn, id).await?,
+            };
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let entry = match change {
+                Lifecycle::Delete => Entry::connection_deleted(&row),
+                Lifecycle::Restore => Entry::connection_restored(&row),
+            };
+            audit::record(conn, actor, entry).await?;
+            Ok(Some(row))
+        })
+        .await?;
+    Ok(result)
+}
+
 /// Moves a connection to the Deleted view, with its audit entry.
 pub async fn delete(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     id: Uuid,
 ) -> Result<Option<Connection>, AppError> {
-    let actor = actor.clone();
-    let result = conn
-        .transaction::<_, diesel::result::Error, _>(async move |conn| {
-            let Some(row) = model::soft_delete(conn, id).await? else {
-                return Ok(None);
-            };
-            audit::record(conn, actor, Entry::connection_deleted(&row)).await?;
-            Ok(Some(row))
-        })
-        .await?;
-    Ok(result)
+    change_lifecycle(conn, actor, id, Lifecycle::Delete).await
 }
 
 /// Restores a deleted connection, key included, with its audit entry.
@@ -302,17 +326,7 @@ pub async fn restore(
     actor: &Actor,
     id: Uuid,
 ) -> Result<Option<Connection>, AppError> {
-    let actor = actor.clone();
-    let result = conn
-        .transaction::<_, diesel::result::Error, _>(async move |conn| {
-            let Some(row) = model::restore(conn, id).await? else {
-                return Ok(None);
-            };
-            audit::record(conn, actor, Entry::connection_restored(&row)).await?;
-            Ok(Some(row))
-        })
-        .await?;
-    Ok(result)
+    change_lifecycle(conn, actor, id, Lifecycle::Restore).await
 }
 
 /// The form filled from a stored connection (never with its key).

@@ -197,7 +197,10 @@ impl Drop for EmbeddedPostgres {
 /// The directory holding `initdb` and `postgres`: from `PATH` first, else the newest
 /// `/usr/lib/postgresql/<version>/bin`.
 pub fn find_bin_dir() -> Option<PathBuf> {
-    find_bin_dir_in(std::env::var_os("PATH").as_deref(), Path::new("/usr/lib/postgresql"))
+    find_bin_dir_in(
+        std::env::var_os("PATH").as_deref(),
+        Path::new("/usr/lib/postgresql"),
+    )
 }
 
 fn find_bin_dir_in(path: Option<&std::ffi::OsStr>, versions_root: &Path) -> Option<PathBuf> {
@@ -457,7 +460,10 @@ mod tests {
         fake_install(&versions.join("13/bin"));
         fake_install(&versions.join("16/bin"));
         fs::create_dir_all(versions.join("notaversion")).unwrap();
-        assert_eq!(find_bin_dir_in(None, &versions), Some(versions.join("16/bin")));
+        assert_eq!(
+            find_bin_dir_in(None, &versions),
+            Some(versions.join("16/bin"))
+        );
 
         let on_path = root.path().join("path");
         fake_install(&on_path);

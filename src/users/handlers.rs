@@ -12,6 +12,7 @@ use crate::auth::handlers::check_email;
 use crate::auth::model::{self, UserWriteError};
 use crate::auth::{CurrentUser, Permission, Roles, password};
 use crate::error::{AppError, AppResult};
+use crate::flash::Flash;
 use crate::startup::AppState;
 use crate::views::{Layout, Nav, render_page, see_other};
 
@@ -34,17 +35,13 @@ pub async fn list_users(
 /// GET /users/new
 pub async fn new_user_form(request: HttpRequest, user: CurrentUser) -> AppResult<HttpResponse> {
     user.require(Permission::ManageUsers)?;
-    let page = UserFormPage {
-        layout: Layout::new(&request, Nav::Users),
-        id: None,
-        email: "",
-        is_active: true,
-        roles: Roles::default(),
-        email_error: None,
-        password_error: None,
-        roles_error: None,
-        notice: None,
-    };
+    let page = UserFormPage::new(
+        Layout::new(&request, Nav::Users),
+        None,
+        "",
+        true,
+        Roles::default(),
+    );
     render_page(&page, StatusCode::OK, &request)
 }
 
@@ -96,7 +93,9 @@ pub async fn create_user(
         match model::insert(&mut conn, &email, &hash, roles, is_active).await {
             Ok(created) => {
                 audit::record(&mut conn, Actor::user(&user), Entry::user_created(&created)).await?;
-                return Ok(see_other("/users").finish());
+                let mut response = see_other("/users");
+                Flash::UserCreated.set(&mut response);
+                return Ok(response.finish());
             }
             Err(UserWriteError::DuplicateEmail) => {
                 email_error = Some("A user with this email already exists.".into());
@@ -104,17 +103,15 @@ pub async fn create_user(
             Err(UserWriteError::Db(e)) => return Err(e.into()),
         }
     }
-    let page = UserFormPage {
-        layout: Layout::new(&request, Nav::Users),
-        id: None,
-        email: &email,
+    let mut page = UserFormPage::new(
+        Layout::new(&request, Nav::Users),
+        None,
+        &email,
         is_active,
         roles,
-        email_error: email_error.as_deref(),
-        password_error,
-        roles_error: None,
-        notice: None,
-    };
+    );
+    page.email_error = email_error.as_deref();
+    page.password_error = password_error;
     render_page(&page, StatusCode::UNPROCESSABLE_ENTITY, &request)
 }
 
@@ -130,17 +127,13 @@ pub async fn edit_user_form(
     let target = model::find(&mut conn, *path)
         .await?
         .ok_or(AppError::NotFound)?;
-    let page = UserFormPage {
-        layout: Layout::new(&request, Nav::Users),
-        id: Some(target.id),
-        email: &target.email,
-        is_active: target.is_active,
-        roles: target.roles(),
-        email_error: None,
-        password_error: None,
-        roles_error: None,
-        notice: None,
-    };
+    let page = UserFormPage::new(
+        Layout::new(&request, Nav::Users),
+        Some(target.id),
+        &target.email,
+        target.is_active,
+        target.roles(),
+    );
     render_page(&page, StatusCode::OK, &request)
 }
 
@@ -164,19 +157,15 @@ pub async fn save_user(
     let loses_admin =
         before.is_system_admin && before.is_active && !(roles.system_admin && is_active);
     if loses_admin && model::count_active_system_admins(&mut conn).await? <= 1 {
-        let page = UserFormPage {
-            layout: Layout::new(&request, Nav::Users),
-            id: Some(before.id),
-            email: &before.email,
+        let mut page = UserFormPage::new(
+            Layout::new(&request, Nav::Users),
+            Some(before.id),
+            &before.email,
             is_active,
             roles,
-            email_error: None,
-            password_error: None,
-            roles_error: Some(
-                "This is the last active System Admin: make someone else System Admin first.",
-            ),
-            notice: None,
-        };
+        );
+        page.roles_error =
+            Some("This is the last active System Admin: make someone else System Admin first.");
         return render_page(&page, StatusCode::UNPROCESSABLE_ENTITY, &request);
     }
     let after = model::update_roles(&mut conn, before.id, roles, is_active)
@@ -191,7 +180,9 @@ pub async fn save_user(
         Entry::user_updated(&before, &after),
     )
     .await?;
-    Ok(see_other("/users").finish())
+    let mut response = see_other("/users");
+    Flash::UserSaved.set(&mut response);
+    Ok(response.finish())
 }
 
 #[derive(Deserialize)]
@@ -218,17 +209,14 @@ pub async fn reset_user_password(
         .ok_or(AppError::NotFound)?;
     drop(conn);
     if let Err(message) = password::check_policy(&password) {
-        let page = UserFormPage {
-            layout: Layout::new(&request, Nav::Users),
-            id: Some(target.id),
-            email: &target.email,
-            is_active: target.is_active,
-            roles: target.roles(),
-            email_error: None,
-            password_error: Some(message),
-            roles_error: None,
-            notice: None,
-        };
+        let mut page = UserFormPage::new(
+            Layout::new(&request, Nav::Users),
+            Some(target.id),
+            &target.email,
+            target.is_active,
+            target.roles(),
+        );
+        page.password_error = Some(message);
         return render_page(&page, StatusCode::UNPROCESSABLE_ENTITY, &request);
     }
     let hash = password::hash_blocking(password).await?;
@@ -241,5 +229,7 @@ pub async fn reset_user_password(
         Entry::user_password_reset(&target),
     )
     .await?;
-    Ok(see_other(&format!("/users/{}", target.id)).finish())
+    let mut response = see_other(&format!("/users/{}", target.id));
+    Flash::PasswordReset.set(&mut response);
+    Ok(response.finish())
 }

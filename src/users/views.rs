@@ -43,5 +43,26 @@ pub struct UserFormPage<'a> {
     pub email_error: Option<&'a str>,
     pub password_error: Option<&'a str>,
     pub roles_error: Option<&'a str>,
-    pub notice: Option<&'a str>,
+}
+
+impl<'a> UserFormPage<'a> {
+    /// The form with these values and no messages.
+    pub fn new(
+        layout: Layout,
+        id: Option<Uuid>,
+        email: &'a str,
+        is_active: bool,
+        roles: Roles,
+    ) -> Self {
+        Self {
+            layout,
+            id,
+            email,
+            is_active,
+            roles,
+            email_error: None,
+            password_error: None,
+            roles_error: None,
+        }
+    }
 }

@@ -704,3 +704,76 @@ async fn the_command_line_creates_users_and_resets_passwords() {
     app.sign_in(&new_client(), "ops@example.com", "a brand new passphrase")
         .await;
 }
+
+#[actix_web::test]
+async fn a_system_admin_creates_users_changes_roles_and_resets_passwords() {
+    let app = spawn_app().await;
+    let bad = app
+        .post_form(
+            "/users/new",
+            &[("email", "not-an-email"), ("password", "short")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(
+        bad.body.contains(r#"value="not-an-email""#),
+        "the email typed is kept"
+    );
+    assert!(bad.body.contains("valid email") && bad.body.contains("at least 12 characters"));
+
+    let created = app
+        .post_form(
+            "/users/new",
+            &[
+                ("email", "ana@example.com"),
+                ("password", PASSWORD),
+                ("is_active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(created.location.as_deref(), Some("/users"));
+    let list = app.get("/users").await;
+    assert!(list.body.contains("User created."));
+    assert!(list.body.contains("ana@example.com") && list.body.contains("View only"));
+    let duplicate = app
+        .post_form(
+            "/users/new",
+            &[("email", "ANA@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert!(
+        duplicate.body.contains("already exists"),
+        "emails are unique regardless of case"
+    );
+
+    let mut conn = app.db.connect().await;
+    let id: Uuid = users::table
+        .filter(users::email.eq("ana@example.com"))
+        .select(users::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    app.post_form(
+        &format!("/users/{id}"),
+        &[("is_active", "on"), ("agents_admin", "on")],
+    )
+    .await;
+    assert!(app.get("/users").await.body.contains("Agents Admin"));
+    let reset = app
+        .post_form(
+            &format!("/users/{id}/password"),
+            &[("password", "a different passphrase")],
+        )
+        .await;
+    assert_eq!(reset.status, 303);
+    assert!(
+        app.get(&format!("/users/{id}"))
+            .await
+            .body
+            .contains("Password reset")
+    );
+    app.sign_in(&new_client(), "ana@example.com", "a different passphrase")
+        .await;
+    let audit = app.get("/audit?entity_type=User").await;
+    assert!(audit.body.contains("reset password") && audit.body.contains("Agents Admin"));
+}
