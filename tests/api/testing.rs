@@ -693,3 +693,31 @@ async fn pages_keep_loading_while_many_tests_wait_on_a_slow_upstream() {
         assert_eq!(task.await.unwrap().unwrap(), 200);
     }
 }
+
+#[actix_web::test]
+async fn a_success_close_to_the_timeout_says_so() {
+    let app = spawn_app().await;
+    let tune = sandbox(SandboxConfig::default()).await;
+    tune.set_fault(Fault::Latency(Duration::from_millis(1700)));
+    let id = connection(
+        &app,
+        "nearly late",
+        &tune.base_url(),
+        "network_api",
+        DEFAULT_NETWORK_TOKEN,
+        "2000",
+    )
+    .await;
+    let page = test_connection(&app, id).await;
+    assert!(
+        page.body.contains("Connected to TUNE network"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("close to your 2000 ms timeout"));
+    assert!(
+        page.body
+            .contains(r#"<span class="chip chip-warn">OK, slow</span>"#),
+        "amber, in words too"
+    );
+}
