@@ -4,7 +4,7 @@
 use actix_web::web;
 
 use crate::connections::{handlers as connections, testing};
-use crate::{audit, auth, health, static_files, users};
+use crate::{agents, audit, auth, health, static_files, users};
 
 macro_rules! route_table {
     ($($method:ident $path:literal => $handler:path),* $(,)?) => {
@@ -41,6 +41,11 @@ route_table! {
     post "/connections/{id}/test" => testing::test_connection,
     post "/connections/{id}/query" => testing::test_query,
     get "/connections/{id}/export.csv" => testing::export_csv,
+    get "/agents" => agents::handlers::list_agents,
+    post "/agents/new" => agents::handlers::create_agent,
+    get "/agents/{id}" => agents::handlers::edit_agent_form,
+    post "/agents/{id}" => agents::handlers::rename_agent,
+    post "/agents/{id}/delete" => agents::handlers::delete_agent,
     get "/audit" => audit::handlers::list_audit_events,
     get "/users" => users::handlers::list_users,
     get "/users/new" => users::handlers::new_user_form,

@@ -14,6 +14,7 @@ use crate::flash;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
     Connections,
+    Agents,
     AuditTrail,
     Users,
 }
@@ -38,7 +39,10 @@ impl Layout {
     pub fn is(&self, nav: &str) -> bool {
         matches!(
             (self.nav, nav),
-            (Nav::Connections, "connections") | (Nav::AuditTrail, "audit") | (Nav::Users, "users")
+            (Nav::Connections, "connections")
+                | (Nav::Agents, "agents")
+                | (Nav::AuditTrail, "audit")
+                | (Nav::Users, "users")
         )
     }
 

@@ -1,3 +1,7 @@
-//! Cloud agents: where a connection's requests are executed from.
+//! Cloud agents: where a connection's requests are executed from. "IConduct" is the built-in
+//! cloud agent; corporate agents reach internal systems, so their connections may call private
+//! addresses.
 
+pub mod handlers;
 pub mod model;
+pub mod views;

@@ -43,3 +43,114 @@ pub async fn name_of(
         .await
         .optional()
 }
+
+/// An agent with how many connections use it (deleted ones in their restore window included).
+#[derive(Debug, Clone)]
+pub struct AgentUsage {
+    pub agent: CloudAgent,
+    pub connections: i64,
+}
+
+pub async fn list_with_usage(
+    conn: &mut diesel_async::AsyncPgConnection,
+) -> QueryResult<Vec<AgentUsage>> {
+    use crate::db::schema::connections;
+    let agents = list_all(conn).await?;
+    let counts: Vec<(Uuid, i64)> = connections::table
+        .group_by(connections::cloud_agent_id)
+        .select((connections::cloud_agent_id, diesel::dsl::count_star()))
+        .load(conn)
+        .await?;
+    Ok(agents
+        .into_iter()
+        .map(|agent| {
+            let connections = counts
+                .iter()
+                .find(|(id, _)| *id == agent.id)
+                .map_or(0, |(_, n)| *n);
+            AgentUsage { agent, connections }
+        })
+        .collect())
+}
+
+pub async fn find(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<CloudAgent>> {
+    cloud_agents::table
+        .find(id)
+        .select(CloudAgent::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Why an agent change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentWriteError {
+    #[error("an agent with this name already exists")]
+    DuplicateName,
+    #[error("the agent is used by connections")]
+    InUse,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+fn classify(error: diesel::result::Error) -> AgentWriteError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            AgentWriteError::DuplicateName
+        }
+        Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => AgentWriteError::InUse,
+        other => AgentWriteError::Db(other),
+    }
+}
+
+pub async fn insert(
+    conn: &mut diesel_async::AsyncPgConnection,
+    name: &str,
+) -> Result<CloudAgent, AgentWriteError> {
+    diesel::insert_into(cloud_agents::table)
+        .values(cloud_agents::name.eq(name))
+        .returning(CloudAgent::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(classify)
+}
+
+/// Renames a corporate agent (the built-in one keeps its name).
+pub async fn rename(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: Uuid,
+    name: &str,
+) -> Result<Option<CloudAgent>, AgentWriteError> {
+    diesel::update(
+        cloud_agents::table
+            .find(id)
+            .filter(cloud_agents::is_builtin.eq(false)),
+    )
+    .set(cloud_agents::name.eq(name))
+    .returning(CloudAgent::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
+    .map_err(classify)
+}
+
+/// Deletes a corporate agent no connection uses.
+pub async fn delete(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: Uuid,
+) -> Result<Option<CloudAgent>, AgentWriteError> {
+    diesel::delete(
+        cloud_agents::table
+            .find(id)
+            .filter(cloud_agents::is_builtin.eq(false)),
+    )
+    .returning(CloudAgent::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
+    .map_err(classify)
+}

@@ -11,6 +11,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::agents::model::CloudAgent;
 use crate::auth::CurrentUser;
 use crate::auth::model::User;
 use crate::connections::model::Connection;
@@ -198,6 +199,30 @@ impl Entry {
         let mut entry = Self::connection(action, c);
         entry.detail = Some(outcome.to_string());
         entry
+    }
+
+    /// An agent created, renamed (`before` given) or deleted.
+    pub fn agent_changed(
+        action: &'static str,
+        agent: &CloudAgent,
+        before: Option<&CloudAgent>,
+    ) -> Self {
+        let changes = match (action, before) {
+            ("update", Some(before)) => {
+                change("Name", Some(before.name.clone()), Some(agent.name.clone()))
+            }
+            ("create", _) => change("Name", None, Some(agent.name.clone())),
+            _ => None,
+        };
+        Self {
+            action,
+            entity_type: "Agent",
+            entity_id: agent.id.to_string(),
+            entity_name: agent.name.clone(),
+            entity_version: None,
+            changes: changes.into_iter().collect(),
+            detail: None,
+        }
     }
 
     fn user(action: &'static str, user: &User) -> Self {
