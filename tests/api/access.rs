@@ -777,3 +777,57 @@ async fn a_system_admin_creates_users_changes_roles_and_resets_passwords() {
     let audit = app.get("/audit?entity_type=User").await;
     assert!(audit.body.contains("reset password") && audit.body.contains("Agents Admin"));
 }
+
+#[actix_web::test]
+async fn an_idle_session_expires() {
+    use junction::db::schema::sessions;
+    let app = spawn_app().await;
+    assert_eq!(app.get("/connections").await.status, 200);
+    let mut conn = app.db.connect().await;
+    diesel::update(sessions::table)
+        .set(sessions::last_seen_at.eq(chrono::Utc::now() - chrono::Duration::hours(2)))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let page = app.get("/connections").await;
+    assert_eq!(
+        page.status, 303,
+        "an hour without a request ends the session"
+    );
+    assert!(page.location.unwrap().starts_with("/signin"));
+}
+
+#[actix_web::test]
+async fn the_audit_trail_pages_through_entries_newest_first() {
+    let app = spawn_app().await;
+    let mut conn = app.db.connect().await;
+    let rows: Vec<_> = (0..60)
+        .map(|i| {
+            (
+                audit_events::occurred_at.eq(chrono::Utc::now() - chrono::Duration::minutes(i)),
+                audit_events::user_label.eq("seed@example.com"),
+                audit_events::action.eq("update"),
+                audit_events::entity_type.eq("Connection"),
+                audit_events::entity_id.eq(format!("c{i}")),
+                audit_events::entity_name.eq(format!("Entry {i:02}")),
+            )
+        })
+        .collect();
+    diesel::insert_into(audit_events::table)
+        .values(&rows)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let first = app.get("/audit?user=seed").await;
+    assert!(first.body.contains("Entry 00") && first.body.contains("Entry 49"));
+    assert!(!first.body.contains("Entry 50"));
+    assert!(
+        first.body.find("Entry 00").unwrap() < first.body.find("Entry 01").unwrap(),
+        "newest first"
+    );
+    assert!(first.body.contains(r#"rel="next""#));
+    let second = app.get("/audit?user=seed&page=2").await;
+    assert!(second.body.contains("Entry 50") && second.body.contains("Entry 59"));
+    assert!(!second.body.contains(r#"rel="next""#));
+    assert!(second.body.contains(">First</a>"));
+}
