@@ -399,28 +399,61 @@ pub async fn list(conn: &mut AsyncPgConnection, query: &ListQuery) -> QueryResul
         (Source, true) => rows_query.order((connections::is_source.desc(), name.asc())),
         (Target, false) => rows_query.order((connections::is_target.asc(), name.asc())),
         (Target, true) => rows_query.order((connections::is_target.desc(), name.asc())),
-        (Updated, false) => rows_query.order(connections::updated_at.asc()),
-        (Updated, true) => rows_query.order(connections::updated_at.desc()),
+        // Names are unique, so every order above is total; timestamps need the id to be.
+        (Updated, false) => {
+            rows_query.order((connections::updated_at.asc(), connections::id.asc()))
+        }
+        (Updated, true) => {
+            rows_query.order((connections::updated_at.desc(), connections::id.desc()))
+        }
     };
     let rows = rows_query
-        .then_order_by(connections::id.asc())
         .limit(per_page)
         .offset((page - 1).saturating_mul(per_page))
         .load::<ListRow>(conn)
         .await?;
 
-    // Count at most COUNT_CAP + 1 matches: enough to show "1,000+" without scanning everything.
-    let counted: Vec<Uuid> = filtered(query)
-        .select(connections::id)
-        .limit(COUNT_CAP + 1)
-        .load(conn)
-        .await?;
-    let total_is_capped = counted.len() as i64 > COUNT_CAP;
+    let counted = count_capped(conn, query).await?;
     Ok(ListPage {
         rows,
-        total: (counted.len() as i64).min(COUNT_CAP),
-        total_is_capped,
+        total: counted.min(COUNT_CAP),
+        total_is_capped: counted > COUNT_CAP,
     })
+}
+
+/// Counts matches up to `COUNT_CAP + 1`: enough to show "1,000+" without scanning everything.
+/// Plain SQL because diesel has no `count(*)` over a limited subquery; no join either, since
+/// every connection has an agent.
+async fn count_capped(conn: &mut AsyncPgConnection, query: &ListQuery) -> QueryResult<i64> {
+    use diesel::sql_types::{Array, BigInt, Text};
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    let search = query.search.trim();
+    let count: Count = if search.is_empty() {
+        diesel::sql_query(
+            "SELECT count(*) AS n FROM (SELECT 1 FROM connections WHERE deleted_at IS NULL LIMIT $1) AS matches",
+        )
+        .bind::<BigInt, _>(COUNT_CAP + 1)
+        .get_result(conn)
+        .await?
+    } else {
+        let kinds: Vec<String> = query.matching_kinds.iter().map(|k| k.to_string()).collect();
+        diesel::sql_query(
+            "SELECT count(*) AS n FROM (SELECT 1 FROM connections WHERE deleted_at IS NULL \
+             AND (lower(name) LIKE $2 ESCAPE '\\' OR connector = ANY($3)) LIMIT $1) AS matches",
+        )
+        .bind::<BigInt, _>(COUNT_CAP + 1)
+        .bind::<Text, _>(like_pattern(search))
+        .bind::<Array<Text>, _>(kinds)
+        .get_result(conn)
+        .await?
+    };
+    Ok(count.n)
 }
 
 #[cfg(test)]

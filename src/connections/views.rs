@@ -96,6 +96,15 @@ impl ListView {
         ((self.page.total + self.query.per_page - 1) / self.query.per_page).max(1)
     }
 
+    /// "Page 3 of 40", or just "Page 3" when the count stopped at its cap.
+    pub fn page_label(&self) -> String {
+        if self.page.total_is_capped {
+            format!("Page {}", self.query.page)
+        } else {
+            format!("Page {} of {}", self.query.page, self.page_count())
+        }
+    }
+
     pub fn first_shown(&self) -> i64 {
         (self.query.page - 1) * self.query.per_page + 1
     }
