@@ -41,6 +41,10 @@ pub enum EmbeddedError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "The private database folder {dir} is inside {blocked}, which the `postgres` user cannot enter: set JUNCTION_DATA_DIR to a folder it can reach (e.g. under /var/lib or /tmp), or set DATABASE_URL."
+    )]
+    Unreachable { dir: PathBuf, blocked: PathBuf },
     #[error("initdb failed for {dir}: {output}")]
     Initdb { dir: PathBuf, output: String },
     #[error(
@@ -99,6 +103,9 @@ impl EmbeddedPostgres {
             source,
         };
         fs::create_dir_all(root).map_err(io)?;
+        if owner.is_some() {
+            check_reachable(root)?;
+        }
         let data_dir = root.join("pg");
         let password = load_or_create_password(root).map_err(io)?;
 
@@ -240,6 +247,26 @@ fn server_owner() -> Result<Option<(u32, u32)>, EmbeddedError> {
     // SAFETY: non-null pointer returned by getpwnam.
     let (uid, gid) = unsafe { ((*entry).pw_uid, (*entry).pw_gid) };
     Ok(Some((uid, gid)))
+}
+
+/// When the server runs as another user, every folder above its data must let others in.
+fn check_reachable(root: &Path) -> Result<(), EmbeddedError> {
+    let absolute = fs::canonicalize(root).map_err(|source| EmbeddedError::Io {
+        dir: root.to_path_buf(),
+        source,
+    })?;
+    for ancestor in absolute.ancestors().skip(1) {
+        let Ok(meta) = fs::metadata(ancestor) else {
+            continue;
+        };
+        if meta.permissions().mode() & 0o001 == 0 {
+            return Err(EmbeddedError::Unreachable {
+                dir: absolute.clone(),
+                blocked: ancestor.to_path_buf(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn run_as(command: &mut Command, owner: Option<(u32, u32)>) {
@@ -469,6 +496,24 @@ mod tests {
         fake_install(&on_path);
         let path = std::env::join_paths([root.path().join("empty"), on_path.clone()]).unwrap();
         assert_eq!(find_bin_dir_in(Some(&path), &versions), Some(on_path));
+    }
+
+    #[test]
+    fn a_data_folder_behind_a_private_folder_is_refused_with_the_culprit_named() {
+        let root = tempfile::tempdir().unwrap();
+        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let private = root.path().join("home");
+        let data = private.join("data");
+        fs::create_dir_all(&data).unwrap();
+        fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
+        match check_reachable(&data) {
+            Err(EmbeddedError::Unreachable { blocked, .. }) => {
+                assert_eq!(blocked, fs::canonicalize(&private).unwrap())
+            }
+            other => panic!("expected Unreachable, got {other:?}"),
+        }
+        fs::set_permissions(&private, fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(check_reachable(&data).is_ok());
     }
 
     #[test]

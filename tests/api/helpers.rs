@@ -43,9 +43,11 @@ fn cluster() -> &'static TestCluster {
                 let (admin_url, embedded) = match std::env::var("JUNCTION_TEST_DATABASE_URL") {
                     Ok(url) => (url, None),
                     Err(_) => {
-                        let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-                            .join(format!("pg-{}", std::process::id()));
-                        remove_stale_clusters(root.parent().expect("tmpdir"));
+                        // The system temporary folder: when tests run as root the server runs as
+                        // `postgres`, which must be able to reach it wherever the checkout is.
+                        let root = std::env::temp_dir()
+                            .join(format!("junction-test-pg-{}", std::process::id()));
+                        remove_stale_clusters(&std::env::temp_dir());
                         let embedded = EmbeddedPostgres::start(&root, Durability::Throwaway)
                             .expect("start the throwaway PostgreSQL");
                         (embedded.database_url("postgres"), Some(embedded))
@@ -84,7 +86,7 @@ fn remove_stale_clusters(tmpdir: &std::path::Path) {
         let name = entry.file_name();
         let Some(pid) = name
             .to_str()
-            .and_then(|n| n.strip_prefix("pg-"))
+            .and_then(|n| n.strip_prefix("junction-test-pg-"))
             .and_then(|p| p.parse::<i32>().ok())
         else {
             continue;
