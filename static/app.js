@@ -72,22 +72,30 @@
     apply();
   }
 
-  // Buttons that start an htmx request say so while it runs.
+  // Buttons that start an htmx request say so while it runs (Test Connection and Test Query
+  // wait on TUNE). They stay focusable, so the keyboard user keeps their place: `disabled` would
+  // drop the focus to the page. A second press while busy is ignored instead.
+  function busyButton(element) {
+    if (!element || !element.matches) return null;
+    return element.matches("button") ? element : element.querySelector("button[type=submit]");
+  }
+
   function setUpBusyStates() {
     document.addEventListener("htmx:beforeRequest", function (event) {
-      var element = event.detail.elt;
-      var button = element.matches("button") ? element : element.querySelector("button[type=submit]");
-      if (button) {
-        button.setAttribute("aria-busy", "true");
-        button.disabled = true;
+      var button = busyButton(event.detail.elt);
+      if (!button) return;
+      if (button.getAttribute("aria-busy") === "true") {
+        event.preventDefault();
+        return;
       }
+      button.setAttribute("aria-busy", "true");
+      button.setAttribute("aria-disabled", "true");
     });
     document.addEventListener("htmx:afterRequest", function (event) {
-      var element = event.detail.elt;
-      var button = element.matches("button") ? element : element.querySelector("button[type=submit]");
+      var button = busyButton(event.detail.elt);
       if (button) {
         button.removeAttribute("aria-busy");
-        button.disabled = false;
+        button.removeAttribute("aria-disabled");
       }
     });
   }
