@@ -11,7 +11,7 @@ use junction::config::Config;
 use junction::crypto::SecretBox;
 use junction::db::embedded::{Durability, EmbeddedPostgres};
 use junction::startup::{Application, ensure_database};
-use junction::tune_sandbox::{DEFAULT_NETWORK_TOKEN, SandboxConfig};
+use tune_sandbox::{DEFAULT_NETWORK_TOKEN, SandboxConfig};
 
 const EMAIL: &str = "bench@example.com";
 const PASSWORD: &str = "benchmark password";
@@ -31,7 +31,7 @@ fn rss_kib() -> u64 {
 }
 
 async fn export(rows: usize, pg: &EmbeddedPostgres) -> (u64, u64, Duration, u64, u64) {
-    let tune = junction::tune_sandbox::spawn(
+    let tune = tune_sandbox::spawn(
         SandboxConfig {
             seed_rows: rows,
             rate_limit: 0,

@@ -11,7 +11,7 @@ use askama::Template;
 
 /// Errors a handler may return.
 #[derive(Debug, thiserror::Error)]
-pub enum AppError {
+pub(crate) enum AppError {
     #[error("not found")]
     NotFound,
     #[error("forbidden")]
@@ -37,23 +37,17 @@ impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {
     }
 }
 
-impl From<actix_web::error::BlockingError> for AppError {
-    fn from(error: actix_web::error::BlockingError) -> Self {
-        AppError::Internal(anyhow::anyhow!("blocking task failed: {error}"))
-    }
-}
-
 /// A bare page for errors: it needs no database and no session, so it renders whatever broke.
 #[derive(Template)]
 #[template(path = "error.html")]
-pub struct ErrorPage<'a> {
+pub(crate) struct ErrorPage<'a> {
     pub status: u16,
     pub title: &'a str,
     pub message: &'a str,
 }
 
 impl ErrorPage<'_> {
-    pub fn into_response(self) -> HttpResponse {
+    pub(crate) fn into_response(self) -> HttpResponse {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = self
             .render()
@@ -130,4 +124,4 @@ impl ResponseError for AppError {
     }
 }
 
-pub type AppResult<T> = Result<T, AppError>;
+pub(crate) type AppResult<T> = Result<T, AppError>;

@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponseBuilder};
 const COOKIE: &str = "junction_flash";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flash {
+pub(crate) enum Flash {
     Created,
     Saved,
     Deleted,
@@ -41,7 +41,7 @@ impl Flash {
         }
     }
 
-    pub fn message(self) -> &'static str {
+    pub(crate) fn message(self) -> &'static str {
         match self {
             Flash::Created => "Connection created.",
             Flash::Saved => "Changes saved.",
@@ -60,7 +60,7 @@ impl Flash {
     }
 
     /// Sets the message for the next page the browser loads.
-    pub fn set(self, response: &mut HttpResponseBuilder) {
+    pub(crate) fn set(self, response: &mut HttpResponseBuilder) {
         response.cookie(
             Cookie::build(COOKIE, self.code())
                 .path("/")
@@ -73,12 +73,12 @@ impl Flash {
 }
 
 /// Reads the pending message; call [`clear`] on the response that shows it.
-pub fn peek(request: &HttpRequest) -> Option<Flash> {
+pub(crate) fn peek(request: &HttpRequest) -> Option<Flash> {
     request.cookie(COOKIE).and_then(|c| Flash::parse(c.value()))
 }
 
 /// Removes the message once shown.
-pub fn clear(response: &mut HttpResponseBuilder) {
+pub(crate) fn clear(response: &mut HttpResponseBuilder) {
     let mut cookie = Cookie::build(COOKIE, "").path("/").finish();
     cookie.make_removal();
     response.cookie(cookie);

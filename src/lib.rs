@@ -1,21 +1,28 @@
 //! Junction: a server-rendered admin to create, test and manage connections to external systems.
+//!
+//! The binary (`main.rs`) and the tests reach the app through the public modules below; every
+//! feature module is private to the crate.
 
-pub mod agents;
-pub mod audit;
-pub mod auth;
 pub mod cli;
 pub mod config;
-pub mod connections;
-pub mod connectors;
 pub mod crypto;
 pub mod db;
-pub mod error;
-pub mod flash;
-pub mod health;
 pub mod routes;
 pub mod startup;
-pub mod static_files;
 pub mod telemetry;
-pub mod tune_sandbox;
-pub mod users;
-pub mod views;
+
+mod agents;
+mod audit;
+mod auth;
+mod connections;
+mod error;
+mod flash;
+mod health;
+mod state;
+mod static_files;
+mod users;
+mod views;
+
+/// The context a connection's API key is sealed under, for tools that seed the database
+/// directly (the benchmarks).
+pub use connections::service::key_context;

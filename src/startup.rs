@@ -12,19 +12,13 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use secrecy::SecretString;
 
 use crate::config::Config;
-use crate::connectors::{Connectors, OutboundSettings};
 use crate::crypto::SecretBox;
 use crate::db::embedded::{Durability, EmbeddedPostgres, write_private_file};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::routes;
-
-/// What every handler shares.
-pub struct AppState {
-    pub pool: DbPool,
-    pub secrets: SecretBox,
-    pub connectors: Connectors,
-}
+use crate::state::AppState;
+use junction_connectors::{Connectors, OutboundSettings};
 
 /// A built, bound, not yet running application.
 pub struct Application {
@@ -182,7 +176,7 @@ mod extractor_errors {
     use crate::error::ErrorPage;
 
     /// A malformed id in the path is a page that does not exist.
-    pub fn path() -> web::PathConfig {
+    pub(super) fn path() -> web::PathConfig {
         web::PathConfig::default().error_handler(|error, _| {
             let response = ErrorPage {
                 status: 404,
@@ -194,7 +188,7 @@ mod extractor_errors {
         })
     }
 
-    pub fn form() -> web::FormConfig {
+    pub(super) fn form() -> web::FormConfig {
         web::FormConfig::default()
             .limit(256 * 1024)
             .error_handler(|error, _| {
@@ -208,7 +202,7 @@ mod extractor_errors {
             })
     }
 
-    pub fn query() -> web::QueryConfig {
+    pub(super) fn query() -> web::QueryConfig {
         web::QueryConfig::default().error_handler(|error, _| {
             let response = ErrorPage {
                 status: 400,

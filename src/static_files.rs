@@ -6,9 +6,9 @@ use actix_web::{HttpResponse, web};
 use crate::error::{AppError, AppResult};
 
 /// The vendored htmx, pinned; its version is in the name so caches never serve a stale one.
-pub const HTMX_FILE: &str = "htmx-2.0.11.min.js";
+pub(crate) const HTMX_FILE: &str = "htmx-2.0.11.min.js";
 /// Subresource integrity of [`HTMX_FILE`] (also written down in the README).
-pub const HTMX_INTEGRITY: &str =
+pub(crate) const HTMX_INTEGRITY: &str =
     "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg";
 
 const FILES: &[(&str, &str, &[u8])] = &[
@@ -30,7 +30,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
 ];
 
 /// GET /static/{file}
-pub async fn serve(path: web::Path<String>) -> AppResult<HttpResponse> {
+pub(crate) async fn serve(path: web::Path<String>) -> AppResult<HttpResponse> {
     let (_, content_type, body) = FILES
         .iter()
         .find(|(name, _, _)| *name == path.as_str())

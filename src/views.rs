@@ -12,7 +12,7 @@ use crate::flash;
 
 /// The Main Menu entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Nav {
+pub(crate) enum Nav {
     Connections,
     Agents,
     AuditTrail,
@@ -21,14 +21,14 @@ pub enum Nav {
 
 /// Data the base layout needs.
 #[derive(Debug, Clone)]
-pub struct Layout {
+pub(crate) struct Layout {
     pub nav: Nav,
     pub flash: Option<&'static str>,
     pub user: Option<CurrentUser>,
 }
 
 impl Layout {
-    pub fn new(request: &HttpRequest, nav: Nav) -> Self {
+    pub(crate) fn new(request: &HttpRequest, nav: Nav) -> Self {
         Self {
             nav,
             flash: flash::peek(request).map(flash::Flash::message),
@@ -36,7 +36,7 @@ impl Layout {
         }
     }
 
-    pub fn is(&self, nav: &str) -> bool {
+    pub(crate) fn is(&self, nav: &str) -> bool {
         matches!(
             (self.nav, nav),
             (Nav::Connections, "connections")
@@ -47,7 +47,7 @@ impl Layout {
     }
 
     /// Whether the signed-in user may do this; the UI hides what they may not.
-    pub fn can(&self, permission: &str) -> bool {
+    pub(crate) fn can(&self, permission: &str) -> bool {
         let permission = match permission {
             "connections" => Permission::ManageConnections,
             "agents" => Permission::ManageAgents,
@@ -57,18 +57,18 @@ impl Layout {
         self.user.as_ref().is_some_and(|u| u.can(permission))
     }
 
-    pub fn user_email(&self) -> &str {
+    pub(crate) fn user_email(&self) -> &str {
         self.user.as_ref().map_or("", |u| u.email.as_str())
     }
 }
 
 /// True when htmx made the request (and so expects a fragment).
-pub fn is_htmx(request: &HttpRequest) -> bool {
+pub(crate) fn is_htmx(request: &HttpRequest) -> bool {
     request.headers().contains_key("HX-Request")
 }
 
 /// Renders a page with the given status; clears a flash message the page has shown.
-pub fn render_page(
+pub(crate) fn render_page(
     template: &impl Template,
     status: StatusCode,
     request: &HttpRequest,
@@ -83,7 +83,10 @@ pub fn render_page(
 }
 
 /// Renders a fragment for htmx.
-pub fn render_fragment(template: &impl Template, status: StatusCode) -> AppResult<HttpResponse> {
+pub(crate) fn render_fragment(
+    template: &impl Template,
+    status: StatusCode,
+) -> AppResult<HttpResponse> {
     let body = template.render()?;
     Ok(HttpResponse::build(status)
         .content_type(ContentType::html())
@@ -91,17 +94,17 @@ pub fn render_fragment(template: &impl Template, status: StatusCode) -> AppResul
 }
 
 /// `2026-11-28 18:40 UTC`
-pub fn format_time(time: &DateTime<Utc>) -> String {
+pub(crate) fn format_time(time: &DateTime<Utc>) -> String {
     time.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 /// Machine-readable form for `<time datetime>`.
-pub fn iso_time(time: &DateTime<Utc>) -> String {
+pub(crate) fn iso_time(time: &DateTime<Utc>) -> String {
     time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// 303 See Other to `location`, the answer to a successful plain form POST.
-pub fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
+pub(crate) fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
     let mut response = HttpResponse::SeeOther();
     response.insert_header((actix_web::http::header::LOCATION, location.to_string()));
     response

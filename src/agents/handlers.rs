@@ -11,11 +11,11 @@ use super::views::{AgentFormPage, AgentsPage};
 use crate::audit::{self, Actor, Entry};
 use crate::auth::{CurrentUser, Permission};
 use crate::error::{AppError, AppResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::views::{Layout, Nav, render_page, see_other};
 
 #[derive(Debug, Deserialize)]
-pub struct AgentForm {
+pub(crate) struct AgentForm {
     #[serde(default)]
     name: String,
 }
@@ -59,7 +59,7 @@ async fn list_page(
 }
 
 /// GET /agents
-pub async fn list_agents(
+pub(crate) async fn list_agents(
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> AppResult<HttpResponse> {
@@ -67,7 +67,7 @@ pub async fn list_agents(
 }
 
 /// POST /agents/new
-pub async fn create_agent(
+pub(crate) async fn create_agent(
     state: web::Data<AppState>,
     request: HttpRequest,
     user: CurrentUser,
@@ -128,7 +128,7 @@ async fn usage(state: &AppState, id: Uuid) -> AppResult<(model::CloudAgent, i64)
 }
 
 /// GET /agents/{id}
-pub async fn edit_agent_form(
+pub(crate) async fn edit_agent_form(
     state: web::Data<AppState>,
     request: HttpRequest,
     user: CurrentUser,
@@ -152,7 +152,7 @@ pub async fn edit_agent_form(
 }
 
 /// POST /agents/{id} — rename.
-pub async fn rename_agent(
+pub(crate) async fn rename_agent(
     state: web::Data<AppState>,
     request: HttpRequest,
     user: CurrentUser,
@@ -202,7 +202,7 @@ pub async fn rename_agent(
 }
 
 /// POST /agents/{id}/delete — only a corporate agent no connection uses.
-pub async fn delete_agent(
+pub(crate) async fn delete_agent(
     state: web::Data<AppState>,
     request: HttpRequest,
     user: CurrentUser,

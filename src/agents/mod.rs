@@ -2,6 +2,6 @@
 //! cloud agent; corporate agents reach internal systems, so their connections may call private
 //! addresses.
 
-pub mod handlers;
-pub mod model;
-pub mod views;
+pub(crate) mod handlers;
+pub(crate) mod model;
+pub(crate) mod views;

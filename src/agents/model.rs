@@ -7,18 +7,20 @@ use uuid::Uuid;
 use crate::db::schema::cloud_agents;
 
 /// The built-in cloud agent, seeded by the first migration.
-pub const BUILTIN_AGENT_ID: Uuid = Uuid::from_u128(1);
+pub(crate) const BUILTIN_AGENT_ID: Uuid = Uuid::from_u128(1);
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = cloud_agents)]
-pub struct CloudAgent {
+pub(crate) struct CloudAgent {
     pub id: Uuid,
     pub name: String,
     pub is_builtin: bool,
 }
 
 /// Every agent, the built-in one first, then by name.
-pub async fn list_all(conn: &mut diesel_async::AsyncPgConnection) -> QueryResult<Vec<CloudAgent>> {
+pub(crate) async fn list_all(
+    conn: &mut diesel_async::AsyncPgConnection,
+) -> QueryResult<Vec<CloudAgent>> {
     cloud_agents::table
         .select(CloudAgent::as_select())
         .order((cloud_agents::is_builtin.desc(), cloud_agents::name.asc()))
@@ -26,13 +28,16 @@ pub async fn list_all(conn: &mut diesel_async::AsyncPgConnection) -> QueryResult
         .await
 }
 
-pub async fn exists(conn: &mut diesel_async::AsyncPgConnection, id: Uuid) -> QueryResult<bool> {
+pub(crate) async fn exists(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(cloud_agents::table.find(id)))
         .get_result(conn)
         .await
 }
 
-pub async fn name_of(
+pub(crate) async fn name_of(
     conn: &mut diesel_async::AsyncPgConnection,
     id: Uuid,
 ) -> QueryResult<Option<String>> {
@@ -46,12 +51,12 @@ pub async fn name_of(
 
 /// An agent with how many connections use it (deleted ones in their restore window included).
 #[derive(Debug, Clone)]
-pub struct AgentUsage {
+pub(crate) struct AgentUsage {
     pub agent: CloudAgent,
     pub connections: i64,
 }
 
-pub async fn list_with_usage(
+pub(crate) async fn list_with_usage(
     conn: &mut diesel_async::AsyncPgConnection,
 ) -> QueryResult<Vec<AgentUsage>> {
     use crate::db::schema::connections;
@@ -73,21 +78,9 @@ pub async fn list_with_usage(
         .collect())
 }
 
-pub async fn find(
-    conn: &mut diesel_async::AsyncPgConnection,
-    id: Uuid,
-) -> QueryResult<Option<CloudAgent>> {
-    cloud_agents::table
-        .find(id)
-        .select(CloudAgent::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
-
 /// Why an agent change was refused.
 #[derive(Debug, thiserror::Error)]
-pub enum AgentWriteError {
+pub(crate) enum AgentWriteError {
     #[error("an agent with this name already exists")]
     DuplicateName,
     #[error("the agent is used by connections")]
@@ -107,7 +100,7 @@ fn classify(error: diesel::result::Error) -> AgentWriteError {
     }
 }
 
-pub async fn insert(
+pub(crate) async fn insert(
     conn: &mut diesel_async::AsyncPgConnection,
     name: &str,
 ) -> Result<CloudAgent, AgentWriteError> {
@@ -120,7 +113,7 @@ pub async fn insert(
 }
 
 /// Renames a corporate agent (the built-in one keeps its name).
-pub async fn rename(
+pub(crate) async fn rename(
     conn: &mut diesel_async::AsyncPgConnection,
     id: Uuid,
     name: &str,
@@ -139,7 +132,7 @@ pub async fn rename(
 }
 
 /// Deletes a corporate agent no connection uses.
-pub async fn delete(
+pub(crate) async fn delete(
     conn: &mut diesel_async::AsyncPgConnection,
     id: Uuid,
 ) -> Result<Option<CloudAgent>, AgentWriteError> {

@@ -8,7 +8,7 @@ use crate::views::Layout;
 
 #[derive(Template)]
 #[template(path = "agents/list.html")]
-pub struct AgentsPage<'a> {
+pub(crate) struct AgentsPage<'a> {
     pub layout: Layout,
     pub agents: Vec<AgentUsage>,
     /// The name typed into "New agent", kept when it was refused.
@@ -18,7 +18,7 @@ pub struct AgentsPage<'a> {
 
 #[derive(Template)]
 #[template(path = "agents/form.html")]
-pub struct AgentFormPage<'a> {
+pub(crate) struct AgentFormPage<'a> {
     pub layout: Layout,
     pub id: Uuid,
     pub name: &'a str,

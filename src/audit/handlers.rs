@@ -8,11 +8,11 @@ use serde::Deserialize;
 use super::model::{self, AuditFilter};
 use super::views::AuditTrailPage;
 use crate::error::AppResult;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::views::{Layout, Nav, render_page};
 
 #[derive(Debug, Deserialize)]
-pub struct AuditParams {
+pub(crate) struct AuditParams {
     #[serde(default)]
     entity_name: String,
     #[serde(default)]
@@ -33,7 +33,7 @@ fn date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
 }
 
-pub async fn list_audit_events(
+pub(crate) async fn list_audit_events(
     state: web::Data<AppState>,
     request: HttpRequest,
     params: web::Query<AuditParams>,

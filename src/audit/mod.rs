@@ -2,9 +2,9 @@
 //! "changed" with a short fingerprint. Entries are append-only (a database trigger refuses
 //! updates and deletes).
 
-pub mod handlers;
-pub mod model;
-pub mod views;
+pub(crate) mod handlers;
+pub(crate) mod model;
+pub(crate) mod views;
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -19,14 +19,14 @@ use crate::db::schema::audit_events;
 
 /// Who did it.
 #[derive(Debug, Clone)]
-pub struct Actor {
+pub(crate) struct Actor {
     pub user_id: Option<Uuid>,
     pub label: String,
     pub ip: Option<String>,
 }
 
 impl Actor {
-    pub fn user(user: &CurrentUser) -> Self {
+    pub(crate) fn user(user: &CurrentUser) -> Self {
         Self {
             user_id: Some(user.id),
             label: user.email.clone(),
@@ -35,7 +35,7 @@ impl Actor {
     }
 
     /// Changes made by Junction itself (first-run setup, the command line).
-    pub fn system(ip: Option<String>) -> Self {
+    pub(crate) fn system(ip: Option<String>) -> Self {
         Self {
             user_id: None,
             label: "Junction".into(),
@@ -46,7 +46,7 @@ impl Actor {
 
 /// One field's before and after.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Change {
+pub(crate) struct Change {
     pub field: String,
     pub before: Option<String>,
     pub after: Option<String>,
@@ -54,7 +54,7 @@ pub struct Change {
 
 /// What happened, to what.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub action: &'static str,
     pub entity_type: &'static str,
     pub entity_id: String,
@@ -64,8 +64,8 @@ pub struct Entry {
     pub detail: Option<String>,
 }
 
-pub const ENTITY_TYPES: &[&str] = &["Connection", "User", "Agent"];
-pub const ACTIONS: &[&str] = &[
+pub(crate) const ENTITY_TYPES: &[&str] = &["Connection", "User", "Agent"];
+pub(crate) const ACTIONS: &[&str] = &[
     "create",
     "update",
     "delete",
@@ -108,12 +108,12 @@ fn connection_fields(c: &Connection, agent_name: &str) -> Vec<(&'static str, Opt
 }
 
 fn implementation_label(stored: &str) -> String {
-    crate::connectors::hasoffers::implementation::ImplementationType::parse(stored)
+    junction_connectors::hasoffers::implementation::ImplementationType::parse(stored)
         .map_or_else(|| stored.to_string(), |t| t.label().to_string())
 }
 
 /// A fingerprinted mention of a secret.
-pub fn secret_mention(fingerprint: &str) -> String {
+pub(crate) fn secret_mention(fingerprint: &str) -> String {
     format!("set (fingerprint {fingerprint})")
 }
 
@@ -130,7 +130,11 @@ impl Entry {
         }
     }
 
-    pub fn connection_created(c: &Connection, agent_name: &str, key_fingerprint: &str) -> Self {
+    pub(crate) fn connection_created(
+        c: &Connection,
+        agent_name: &str,
+        key_fingerprint: &str,
+    ) -> Self {
         let mut entry = Self::connection("create", c);
         entry.changes = connection_fields(c, agent_name)
             .into_iter()
@@ -145,7 +149,7 @@ impl Entry {
     }
 
     /// `key_fingerprints` is `Some((before, after))` when the key was replaced.
-    pub fn connection_updated(
+    pub(crate) fn connection_updated(
         before: &Connection,
         after: &Connection,
         agent_names: (&str, &str),
@@ -169,7 +173,7 @@ impl Entry {
         entry
     }
 
-    pub fn connection_activity(before: &Connection, after: &Connection) -> Self {
+    pub(crate) fn connection_activity(before: &Connection, after: &Connection) -> Self {
         let action = if after.is_active {
             "activate"
         } else {
@@ -186,23 +190,23 @@ impl Entry {
         entry
     }
 
-    pub fn connection_deleted(c: &Connection) -> Self {
+    pub(crate) fn connection_deleted(c: &Connection) -> Self {
         Self::connection("delete", c)
     }
 
-    pub fn connection_restored(c: &Connection) -> Self {
+    pub(crate) fn connection_restored(c: &Connection) -> Self {
         Self::connection("restore", c)
     }
 
     /// A Test Connection / Test Query run: what was tried and how it ended (no secrets).
-    pub fn connection_tested(c: &Connection, action: &'static str, outcome: &str) -> Self {
+    pub(crate) fn connection_tested(c: &Connection, action: &'static str, outcome: &str) -> Self {
         let mut entry = Self::connection(action, c);
         entry.detail = Some(outcome.to_string());
         entry
     }
 
     /// An agent created, renamed (`before` given) or deleted.
-    pub fn agent_changed(
+    pub(crate) fn agent_changed(
         action: &'static str,
         agent: &CloudAgent,
         before: Option<&CloudAgent>,
@@ -237,7 +241,7 @@ impl Entry {
         }
     }
 
-    pub fn user_created(user: &User) -> Self {
+    pub(crate) fn user_created(user: &User) -> Self {
         let mut entry = Self::user("create", user);
         entry.changes = [
             change("Email", None, Some(user.email.clone())),
@@ -251,7 +255,7 @@ impl Entry {
         entry
     }
 
-    pub fn user_updated(before: &User, after: &User) -> Self {
+    pub(crate) fn user_updated(before: &User, after: &User) -> Self {
         let mut entry = Self::user("update", after);
         entry.changes = [
             change(
@@ -267,7 +271,7 @@ impl Entry {
         entry
     }
 
-    pub fn user_password_reset(user: &User) -> Self {
+    pub(crate) fn user_password_reset(user: &User) -> Self {
         let mut entry = Self::user("reset password", user);
         entry.changes = vec![Change {
             field: "Password".into(),
@@ -288,7 +292,11 @@ fn roles_text(user: &User) -> String {
 }
 
 /// Writes one entry.
-pub async fn record(conn: &mut AsyncPgConnection, actor: Actor, entry: Entry) -> QueryResult<()> {
+pub(crate) async fn record(
+    conn: &mut AsyncPgConnection,
+    actor: Actor,
+    entry: Entry,
+) -> QueryResult<()> {
     let changes =
         serde_json::to_value(&entry.changes).unwrap_or_else(|_| serde_json::Value::Array(vec![]));
     diesel::insert_into(audit_events::table)

@@ -11,29 +11,26 @@ diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_events)]
-pub struct AuditEvent {
-    pub id: i64,
+pub(crate) struct AuditEvent {
     pub occurred_at: DateTime<Utc>,
     pub user_label: String,
     pub ip: Option<String>,
     pub action: String,
     pub entity_type: String,
-    pub entity_id: String,
     pub entity_name: String,
-    pub entity_version: Option<i32>,
     pub changes: serde_json::Value,
     pub detail: Option<String>,
 }
 
 impl AuditEvent {
-    pub fn changes(&self) -> Vec<Change> {
+    pub(crate) fn changes(&self) -> Vec<Change> {
         serde_json::from_value(self.changes.clone()).unwrap_or_default()
     }
 }
 
 /// Filters of the Audit Trail page; empty means "any".
 #[derive(Debug, Clone, Default)]
-pub struct AuditFilter {
+pub(crate) struct AuditFilter {
     pub entity_name: String,
     pub user: String,
     pub entity_type: String,
@@ -57,7 +54,7 @@ fn escape_like(text: &str) -> String {
 }
 
 /// One page of entries, newest first, and whether another page follows.
-pub async fn list(
+pub(crate) async fn list(
     conn: &mut AsyncPgConnection,
     filter: &AuditFilter,
 ) -> QueryResult<(Vec<AuditEvent>, bool)> {
@@ -106,7 +103,7 @@ pub async fn list(
 }
 
 /// Changes made to an entity after `version` (oldest first): what someone else did meanwhile.
-pub async fn changes_since(
+pub(crate) async fn changes_since(
     conn: &mut AsyncPgConnection,
     entity_type: &str,
     entity_id: &str,

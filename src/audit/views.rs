@@ -7,7 +7,7 @@ use crate::views::{Layout, format_time, iso_time};
 
 #[derive(Template)]
 #[template(path = "audit/list.html")]
-pub struct AuditTrailPage {
+pub(crate) struct AuditTrailPage {
     pub layout: Layout,
     pub filter: AuditFilter,
     pub events: Vec<AuditEvent>,
@@ -17,19 +17,19 @@ pub struct AuditTrailPage {
 }
 
 impl AuditTrailPage {
-    pub fn entity_types(&self) -> &'static [&'static str] {
+    pub(crate) fn entity_types(&self) -> &'static [&'static str] {
         super::ENTITY_TYPES
     }
 
-    pub fn actions(&self) -> &'static [&'static str] {
+    pub(crate) fn actions(&self) -> &'static [&'static str] {
         super::ACTIONS
     }
 
-    pub fn when(&self, event: &AuditEvent) -> String {
+    pub(crate) fn when(&self, event: &AuditEvent) -> String {
         format_time(&event.occurred_at)
     }
 
-    pub fn when_iso(&self, event: &AuditEvent) -> String {
+    pub(crate) fn when_iso(&self, event: &AuditEvent) -> String {
         iso_time(&event.occurred_at)
     }
 
@@ -59,15 +59,15 @@ impl AuditTrailPage {
         }
     }
 
-    pub fn first_href(&self) -> Option<String> {
+    pub(crate) fn first_href(&self) -> Option<String> {
         (self.filter.page > 1).then(|| self.href(1))
     }
 
-    pub fn prev_href(&self) -> Option<String> {
+    pub(crate) fn prev_href(&self) -> Option<String> {
         (self.filter.page > 1).then(|| self.href(self.filter.page - 1))
     }
 
-    pub fn next_href(&self) -> Option<String> {
+    pub(crate) fn next_href(&self) -> Option<String> {
         self.more.then(|| self.href(self.filter.page + 1))
     }
 }

@@ -15,7 +15,7 @@ use actix_web::middleware::Next;
 use crate::error::ErrorPage;
 
 /// Whether a request may change state.
-pub fn allowed(method: &Method, headers: &HeaderMap) -> bool {
+pub(crate) fn allowed(method: &Method, headers: &HeaderMap) -> bool {
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return true;
     }
@@ -42,7 +42,7 @@ pub fn allowed(method: &Method, headers: &HeaderMap) -> bool {
 }
 
 /// Middleware: a forged request gets 403 and never reaches a handler.
-pub async fn protect(
+pub(crate) async fn protect(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {

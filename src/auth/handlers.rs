@@ -9,7 +9,7 @@ use super::middleware::{SESSION_COOKIE, client_ip, removal_cookie, session_cooki
 use super::views::{SetupPage, SignInPage};
 use super::{model, password, throttle};
 use crate::error::{AppError, AppResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::views::{render_fragment, see_other};
 
 /// The one message for a failed sign-in: it never says whether the email exists.
@@ -30,13 +30,13 @@ fn is_https(request: &HttpRequest) -> bool {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct SignInQuery {
+pub(crate) struct SignInQuery {
     #[serde(default)]
     next: String,
 }
 
 /// GET /signin
-pub async fn sign_in_form(
+pub(crate) async fn sign_in_form(
     state: web::Data<AppState>,
     query: web::Query<SignInQuery>,
 ) -> AppResult<HttpResponse> {
@@ -54,7 +54,7 @@ pub async fn sign_in_form(
 }
 
 #[derive(Deserialize)]
-pub struct SignInForm {
+pub(crate) struct SignInForm {
     #[serde(default)]
     email: String,
     password: Option<SecretString>,
@@ -63,7 +63,7 @@ pub struct SignInForm {
 }
 
 /// POST /signin
-pub async fn sign_in(
+pub(crate) async fn sign_in(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: web::Form<SignInForm>,
@@ -118,7 +118,10 @@ pub async fn sign_in(
 }
 
 /// POST /signout
-pub async fn sign_out(state: web::Data<AppState>, request: HttpRequest) -> AppResult<HttpResponse> {
+pub(crate) async fn sign_out(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> AppResult<HttpResponse> {
     if let Some(cookie) = request.cookie(SESSION_COOKIE) {
         let mut conn = state.pool.get().await?;
         model::delete_session(&mut conn, cookie.value()).await?;
@@ -127,7 +130,7 @@ pub async fn sign_out(state: web::Data<AppState>, request: HttpRequest) -> AppRe
 }
 
 /// GET /setup — only while no user exists.
-pub async fn setup_form(state: web::Data<AppState>) -> AppResult<HttpResponse> {
+pub(crate) async fn setup_form(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
     if model::any_user_exists(&mut conn).await? {
         return Ok(see_other("/signin").finish());
@@ -143,7 +146,7 @@ pub async fn setup_form(state: web::Data<AppState>) -> AppResult<HttpResponse> {
 }
 
 #[derive(Deserialize)]
-pub struct SetupForm {
+pub(crate) struct SetupForm {
     #[serde(default)]
     email: String,
     password: Option<SecretString>,
@@ -151,7 +154,7 @@ pub struct SetupForm {
 }
 
 /// A plausible email: something@domain, no spaces or control characters.
-pub fn check_email(email: &str) -> Result<(), &'static str> {
+pub(crate) fn check_email(email: &str) -> Result<(), &'static str> {
     let valid = validator::ValidateEmail::validate_email(&email);
     if email.is_empty() {
         Err("Enter an email address.")
@@ -163,7 +166,7 @@ pub fn check_email(email: &str) -> Result<(), &'static str> {
 }
 
 /// POST /setup — creates the first System Admin and signs them in.
-pub async fn setup(
+pub(crate) async fn setup(
     state: web::Data<AppState>,
     request: HttpRequest,
     form: web::Form<SetupForm>,
@@ -211,7 +214,7 @@ pub async fn setup(
 
 /// Creates the first administrator from `JUNCTION_ADMIN_EMAIL` / `JUNCTION_ADMIN_PASSWORD` when
 /// no user exists yet, for automated setups.
-pub async fn bootstrap_admin(
+pub(crate) async fn bootstrap_admin(
     state: &AppState,
     email: &str,
     password: SecretString,

@@ -8,17 +8,17 @@ use actix_web::{HttpMessage, HttpResponse, web};
 
 use super::CurrentUser;
 use super::model;
-use crate::startup::AppState;
+use crate::state::AppState;
 
-pub const SESSION_COOKIE: &str = "junction_session";
+pub(crate) const SESSION_COOKIE: &str = "junction_session";
 
 /// Paths reachable without a session: sign-in, first-run setup, health, static files.
-pub fn is_public(path: &str) -> bool {
+pub(crate) fn is_public(path: &str) -> bool {
     matches!(path, "/signin" | "/setup" | "/health") || path.starts_with("/static/")
 }
 
 /// The session cookie: `HttpOnly`, `SameSite=Lax`, `Secure` when served over https.
-pub fn session_cookie(token: &str, secure: bool) -> Cookie<'static> {
+pub(crate) fn session_cookie(token: &str, secure: bool) -> Cookie<'static> {
     Cookie::build(SESSION_COOKIE, token.to_string())
         .path("/")
         .http_only(true)
@@ -27,14 +27,14 @@ pub fn session_cookie(token: &str, secure: bool) -> Cookie<'static> {
         .finish()
 }
 
-pub fn removal_cookie() -> Cookie<'static> {
+pub(crate) fn removal_cookie() -> Cookie<'static> {
     let mut cookie = Cookie::build(SESSION_COOKIE, "").path("/").finish();
     cookie.make_removal();
     cookie
 }
 
 /// The client address, from the socket (forwarding headers are not trusted).
-pub fn client_ip(request: &actix_web::HttpRequest) -> Option<String> {
+pub(crate) fn client_ip(request: &actix_web::HttpRequest) -> Option<String> {
     request.peer_addr().map(|addr| addr.ip().to_string())
 }
 
@@ -70,7 +70,7 @@ fn sign_in_redirect(request: &ServiceRequest, first_run: bool) -> HttpResponse {
     }
 }
 
-pub async fn require_session(
+pub(crate) async fn require_session(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {

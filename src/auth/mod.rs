@@ -1,12 +1,12 @@
 //! Who is signed in, and what they may do: users, passwords, sessions, roles.
 
-pub mod csrf;
-pub mod handlers;
-pub mod middleware;
-pub mod model;
-pub mod password;
-pub mod throttle;
-pub mod views;
+pub(crate) mod csrf;
+pub(crate) mod handlers;
+pub(crate) mod middleware;
+pub(crate) mod model;
+pub(crate) mod password;
+pub(crate) mod throttle;
+pub(crate) mod views;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
@@ -17,7 +17,7 @@ use crate::error::AppError;
 
 /// The roles of the reference platform.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Roles {
+pub(crate) struct Roles {
     pub system_admin: bool,
     pub connections_admin: bool,
     pub agents_admin: bool,
@@ -25,7 +25,11 @@ pub struct Roles {
 
 /// What a request may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Permission {
+#[expect(
+    clippy::enum_variant_names,
+    reason = "each permission reads as what it allows: Permission::ManageConnections"
+)]
+pub(crate) enum Permission {
     /// Create, edit, test, delete and restore connections.
     ManageConnections,
     /// Manage cloud agents.
@@ -35,7 +39,7 @@ pub enum Permission {
 }
 
 impl Roles {
-    pub fn allows(self, permission: Permission) -> bool {
+    pub(crate) fn allows(self, permission: Permission) -> bool {
         self.system_admin
             || match permission {
                 Permission::ManageConnections => self.connections_admin,
@@ -44,7 +48,7 @@ impl Roles {
             }
     }
 
-    pub fn labels(self) -> Vec<&'static str> {
+    pub(crate) fn labels(self) -> Vec<&'static str> {
         let mut labels = Vec::new();
         if self.system_admin {
             labels.push("System Admin");
@@ -61,7 +65,7 @@ impl Roles {
 
 /// The signed-in user of a request, put there by the session middleware.
 #[derive(Debug, Clone)]
-pub struct CurrentUser {
+pub(crate) struct CurrentUser {
     pub id: Uuid,
     pub email: String,
     pub roles: Roles,
@@ -70,12 +74,12 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
-    pub fn can(&self, permission: Permission) -> bool {
+    pub(crate) fn can(&self, permission: Permission) -> bool {
         self.roles.allows(permission)
     }
 
     /// `Err(Forbidden)` unless the user may do this: the server refuses whatever the UI shows.
-    pub fn require(&self, permission: Permission) -> Result<(), AppError> {
+    pub(crate) fn require(&self, permission: Permission) -> Result<(), AppError> {
         if self.can(permission) {
             Ok(())
         } else {
@@ -83,7 +87,7 @@ impl CurrentUser {
         }
     }
 
-    pub fn of(request: &HttpRequest) -> Option<CurrentUser> {
+    pub(crate) fn of(request: &HttpRequest) -> Option<CurrentUser> {
         request.extensions().get::<CurrentUser>().cloned()
     }
 }

@@ -15,7 +15,7 @@ diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
-pub struct User {
+pub(crate) struct User {
     pub id: Uuid,
     pub email: String,
     pub password_hash: String,
@@ -23,12 +23,11 @@ pub struct User {
     pub is_system_admin: bool,
     pub is_connections_admin: bool,
     pub is_agents_admin: bool,
-    pub created_at: DateTime<Utc>,
     pub last_sign_in_at: Option<DateTime<Utc>>,
 }
 
 impl User {
-    pub fn roles(&self) -> Roles {
+    pub(crate) fn roles(&self) -> Roles {
         Roles {
             system_admin: self.is_system_admin,
             connections_admin: self.is_connections_admin,
@@ -38,20 +37,23 @@ impl User {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum UserWriteError {
+pub(crate) enum UserWriteError {
     #[error("a user with this email already exists")]
     DuplicateEmail,
     #[error(transparent)]
     Db(#[from] DieselError),
 }
 
-pub async fn any_user_exists(conn: &mut AsyncPgConnection) -> QueryResult<bool> {
+pub(crate) async fn any_user_exists(conn: &mut AsyncPgConnection) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(users::table.select(users::id)))
         .get_result(conn)
         .await
 }
 
-pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> QueryResult<Option<User>> {
+pub(crate) async fn find_by_email(
+    conn: &mut AsyncPgConnection,
+    email: &str,
+) -> QueryResult<Option<User>> {
     users::table
         .filter(lower(users::email).eq(email.trim().to_lowercase()))
         .select(User::as_select())
@@ -60,7 +62,7 @@ pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> QueryRe
         .optional()
 }
 
-pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<User>> {
+pub(crate) async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<User>> {
     users::table
         .find(id)
         .select(User::as_select())
@@ -69,7 +71,7 @@ pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
         .optional()
 }
 
-pub async fn list(conn: &mut AsyncPgConnection) -> QueryResult<Vec<User>> {
+pub(crate) async fn list(conn: &mut AsyncPgConnection) -> QueryResult<Vec<User>> {
     users::table
         .select(User::as_select())
         .order(lower(users::email).asc())
@@ -77,7 +79,7 @@ pub async fn list(conn: &mut AsyncPgConnection) -> QueryResult<Vec<User>> {
         .await
 }
 
-pub async fn insert(
+pub(crate) async fn insert(
     conn: &mut AsyncPgConnection,
     email: &str,
     password_hash: &str,
@@ -106,7 +108,7 @@ pub async fn insert(
 
 /// Creates the first administrator, unless any user exists (then `None`). Serialised with an
 /// advisory lock so two simultaneous first visits cannot both succeed.
-pub async fn insert_first_admin(
+pub(crate) async fn insert_first_admin(
     conn: &mut AsyncPgConnection,
     email: &str,
     password_hash: &str,
@@ -131,7 +133,7 @@ pub async fn insert_first_admin(
     .await
 }
 
-pub async fn update_roles(
+pub(crate) async fn update_roles(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     roles: Roles,
@@ -151,7 +153,7 @@ pub async fn update_roles(
         .optional()
 }
 
-pub async fn set_password(
+pub(crate) async fn set_password(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     password_hash: &str,
@@ -166,7 +168,7 @@ pub async fn set_password(
     Ok(changed > 0)
 }
 
-pub async fn count_active_system_admins(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
+pub(crate) async fn count_active_system_admins(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
     users::table
         .filter(users::is_system_admin.eq(true))
         .filter(users::is_active.eq(true))
@@ -176,12 +178,12 @@ pub async fn count_active_system_admins(conn: &mut AsyncPgConnection) -> QueryRe
 }
 
 /// Sessions end after this long without a request.
-pub const IDLE_TIMEOUT_MINUTES: i64 = 60;
+pub(crate) const IDLE_TIMEOUT_MINUTES: i64 = 60;
 /// ... and after this long in any case.
-pub const MAX_AGE_HOURS: i64 = 12;
+pub(crate) const MAX_AGE_HOURS: i64 = 12;
 
 /// A new random session token (sent to the browser) and its hash (stored).
-pub fn new_token() -> (String, Vec<u8>) {
+pub(crate) fn new_token() -> (String, Vec<u8>) {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let token = hex::encode(bytes);
@@ -189,11 +191,11 @@ pub fn new_token() -> (String, Vec<u8>) {
     (token, hash)
 }
 
-pub fn token_hash(token: &str) -> Vec<u8> {
+pub(crate) fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-pub async fn create_session(
+pub(crate) async fn create_session(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
     ip: Option<&str>,
@@ -214,14 +216,17 @@ pub async fn create_session(
     Ok(token)
 }
 
-pub async fn delete_session(conn: &mut AsyncPgConnection, token: &str) -> QueryResult<()> {
+pub(crate) async fn delete_session(conn: &mut AsyncPgConnection, token: &str) -> QueryResult<()> {
     diesel::delete(sessions::table.find(token_hash(token)))
         .execute(conn)
         .await?;
     Ok(())
 }
 
-pub async fn delete_sessions_of(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<()> {
+pub(crate) async fn delete_sessions_of(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+) -> QueryResult<()> {
     diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id)))
         .execute(conn)
         .await?;
@@ -230,7 +235,7 @@ pub async fn delete_sessions_of(conn: &mut AsyncPgConnection, user_id: Uuid) -> 
 
 /// The active user behind a live session token, refreshing its idle clock (at most once a
 /// minute, to spare the database a write per request).
-pub async fn user_for_session(
+pub(crate) async fn user_for_session(
     conn: &mut AsyncPgConnection,
     token: &str,
 ) -> QueryResult<Option<User>> {
@@ -268,7 +273,7 @@ pub async fn user_for_session(
 }
 
 /// Removes sessions that can no longer be used.
-pub async fn purge_expired_sessions(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
+pub(crate) async fn purge_expired_sessions(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
     let idle = Utc::now() - Duration::minutes(IDLE_TIMEOUT_MINUTES);
     let old = Utc::now() - Duration::hours(MAX_AGE_HOURS);
     diesel::delete(

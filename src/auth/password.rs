@@ -6,8 +6,8 @@ use argon2::password_hash::{
 use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 
-pub const MIN_LEN: usize = 12;
-pub const MAX_LEN: usize = 256;
+pub(crate) const MIN_LEN: usize = 12;
+pub(crate) const MAX_LEN: usize = 256;
 
 fn hasher() -> Argon2<'static> {
     // OWASP's recommended Argon2id settings: 19 MiB, 2 iterations, 1 lane.
@@ -16,7 +16,7 @@ fn hasher() -> Argon2<'static> {
 }
 
 /// The PHC string to store.
-pub fn hash(password: &SecretString) -> anyhow::Result<String> {
+pub(crate) fn hash(password: &SecretString) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     let hash = hasher()
         .hash_password(password.expose_secret().as_bytes(), &salt)
@@ -25,7 +25,7 @@ pub fn hash(password: &SecretString) -> anyhow::Result<String> {
 }
 
 /// Checks a password against a stored hash; a malformed hash never matches.
-pub fn verify(password: &SecretString, stored: &str) -> bool {
+pub(crate) fn verify(password: &SecretString, stored: &str) -> bool {
     match PasswordHash::new(stored) {
         Ok(parsed) => hasher()
             .verify_password(password.expose_secret().as_bytes(), &parsed)
@@ -35,7 +35,7 @@ pub fn verify(password: &SecretString, stored: &str) -> bool {
 }
 
 /// Spends the time a real check would, so that an unknown email answers as slowly as a known one.
-pub fn verify_nothing(password: &SecretString) {
+pub(crate) fn verify_nothing(password: &SecretString) {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let dummy = DUMMY.get_or_init(|| {
         hash(&SecretString::from("timing-equaliser".to_string())).unwrap_or_default()
@@ -44,7 +44,7 @@ pub fn verify_nothing(password: &SecretString) {
 }
 
 /// A message when the password is not acceptable.
-pub fn check_policy(password: &SecretString) -> Result<(), &'static str> {
+pub(crate) fn check_policy(password: &SecretString) -> Result<(), &'static str> {
     let count = password.expose_secret().chars().count();
     if count < MIN_LEN {
         return Err("Use at least 12 characters.");
@@ -59,11 +59,11 @@ pub fn check_policy(password: &SecretString) -> Result<(), &'static str> {
 }
 
 /// Hashing is deliberately slow: run it off the async workers.
-pub async fn hash_blocking(password: SecretString) -> anyhow::Result<String> {
+pub(crate) async fn hash_blocking(password: SecretString) -> anyhow::Result<String> {
     tokio::task::spawn_blocking(move || hash(&password)).await?
 }
 
-pub async fn verify_blocking(password: SecretString, stored: Option<String>) -> bool {
+pub(crate) async fn verify_blocking(password: SecretString, stored: Option<String>) -> bool {
     tokio::task::spawn_blocking(move || match stored {
         Some(stored) => verify(&password, &stored),
         None => {

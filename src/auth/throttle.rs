@@ -8,15 +8,15 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use crate::db::schema::sign_in_failures;
 
 /// Failures allowed in the window before sign-in is refused for the subject.
-pub const ACCOUNT_LIMIT: i64 = 5;
-pub const ADDRESS_LIMIT: i64 = 20;
-pub const WINDOW_MINUTES: i64 = 15;
+pub(crate) const ACCOUNT_LIMIT: i64 = 5;
+pub(crate) const ADDRESS_LIMIT: i64 = 20;
+pub(crate) const WINDOW_MINUTES: i64 = 15;
 
-pub fn account_subject(email: &str) -> String {
+pub(crate) fn account_subject(email: &str) -> String {
     format!("account:{}", email.trim().to_lowercase())
 }
 
-pub fn address_subject(ip: &str) -> String {
+pub(crate) fn address_subject(ip: &str) -> String {
     format!("address:{ip}")
 }
 
@@ -31,7 +31,7 @@ async fn recent_failures(conn: &mut AsyncPgConnection, subject: &str) -> QueryRe
 }
 
 /// True when the account or the address has failed too often lately.
-pub async fn is_throttled(
+pub(crate) async fn is_throttled(
     conn: &mut AsyncPgConnection,
     email: &str,
     ip: Option<&str>,
@@ -45,7 +45,7 @@ pub async fn is_throttled(
     Ok(false)
 }
 
-pub async fn record_failure(
+pub(crate) async fn record_failure(
     conn: &mut AsyncPgConnection,
     email: &str,
     ip: Option<&str>,
@@ -70,7 +70,7 @@ pub async fn record_failure(
     Ok(())
 }
 
-pub async fn clear_account(conn: &mut AsyncPgConnection, email: &str) -> QueryResult<()> {
+pub(crate) async fn clear_account(conn: &mut AsyncPgConnection, email: &str) -> QueryResult<()> {
     diesel::delete(
         sign_in_failures::table.filter(sign_in_failures::subject.eq(account_subject(email))),
     )

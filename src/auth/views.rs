@@ -4,7 +4,7 @@ use askama::Template;
 
 #[derive(Template)]
 #[template(path = "auth/signin.html")]
-pub struct SignInPage<'a> {
+pub(crate) struct SignInPage<'a> {
     pub email: &'a str,
     pub next: &'a str,
     pub error: Option<&'a str>,
@@ -13,7 +13,7 @@ pub struct SignInPage<'a> {
 
 #[derive(Template)]
 #[template(path = "auth/setup.html")]
-pub struct SetupPage<'a> {
+pub(crate) struct SetupPage<'a> {
     pub email: &'a str,
     pub email_error: Option<&'a str>,
     pub password_error: Option<&'a str>,

@@ -10,19 +10,19 @@ use url::Url;
 use uuid::Uuid;
 use validator::Validate;
 
-use crate::connectors::hasoffers::implementation::ImplementationType;
+use junction_connectors::hasoffers::implementation::ImplementationType;
 
-pub const NAME_MAX: u64 = 100;
-pub const QUERY_MAX: u64 = 20_000;
-pub const URL_MAX: u64 = 2_048;
-pub const KEY_MAX: usize = 512;
-pub const TIMEOUT_DEFAULT_MS: i32 = 30_000;
-pub const TIMEOUT_MAX_MS: i32 = 600_000;
+pub(crate) const NAME_MAX: u64 = 100;
+pub(crate) const QUERY_MAX: u64 = 20_000;
+pub(crate) const URL_MAX: u64 = 2_048;
+pub(crate) const KEY_MAX: usize = 512;
+pub(crate) const TIMEOUT_DEFAULT_MS: i32 = 30_000;
+pub(crate) const TIMEOUT_MAX_MS: i32 = 600_000;
 
 /// The form as posted. Every field is a plain string so that whatever was typed can be shown
 /// back; unchecked checkboxes are simply absent.
 #[derive(Debug, Default, Deserialize, Validate)]
-pub struct ConnectionForm {
+pub(crate) struct ConnectionForm {
     #[serde(default)]
     #[validate(length(max = NAME_MAX, message = "Use at most 100 characters."))]
     pub name: String,
@@ -54,14 +54,14 @@ pub struct ConnectionForm {
 
 /// Whether the form creates a connection (key required) or edits one (blank key keeps it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FormMode {
+pub(crate) enum FormMode {
     Create,
     Edit,
 }
 
 /// A validated connection.
 #[derive(Debug)]
-pub struct ConnectionInput {
+pub(crate) struct ConnectionInput {
     pub name: String,
     pub is_active: bool,
     pub cloud_agent_id: Uuid,
@@ -77,27 +77,27 @@ pub struct ConnectionInput {
 
 /// One message per field, keyed by the field's form name.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct FieldErrors(BTreeMap<&'static str, String>);
+pub(crate) struct FieldErrors(BTreeMap<&'static str, String>);
 
 impl FieldErrors {
-    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
+    pub(crate) fn add(&mut self, field: &'static str, message: impl Into<String>) {
         // The first problem found is the one worth fixing first.
         self.0.entry(field).or_insert_with(|| message.into());
     }
 
-    pub fn get(&self, field: &str) -> Option<&str> {
+    pub(crate) fn get(&self, field: &str) -> Option<&str> {
         self.0.get(field).map(String::as_str)
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.0.len()
     }
 
-    pub fn fields(&self) -> impl Iterator<Item = (&'static str, &str)> {
+    pub(crate) fn fields(&self) -> impl Iterator<Item = (&'static str, &str)> {
         self.0.iter().map(|(k, v)| (*k, v.as_str()))
     }
 }
@@ -117,7 +117,7 @@ fn has_control_chars(text: &str, allow_newlines: bool) -> bool {
 
 impl ConnectionForm {
     /// The form of a new connection: the defaults the reference platform starts with.
-    pub fn new_defaults(builtin_agent: Uuid) -> Self {
+    pub(crate) fn new_defaults(builtin_agent: Uuid) -> Self {
         Self {
             is_active: Some("on".into()),
             cloud_agent_id: builtin_agent.to_string(),
@@ -127,24 +127,24 @@ impl ConnectionForm {
         }
     }
 
-    pub fn is_active(&self) -> bool {
+    pub(crate) fn is_active(&self) -> bool {
         checked(&self.is_active)
     }
 
-    pub fn is_source(&self) -> bool {
+    pub(crate) fn is_source(&self) -> bool {
         checked(&self.is_source)
     }
 
-    pub fn is_target(&self) -> bool {
+    pub(crate) fn is_target(&self) -> bool {
         checked(&self.is_target)
     }
 
-    pub fn version(&self) -> Option<i32> {
+    pub(crate) fn version(&self) -> Option<i32> {
         self.version.as_deref().and_then(|v| v.trim().parse().ok())
     }
 
     /// Checks every field and returns the typed input, or every problem at once.
-    pub fn validate_input(&self, mode: FormMode) -> Result<ConnectionInput, FieldErrors> {
+    pub(crate) fn validate_input(&self, mode: FormMode) -> Result<ConnectionInput, FieldErrors> {
         let mut errors = FieldErrors::default();
         if let Err(report) = self.validate() {
             for (field, problems) in report.field_errors() {
@@ -257,7 +257,7 @@ impl ConnectionForm {
 }
 
 /// Timeout in whole milliseconds, 1 to 600000; blank means the default.
-pub fn parse_timeout(text: &str) -> Result<i32, String> {
+pub(crate) fn parse_timeout(text: &str) -> Result<i32, String> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(TIMEOUT_DEFAULT_MS);
@@ -273,7 +273,7 @@ pub fn parse_timeout(text: &str) -> Result<i32, String> {
 
 /// An absolute http(s) URL, normalised: scheme and host lower-cased, default port and a lone
 /// trailing slash dropped. Credentials and fragments are refused rather than silently dropped.
-pub fn normalise_server_url(text: &str) -> Result<String, String> {
+pub(crate) fn normalise_server_url(text: &str) -> Result<String, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("Enter the TUNE API address, e.g. https://demo.api.hasoffers.com.".into());

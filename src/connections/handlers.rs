@@ -17,18 +17,16 @@ use super::views::{
 use crate::agents::model::{self as agents, BUILTIN_AGENT_ID};
 use crate::audit::{self, Actor};
 use crate::auth::{CurrentUser, Permission};
-use crate::connectors::{self, ConnectorInfo};
 use crate::error::{AppError, AppResult};
 use crate::flash::Flash;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::views::{
     Layout, Nav, format_time, is_htmx, iso_time, render_fragment, render_page, see_other,
 };
-
-pub const DEFAULT_PER_PAGE: i64 = 25;
+use junction_connectors::{self as connectors, ConnectorInfo};
 
 #[derive(Debug, Deserialize)]
-pub struct ListParams {
+pub(crate) struct ListParams {
     #[serde(default)]
     q: String,
     #[serde(default)]
@@ -49,7 +47,7 @@ impl ListParams {
             .per_page
             .and_then(|p| p.parse::<i64>().ok())
             .filter(|p| [25, 50, 100].contains(p))
-            .unwrap_or(DEFAULT_PER_PAGE);
+            .unwrap_or(super::views::DEFAULT_PER_PAGE);
         ListQuery {
             matching_kinds: if search.trim().is_empty() {
                 Vec::new()
@@ -70,7 +68,7 @@ impl ListParams {
 }
 
 /// GET /connections — the list, or just its results for htmx (search, sort, paging).
-pub async fn list_connections(
+pub(crate) async fn list_connections(
     state: web::Data<AppState>,
     request: HttpRequest,
     params: web::Query<ListParams>,
@@ -95,13 +93,13 @@ pub async fn list_connections(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct SelectParams {
+pub(crate) struct SelectParams {
     #[serde(default)]
     q: String,
 }
 
 /// GET /connections/new — the Connector Selection Page.
-pub async fn select_connector(
+pub(crate) async fn select_connector(
     request: HttpRequest,
     user: CurrentUser,
     params: web::Query<SelectParams>,
@@ -162,7 +160,7 @@ async fn render_form(
     let agents = agents::list_all(&mut conn).await?;
     let history = match (context.kind, context.id) {
         (FormKind::Edit, Some(id)) => Some(TestHistoryPartial {
-            runs: super::runs::recent(&mut conn, id, super::testing::HISTORY_LENGTH).await?,
+            runs: super::runs::recent(&mut conn, id, super::runs::HISTORY_LENGTH).await?,
             oob: false,
         }),
         _ => None,
@@ -197,7 +195,7 @@ fn key_status(state: &AppState, connection: &model::Connection) -> AppResult<Key
 }
 
 /// GET /connections/new/{connector} — the empty provider form.
-pub async fn new_connection_form(
+pub(crate) async fn new_connection_form(
     state: web::Data<AppState>,
     request: HttpRequest,
     user: CurrentUser,
@@ -212,7 +210,7 @@ pub async fn new_connection_form(
 }
 
 /// POST /connections/new/{connector} — Create.
-pub async fn create_connection(
+pub(crate) async fn create_connection(
     state: web::Data<AppState>,
     request: HttpRequest,
     user: CurrentUser,
@@ -264,7 +262,7 @@ fn connector_of(connection: &model::Connection) -> AppResult<&'static ConnectorI
 }
 
 /// GET /connections/{id} — the form of a saved connection (read-only for viewers).
-pub async fn edit_connection_form(
+pub(crate) async fn edit_connection_form(
     state: web::Data<AppState>,
     request: HttpRequest,
     path: web::Path<Uuid>,
@@ -280,7 +278,7 @@ pub async fn edit_connection_form(
 }
 
 /// POST /connections/{id} — Save.
-pub async fn save_connection(
+pub(crate) async fn save_connection(
     state: web::Data<AppState>,
     request: HttpRequest,
     user: CurrentUser,
@@ -343,7 +341,7 @@ pub async fn save_connection(
 }
 
 /// GET /connections/{id}/clone — the Create form filled with a copy (no key, inactive).
-pub async fn clone_connection_form(
+pub(crate) async fn clone_connection_form(
     state: web::Data<AppState>,
     request: HttpRequest,
     user: CurrentUser,
@@ -362,7 +360,7 @@ pub async fn clone_connection_form(
 }
 
 /// GET /connections/{id}/delete — asks before deleting.
-pub async fn confirm_delete_connection(
+pub(crate) async fn confirm_delete_connection(
     state: web::Data<AppState>,
     request: HttpRequest,
     user: CurrentUser,
@@ -379,7 +377,7 @@ pub async fn confirm_delete_connection(
 }
 
 /// POST /connections/{id}/delete — moves it to Deleted connections, then back to the list.
-pub async fn delete_connection(
+pub(crate) async fn delete_connection(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<Uuid>,
@@ -397,7 +395,7 @@ pub async fn delete_connection(
 }
 
 /// POST /connections/{id}/restore — back from Deleted connections, key included.
-pub async fn restore_connection(
+pub(crate) async fn restore_connection(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<Uuid>,
@@ -415,7 +413,7 @@ pub async fn restore_connection(
 }
 
 /// GET /connections/deleted — what can still be restored.
-pub async fn list_deleted_connections(
+pub(crate) async fn list_deleted_connections(
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> AppResult<HttpResponse> {
@@ -431,7 +429,7 @@ pub async fn list_deleted_connections(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ActiveForm {
+pub(crate) struct ActiveForm {
     #[serde(default)]
     active: String,
     #[serde(default)]
@@ -439,7 +437,7 @@ pub struct ActiveForm {
 }
 
 /// POST /connections/{id}/active — switches Is Active in place.
-pub async fn toggle_connection_active(
+pub(crate) async fn toggle_connection_active(
     state: web::Data<AppState>,
     request: HttpRequest,
     user: CurrentUser,

@@ -1,9 +1,9 @@
 //! The Connections area: list, connector selection, the provider form, clone and delete.
 
-pub mod form;
-pub mod handlers;
-pub mod model;
-pub mod runs;
-pub mod service;
-pub mod testing;
-pub mod views;
+pub(crate) mod form;
+pub(crate) mod handlers;
+pub(crate) mod model;
+pub(crate) mod runs;
+pub(crate) mod service;
+pub(crate) mod testing;
+pub(crate) mod views;

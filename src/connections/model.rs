@@ -13,7 +13,7 @@ diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql
 /// A stored connection, every column.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = connections)]
-pub struct Connection {
+pub(crate) struct Connection {
     pub id: Uuid,
     pub name: String,
     pub connector: String,
@@ -24,11 +24,9 @@ pub struct Connection {
     pub is_target: bool,
     pub timeout_ms: i32,
     pub query: String,
-    pub datetime_format: Option<String>,
     pub server_url: String,
     pub api_key_ciphertext: Vec<u8>,
     pub api_key_changed_at: DateTime<Utc>,
-    pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
 }
@@ -69,7 +67,7 @@ pub struct ConnectionChanges {
 
 /// Why a write did not happen, when it is the user's to fix.
 #[derive(Debug, thiserror::Error)]
-pub enum WriteError {
+pub(crate) enum WriteError {
     #[error("a connection with this name already exists")]
     DuplicateName,
     #[error("the connection was changed by someone else")]
@@ -91,7 +89,7 @@ fn classify(error: DieselError) -> WriteError {
     }
 }
 
-pub async fn insert(
+pub(crate) async fn insert(
     conn: &mut AsyncPgConnection,
     new: NewConnection,
 ) -> Result<Connection, WriteError> {
@@ -104,10 +102,13 @@ pub async fn insert(
 }
 
 /// How long a deleted connection can be restored.
-pub const RESTORE_DAYS: i64 = 30;
+pub(crate) const RESTORE_DAYS: i64 = 30;
 
 /// A live (not deleted) connection.
-pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Connection>> {
+pub(crate) async fn find(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<Connection>> {
     connections::table
         .find(id)
         .filter(connections::deleted_at.is_null())
@@ -118,7 +119,10 @@ pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
 }
 
 /// Whether the connection holding `name` (any case) is a deleted one.
-pub async fn name_held_by_deleted(conn: &mut AsyncPgConnection, name: &str) -> QueryResult<bool> {
+pub(crate) async fn name_held_by_deleted(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+) -> QueryResult<bool> {
     connections::table
         .filter(lower(connections::name).eq(name.to_lowercase()))
         .select(connections::deleted_at.is_not_null())
@@ -129,7 +133,7 @@ pub async fn name_held_by_deleted(conn: &mut AsyncPgConnection, name: &str) -> Q
 }
 
 /// Updates a connection if it is still at `expected_version`, bumping the version.
-pub async fn update(
+pub(crate) async fn update(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     expected_version: i32,
@@ -159,7 +163,7 @@ pub async fn update(
 }
 
 /// Switches Is Active, returning the new row (or `None` for an unknown id).
-pub async fn set_active(
+pub(crate) async fn set_active(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     active: bool,
@@ -181,7 +185,7 @@ pub async fn set_active(
 }
 
 /// Moves a connection to the Deleted view; `None` when there was no live one.
-pub async fn soft_delete(
+pub(crate) async fn soft_delete(
     conn: &mut AsyncPgConnection,
     id: Uuid,
 ) -> QueryResult<Option<Connection>> {
@@ -198,7 +202,10 @@ pub async fn soft_delete(
 }
 
 /// Brings back a connection deleted less than [`RESTORE_DAYS`] ago, key included.
-pub async fn restore(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Connection>> {
+pub(crate) async fn restore(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<Connection>> {
     let cutoff = Utc::now() - chrono::Duration::days(RESTORE_DAYS);
     diesel::update(
         connections::table
@@ -217,7 +224,7 @@ pub async fn restore(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Opti
 }
 
 /// Removes for good what was deleted more than [`RESTORE_DAYS`] ago.
-pub async fn purge_expired(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
+pub(crate) async fn purge_expired(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
     let cutoff = Utc::now() - chrono::Duration::days(RESTORE_DAYS);
     diesel::delete(connections::table.filter(connections::deleted_at.lt(cutoff)))
         .execute(conn)
@@ -226,7 +233,7 @@ pub async fn purge_expired(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
 
 /// A row of the Deleted view.
 #[derive(Debug, Clone, Queryable)]
-pub struct DeletedRow {
+pub(crate) struct DeletedRow {
     pub id: Uuid,
     pub name: String,
     pub connector: String,
@@ -234,7 +241,7 @@ pub struct DeletedRow {
 }
 
 /// Connections that can still be restored, most recently deleted first.
-pub async fn list_deleted(
+pub(crate) async fn list_deleted(
     conn: &mut AsyncPgConnection,
     limit: i64,
 ) -> QueryResult<Vec<DeletedRow>> {
@@ -255,7 +262,7 @@ pub async fn list_deleted(
 
 /// Columns the list can be sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SortKey {
+pub(crate) enum SortKey {
     #[default]
     Name,
     Connector,
@@ -267,7 +274,7 @@ pub enum SortKey {
 }
 
 impl SortKey {
-    pub const ALL: [SortKey; 7] = [
+    pub(crate) const ALL: [SortKey; 7] = [
         SortKey::Name,
         SortKey::Connector,
         SortKey::Agent,
@@ -277,7 +284,7 @@ impl SortKey {
         SortKey::Updated,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SortKey::Name => "name",
             SortKey::Connector => "connector",
@@ -289,14 +296,14 @@ impl SortKey {
         }
     }
 
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == text)
     }
 }
 
 /// What the list shows; page numbers start at 1.
 #[derive(Debug, Clone, Default)]
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     pub search: String,
     /// Connector kinds whose catalogue title matches `search`.
     pub matching_kinds: Vec<&'static str>,
@@ -308,7 +315,7 @@ pub struct ListQuery {
 
 /// One row of the Connections list.
 #[derive(Debug, Clone, Queryable)]
-pub struct ListRow {
+pub(crate) struct ListRow {
     pub id: Uuid,
     pub name: String,
     pub connector: String,
@@ -325,13 +332,13 @@ pub struct ListRow {
 /// One page of rows, and how many match (counted up to `COUNT_CAP`, so that counting costs a
 /// bounded amount whatever the table size).
 #[derive(Debug, Clone)]
-pub struct ListPage {
+pub(crate) struct ListPage {
     pub rows: Vec<ListRow>,
     pub total: i64,
     pub total_is_capped: bool,
 }
 
-pub const COUNT_CAP: i64 = 1_000;
+pub(crate) const COUNT_CAP: i64 = 1_000;
 
 /// Escapes `%`, `_` and `\` so user text matches literally inside a LIKE pattern.
 fn like_pattern(search: &str) -> String {
@@ -368,7 +375,7 @@ fn filtered(query: &ListQuery) -> diesel::dsl::IntoBoxed<'static, Source, diesel
     boxed
 }
 
-pub async fn list(conn: &mut AsyncPgConnection, query: &ListQuery) -> QueryResult<ListPage> {
+pub(crate) async fn list(conn: &mut AsyncPgConnection, query: &ListQuery) -> QueryResult<ListPage> {
     use SortKey::*;
     let per_page = query.per_page.clamp(1, 200);
     let page = query.page.max(1);

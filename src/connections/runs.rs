@@ -10,6 +10,9 @@ use crate::audit::{self, Actor, Entry};
 use crate::connections::model::Connection;
 use crate::db::schema::{connection_tests, connections};
 
+/// Test runs listed under the form.
+pub(crate) const HISTORY_LENGTH: i64 = 10;
+
 /// What a run showed the user; never a secret.
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = connection_tests)]
@@ -26,20 +29,18 @@ pub struct NewRun {
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = connection_tests)]
-pub struct Run {
-    pub id: i64,
+pub(crate) struct Run {
     pub kind: String,
     pub ran_at: DateTime<Utc>,
     pub user_label: String,
     pub outcome_code: String,
     pub message: String,
-    pub hint: Option<String>,
     pub elapsed_ms: i32,
     pub close_to_timeout: bool,
 }
 
 /// Stores a run and its audit entry together; a Test Connection also becomes the row's "last test".
-pub async fn record(
+pub(crate) async fn record(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     connection: &Connection,
@@ -79,7 +80,7 @@ pub async fn record(
 }
 
 /// The most recent runs of a connection, newest first.
-pub async fn recent(
+pub(crate) async fn recent(
     conn: &mut AsyncPgConnection,
     connection_id: Uuid,
     limit: i64,

@@ -12,13 +12,13 @@ use super::form::{ConnectionForm, ConnectionInput, FieldErrors, FormMode};
 use super::model::{self, Connection, ConnectionChanges, NewConnection, WriteError};
 use crate::agents;
 use crate::audit::{self, Actor, Entry};
-use crate::connectors::ConnectorInfo;
 use crate::crypto::{SecretBox, SecretHint, fingerprint};
 use crate::error::AppError;
+use junction_connectors::ConnectorInfo;
 
 /// Why a form was not saved.
 #[derive(Debug)]
-pub enum SaveFailure {
+pub(crate) enum SaveFailure {
     /// Re-render the form with these messages (422).
     Invalid(FieldErrors),
     /// Someone saved in between; the current row is attached (409).
@@ -39,7 +39,10 @@ pub fn key_context(id: Uuid) -> String {
 }
 
 /// Opens the stored key, for a call to the external system or to describe it.
-pub fn open_key(secrets: &SecretBox, connection: &Connection) -> Result<SecretString, AppError> {
+pub(crate) fn open_key(
+    secrets: &SecretBox,
+    connection: &Connection,
+) -> Result<SecretString, AppError> {
     secrets
         .open_secret(&connection.api_key_ciphertext, &key_context(connection.id))
         .map_err(|e| {
@@ -48,7 +51,10 @@ pub fn open_key(secrets: &SecretBox, connection: &Connection) -> Result<SecretSt
 }
 
 /// What may be shown of the stored key.
-pub fn key_hint(secrets: &SecretBox, connection: &Connection) -> Result<SecretHint, AppError> {
+pub(crate) fn key_hint(
+    secrets: &SecretBox,
+    connection: &Connection,
+) -> Result<SecretHint, AppError> {
     Ok(SecretHint::of(&open_key(secrets, connection)?))
 }
 
@@ -106,7 +112,7 @@ fn seal(secrets: &SecretBox, key: &SecretString, id: Uuid) -> Result<Vec<u8>, Ap
         .map_err(|e| AppError::Internal(e.into()))
 }
 
-pub async fn create(
+pub(crate) async fn create(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     secrets: &SecretBox,
@@ -159,7 +165,7 @@ fn host_of(url: &str) -> Option<String> {
         .and_then(|u| u.host_str().map(str::to_string))
 }
 
-pub async fn update(
+pub(crate) async fn update(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     secrets: &SecretBox,
@@ -255,7 +261,7 @@ pub async fn update(
 }
 
 /// Switches Is Active, with its audit entry; `None` for an unknown connection.
-pub async fn set_active(
+pub(crate) async fn set_active(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     id: Uuid,
@@ -312,7 +318,7 @@ async fn change_lifecycle(
 }
 
 /// Moves a connection to the Deleted view, with its audit entry.
-pub async fn delete(
+pub(crate) async fn delete(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     id: Uuid,
@@ -321,7 +327,7 @@ pub async fn delete(
 }
 
 /// Restores a deleted connection, key included, with its audit entry.
-pub async fn restore(
+pub(crate) async fn restore(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     id: Uuid,
@@ -330,7 +336,7 @@ pub async fn restore(
 }
 
 /// The form filled from a stored connection (never with its key).
-pub fn form_of(connection: &Connection) -> ConnectionForm {
+pub(crate) fn form_of(connection: &Connection) -> ConnectionForm {
     let flag = |on: bool| on.then(|| "on".to_string());
     ConnectionForm {
         name: connection.name.clone(),
@@ -348,7 +354,7 @@ pub fn form_of(connection: &Connection) -> ConnectionForm {
 }
 
 /// The form for a copy: every field but the key, " (copy)" appended, inactive.
-pub fn clone_form_of(connection: &Connection) -> ConnectionForm {
+pub(crate) fn clone_form_of(connection: &Connection) -> ConnectionForm {
     let mut form = form_of(connection);
     let mut name = connection.name.clone();
     // Keep the copy's name within the 100-character limit.

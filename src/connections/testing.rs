@@ -15,16 +15,14 @@ use super::views::{QueryResultPartial, TestHistoryPartial, TestResultPartial};
 use crate::agents::model::BUILTIN_AGENT_ID;
 use crate::audit::Actor;
 use crate::auth::{CurrentUser, Permission};
-use crate::connectors::outcome::TestOutcome;
-use crate::connectors::runner::{ConnectionSettings, Connector, QueryOutcome};
 use crate::error::{AppError, AppResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::views::{is_htmx, render_fragment, see_other};
+use junction_connectors::outcome::TestOutcome;
+use junction_connectors::runner::{ConnectionSettings, Connector, QueryOutcome};
 
 /// Rows the Test Query preview shows at most.
-pub const PREVIEW_ROWS: usize = 100;
-/// Test runs listed under the form.
-pub const HISTORY_LENGTH: i64 = 10;
+pub(crate) const PREVIEW_ROWS: usize = 100;
 
 async fn load(state: &AppState, id: Uuid) -> AppResult<Connection> {
     let mut conn = state.pool.get().await?;
@@ -55,7 +53,7 @@ fn settings(state: &AppState, connection: &Connection) -> AppResult<ConnectionSe
 async fn history(state: &AppState, id: Uuid) -> AppResult<TestHistoryPartial> {
     let mut conn = state.pool.get().await?;
     Ok(TestHistoryPartial {
-        runs: runs::recent(&mut conn, id, HISTORY_LENGTH).await?,
+        runs: runs::recent(&mut conn, id, runs::HISTORY_LENGTH).await?,
         oob: true,
     })
 }
@@ -79,7 +77,7 @@ fn run_of(
 }
 
 /// POST /connections/{id}/test — Test Connection.
-pub async fn test_connection(
+pub(crate) async fn test_connection(
     state: web::Data<AppState>,
     request: HttpRequest,
     user: CurrentUser,
@@ -117,13 +115,13 @@ pub async fn test_connection(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct QueryForm {
+pub(crate) struct QueryForm {
     /// What is in the Query box now; absent (no JavaScript) means the saved query.
     query: Option<String>,
 }
 
 /// POST /connections/{id}/query — Test Query: the first rows of the query in the box.
-pub async fn test_query(
+pub(crate) async fn test_query(
     state: web::Data<AppState>,
     request: HttpRequest,
     user: CurrentUser,
@@ -142,7 +140,7 @@ pub async fn test_query(
         .await;
     let summary = match &outcome {
         QueryOutcome::Rows(preview) => TestOutcome::new(
-            crate::connectors::outcome::OutcomeCode::Success,
+            junction_connectors::outcome::OutcomeCode::Success,
             format!(
                 "{} rows shown{} from {} ({} calls)",
                 preview.rows.len(),
@@ -159,7 +157,7 @@ pub async fn test_query(
             std::time::Duration::from_millis(connection.timeout_ms as u64),
         ),
         QueryOutcome::Invalid(mistake) => TestOutcome::new(
-            crate::connectors::outcome::OutcomeCode::ApiError,
+            junction_connectors::outcome::OutcomeCode::ApiError,
             format!("The query is not valid: {}", mistake.message),
         ),
         QueryOutcome::Failed(outcome) => outcome.clone(),
@@ -183,7 +181,7 @@ pub async fn test_query(
 }
 
 /// GET /connections/{id}/export.csv — the saved query's whole result, streamed as it arrives.
-pub async fn export_csv(
+pub(crate) async fn export_csv(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<Uuid>,

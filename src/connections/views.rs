@@ -8,28 +8,31 @@ use super::model::{DeletedRow, ListPage, ListQuery, ListRow, SortKey};
 use crate::agents::model::CloudAgent;
 use crate::audit::model::AuditEvent;
 use crate::connections::runs::Run;
-use crate::connectors::hasoffers::implementation::ImplementationType;
-use crate::connectors::outcome::TestOutcome;
-use crate::connectors::runner::QueryOutcome;
-use crate::connectors::{self, ConnectorInfo, Section};
 use crate::views::{Layout, format_time, iso_time};
+use junction_connectors::hasoffers::implementation::ImplementationType;
+use junction_connectors::outcome::TestOutcome;
+use junction_connectors::runner::QueryOutcome;
+use junction_connectors::{self as connectors, ConnectorInfo, Section};
+
+/// Rows per list page unless the address asks for 50 or 100.
+pub(crate) const DEFAULT_PER_PAGE: i64 = 25;
 
 /// The Connections list; its `results` block is also the htmx fragment for search, sort and
 /// paging.
 #[derive(Template)]
 #[template(path = "connections/list.html", blocks = ["results"])]
-pub struct ConnectionsPage {
+pub(crate) struct ConnectionsPage {
     pub layout: Layout,
     pub list: ListView,
 }
 
 /// Rows plus everything needed to draw sort links and pagination.
-pub struct ListView {
+pub(crate) struct ListView {
     pub query: ListQuery,
     pub page: ListPage,
 }
 
-pub struct SortLink {
+pub(crate) struct SortLink {
     pub label: &'static str,
     pub href: String,
     /// `ascending`, `descending` or `none`, for `aria-sort`.
@@ -50,7 +53,7 @@ impl ListView {
         if page > 1 {
             params.push(("page", page.to_string()));
         }
-        if self.query.per_page != super::handlers::DEFAULT_PER_PAGE {
+        if self.query.per_page != DEFAULT_PER_PAGE {
             params.push(("per_page", self.query.per_page.to_string()));
         }
         let encoded = serde_urlencoded::to_string(&params).unwrap_or_default();
@@ -61,7 +64,7 @@ impl ListView {
         }
     }
 
-    pub fn sort_link(&self, key: &str) -> SortLink {
+    pub(crate) fn sort_link(&self, key: &str) -> SortLink {
         let sort = SortKey::parse(key).unwrap_or_default();
         let current = self.query.sort == sort;
         let label = match sort {
@@ -84,20 +87,20 @@ impl ListView {
         }
     }
 
-    pub fn rows(&self) -> &[ListRow] {
+    pub(crate) fn rows(&self) -> &[ListRow] {
         &self.page.rows
     }
 
-    pub fn is_searching(&self) -> bool {
+    pub(crate) fn is_searching(&self) -> bool {
         !self.query.search.trim().is_empty()
     }
 
-    pub fn page_count(&self) -> i64 {
+    pub(crate) fn page_count(&self) -> i64 {
         ((self.page.total + self.query.per_page - 1) / self.query.per_page).max(1)
     }
 
     /// "Page 3 of 40", or just "Page 3" when the count stopped at its cap.
-    pub fn page_label(&self) -> String {
+    pub(crate) fn page_label(&self) -> String {
         if self.page.total_is_capped {
             format!("Page {}", self.query.page)
         } else {
@@ -105,15 +108,15 @@ impl ListView {
         }
     }
 
-    pub fn first_shown(&self) -> i64 {
+    pub(crate) fn first_shown(&self) -> i64 {
         (self.query.page - 1) * self.query.per_page + 1
     }
 
-    pub fn last_shown(&self) -> i64 {
+    pub(crate) fn last_shown(&self) -> i64 {
         self.first_shown() + self.page.rows.len() as i64 - 1
     }
 
-    pub fn total_label(&self) -> String {
+    pub(crate) fn total_label(&self) -> String {
         if self.page.total_is_capped {
             format!("{}+", self.page.total)
         } else {
@@ -121,26 +124,26 @@ impl ListView {
         }
     }
 
-    pub fn prev_href(&self) -> Option<String> {
+    pub(crate) fn prev_href(&self) -> Option<String> {
         (self.query.page > 1)
             .then(|| self.href(self.query.sort, self.query.descending, self.query.page - 1))
     }
 
-    pub fn next_href(&self) -> Option<String> {
+    pub(crate) fn next_href(&self) -> Option<String> {
         let more = self.query.page < self.page_count() || self.page.total_is_capped;
         (more && self.page.rows.len() as i64 == self.query.per_page)
             .then(|| self.href(self.query.sort, self.query.descending, self.query.page + 1))
     }
 
-    pub fn connector_title(&self, kind: &str) -> String {
+    pub(crate) fn connector_title(&self, kind: &str) -> String {
         connectors::find(kind).map_or_else(|| kind.to_string(), |c| c.title.to_string())
     }
 
-    pub fn updated(&self, row: &ListRow) -> String {
+    pub(crate) fn updated(&self, row: &ListRow) -> String {
         format_time(&row.updated_at)
     }
 
-    pub fn updated_iso(&self, row: &ListRow) -> String {
+    pub(crate) fn updated_iso(&self, row: &ListRow) -> String {
         iso_time(&row.updated_at)
     }
 }
@@ -148,7 +151,7 @@ impl ListView {
 /// The in-place Is Active switch of one list row.
 #[derive(Template)]
 #[template(path = "connections/_active_toggle.html")]
-pub struct ActiveTogglePartial {
+pub(crate) struct ActiveTogglePartial {
     pub id: Uuid,
     pub name: String,
     pub is_active: bool,
@@ -159,7 +162,7 @@ pub struct ActiveTogglePartial {
 /// The Connector Selection Page.
 #[derive(Template)]
 #[template(path = "connections/select.html")]
-pub struct ConnectorSelectionPage {
+pub(crate) struct ConnectorSelectionPage {
     pub layout: Layout,
     pub filter: String,
     pub sections: Vec<(Section, Vec<&'static ConnectorInfo>)>,
@@ -167,7 +170,7 @@ pub struct ConnectorSelectionPage {
 
 impl ConnectorSelectionPage {
     /// Server-side filtering, for browsers without JavaScript; the script narrows as you type.
-    pub fn new(layout: Layout, filter: String) -> Self {
+    pub(crate) fn new(layout: Layout, filter: String) -> Self {
         let needle = filter.trim().to_lowercase();
         let sections = connectors::by_section()
             .into_iter()
@@ -188,7 +191,7 @@ impl ConnectorSelectionPage {
 }
 
 /// What the form shows about the stored key, instead of the key.
-pub struct KeyStatus {
+pub(crate) struct KeyStatus {
     pub last4: Option<String>,
     pub changed: String,
     pub changed_iso: String,
@@ -196,7 +199,7 @@ pub struct KeyStatus {
 
 /// How the form page was reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FormKind {
+pub(crate) enum FormKind {
     Create,
     Clone,
     Edit,
@@ -205,7 +208,7 @@ pub enum FormKind {
 /// The HasOffersProvider form, for create, clone and edit.
 #[derive(Template)]
 #[template(path = "connections/form.html")]
-pub struct ConnectionFormPage<'a> {
+pub(crate) struct ConnectionFormPage<'a> {
     pub layout: Layout,
     pub kind: FormKind,
     pub connector: &'static ConnectorInfo,
@@ -227,42 +230,42 @@ pub struct ConnectionFormPage<'a> {
 }
 
 impl ConnectionFormPage<'_> {
-    pub fn action(&self) -> String {
+    pub(crate) fn action(&self) -> String {
         match (self.kind, self.id) {
             (FormKind::Edit, Some(id)) => format!("/connections/{id}"),
             _ => format!("/connections/new/{}", self.connector.kind),
         }
     }
 
-    pub fn is_edit(&self) -> bool {
+    pub(crate) fn is_edit(&self) -> bool {
         self.kind == FormKind::Edit
     }
 
-    pub fn is_clone(&self) -> bool {
+    pub(crate) fn is_clone(&self) -> bool {
         self.kind == FormKind::Clone
     }
 
-    pub fn submit_label(&self) -> &'static str {
+    pub(crate) fn submit_label(&self) -> &'static str {
         if self.is_edit() { "Save" } else { "Create" }
     }
 
-    pub fn implementation_types(&self) -> &'static [ImplementationType] {
+    pub(crate) fn implementation_types(&self) -> &'static [ImplementationType] {
         &ImplementationType::ALL
     }
 
-    pub fn error(&self, field: &str) -> Option<&str> {
+    pub(crate) fn error(&self, field: &str) -> Option<&str> {
         self.errors.get(field)
     }
 
     /// `aria-describedby` for a field: its help text and, when present, its error.
-    pub fn described_by(&self, field: &str) -> String {
+    pub(crate) fn described_by(&self, field: &str) -> String {
         match self.errors.get(field) {
             Some(_) => format!("{field}-help {field}-error"),
             None => format!("{field}-help"),
         }
     }
 
-    pub fn field_label(&self, field: &str) -> &'static str {
+    pub(crate) fn field_label(&self, field: &str) -> &'static str {
         match field {
             "name" => "Connection",
             "cloud_agent_id" => "Cloud Agent",
@@ -279,14 +282,14 @@ impl ConnectionFormPage<'_> {
 /// Asks before deleting.
 #[derive(Template)]
 #[template(path = "connections/delete.html")]
-pub struct DeleteConfirmPage {
+pub(crate) struct DeleteConfirmPage {
     pub layout: Layout,
     pub id: Uuid,
     pub name: String,
 }
 
 impl ConnectionFormPage<'_> {
-    pub fn conflict_when(&self, event: &AuditEvent) -> String {
+    pub(crate) fn conflict_when(&self, event: &AuditEvent) -> String {
         format_time(&event.occurred_at)
     }
 }
@@ -294,18 +297,18 @@ impl ConnectionFormPage<'_> {
 /// Connections deleted less than 30 days ago, with Restore.
 #[derive(Template)]
 #[template(path = "connections/deleted.html")]
-pub struct DeletedConnectionsPage {
+pub(crate) struct DeletedConnectionsPage {
     pub layout: Layout,
     pub rows: Vec<DeletedRow>,
 }
 
 impl DeletedConnectionsPage {
-    pub fn deleted(&self, row: &DeletedRow) -> String {
+    pub(crate) fn deleted(&self, row: &DeletedRow) -> String {
         row.deleted_at.as_ref().map(format_time).unwrap_or_default()
     }
 
     /// The day the connection can no longer be restored.
-    pub fn purge_on(&self, row: &DeletedRow) -> String {
+    pub(crate) fn purge_on(&self, row: &DeletedRow) -> String {
         row.deleted_at
             .map(|d| {
                 (d + chrono::Duration::days(super::model::RESTORE_DAYS))
@@ -315,13 +318,13 @@ impl DeletedConnectionsPage {
             .unwrap_or_default()
     }
 
-    pub fn connector_title(&self, kind: &str) -> String {
+    pub(crate) fn connector_title(&self, kind: &str) -> String {
         connectors::find(kind).map_or_else(|| kind.to_string(), |c| c.title.to_string())
     }
 }
 
 /// The outcome chip: its class and words (never colour alone).
-pub fn outcome_chip(code: &str, close_to_timeout: bool) -> (&'static str, &'static str) {
+pub(crate) fn outcome_chip(code: &str, close_to_timeout: bool) -> (&'static str, &'static str) {
     match (code, close_to_timeout) {
         ("success", false) => ("chip-ok", "OK"),
         ("success", true) => ("chip-warn", "OK, slow"),
@@ -334,22 +337,22 @@ pub fn outcome_chip(code: &str, close_to_timeout: bool) -> (&'static str, &'stat
 /// The recent runs under the form (also sent out-of-band after each run).
 #[derive(Template)]
 #[template(path = "connections/_test_history.html")]
-pub struct TestHistoryPartial {
+pub(crate) struct TestHistoryPartial {
     pub runs: Vec<Run>,
     /// Whether this is an htmx out-of-band swap.
     pub oob: bool,
 }
 
 impl TestHistoryPartial {
-    pub fn chip(&self, run: &Run) -> (&'static str, &'static str) {
+    pub(crate) fn chip(&self, run: &Run) -> (&'static str, &'static str) {
         outcome_chip(&run.outcome_code, run.close_to_timeout)
     }
 
-    pub fn when(&self, run: &Run) -> String {
+    pub(crate) fn when(&self, run: &Run) -> String {
         format_time(&run.ran_at)
     }
 
-    pub fn when_iso(&self, run: &Run) -> String {
+    pub(crate) fn when_iso(&self, run: &Run) -> String {
         iso_time(&run.ran_at)
     }
 }
@@ -357,14 +360,14 @@ impl TestHistoryPartial {
 /// The result of Test Connection, swapped in under the buttons.
 #[derive(Template)]
 #[template(path = "connections/_test_result.html")]
-pub struct TestResultPartial {
+pub(crate) struct TestResultPartial {
     pub outcome: TestOutcome,
     pub timeout_ms: i32,
     pub history: TestHistoryPartial,
 }
 
 impl TestResultPartial {
-    pub fn chip(&self) -> (&'static str, &'static str) {
+    pub(crate) fn chip(&self) -> (&'static str, &'static str) {
         outcome_chip(self.outcome.code.as_str(), self.outcome.close_to_timeout)
     }
 }
@@ -372,27 +375,31 @@ impl TestResultPartial {
 /// The result of Test Query.
 #[derive(Template)]
 #[template(path = "connections/_query_result.html")]
-pub struct QueryResultPartial {
+pub(crate) struct QueryResultPartial {
     pub outcome: QueryOutcome,
     pub query: String,
     pub history: TestHistoryPartial,
 }
 
 /// Preview cells longer than this are cut, with the full value on hover.
-pub const CELL_CHARS: usize = 80;
+pub(crate) const CELL_CHARS: usize = 80;
 
 impl QueryResultPartial {
-    pub fn is_long(&self, value: &str) -> bool {
+    pub(crate) fn is_long(&self, value: &str) -> bool {
         value.chars().count() > CELL_CHARS
     }
 
-    pub fn short(&self, value: &str) -> String {
+    pub(crate) fn short(&self, value: &str) -> String {
         let cut: String = value.chars().take(CELL_CHARS).collect();
         format!("{cut}…")
     }
 
     /// The line of the query holding the mistake, and a caret under its column.
-    pub fn mistake_line(&self, line: &u64, column: &Option<u64>) -> Option<(String, String)> {
+    pub(crate) fn mistake_line(
+        &self,
+        line: &u64,
+        column: &Option<u64>,
+    ) -> Option<(String, String)> {
         let text = self
             .query
             .lines()
@@ -405,13 +412,13 @@ impl QueryResultPartial {
         Some((text, caret))
     }
 
-    pub fn failure_chip(&self, outcome: &TestOutcome) -> (&'static str, &'static str) {
+    pub(crate) fn failure_chip(&self, outcome: &TestOutcome) -> (&'static str, &'static str) {
         outcome_chip(outcome.code.as_str(), outcome.close_to_timeout)
     }
 }
 
 impl ListView {
-    pub fn last_test(&self, row: &ListRow) -> Option<(&'static str, &'static str, String)> {
+    pub(crate) fn last_test(&self, row: &ListRow) -> Option<(&'static str, &'static str, String)> {
         let at = row.last_test_at.as_ref()?;
         let (class, label) = outcome_chip(
             row.last_test_code.as_deref().unwrap_or(""),
@@ -422,7 +429,7 @@ impl ListView {
 }
 
 impl ConnectionFormPage<'_> {
-    pub fn query_help(&self) -> &'static str {
-        crate::connectors::hasoffers::query::QUERY_HELP
+    pub(crate) fn query_help(&self) -> &'static str {
+        junction_connectors::hasoffers::query::QUERY_HELP
     }
 }

@@ -13,11 +13,11 @@ use crate::auth::model::{self, UserWriteError};
 use crate::auth::{CurrentUser, Permission, Roles, password};
 use crate::error::{AppError, AppResult};
 use crate::flash::Flash;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::views::{Layout, Nav, render_page, see_other};
 
 /// GET /users
-pub async fn list_users(
+pub(crate) async fn list_users(
     state: web::Data<AppState>,
     request: HttpRequest,
     user: CurrentUser,
@@ -33,7 +33,10 @@ pub async fn list_users(
 }
 
 /// GET /users/new
-pub async fn new_user_form(request: HttpRequest, user: CurrentUser) -> AppResult<HttpResponse> {
+pub(crate) async fn new_user_form(
+    request: HttpRequest,
+    user: CurrentUser,
+) -> AppResult<HttpResponse> {
     user.require(Permission::ManageUsers)?;
     let page = UserFormPage::new(
         Layout::new(&request, Nav::Users),
@@ -46,7 +49,7 @@ pub async fn new_user_form(request: HttpRequest, user: CurrentUser) -> AppResult
 }
 
 #[derive(Deserialize)]
-pub struct UserForm {
+pub(crate) struct UserForm {
     #[serde(default)]
     email: String,
     password: Option<SecretString>,
@@ -71,7 +74,7 @@ impl UserForm {
 }
 
 /// POST /users/new
-pub async fn create_user(
+pub(crate) async fn create_user(
     state: web::Data<AppState>,
     request: HttpRequest,
     user: CurrentUser,
@@ -116,7 +119,7 @@ pub async fn create_user(
 }
 
 /// GET /users/{id}
-pub async fn edit_user_form(
+pub(crate) async fn edit_user_form(
     state: web::Data<AppState>,
     request: HttpRequest,
     user: CurrentUser,
@@ -138,7 +141,7 @@ pub async fn edit_user_form(
 }
 
 /// POST /users/{id} — roles and Is Active.
-pub async fn save_user(
+pub(crate) async fn save_user(
     state: web::Data<AppState>,
     request: HttpRequest,
     user: CurrentUser,
@@ -186,12 +189,12 @@ pub async fn save_user(
 }
 
 #[derive(Deserialize)]
-pub struct ResetForm {
+pub(crate) struct ResetForm {
     password: Option<SecretString>,
 }
 
 /// POST /users/{id}/password — sets a new password and ends the user's sessions.
-pub async fn reset_user_password(
+pub(crate) async fn reset_user_password(
     state: web::Data<AppState>,
     request: HttpRequest,
     user: CurrentUser,

@@ -1,4 +1,4 @@
 //! The Users page (System Admins): create, deactivate, change roles, reset password.
 
-pub mod handlers;
-pub mod views;
+pub(crate) mod handlers;
+pub(crate) mod views;

@@ -9,13 +9,13 @@ use crate::views::{Layout, format_time};
 
 #[derive(Template)]
 #[template(path = "users/list.html")]
-pub struct UsersPage {
+pub(crate) struct UsersPage {
     pub layout: Layout,
     pub users: Vec<User>,
 }
 
 impl UsersPage {
-    pub fn roles(&self, user: &User) -> String {
+    pub(crate) fn roles(&self, user: &User) -> String {
         let labels = user.roles().labels();
         if labels.is_empty() {
             "View only".into()
@@ -24,7 +24,7 @@ impl UsersPage {
         }
     }
 
-    pub fn last_sign_in(&self, user: &User) -> String {
+    pub(crate) fn last_sign_in(&self, user: &User) -> String {
         user.last_sign_in_at
             .as_ref()
             .map_or_else(|| "never".into(), format_time)
@@ -34,7 +34,7 @@ impl UsersPage {
 /// Create (no `id`) or edit a user.
 #[derive(Template)]
 #[template(path = "users/form.html")]
-pub struct UserFormPage<'a> {
+pub(crate) struct UserFormPage<'a> {
     pub layout: Layout,
     pub id: Option<Uuid>,
     pub email: &'a str,
@@ -47,7 +47,7 @@ pub struct UserFormPage<'a> {
 
 impl<'a> UserFormPage<'a> {
     /// The form with these values and no messages.
-    pub fn new(
+    pub(crate) fn new(
         layout: Layout,
         id: Option<Uuid>,
         email: &'a str,

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use junction::db::schema::cloud_agents;
-use junction::tune_sandbox::{DEFAULT_NETWORK_TOKEN, SandboxConfig};
+use tune_sandbox::{DEFAULT_NETWORK_TOKEN, SandboxConfig};
 use uuid::Uuid;
 
 use crate::helpers::{BUILTIN_AGENT, read, spawn_app, spawn_app_with, valid_form, with};
@@ -127,7 +127,7 @@ async fn users_without_the_agents_role_only_see_the_agents() {
 #[actix_web::test]
 async fn connections_on_a_corporate_agent_may_reach_internal_addresses() {
     let app = spawn_app_with(|config| config.allow_private_targets = false).await;
-    let tune = junction::tune_sandbox::spawn(SandboxConfig::default(), 0)
+    let tune = tune_sandbox::spawn(SandboxConfig::default(), 0)
         .await
         .unwrap();
     assert_eq!(

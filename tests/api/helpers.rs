@@ -99,13 +99,13 @@ fn remove_stale_clusters(tmpdir: &std::path::Path) {
 }
 
 /// A fresh, migrated database of its own; dropped when the value is.
-pub struct TestDatabase {
+pub(crate) struct TestDatabase {
     pub name: String,
     pub url: String,
 }
 
 impl TestDatabase {
-    pub async fn create() -> Self {
+    pub(crate) async fn create() -> Self {
         let cluster = cluster();
         let name = format!("junction_test_{}", Uuid::new_v4().simple());
         let mut admin = AsyncPgConnection::establish(&cluster.admin_url)
@@ -124,7 +124,7 @@ impl TestDatabase {
         }
     }
 
-    pub async fn connect(&self) -> AsyncPgConnection {
+    pub(crate) async fn connect(&self) -> AsyncPgConnection {
         AsyncPgConnection::establish(&self.url)
             .await
             .expect("connect to the test database")
@@ -154,18 +154,18 @@ impl Drop for TestDatabase {
 }
 
 /// The running app and a client that does not follow redirects (tests look at them).
-pub struct TestApp {
+pub(crate) struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub secret_key: String,
     pub db: TestDatabase,
 }
 
-pub const ADMIN_EMAIL: &str = "admin@example.com";
-pub const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const ADMIN_EMAIL: &str = "admin@example.com";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// A client with its own cookie jar that does not follow redirects (tests look at them).
-pub fn new_client() -> reqwest::Client {
+pub(crate) fn new_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
@@ -174,12 +174,12 @@ pub fn new_client() -> reqwest::Client {
 }
 
 /// The app with no user at all (first run).
-pub async fn spawn_app_without_users() -> TestApp {
+pub(crate) async fn spawn_app_without_users() -> TestApp {
     spawn(false, |_| {}).await
 }
 
 /// The app with a System Admin, signed in.
-pub async fn spawn_app() -> TestApp {
+pub(crate) async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
@@ -202,7 +202,7 @@ impl std::io::Write for LogWriter {
 }
 
 /// Installs the capturing subscriber (once per test binary).
-pub fn capture_logs() {
+pub(crate) fn capture_logs() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
         let _ = tracing_subscriber::fmt()
@@ -214,14 +214,14 @@ pub fn capture_logs() {
 }
 
 /// What has been logged so far.
-pub fn captured_logs() -> String {
+pub(crate) fn captured_logs() -> String {
     LOGS.lock()
         .map(|l| String::from_utf8_lossy(&l).into_owned())
         .unwrap_or_default()
 }
 
 /// Like [`spawn_app`], with the configuration adjusted first.
-pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+pub(crate) async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let app = spawn(true, adjust).await;
     app.sign_in(&app.client, ADMIN_EMAIL, PASSWORD).await;
     app
@@ -251,19 +251,19 @@ async fn spawn(with_admin: bool, adjust: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 /// A response read whole.
-pub struct Page {
+pub(crate) struct Page {
     pub status: u16,
     pub location: Option<String>,
     pub body: String,
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
 
     /// Signs `client` in; panics unless it works.
-    pub async fn sign_in(&self, client: &reqwest::Client, email: &str, password: &str) {
+    pub(crate) async fn sign_in(&self, client: &reqwest::Client, email: &str, password: &str) {
         let response = client
             .post(self.url("/signin"))
             .form(&[
@@ -283,7 +283,7 @@ impl TestApp {
 
     /// Creates a user with the given roles (as the signed-in admin) and returns a client signed
     /// in as them.
-    pub async fn client_with_roles(&self, email: &str, roles: &[&str]) -> reqwest::Client {
+    pub(crate) async fn client_with_roles(&self, email: &str, roles: &[&str]) -> reqwest::Client {
         let mut fields = vec![
             ("email", email),
             ("password", PASSWORD),
@@ -299,11 +299,11 @@ impl TestApp {
         client
     }
 
-    pub async fn get(&self, path: &str) -> Page {
+    pub(crate) async fn get(&self, path: &str) -> Page {
         read(self.client.get(self.url(path)).send().await.expect("GET")).await
     }
 
-    pub async fn get_htmx(&self, path: &str) -> Page {
+    pub(crate) async fn get_htmx(&self, path: &str) -> Page {
         read(
             self.client
                 .get(self.url(path))
@@ -315,7 +315,7 @@ impl TestApp {
         .await
     }
 
-    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Page {
         read(
             self.client
                 .post(self.url(path))
@@ -327,7 +327,7 @@ impl TestApp {
         .await
     }
 
-    pub async fn post_htmx(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post_htmx(&self, path: &str, fields: &[(&str, &str)]) -> Page {
         read(
             self.client
                 .post(self.url(path))
@@ -341,7 +341,7 @@ impl TestApp {
     }
 
     /// Creates a HasOffers connection through the form; returns its id.
-    pub async fn create_connection(&self, fields: &[(&str, &str)]) -> Uuid {
+    pub(crate) async fn create_connection(&self, fields: &[(&str, &str)]) -> Uuid {
         let page = self.post_form("/connections/new/hasoffers", fields).await;
         assert_eq!(
             page.status, 303,
@@ -356,7 +356,7 @@ impl TestApp {
     }
 }
 
-pub async fn read(response: reqwest::Response) -> Page {
+pub(crate) async fn read(response: reqwest::Response) -> Page {
     let status = response.status().as_u16();
     let location = response
         .headers()
@@ -371,11 +371,11 @@ pub async fn read(response: reqwest::Response) -> Page {
     }
 }
 
-pub const BUILTIN_AGENT: &str = "00000000-0000-0000-0000-000000000001";
-pub const API_KEY: &str = "NETsecretKEY1234567890abcdWXYZ";
+pub(crate) const BUILTIN_AGENT: &str = "00000000-0000-0000-0000-000000000001";
+pub(crate) const API_KEY: &str = "NETsecretKEY1234567890abcdWXYZ";
 
 /// A complete, valid form; tests override what they exercise.
-pub fn valid_form(name: &str) -> Vec<(&str, &str)> {
+pub(crate) fn valid_form(name: &str) -> Vec<(&str, &str)> {
     vec![
         ("name", name),
         ("is_active", "on"),
@@ -390,7 +390,7 @@ pub fn valid_form(name: &str) -> Vec<(&str, &str)> {
 }
 
 /// `fields` with `name` set to `value` (added when missing).
-pub fn with<'a>(
+pub(crate) fn with<'a>(
     mut fields: Vec<(&'a str, &'a str)>,
     name: &'a str,
     value: &'a str,
@@ -402,6 +402,6 @@ pub fn with<'a>(
     fields
 }
 
-pub fn without<'a>(fields: Vec<(&'a str, &'a str)>, name: &str) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn without<'a>(fields: Vec<(&'a str, &'a str)>, name: &str) -> Vec<(&'a str, &'a str)> {
     fields.into_iter().filter(|(k, _)| *k != name).collect()
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use junction::db::schema::{audit_events, connection_tests};
-use junction::tune_sandbox::{
+use tune_sandbox::{
     DEFAULT_ADVERTISER_KEY, DEFAULT_AFFILIATE_KEY, DEFAULT_NETWORK_TOKEN, Fault, RunningSandbox,
     SandboxConfig,
 };
@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::helpers::{Page, TestApp, spawn_app, spawn_app_with, valid_form, with};
 
 async fn sandbox(config: SandboxConfig) -> RunningSandbox {
-    junction::tune_sandbox::spawn(config, 0)
+    tune_sandbox::spawn(config, 0)
         .await
         .expect("start the TUNE sandbox")
 }

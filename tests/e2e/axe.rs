@@ -16,7 +16,7 @@ const FAILING: &[&str] = &["serious", "critical"];
 impl Browser {
     /// Runs axe-core (WCAG 2 A/AA rules and best practices) on the current page and fails on any
     /// serious or critical violation, naming the rule, the elements and what to fix.
-    pub async fn assert_accessible(&self, page: &str) {
+    pub(crate) async fn assert_accessible(&self, page: &str) {
         let loaded = self
             .script("return typeof window.axe === 'object';", vec![])
             .await;

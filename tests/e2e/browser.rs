@@ -19,15 +19,15 @@ use serde_json::{Value, json};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// The longest any wait for the page lasts before the test fails.
-pub const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 /// How often waits look again.
 const POLL: Duration = Duration::from_millis(50);
 /// How long Chromium may take to start on a busy machine.
 const START: Duration = Duration::from_secs(60);
 
 /// A laptop screen and a phone (CSS pixels).
-pub const LAPTOP: (u32, u32) = (1366, 900);
-pub const PHONE: (u32, u32) = (390, 844);
+pub(crate) const LAPTOP: (u32, u32) = (1366, 900);
+pub(crate) const PHONE: (u32, u32) = (390, 844);
 
 /// Flags for a quiet, offline, headless Chromium (the machine has no internet: without the
 /// background-networking flags Chromium keeps trying to reach Google).
@@ -82,7 +82,7 @@ fn on_path(names: &[&str]) -> Option<PathBuf> {
 }
 
 /// Whether Chromium and chromedriver are here; when not, says so (or fails, see the module docs).
-pub fn available() -> bool {
+pub(crate) fn available() -> bool {
     match locate() {
         Ok(_) => true,
         Err(missing) => {
@@ -123,7 +123,7 @@ impl Drop for Driver {
     }
 }
 
-pub struct Browser {
+pub(crate) struct Browser {
     pub client: Client,
     base: String,
     // Dropped in this order: the driver (and Chromium) first, then the profile folder.
@@ -135,7 +135,7 @@ pub struct Browser {
 impl Browser {
     /// A fresh headless Chromium at laptop size, for the app at `base` (`http://127.0.0.1:PORT`),
     /// or `None` when this machine has no Chromium (see the module documentation).
-    pub async fn start(base: &str) -> Option<Browser> {
+    pub(crate) async fn start(base: &str) -> Option<Browser> {
         let (chromium, chromedriver) = match locate() {
             Ok(found) => found,
             Err(missing) => {
@@ -176,22 +176,22 @@ impl Browser {
     }
 
     /// Ends the WebDriver session (the process group is killed when the value is dropped).
-    pub async fn close(self) {
+    pub(crate) async fn close(self) {
         let _ = self.client.clone().close().await;
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
 
-    pub async fn open(&self, path: &str) {
+    pub(crate) async fn open(&self, path: &str) {
         self.client
             .goto(&self.url(path))
             .await
             .unwrap_or_else(|e| panic!("open {path}: {e}"));
     }
 
-    pub async fn path(&self) -> String {
+    pub(crate) async fn path(&self) -> String {
         let url = self.client.current_url().await.expect("current URL");
         match url.query() {
             Some(q) => format!("{}?{q}", url.path()),
@@ -199,7 +199,7 @@ impl Browser {
         }
     }
 
-    pub async fn resize(&self, (width, height): (u32, u32)) {
+    pub(crate) async fn resize(&self, (width, height): (u32, u32)) {
         self.client
             .set_window_size(width, height)
             .await
@@ -207,7 +207,7 @@ impl Browser {
     }
 
     /// Waits for the element at `xpath`; `what` names it in the failure message.
-    pub async fn find(&self, what: &str, xpath: &str) -> Element {
+    pub(crate) async fn find(&self, what: &str, xpath: &str) -> Element {
         match self
             .client
             .wait()
@@ -226,7 +226,7 @@ impl Browser {
     }
 
     /// Every element at `xpath` right now.
-    pub async fn find_all(&self, xpath: &str) -> Vec<Element> {
+    pub(crate) async fn find_all(&self, xpath: &str) -> Vec<Element> {
         self.client
             .find_all(Locator::XPath(xpath))
             .await
@@ -234,7 +234,7 @@ impl Browser {
     }
 
     /// The form control whose `<label>` reads `label` (a trailing `*` mark aside).
-    pub async fn field(&self, label: &str) -> Element {
+    pub(crate) async fn field(&self, label: &str) -> Element {
         self.find(
             &format!("the field labelled {label:?}"),
             &format!(
@@ -247,7 +247,7 @@ impl Browser {
     }
 
     /// The button that reads `text`.
-    pub async fn button(&self, text: &str) -> Element {
+    pub(crate) async fn button(&self, text: &str) -> Element {
         self.find(
             &format!("the button {text:?}"),
             &format!("//button[normalize-space(.) = {}]", literal(text)),
@@ -256,7 +256,7 @@ impl Browser {
     }
 
     /// The link that reads `text` (the first one, in document order).
-    pub async fn link(&self, text: &str) -> Element {
+    pub(crate) async fn link(&self, text: &str) -> Element {
         self.find(
             &format!("the link {text:?}"),
             &format!("(//a[normalize-space(.) = {}])[1]", literal(text)),
@@ -265,7 +265,7 @@ impl Browser {
     }
 
     /// The link `text` in the Main Menu.
-    pub async fn menu(&self, text: &str) -> Element {
+    pub(crate) async fn menu(&self, text: &str) -> Element {
         self.find(
             &format!("the Main Menu item {text:?}"),
             &format!(
@@ -277,7 +277,7 @@ impl Browser {
     }
 
     /// Types into the field labelled `label`, replacing what it held.
-    pub async fn fill(&self, label: &str, value: &str) {
+    pub(crate) async fn fill(&self, label: &str, value: &str) {
         let field = self.field(label).await;
         field.clear().await.expect("clear the field");
         field
@@ -287,7 +287,7 @@ impl Browser {
     }
 
     /// Picks the option that reads `option` in the drop-down labelled `label`.
-    pub async fn choose(&self, label: &str, option: &str) {
+    pub(crate) async fn choose(&self, label: &str, option: &str) {
         self.field(label)
             .await
             .select_by_label(option)
@@ -296,7 +296,7 @@ impl Browser {
     }
 
     /// Ticks or clears the checkbox labelled `label`.
-    pub async fn check(&self, label: &str, on: bool) {
+    pub(crate) async fn check(&self, label: &str, on: bool) {
         let checkbox = self.field(label).await;
         if checkbox.is_selected().await.expect("checkbox state") != on {
             checkbox.click().await.expect("click the checkbox");
@@ -304,7 +304,7 @@ impl Browser {
     }
 
     /// The value the field labelled `label` holds now.
-    pub async fn value(&self, label: &str) -> String {
+    pub(crate) async fn value(&self, label: &str) -> String {
         self.field(label)
             .await
             .prop("value")
@@ -313,7 +313,7 @@ impl Browser {
             .unwrap_or_default()
     }
 
-    pub async fn is_checked(&self, label: &str) -> bool {
+    pub(crate) async fn is_checked(&self, label: &str) -> bool {
         self.field(label)
             .await
             .is_selected()
@@ -322,7 +322,7 @@ impl Browser {
     }
 
     /// The text of the selected option of the drop-down labelled `label`.
-    pub async fn chosen(&self, label: &str) -> String {
+    pub(crate) async fn chosen(&self, label: &str) -> String {
         let select = self.field(label).await;
         self.script(
             "return arguments[0].selectedOptions[0].textContent.trim();",
@@ -335,7 +335,7 @@ impl Browser {
     }
 
     /// The page's visible text.
-    pub async fn text(&self) -> String {
+    pub(crate) async fn text(&self) -> String {
         self.script(
             "return document.body ? document.body.innerText : '';",
             vec![],
@@ -347,14 +347,14 @@ impl Browser {
     }
 
     /// Waits until the page shows `text`.
-    pub async fn wait_for_text(&self, text: &str) {
+    pub(crate) async fn wait_for_text(&self, text: &str) {
         let script = "return !!document.body && document.body.innerText.includes(arguments[0]);";
         self.wait_until(&format!("the text {text:?}"), script, vec![json!(text)])
             .await;
     }
 
     /// Waits for the page whose main heading reads `heading`.
-    pub async fn wait_for_heading(&self, heading: &str) {
+    pub(crate) async fn wait_for_heading(&self, heading: &str) {
         self.find(
             &format!("the heading {heading:?}"),
             &format!("//h1[normalize-space(.) = {}]", literal(heading)),
@@ -363,7 +363,7 @@ impl Browser {
     }
 
     /// Waits for a live region of `role` (`status` or `alert`) that says `text`; returns it.
-    pub async fn wait_for_region(&self, role: &str, text: &str) -> Element {
+    pub(crate) async fn wait_for_region(&self, role: &str, text: &str) -> Element {
         self.find(
             &format!("a role={role} region saying {text:?}"),
             &format!(
@@ -376,7 +376,7 @@ impl Browser {
     }
 
     /// Waits until `script` (a function body) returns true.
-    pub async fn wait_until(&self, what: &str, script: &str, args: Vec<Value>) {
+    pub(crate) async fn wait_until(&self, what: &str, script: &str, args: Vec<Value>) {
         let deadline = Instant::now() + WAIT;
         loop {
             if self.script(script, args.clone()).await == Value::Bool(true) {
@@ -394,7 +394,7 @@ impl Browser {
     }
 
     /// Runs `script` as a function body in the page.
-    pub async fn script(&self, script: &str, args: Vec<Value>) -> Value {
+    pub(crate) async fn script(&self, script: &str, args: Vec<Value>) -> Value {
         self.client
             .execute(script, args)
             .await
@@ -402,7 +402,7 @@ impl Browser {
     }
 
     /// Presses keys on whatever has the focus, as a keyboard does (`Key`s or plain characters).
-    pub async fn press(&self, keys: &str) {
+    pub(crate) async fn press(&self, keys: &str) {
         let mut actions = KeyActions::new("keyboard".into());
         for key in keys.chars() {
             actions = actions
@@ -415,12 +415,12 @@ impl Browser {
             .unwrap_or_else(|e| panic!("press {keys:?}: {e}"));
     }
 
-    pub async fn press_key(&self, key: Key) {
+    pub(crate) async fn press_key(&self, key: Key) {
         self.press(&key).await;
     }
 
     /// Ctrl+A: selects everything in the focused field, so typing replaces it.
-    pub async fn select_all(&self) {
+    pub(crate) async fn select_all(&self) {
         let control: char = Key::Control.into();
         let actions = KeyActions::new("keyboard".into())
             .then(KeyAction::Down { value: control })
@@ -435,7 +435,7 @@ impl Browser {
 
     /// What a screen reader would call the focused element: its label (without the `*` mark),
     /// its `aria-label`, or its text.
-    pub async fn focused(&self) -> String {
+    pub(crate) async fn focused(&self) -> String {
         self.script(
             r#"
             const el = document.activeElement;
@@ -459,7 +459,7 @@ impl Browser {
 
     /// Presses Tab until the focus reaches `name` (see [`Browser::focused`]); returns every name
     /// passed on the way, `name` last. Fails after 60 presses.
-    pub async fn tab_to(&self, name: &str) -> Vec<String> {
+    pub(crate) async fn tab_to(&self, name: &str) -> Vec<String> {
         let mut seen = Vec::new();
         for _ in 0..60 {
             self.press_key(Key::Tab).await;
@@ -473,7 +473,7 @@ impl Browser {
     }
 
     /// Saves a PNG of the whole page (not just the window) as `target/screenshots/{name}.png`.
-    pub async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         let (width, height) = self.client.get_window_size().await.expect("window size");
         // The window is taller than the page area by the browser's own bars.
         let sizes = self
@@ -507,7 +507,7 @@ impl Browser {
 }
 
 /// `target/screenshots`, next to the test binaries' `target/tmp`.
-pub fn screenshots_folder() -> PathBuf {
+pub(crate) fn screenshots_folder() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
         .expect("target folder")

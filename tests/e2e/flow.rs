@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use junction::tune_sandbox::Fault;
+use tune_sandbox::Fault;
 
 use crate::support::{World, open_new_connection_form, sign_in, tile};
 
@@ -134,8 +134,7 @@ async fn an_administrator_creates_tests_edits_clones_deletes_and_restores_a_conn
     assert_eq!(b.value("API Key").await, "", "the key is entered again");
     assert!(!b.is_checked("Is Active").await, "the copy starts inactive");
     b.assert_accessible("the clone form").await;
-    b.fill("API Key", junction::tune_sandbox::DEFAULT_NETWORK_TOKEN)
-        .await;
+    b.fill("API Key", tune_sandbox::DEFAULT_NETWORK_TOKEN).await;
     b.button("Create")
         .await
         .click()
@@ -207,7 +206,7 @@ async fn an_administrator_creates_tests_edits_clones_deletes_and_restores_a_conn
 }
 
 /// Waits until the button that reads `text` is marked busy (`aria-busy="true"`).
-pub async fn wait_busy(b: &crate::browser::Browser, text: &str) {
+pub(crate) async fn wait_busy(b: &crate::browser::Browser, text: &str) {
     b.wait_until(
         &format!("{text} to show it is busy"),
         "return [...document.querySelectorAll('button')].some((x) => x.textContent.trim() === arguments[0] && x.getAttribute('aria-busy') === 'true');",
@@ -217,7 +216,7 @@ pub async fn wait_busy(b: &crate::browser::Browser, text: &str) {
 }
 
 /// Waits until the button that reads `text` is usable again.
-pub async fn wait_idle(b: &crate::browser::Browser, text: &str) {
+pub(crate) async fn wait_idle(b: &crate::browser::Browser, text: &str) {
     b.wait_until(
         &format!("{text} to be usable again"),
         "return [...document.querySelectorAll('button')].some((x) => x.textContent.trim() === arguments[0] && !x.hasAttribute('aria-busy') && !x.disabled);",

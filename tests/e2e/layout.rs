@@ -1,7 +1,7 @@
 //! The Connections list with rows and test chips, from a laptop down to a phone.
 
-use junction::tune_sandbox::{DEFAULT_NETWORK_TOKEN, SandboxConfig};
 use serde_json::Value;
+use tune_sandbox::{DEFAULT_NETWORK_TOKEN, SandboxConfig};
 
 use crate::browser::{Browser, LAPTOP, PHONE};
 use crate::support::{World, seed_connection};
@@ -10,7 +10,7 @@ use crate::support::{World, seed_connection};
 async fn seed(world: &World) -> Vec<String> {
     let app = &world.app;
     let tune = world.tune.base_url();
-    let limited = junction::tune_sandbox::spawn(
+    let limited = tune_sandbox::spawn(
         SandboxConfig {
             rate_limit: 1,
             rate_window: std::time::Duration::from_secs(60),

@@ -1,16 +1,16 @@
 //! What every end-to-end test starts with: the app on a fresh database, the TUNE sandbox and a
 //! browser; and the steps an administrator repeats (sign in, fill the HasOffersProvider form).
 
-use junction::tune_sandbox::{DEFAULT_NETWORK_TOKEN, RunningSandbox, SandboxConfig};
+use tune_sandbox::{DEFAULT_NETWORK_TOKEN, RunningSandbox, SandboxConfig};
 
 use crate::browser::{self, Browser};
 use crate::helpers::{ADMIN_EMAIL, PASSWORD, TestApp, spawn_app};
 
-pub const TILE: &str = "TUNE (formerly HasOffers)";
-pub const SECTION: &str = "ERP/Accounting";
+pub(crate) const TILE: &str = "TUNE (formerly HasOffers)";
+pub(crate) const SECTION: &str = "ERP/Accounting";
 
 /// The app (with a System Admin), the TUNE sandbox and a browser not yet signed in.
-pub struct World {
+pub(crate) struct World {
     pub app: TestApp,
     pub tune: RunningSandbox,
     pub browser: Browser,
@@ -18,12 +18,12 @@ pub struct World {
 
 impl World {
     /// `None` (after saying why) when this machine has no Chromium; see [`browser`].
-    pub async fn start() -> Option<World> {
+    pub(crate) async fn start() -> Option<World> {
         if !browser::available() {
             return None;
         }
         let app = spawn_app().await;
-        let tune = junction::tune_sandbox::spawn(SandboxConfig::default(), 0)
+        let tune = tune_sandbox::spawn(SandboxConfig::default(), 0)
             .await
             .expect("start the TUNE sandbox");
         let browser = Browser::start(&app.address).await?;
@@ -31,14 +31,14 @@ impl World {
     }
 
     /// Like [`World::start`], signed in as the administrator.
-    pub async fn signed_in() -> Option<World> {
+    pub(crate) async fn signed_in() -> Option<World> {
         let world = World::start().await?;
         sign_in(&world.browser).await;
         Some(world)
     }
 
     /// Settings that work against this world's sandbox.
-    pub fn entry(&self, name: &str) -> Entry {
+    pub(crate) fn entry(&self, name: &str) -> Entry {
         Entry {
             name: name.to_string(),
             is_active: true,
@@ -53,13 +53,13 @@ impl World {
         }
     }
 
-    pub async fn close(self) {
+    pub(crate) async fn close(self) {
         self.browser.close().await;
     }
 }
 
 /// Signs in from the front door, as the administrator.
-pub async fn sign_in(b: &Browser) {
+pub(crate) async fn sign_in(b: &Browser) {
     b.open("/").await;
     b.wait_for_heading("Sign in").await;
     b.fill("Email", ADMIN_EMAIL).await;
@@ -74,7 +74,7 @@ pub async fn sign_in(b: &Browser) {
 
 /// Every field of the HasOffersProvider form, as the administrator reads them.
 #[derive(Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub name: String,
     pub is_active: bool,
     pub cloud_agent: String,
@@ -89,7 +89,7 @@ pub struct Entry {
 
 impl Entry {
     /// Fills the form on screen, field by field, by their labels.
-    pub async fn fill(&self, b: &Browser) {
+    pub(crate) async fn fill(&self, b: &Browser) {
         b.fill("Connection", &self.name).await;
         b.check("Is Active", self.is_active).await;
         b.choose("Cloud Agent", &self.cloud_agent).await;
@@ -105,7 +105,7 @@ impl Entry {
 }
 
 /// Main Menu → Connections → Create connection → the TUNE tile in ERP/Accounting.
-pub async fn open_new_connection_form(b: &Browser) {
+pub(crate) async fn open_new_connection_form(b: &Browser) {
     b.menu("Connections").await.click().await.expect("click");
     b.wait_for_heading("Connections").await;
     b.link("Create connection")
@@ -119,7 +119,7 @@ pub async fn open_new_connection_form(b: &Browser) {
 }
 
 /// The TUNE tile, found under its section heading.
-pub async fn tile(b: &Browser) -> fantoccini::elements::Element {
+pub(crate) async fn tile(b: &Browser) -> fantoccini::elements::Element {
     b.find(
         "the TUNE tile in ERP/Accounting",
         &format!(
@@ -130,7 +130,7 @@ pub async fn tile(b: &Browser) -> fantoccini::elements::Element {
 }
 
 /// Creates a connection through the form; ends on its page.
-pub async fn create_connection(b: &Browser, entry: &Entry) {
+pub(crate) async fn create_connection(b: &Browser, entry: &Entry) {
     open_new_connection_form(b).await;
     entry.fill(b).await;
     b.button("Create")
@@ -143,7 +143,12 @@ pub async fn create_connection(b: &Browser, entry: &Entry) {
 }
 
 /// Creates connections straight over HTTP (for pages that need rows, not for the flow itself).
-pub async fn seed_connection(app: &TestApp, name: &str, server_url: &str, key: &str) -> uuid::Uuid {
+pub(crate) async fn seed_connection(
+    app: &TestApp,
+    name: &str,
+    server_url: &str,
+    key: &str,
+) -> uuid::Uuid {
     let fields = crate::helpers::with(
         crate::helpers::with(crate::helpers::valid_form(name), "server_url", server_url),
         "api_key",

@@ -37,7 +37,7 @@ use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::Span;
 
 use super::{PlanKind, Pos, QueryError, QueryPlan, QuerySource};
-use crate::connectors::hasoffers::implementation::{ImplementationType, Params};
+use crate::hasoffers::implementation::{ImplementationType, Params};
 
 /// Nesting depth sqlparser may recurse to. Its default (50) already keeps the parser's and
 /// our own recursion shallow; restating it documents that we rely on it.

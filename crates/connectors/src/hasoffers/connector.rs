@@ -13,9 +13,9 @@ use super::client::{CallError, HasOffersSettings, TuneClient};
 use super::implementation::ImplementationType;
 use super::query::{PlanKind, QueryError, QueryPlan, page_params, parse_query};
 use super::rows::flatten;
-use crate::connectors::outbound::OutboundPolicy;
-use crate::connectors::outcome::{OutcomeCode, TestOutcome};
-use crate::connectors::runner::{
+use crate::outbound::OutboundPolicy;
+use crate::outcome::{OutcomeCode, TestOutcome};
+use crate::runner::{
     ConnectionSettings, Connector, CsvStream, QueryMistake, QueryOutcome, QueryPreview,
 };
 

@@ -47,10 +47,10 @@ use url::Url;
 use super::implementation::{ImplementationType, Params};
 use super::pacer::{PacerKey, RatePacer};
 use super::wire::{self, ApiErrorDetail, DecodeError, Envelope, Paging, redact_text};
-use crate::connectors::outbound::{
+use crate::outbound::{
     GuardedResolver, OutboundPolicy, OutboundRefusal, ResolveError, find_resolve_error,
 };
-use crate::connectors::outcome::{OutcomeCode, TestOutcome, body_preview};
+use crate::outcome::{OutcomeCode, TestOutcome, body_preview};
 
 /// Sent with every call.
 pub const USER_AGENT: &str = "Junction/0.1";

@@ -17,7 +17,7 @@
 //!   back), because contained models add columns `fields[]` does not name.
 
 use super::{PlanKind, Pos, QueryError, QueryPlan, QuerySource};
-use crate::connectors::hasoffers::implementation::{ImplementationType, Params};
+use crate::hasoffers::implementation::{ImplementationType, Params};
 
 /// The Implementation Type prefixes a target may carry.
 const API_PREFIXES: [&str; 2] = ["Affiliate_", "Advertiser_"];

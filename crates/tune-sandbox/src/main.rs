@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use clap::Parser;
-use junction::tune_sandbox::{self, Fault, SandboxConfig};
 use tracing_subscriber::EnvFilter;
+use tune_sandbox::{Fault, SandboxConfig};
 
 /// A local, plain-HTTP fake of the TUNE / HasOffers Apiv3 API (loopback only).
 #[derive(Debug, Parser)]

@@ -15,7 +15,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::connectors::outcome::body_preview;
+use crate::outcome::body_preview;
 
 /// What replaces secrets in echoed requests and messages.
 pub const REDACTED: &str = "*** hidden ***";
