@@ -7,8 +7,7 @@ use junction::crypto::SecretBox;
 use junction::startup::Application;
 
 use crate::support::{
-    ADMIN_EMAIL, Cluster, PASSWORD, connection_form, create_connection, new_client, read,
-    sign_in,
+    ADMIN_EMAIL, Cluster, PASSWORD, connection_form, create_connection, new_client, read, sign_in,
 };
 
 #[actix_web::test]
@@ -64,7 +63,11 @@ async fn two_instances_on_one_database_share_sessions_and_changes() {
     let client = plain_client();
     let signed_in = client
         .post(format!("{one}/signin"))
-        .form(&[("email", ADMIN_EMAIL), ("password", PASSWORD), ("next", "/")])
+        .form(&[
+            ("email", ADMIN_EMAIL),
+            ("password", PASSWORD),
+            ("next", "/"),
+        ])
         .send()
         .await
         .unwrap();
@@ -121,7 +124,8 @@ async fn two_instances_on_one_database_share_sessions_and_changes() {
     let page = read(get(&one, &format!("/connections/{id}")).await.unwrap()).await;
     assert_eq!(page.status, 200);
     assert!(
-        page.body.contains(r#"name="is_active" type="checkbox" aria-describedby"#),
+        page.body
+            .contains(r#"name="is_active" type="checkbox" aria-describedby"#),
         "one shows it switched off"
     );
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 use tune_sandbox::{DEFAULT_NETWORK_TOKEN, SandboxConfig};
 
 use crate::support::{
-    Cluster, PASSWORD, Process, connection_form, create_connection, new_client, open_tempdir,
-    read, sign_in, wait_until_ready,
+    Cluster, PASSWORD, Process, connection_form, create_connection, new_client, open_tempdir, read,
+    sign_in, wait_until_ready,
 };
 
 /// Lines the process itself logs outside any request.
@@ -96,8 +96,15 @@ async fn the_log_of_a_whole_session_of_work_names_each_request_and_holds_no_secr
             .unwrap(),
     )
     .await;
-    assert!(tested.body.contains("Connected to TUNE network"), "{}", tested.body);
-    assert_eq!(tested.header("x-request-id"), Some("trace-from-the-proxy-42"));
+    assert!(
+        tested.body.contains("Connected to TUNE network"),
+        "{}",
+        tested.body
+    );
+    assert_eq!(
+        tested.header("x-request-id"),
+        Some("trace-from-the-proxy-42")
+    );
     let queried = read(
         client
             .post(format!("{address}/connections/{id}/query"))
@@ -187,14 +194,18 @@ async fn the_log_of_a_whole_session_of_work_names_each_request_and_holds_no_secr
         .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
         .collect();
     assert!(lines.len() > 50, "trace level logs plenty: {}", lines.len());
-    let message = |line: &serde_json::Value| line["fields"]["message"].as_str().unwrap_or("").to_string();
+    let message =
+        |line: &serde_json::Value| line["fields"]["message"].as_str().unwrap_or("").to_string();
     let finished: Vec<&serde_json::Value> = lines
         .iter()
         .filter(|line| message(line) == "request finished")
         .collect();
     assert!(finished.len() >= 10, "one line per request");
     for line in &finished {
-        assert!(request_id_of(line).is_some(), "request finished without an id: {line}");
+        assert!(
+            request_id_of(line).is_some(),
+            "request finished without an id: {line}"
+        );
     }
     let tested_line = lines
         .iter()
@@ -205,7 +216,9 @@ async fn the_log_of_a_whole_session_of_work_names_each_request_and_holds_no_secr
         lines
             .iter()
             .any(|line| request_id_of(line) == Some(query_id.as_str())
-                && line["target"].as_str().is_some_and(|t| !t.starts_with("junction::telemetry"))),
+                && line["target"]
+                    .as_str()
+                    .is_some_and(|t| !t.starts_with("junction::telemetry"))),
         "lines inside Test Query carry its id"
     );
     // Between listening and the signal, every line of ours belongs to a request.
@@ -218,9 +231,14 @@ async fn the_log_of_a_whole_session_of_work_names_each_request_and_holds_no_secr
         .position(|line| message(line) == "SIGTERM: stopping")
         .expect("the signal is logged");
     for line in &lines[listening..stopping] {
-        let ours = line["target"].as_str().is_some_and(|t| t.starts_with("junction"));
+        let ours = line["target"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("junction"));
         if ours && !PROCESS_LINES.contains(&message(line).as_str()) {
-            assert!(request_id_of(line).is_some(), "a line without its request: {line}");
+            assert!(
+                request_id_of(line).is_some(),
+                "a line without its request: {line}"
+            );
         }
     }
 }

@@ -61,7 +61,11 @@ fn assert_unavailable_page(page: &crate::support::Page, what: &str) {
         "{what} shows the friendly page: {}",
         page.body
     );
-    assert_eq!(page.header("retry-after"), Some("5"), "{what} says when to retry");
+    assert_eq!(
+        page.header("retry-after"),
+        Some("5"),
+        "{what} says when to retry"
+    );
 }
 
 #[actix_web::test]
@@ -80,8 +84,12 @@ async fn requests_during_an_outage_get_503_in_time_and_nothing_acknowledged_is_l
         acknowledged.push(name);
     }
     // A query already running on a checked-out connection when the server goes down.
-    let mut holder = AsyncPgConnection::establish(&app.database_url).await.unwrap();
-    let mut observer = AsyncPgConnection::establish(&app.database_url).await.unwrap();
+    let mut holder = AsyncPgConnection::establish(&app.database_url)
+        .await
+        .unwrap();
+    let mut observer = AsyncPgConnection::establish(&app.database_url)
+        .await
+        .unwrap();
     let in_flight = list_blocked_by_a_lock(&app, &mut holder, &mut observer).await;
 
     cluster.stop();
@@ -105,11 +113,18 @@ async fn requests_during_an_outage_get_503_in_time_and_nothing_acknowledged_is_l
     let toast = within(
         BOUND,
         "an htmx POST",
-        app.post_htmx("/connections/00000000-0000-0000-0000-000000000009/test", &[]),
+        app.post_htmx(
+            "/connections/00000000-0000-0000-0000-000000000009/test",
+            &[],
+        ),
     )
     .await;
     assert_eq!(toast.status, 503);
-    assert_eq!(toast.header("hx-retarget"), Some("body"), "htmx gets a toast");
+    assert_eq!(
+        toast.header("hx-retarget"),
+        Some("body"),
+        "htmx gets a toast"
+    );
     assert_eq!(toast.header("hx-reswap"), Some("beforeend"));
     assert!(
         toast.body.contains(r#"class="toast" role="alert""#) && !toast.body.contains("<html"),
@@ -138,7 +153,9 @@ async fn requests_during_an_outage_get_503_in_time_and_nothing_acknowledged_is_l
         .await;
     assert_eq!(after.status, 303);
     acknowledged.push("after");
-    let mut conn = AsyncPgConnection::establish(&app.database_url).await.unwrap();
+    let mut conn = AsyncPgConnection::establish(&app.database_url)
+        .await
+        .unwrap();
     let mut stored: Vec<String> = connections::table
         .select(connections::name)
         .load(&mut conn)
@@ -146,19 +163,28 @@ async fn requests_during_an_outage_get_503_in_time_and_nothing_acknowledged_is_l
         .unwrap();
     stored.sort();
     acknowledged.sort();
-    assert_eq!(stored, acknowledged, "every acknowledged save, and only those");
+    assert_eq!(
+        stored, acknowledged,
+        "every acknowledged save, and only those"
+    );
 }
 
 #[actix_web::test]
 async fn a_stuck_database_gets_503_within_the_timeouts_and_the_app_recovers() {
     let cluster = Cluster::start();
     let app = spawn_app(cluster.create_database().await, None, impatient).await;
-    let mut holder = AsyncPgConnection::establish(&app.database_url).await.unwrap();
-    let mut observer = AsyncPgConnection::establish(&app.database_url).await.unwrap();
+    let mut holder = AsyncPgConnection::establish(&app.database_url)
+        .await
+        .unwrap();
+    let mut observer = AsyncPgConnection::establish(&app.database_url)
+        .await
+        .unwrap();
 
     // Stuck behind a lock: PostgreSQL's statement_timeout (1 s here) gives up on the query.
     let blocked = list_blocked_by_a_lock(&app, &mut holder, &mut observer).await;
-    let page = within(BOUND, "a query behind a lock", blocked).await.unwrap();
+    let page = within(BOUND, "a query behind a lock", blocked)
+        .await
+        .unwrap();
     assert_unavailable_page(&page, "a statement timeout");
     holder.batch_execute("ROLLBACK").await.unwrap();
     assert_eq!(app.get("/connections").await.status, 200, "and it recovers");

@@ -100,7 +100,11 @@ async fn metrics_count_requests_by_route_tests_by_outcome_and_show_the_pool() {
     .await;
     assert_eq!(app.get(&format!("/connections/{id}")).await.status, 200);
     let tested = app.post_htmx(&format!("/connections/{id}/test"), &[]).await;
-    assert!(tested.body.contains("Connected to TUNE network"), "{}", tested.body);
+    assert!(
+        tested.body.contains("Connected to TUNE network"),
+        "{}",
+        tested.body
+    );
     let queried = app
         .post_htmx(
             &format!("/connections/{id}/query"),
@@ -152,7 +156,10 @@ async fn metrics_count_requests_by_route_tests_by_outcome_and_show_the_pool() {
         ("junction_db_pool_max_connections ", "the pool's size"),
         ("junction_db_pool_connections_in_use ", "connections in use"),
         ("junction_db_pool_waiting ", "requests waiting"),
-        ("junction_db_pool_wait_seconds_count ", "the wait for a connection"),
+        (
+            "junction_db_pool_wait_seconds_count ",
+            "the wait for a connection",
+        ),
     ];
     for (series, case) in cases {
         let value = sample(&text, series);
@@ -162,8 +169,11 @@ async fn metrics_count_requests_by_route_tests_by_outcome_and_show_the_pool() {
         );
     }
     assert!(
-        sample(&text, r#"junction_http_requests_total{method="GET",route="/connections/{id}",status="200"}"#)
-            .is_some_and(|v| v >= 1.0)
+        sample(
+            &text,
+            r#"junction_http_requests_total{method="GET",route="/connections/{id}",status="200"}"#
+        )
+        .is_some_and(|v| v >= 1.0)
     );
     assert_eq!(
         sample(&text, "junction_db_pool_max_connections "),

@@ -6,8 +6,8 @@ use std::time::Duration;
 use tune_sandbox::{DEFAULT_NETWORK_TOKEN, Fault, SandboxConfig};
 
 use crate::support::{
-    Cluster, Process, connection_form, create_connection, new_client, open_tempdir, read,
-    sign_in, wait_until_ready,
+    Cluster, Process, connection_form, create_connection, new_client, open_tempdir, read, sign_in,
+    wait_until_ready,
 };
 
 const EXIT_BOUND: Duration = Duration::from_secs(60);
@@ -155,5 +155,10 @@ async fn sigterm_ends_a_running_download_with_its_error_line() {
         text.lines().count()
     );
     let status = junction.wait_for_exit(EXIT_BOUND).await;
-    assert_eq!(status.code(), Some(0), "exit 0; log:\n{}", junction.log_text());
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit 0; log:\n{}",
+        junction.log_text()
+    );
 }

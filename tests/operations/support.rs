@@ -50,7 +50,9 @@ impl Cluster {
     }
 
     fn pg(&self) -> std::sync::MutexGuard<'_, EmbeddedPostgres> {
-        self.pg.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.pg
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn url(&self, database: &str) -> String {
@@ -102,7 +104,11 @@ impl Cluster {
         };
         let mut pids = vec![postmaster];
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
                 continue;
             };
             let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
@@ -133,7 +139,11 @@ impl Drop for Cluster {
 fn remove_stale_clusters() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
-        for entry in std::fs::read_dir(std::env::temp_dir()).into_iter().flatten().flatten() {
+        for entry in std::fs::read_dir(std::env::temp_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let name = entry.file_name();
             let Some(pid) = name
                 .to_str()
