@@ -48,7 +48,7 @@ async fn list_blocked_by_a_lock(
     let mut tries = 0;
     while !app_waits_on_a_lock(observer).await {
         tries += 1;
-        assert!(tries < 200, "the list never reached the lock");
+        assert!(tries < 800, "the list never reached the lock");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     request
