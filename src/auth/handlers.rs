@@ -110,7 +110,8 @@ pub(crate) async fn sign_in(
     if let Some(old) = request.cookie(SESSION_COOKIE) {
         model::delete_session(&mut conn, old.value()).await?;
     }
-    let token = model::create_session(&mut conn, user.id, ip.as_deref()).await?;
+    let token = model::new_token()?;
+    model::create_session(&mut conn, &token, user.id, ip.as_deref()).await?;
     tracing::info!(user.id = %user.id, "signed in");
     Ok(see_other(&next)
         .cookie(session_cookie(&token, is_https(&request)))
@@ -205,7 +206,8 @@ pub(crate) async fn setup(
         crate::audit::Entry::user_created(&user),
     )
     .await?;
-    let token = model::create_session(&mut conn, user.id, client_ip(&request).as_deref()).await?;
+    let token = model::new_token()?;
+    model::create_session(&mut conn, &token, user.id, client_ip(&request).as_deref()).await?;
     tracing::info!(user.id = %user.id, "first administrator created");
     Ok(see_other("/connections")
         .cookie(session_cookie(&token, is_https(&request)))

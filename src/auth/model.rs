@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use rand::RngCore;
+use rand::TryRng;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -182,28 +182,30 @@ pub(crate) const IDLE_TIMEOUT_MINUTES: i64 = 60;
 /// ... and after this long in any case.
 pub(crate) const MAX_AGE_HOURS: i64 = 12;
 
-/// A new random session token (sent to the browser) and its hash (stored).
-pub(crate) fn new_token() -> (String, Vec<u8>) {
+/// A new random session token (sent to the browser), straight from the operating system's
+/// generator; a failing generator is an error, never a weaker token.
+pub(crate) fn new_token() -> anyhow::Result<String> {
     let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = hex::encode(bytes);
-    let hash = token_hash(&token);
-    (token, hash)
+    rand::rngs::SysRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("the system random number generator failed: {e}"))?;
+    Ok(hex::encode(bytes))
 }
 
 pub(crate) fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// Stores a session for `token` (see [`new_token`]); only its hash is kept.
 pub(crate) async fn create_session(
     conn: &mut AsyncPgConnection,
+    token: &str,
     user_id: Uuid,
     ip: Option<&str>,
-) -> QueryResult<String> {
-    let (token, hash) = new_token();
+) -> QueryResult<()> {
     diesel::insert_into(sessions::table)
         .values((
-            sessions::token_hash.eq(hash),
+            sessions::token_hash.eq(token_hash(token)),
             sessions::user_id.eq(user_id),
             sessions::ip.eq(ip),
         ))
@@ -213,7 +215,7 @@ pub(crate) async fn create_session(
         .set(users::last_sign_in_at.eq(diesel::dsl::now))
         .execute(conn)
         .await?;
-    Ok(token)
+    Ok(())
 }
 
 pub(crate) async fn delete_session(conn: &mut AsyncPgConnection, token: &str) -> QueryResult<()> {
