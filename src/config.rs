@@ -10,6 +10,7 @@
 //! | `JUNCTION_ADMIN_EMAIL`, `JUNCTION_ADMIN_PASSWORD` | unset | When both are set and no user exists, the first System Admin is created at start-up. |
 //! | `JUNCTION_ALLOW_PRIVATE_TARGETS` | `false` | Let connections on the built-in cloud agent reach private, loopback and link-local addresses (local demos, tests). |
 //! | `JUNCTION_TUNE_RATE_LIMIT`, `JUNCTION_TUNE_RATE_WINDOW_SECS` | `50`, `10` | TUNE's API rate limit per network, which Junction paces its calls to stay under. |
+//! | `JUNCTION_TRUSTED_PROXIES` | unset | Comma-separated CIDRs of reverse proxies whose `Forwarded` / `X-Forwarded-For` give the client's address (for sign-in throttling and the audit trail). Unset: the socket's peer is the client. |
 //! | `RUST_LOG` | `info` | Log filter (tracing `EnvFilter` syntax). |
 
 use std::net::SocketAddr;
@@ -55,6 +56,12 @@ pub struct Config {
     /// network. The local demo and the tests turn it on.
     #[arg(long, env = "JUNCTION_ALLOW_PRIVATE_TARGETS", default_value_t = false)]
     pub allow_private_targets: bool,
+
+    /// Reverse proxies (comma-separated CIDRs, e.g. 10.0.0.0/8) whose Forwarded /
+    /// X-Forwarded-For headers give the client's address. Unset: headers are ignored and the
+    /// connecting address is the client.
+    #[arg(long, env = "JUNCTION_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 
     /// TUNE's API rate limit per network (calls per window) that Junction paces itself to.
     #[arg(long, env = "JUNCTION_TUNE_RATE_LIMIT", default_value_t = 50)]
@@ -125,6 +132,7 @@ impl Config {
             admin_email: None,
             admin_password: None,
             allow_private_targets: true,
+            trusted_proxies: Vec::new(),
             tune_rate_limit: 50,
             tune_rate_window_secs: 10,
         }

@@ -21,6 +21,9 @@ pub(crate) enum AppError {
     /// A request that cannot be carried out, with a message for the user.
     #[error("{0}")]
     BadRequest(String),
+    /// Too much work at once (e.g. password checks); the user may retry in a moment.
+    #[error("too busy")]
+    Busy,
     #[error("the database is busy")]
     PoolTimeout(#[source] diesel_async::pooled_connection::deadpool::PoolError),
     #[error("database error")]
@@ -76,7 +79,7 @@ impl ResponseError for AppError {
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthenticated => StatusCode::SEE_OTHER,
-            AppError::PoolTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::PoolTimeout(_) | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -102,6 +105,11 @@ impl ResponseError for AppError {
                 status: 404,
                 title: "Not found",
                 message: "There is nothing here. It may have been deleted, or the address is mistyped.",
+            },
+            AppError::Busy => ErrorPage {
+                status: 503,
+                title: "Busy",
+                message: "Too many requests are being handled at once. Please try again in a moment.",
             },
             AppError::PoolTimeout(_) => {
                 tracing::warn!(error = %cause_chain(self), "database unavailable");

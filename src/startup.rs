@@ -24,6 +24,8 @@ use junction_connectors::{Connectors, OutboundSettings};
 pub struct Application {
     port: u16,
     server: Server,
+    /// Periodic housekeeping; stopped with the server.
+    maintenance: tokio::task::JoinHandle<()>,
     // Declared after `server` so the database outlives it when dropped.
     embedded: Option<EmbeddedPostgres>,
 }
@@ -82,11 +84,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         tune_rate_window: std::time::Duration::from_secs(config.tune_rate_window_secs.max(1)),
     })?;
     Ok(Prepared {
-        state: AppState {
-            pool,
-            secrets,
-            connectors,
-        },
+        state: AppState::new(config, pool, secrets, connectors)?,
         embedded,
     })
 }
@@ -108,22 +106,18 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let Prepared { state, embedded } = prepare(&config).await?;
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
-            crate::auth::handlers::bootstrap_admin(
+            crate::auth::service::bootstrap_admin(
                 &state,
                 email,
                 SecretString::from(password.clone()),
             )
             .await?;
         }
-        {
-            let mut conn = state.pool.get().await?;
-            crate::auth::model::purge_expired_sessions(&mut conn).await?;
-            crate::connections::model::purge_expired(&mut conn).await?;
-        }
-
         let listener =
             TcpListener::bind(config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
+        crate::auth::service::announce_setup_code(&state, port).await?;
+        let maintenance = crate::maintenance::spawn(state.pool.clone());
         let state = web::Data::new(state);
         let server = HttpServer::new(move || {
             // Outermost first on the way in: logging, headers, CSRF, then the session check.
@@ -145,6 +139,7 @@ impl Application {
         Ok(Self {
             port,
             server,
+            maintenance,
             embedded,
         })
     }
@@ -155,9 +150,13 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Self {
-            server, embedded, ..
+            server,
+            maintenance,
+            embedded,
+            ..
         } = self;
         let result = server.await;
+        maintenance.abort();
         // Stop the private database only once the server has drained.
         drop(embedded);
         result

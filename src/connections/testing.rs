@@ -13,7 +13,6 @@ use super::runs::{self, NewRun};
 use super::service;
 use super::views::{QueryResultPartial, TestHistoryPartial, TestResultPartial};
 use crate::agents::model::BUILTIN_AGENT_ID;
-use crate::audit::Actor;
 use crate::auth::{CurrentUser, Permission};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -97,7 +96,7 @@ pub(crate) async fn test_connection(
     let mut conn = state.pool.get().await?;
     runs::record(
         &mut conn,
-        &Actor::user(&user),
+        &user.actor(),
         &connection,
         run_of(&connection, &user, "connection", &outcome),
     )
@@ -167,7 +166,7 @@ pub(crate) async fn test_query(
         run.outcome_code = "invalid_query".into();
     }
     let mut conn = state.pool.get().await?;
-    runs::record(&mut conn, &Actor::user(&user), &connection, run).await?;
+    runs::record(&mut conn, &user.actor(), &connection, run).await?;
     drop(conn);
     if !is_htmx(&request) {
         return Ok(see_other(&format!("/connections/{}#test-history", connection.id)).finish());
@@ -200,12 +199,8 @@ pub(crate) async fn export_csv(
     let mut conn = state.pool.get().await?;
     crate::audit::record(
         &mut conn,
-        Actor::user(&user),
-        crate::audit::Entry::connection_tested(
-            &connection,
-            "export",
-            "CSV download of the saved query",
-        ),
+        user.actor(),
+        super::audit::tested(&connection, "export", "CSV download of the saved query"),
     )
     .await?;
     let filename: String = connection
