@@ -4,5 +4,6 @@ mod access;
 mod agents;
 mod connections;
 mod helpers;
+mod signin;
 mod startup;
 mod testing;
