@@ -100,6 +100,8 @@ pub(crate) const CONNECTION: &str = "Connection";
 pub(crate) const USER: &str = "User";
 pub(crate) const AGENT: &str = "Agent";
 pub(crate) const ENTITY_TYPES: &[&str] = &[CONNECTION, USER, AGENT];
+/// What users without the System Admin role may see.
+pub(crate) const VIEWER_ENTITY_TYPES: &[&str] = &[CONNECTION, AGENT];
 pub(crate) const ACTIONS: &[&str] = &[
     "create",
     "update",
@@ -123,6 +125,9 @@ pub(crate) fn yes_no(value: bool) -> Option<String> {
 pub(crate) fn secret_mention(fingerprint: &str) -> String {
     format!("set (fingerprint {fingerprint})")
 }
+
+/// How the trail names another user to someone who may not see who they are.
+pub(crate) const ANOTHER_USER: &str = "Another user";
 
 /// Writes one entry; call it inside the transaction of the change it describes.
 pub(crate) async fn record(

@@ -160,10 +160,11 @@ async fn render_form(
     let mut conn = state.pool.get().await?;
     let agents = agents::list_all(&mut conn).await?;
     let history = match (context.kind, context.id) {
-        (FormKind::Edit, Some(id)) => Some(TestHistoryPartial {
-            runs: super::runs::recent(&mut conn, id, super::runs::HISTORY_LENGTH).await?,
-            oob: false,
-        }),
+        (FormKind::Edit, Some(id)) => Some(TestHistoryPartial::for_viewer(
+            super::runs::recent(&mut conn, id, super::runs::HISTORY_LENGTH).await?,
+            CurrentUser::of(request).as_ref(),
+            false,
+        )),
         _ => None,
     };
     drop(conn);

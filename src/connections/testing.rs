@@ -49,12 +49,10 @@ fn settings(state: &AppState, connection: &Connection) -> AppResult<ConnectionSe
     })
 }
 
-async fn history(state: &AppState, id: Uuid) -> AppResult<TestHistoryPartial> {
+async fn history(state: &AppState, id: Uuid, user: &CurrentUser) -> AppResult<TestHistoryPartial> {
     let mut conn = state.pool.get().await?;
-    Ok(TestHistoryPartial {
-        runs: runs::recent(&mut conn, id, runs::HISTORY_LENGTH).await?,
-        oob: true,
-    })
+    let runs = runs::recent(&mut conn, id, runs::HISTORY_LENGTH).await?;
+    Ok(TestHistoryPartial::for_viewer(runs, Some(user), true))
 }
 
 fn run_of(
@@ -108,7 +106,7 @@ pub(crate) async fn test_connection(
     let partial = TestResultPartial {
         outcome,
         timeout_ms: connection.timeout_ms,
-        history: history(&state, connection.id).await?,
+        history: history(&state, connection.id, &user).await?,
     };
     render_fragment(&partial, StatusCode::OK)
 }
@@ -174,12 +172,13 @@ pub(crate) async fn test_query(
     let partial = QueryResultPartial {
         outcome,
         query: text,
-        history: history(&state, connection.id).await?,
+        history: history(&state, connection.id, &user).await?,
     };
     render_fragment(&partial, StatusCode::OK)
 }
 
-/// GET /connections/{id}/export.csv — the saved query's whole result, streamed as it arrives.
+/// POST /connections/{id}/export.csv — the saved query's whole result, streamed as it arrives.
+/// A POST because it calls TUNE and is audited; the form's button still downloads the file.
 pub(crate) async fn export_csv(
     state: web::Data<AppState>,
     user: CurrentUser,
