@@ -4,6 +4,7 @@ mod access;
 mod agents;
 mod connections;
 mod helpers;
+mod integrity;
 mod signin;
 mod startup;
 mod testing;
