@@ -2,6 +2,7 @@
 
 mod access;
 mod agents;
+mod architecture;
 mod connections;
 mod helpers;
 mod integrity;
