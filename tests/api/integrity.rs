@@ -90,7 +90,8 @@ async fn a_change_whose_audit_entry_cannot_be_written_is_not_made() {
     break_the_audit_trail(&app).await;
     let before = snapshot(&app).await;
 
-    let changes: Vec<(String, Vec<(&str, &str)>, &str)> = vec![
+    type Change<'a> = (String, Vec<(&'a str, &'a str)>, &'a str);
+    let changes: Vec<Change> = vec![
         (
             "/users/new".into(),
             vec![
