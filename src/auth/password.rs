@@ -118,6 +118,8 @@ impl Hasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
+        // In the request's span, so a log shows which requests paid for a hash.
+        tracing::debug!("password hash queued");
         let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| Busy)?

@@ -250,9 +250,23 @@ async fn without_trusted_proxies_a_forged_forwarding_header_changes_nothing() {
     assert!(subjects.iter().any(|s| s.contains("127.0.0.1")));
 }
 
+/// Log lines of requests to `route` on this app that queued a password hash.
+fn hashes_logged(app: &TestApp, route: &str) -> usize {
+    let host = format!("http.host=127.0.0.1:{}", app.port);
+    let route = format!("http.route={route} ");
+    captured_logs()
+        .lines()
+        .filter(|l| l.contains(&host) && l.contains(&route) && l.contains("password hash queued"))
+        .count()
+}
+
 #[actix_web::test]
 async fn a_closed_setup_hashes_nothing_and_creates_nothing() {
     let app = spawn_app().await;
+    assert!(
+        hashes_logged(&app, "/signin") > 0,
+        "hashes are logged per request"
+    );
     let client = new_client();
     let response = client
         .post(app.url("/setup"))
@@ -270,6 +284,7 @@ async fn a_closed_setup_hashes_nothing_and_creates_nothing() {
     let mut conn = app.db.connect().await;
     let count: i64 = users::table.count().get_result(&mut conn).await.unwrap();
     assert_eq!(count, 1, "only the administrator");
+    assert_eq!(hashes_logged(&app, "/setup"), 0, "no password was hashed");
 }
 
 /// The setup code this instance printed at start-up.
@@ -328,9 +343,11 @@ async fn beyond_loopback_the_first_administrator_needs_the_setup_code_from_the_l
     let mut conn = app.db.connect().await;
     let count: i64 = users::table.count().get_result(&mut conn).await.unwrap();
     assert_eq!(count, 0, "no administrator without the code");
+    assert_eq!(hashes_logged(&app, "/setup"), 0, "nor a password hashed");
 
     let right = attempt(&code.to_lowercase()).await;
     assert_eq!(right.status, 303, "{}", right.body);
+    assert_eq!(hashes_logged(&app, "/setup"), 1);
     assert_eq!(app.get("/connections").await.status, 200, "signed in");
 }
 
