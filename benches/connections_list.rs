@@ -28,7 +28,7 @@ use junction::db::schema::connections;
 use junction::key_context;
 use junction::startup::Application;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use uuid::Uuid;
 
 const SMALL_ROWS: usize = 100;
@@ -347,29 +347,29 @@ async fn seed(
     let mut rows = Vec::with_capacity(to - from);
     for i in from..to {
         let id = Uuid::new_v4();
-        let brand = BRANDS[rng.gen_range(0..BRANDS.len())];
+        let brand = BRANDS[rng.random_range(0..BRANDS.len())];
         let name = format!(
             "{brand} {} {} {i:05}",
-            PURPOSES[rng.gen_range(0..PURPOSES.len())],
-            REGIONS[rng.gen_range(0..REGIONS.len())]
+            PURPOSES[rng.random_range(0..PURPOSES.len())],
+            REGIONS[rng.random_range(0..REGIONS.len())]
         );
         let key: String = (0..32)
-            .map(|_| rng.sample(rand::distributions::Alphanumeric) as char)
+            .map(|_| rng.sample(rand::distr::Alphanumeric) as char)
             .collect();
         let sealed = secrets.seal(key.as_bytes(), &key_context(id))?;
         // Spread over the last 90 days so sorting by Updated has something to sort.
-        let updated: DateTime<Utc> = now - chrono::Duration::minutes(rng.gen_range(0..129_600));
-        let created = updated - chrono::Duration::days(rng.gen_range(0..365));
+        let updated: DateTime<Utc> = now - chrono::Duration::minutes(rng.random_range(0..129_600));
+        let created = updated - chrono::Duration::days(rng.random_range(0..365));
         let host = brand.to_lowercase().replace(' ', "");
         rows.push((
             connections::id.eq(id),
             connections::name.eq(name),
             connections::connector.eq("hasoffers"),
-            connections::is_active.eq(rng.gen_bool(0.8)),
-            connections::cloud_agent_id.eq(agents[rng.gen_range(0..agents.len())]),
-            connections::implementation_type.eq(TYPES[rng.gen_range(0..TYPES.len())]),
-            connections::is_source.eq(rng.gen_bool(0.6)),
-            connections::is_target.eq(rng.gen_bool(0.4)),
+            connections::is_active.eq(rng.random_bool(0.8)),
+            connections::cloud_agent_id.eq(agents[rng.random_range(0..agents.len())]),
+            connections::implementation_type.eq(TYPES[rng.random_range(0..TYPES.len())]),
+            connections::is_source.eq(rng.random_bool(0.6)),
+            connections::is_target.eq(rng.random_bool(0.4)),
             connections::timeout_ms.eq(30_000),
             connections::query.eq("SELECT id, name, status FROM Offer WHERE status = 'active'"),
             connections::server_url.eq(format!("https://{host}.api.hasoffers.com")),

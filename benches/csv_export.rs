@@ -85,7 +85,7 @@ async fn export(rows: usize, pg: &EmbeddedPostgres) -> (u64, u64, Duration, u64,
     let before = rss_kib();
     let started = Instant::now();
     let mut response = client
-        .get(format!("{base}{location}/export.csv"))
+        .post(format!("{base}{location}/export.csv"))
         .send()
         .await
         .expect("export");

@@ -5,10 +5,12 @@ use std::io::BufRead;
 use anyhow::Context;
 use secrecy::SecretString;
 
-use crate::audit::{self, Actor, Entry};
-use crate::auth::{Roles, handlers::check_email, model, password};
+use crate::audit::Actor;
+use crate::auth::Roles;
 use crate::config::{Config, RoleArg, UserCommand};
 use crate::startup::prepare;
+use crate::users::model;
+use crate::users::service::{self, NewUser, UserFailure, check_email};
 
 /// The password from `JUNCTION_USER_PASSWORD`, or the first line of standard input.
 pub fn read_password() -> anyhow::Result<SecretString> {
@@ -33,40 +35,56 @@ pub async fn run_user_command(
     read_password: impl FnOnce() -> anyhow::Result<SecretString>,
 ) -> anyhow::Result<String> {
     let prepared = prepare(config).await?;
-    let mut conn = prepared.state.pool.get().await?;
+    let state = &prepared.state;
+    let explain = |failure: UserFailure| match failure {
+        UserFailure::Invalid(errors) => anyhow::anyhow!(
+            "{}",
+            [errors.email, errors.password, errors.roles]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        UserFailure::NotFound => anyhow::anyhow!("the user no longer exists"),
+        UserFailure::App(error) => anyhow::anyhow!("{error}"),
+    };
     match command {
         UserCommand::Create { email, roles } => {
             check_email(email.trim()).map_err(anyhow::Error::msg)?;
             let password = read_password()?;
-            password::check_policy(&password).map_err(anyhow::Error::msg)?;
             let roles = Roles {
                 system_admin: roles.contains(&RoleArg::SystemAdmin),
                 connections_admin: roles.contains(&RoleArg::ConnectionsAdmin),
                 agents_admin: roles.contains(&RoleArg::AgentsAdmin),
             };
-            let hash = password::hash_blocking(password).await?;
-            let user = model::insert(&mut conn, &email, &hash, roles, true)
+            let new = NewUser {
+                email,
+                password,
+                roles,
+                is_active: true,
+            };
+            let user = service::create(&state.pool, &state.hasher, Actor::system(None), new)
                 .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            audit::record(&mut conn, Actor::system(None), Entry::user_created(&user)).await?;
+                .map_err(explain)?;
             Ok(format!("Created user {}.", user.email))
         }
         UserCommand::ResetPassword { email } => {
+            let mut conn = state.pool.get().await?;
             let user = model::find_by_email(&mut conn, &email)
                 .await?
                 .with_context(|| format!("no user with the email {email}"))?;
+            drop(conn);
             let password = read_password()?;
-            password::check_policy(&password).map_err(anyhow::Error::msg)?;
-            let hash = password::hash_blocking(password).await?;
-            model::set_password(&mut conn, user.id, &hash).await?;
-            model::update_roles(&mut conn, user.id, user.roles(), true).await?;
-            model::delete_sessions_of(&mut conn, user.id).await?;
-            audit::record(
-                &mut conn,
+            service::reset_password(
+                &state.pool,
+                &state.hasher,
                 Actor::system(None),
-                Entry::user_password_reset(&user),
+                user.id,
+                password,
+                true,
             )
-            .await?;
+            .await
+            .map_err(explain)?;
             Ok(format!(
                 "New password set for {}; their sessions have ended.",
                 user.email

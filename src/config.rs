@@ -17,6 +17,7 @@
 //! | `JUNCTION_SHUTDOWN_TIMEOUT_SECS` | `30` | On SIGTERM, how long requests in flight may take to finish; a download still running then ends with its `# ERROR` line. |
 //! | `JUNCTION_METRICS_BIND` | unset | Address of the Prometheus `/metrics` listener (e.g. `127.0.0.1:9464`); unset: no metrics listener. |
 //! | `JUNCTION_LOG_FORMAT` | `text` | `text` (human-readable) or `json` (one object per line). |
+//! | `JUNCTION_TRUSTED_PROXIES` | unset | Comma-separated CIDRs of reverse proxies whose `Forwarded` / `X-Forwarded-For` give the client's address (for sign-in throttling and the audit trail). Unset: the socket's peer is the client. |
 //! | `RUST_LOG` | `info` | Log filter (tracing `EnvFilter` syntax). |
 
 use std::net::SocketAddr;
@@ -63,6 +64,12 @@ pub struct Config {
     /// network. The local demo and the tests turn it on.
     #[arg(long, env = "JUNCTION_ALLOW_PRIVATE_TARGETS", default_value_t = false)]
     pub allow_private_targets: bool,
+
+    /// Reverse proxies (comma-separated CIDRs, e.g. 10.0.0.0/8) whose Forwarded /
+    /// X-Forwarded-For headers give the client's address. Unset: headers are ignored and the
+    /// connecting address is the client.
+    #[arg(long, env = "JUNCTION_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 
     /// TUNE's API rate limit per network (calls per window) that Junction paces itself to.
     #[arg(long, env = "JUNCTION_TUNE_RATE_LIMIT", default_value_t = 50)]
@@ -206,6 +213,7 @@ impl Config {
             admin_email: None,
             admin_password: None,
             allow_private_targets: true,
+            trusted_proxies: Vec::new(),
             tune_rate_limit: 50,
             tune_rate_window_secs: 10,
             db_statement_timeout_ms: 10_000,

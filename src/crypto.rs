@@ -17,6 +17,8 @@ const NONCE_LEN: usize = 24;
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: XChaCha20Poly1305,
+    /// Keys the values derived from the secret key (see [`SecretBox::derive`]).
+    mac_key: [u8; 32],
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -51,7 +53,9 @@ impl SecretBox {
             return Err(CryptoError::BadKey);
         }
         let cipher = XChaCha20Poly1305::new_from_slice(bytes).map_err(|_| CryptoError::BadKey)?;
-        Ok(Self { cipher })
+        let mut mac_key = [0u8; 32];
+        mac_key.copy_from_slice(bytes);
+        Ok(Self { cipher, mac_key })
     }
 
     /// A fresh random key, as base64 text.
@@ -93,6 +97,18 @@ impl SecretBox {
                 },
             )
             .map_err(|_| CryptoError::Open)
+    }
+
+    /// A value only holders of the secret key can compute, different for every `purpose`
+    /// (keyed BLAKE2b): every instance sharing the key derives the same one, and it reveals
+    /// nothing about the key.
+    pub fn derive(&self, purpose: &str) -> Result<[u8; 32], CryptoError> {
+        use blake2::digest::{KeyInit, Mac};
+        type Blake2bMac256 = blake2::Blake2bMac<blake2::digest::consts::U32>;
+        let mut mac = <Blake2bMac256 as KeyInit>::new_from_slice(&self.mac_key)
+            .map_err(|_| CryptoError::BadKey)?;
+        mac.update(purpose.as_bytes());
+        Ok(mac.finalize().into_bytes().into())
     }
 
     pub fn seal_secret(
@@ -166,6 +182,16 @@ mod tests {
         assert!(sb.open(&sealed, "connection:2").is_err());
         assert!(secret_box().open(&sealed, "connection:1").is_err());
         assert!(sb.open(&sealed[..10], "connection:1").is_err());
+    }
+
+    #[test]
+    fn derived_values_depend_on_key_and_purpose_only() {
+        let key = SecretBox::generate_base64();
+        let one = SecretBox::from_base64(&key).unwrap();
+        let same = SecretBox::from_base64(&key).unwrap();
+        assert_eq!(one.derive("a").unwrap(), same.derive("a").unwrap());
+        assert_ne!(one.derive("a").unwrap(), one.derive("b").unwrap());
+        assert_ne!(one.derive("a").unwrap(), secret_box().derive("a").unwrap());
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub(crate) enum AppError {
     /// A request that cannot be carried out, with a message for the user.
     #[error("{0}")]
     BadRequest(String),
+    /// Too much work at once (e.g. password checks); the user may retry in a moment.
+    #[error("too busy")]
+    Busy,
     /// No pooled connection within the bound: the database is down, stuck or overloaded.
     #[error("the database is unavailable")]
     PoolTimeout(#[source] diesel_async::pooled_connection::deadpool::PoolError),
@@ -101,6 +104,7 @@ impl ResponseError for AppError {
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthenticated => StatusCode::SEE_OTHER,
+            AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             _ if self.is_database_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -127,6 +131,11 @@ impl ResponseError for AppError {
                 status: 404,
                 title: "Not found",
                 message: "There is nothing here. It may have been deleted, or the address is mistyped.",
+            },
+            AppError::Busy => ErrorPage {
+                status: 503,
+                title: "Busy",
+                message: "Too many requests are being handled at once. Please try again in a moment.",
             },
             _ if self.is_database_unavailable() => {
                 tracing::warn!(error = %cause_chain(self), "database unavailable");

@@ -41,7 +41,7 @@ route_table! {
     post "/connections/{id}/active" => connections::toggle_connection_active,
     post "/connections/{id}/test" => testing::test_connection,
     post "/connections/{id}/query" => testing::test_query,
-    get "/connections/{id}/export.csv" => testing::export_csv,
+    post "/connections/{id}/export.csv" => testing::export_csv,
     get "/agents" => agents::handlers::list_agents,
     post "/agents/new" => agents::handlers::create_agent,
     get "/agents/{id}" => agents::handlers::edit_agent_form,

@@ -32,6 +32,8 @@ pub struct Application {
     metrics: Option<(u16, Server)>,
     shutdown: Shutdown,
     shutdown_timeout: Duration,
+    /// Periodic housekeeping; stopped with the server.
+    maintenance: tokio::task::JoinHandle<()>,
     // Declared after `server` so the database outlives it when dropped.
     embedded: Option<EmbeddedPostgres>,
 }
@@ -90,11 +92,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         tune_rate_window: std::time::Duration::from_secs(config.tune_rate_window_secs.max(1)),
     })?;
     Ok(Prepared {
-        state: AppState {
-            pool,
-            secrets,
-            connectors,
-        },
+        state: AppState::new(config, pool, secrets, connectors)?,
         embedded,
     })
 }
@@ -119,22 +117,18 @@ impl Application {
         }
         let Prepared { state, embedded } = prepare(&config).await?;
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
-            crate::auth::handlers::bootstrap_admin(
+            crate::auth::service::bootstrap_admin(
                 &state,
                 email,
                 SecretString::from(password.clone()),
             )
             .await?;
         }
-        {
-            let mut conn = state.pool.get().await?;
-            crate::auth::model::purge_expired_sessions(&mut conn).await?;
-            crate::connections::model::purge_expired(&mut conn).await?;
-        }
-
         let listener =
             TcpListener::bind(config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
+        crate::auth::service::announce_setup_code(&state, port).await?;
+        let maintenance = crate::maintenance::spawn(state.pool.clone());
         let shutdown = Shutdown::default();
         let shutdown_timeout = Duration::from_secs(config.shutdown_timeout_secs);
         let readiness = web::Data::new(Readiness::new(
@@ -196,6 +190,7 @@ impl Application {
             metrics,
             shutdown,
             shutdown_timeout,
+            maintenance,
             embedded,
         })
     }
@@ -224,6 +219,7 @@ impl Application {
             metrics,
             shutdown,
             shutdown_timeout,
+            maintenance,
             embedded,
             ..
         } = self;
@@ -260,6 +256,7 @@ impl Application {
                 result
             }
         };
+        maintenance.abort();
         if let Some((handle, task)) = metrics {
             handle.stop(true).await;
             let _ = task.await;

@@ -2,6 +2,10 @@
 
 use junction_connectors::Connectors;
 
+use crate::auth::password::Hasher;
+use crate::auth::setup_code::SetupCode;
+use crate::client_address::TrustedProxies;
+use crate::config::Config;
 use crate::crypto::SecretBox;
 use crate::db::DbPool;
 
@@ -10,4 +14,33 @@ pub struct AppState {
     pub pool: DbPool,
     pub secrets: SecretBox,
     pub connectors: Connectors,
+    /// Password hashing, a bounded number at a time.
+    pub(crate) hasher: Hasher,
+    /// Whose forwarding headers say where a request comes from.
+    pub(crate) trusted_proxies: TrustedProxies,
+    /// Asked for on the setup page when Junction listens beyond this machine.
+    pub(crate) setup_code: Option<SetupCode>,
+}
+
+impl AppState {
+    pub fn new(
+        config: &Config,
+        pool: DbPool,
+        secrets: SecretBox,
+        connectors: Connectors,
+    ) -> anyhow::Result<Self> {
+        let setup_code = if config.bind.ip().is_loopback() {
+            None
+        } else {
+            Some(SetupCode::derive(&secrets)?)
+        };
+        Ok(Self {
+            pool,
+            connectors,
+            hasher: Hasher::for_this_machine(),
+            trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
+            setup_code,
+            secrets,
+        })
+    }
 }

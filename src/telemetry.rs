@@ -67,11 +67,14 @@ pub(crate) async fn observe_requests(
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_string());
     let method = request.method().to_string();
+    // The Host header tells apart instances (and test apps) sharing one log.
+    let host = request.connection_info().host().to_string();
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
         method = %method,
         route = %route,
+        host = %host,
     );
     let result = next.call(request).instrument(span.clone()).await;
     let status = match &result {

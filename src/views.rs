@@ -103,9 +103,95 @@ pub(crate) fn iso_time(time: &DateTime<Utc>) -> String {
     time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// `text` when it is a plain path on this site starting with `prefix` (a path and query, as a
+/// redirect may go to), else `None`. Anything a browser could read as another host is refused:
+/// a scheme or authority (`//x`, `/\x`), backslashes, control characters (browsers drop tabs
+/// and newlines, so `/\t/x` would become `//x`; a newline would also break the header).
+pub(crate) fn local_path(text: &str, prefix: &str) -> Option<String> {
+    if !text.starts_with('/')
+        || text.starts_with("//")
+        || text.contains('\\')
+        || text.chars().any(char::is_control)
+        || !text.starts_with(prefix)
+    {
+        return None;
+    }
+    // Resolved against a placeholder origin: what comes back must still be on it.
+    let base = url::Url::parse("http://junction.invalid/").ok()?;
+    let resolved = base.join(text).ok()?;
+    if resolved.origin() != base.origin() || !resolved.path().starts_with(prefix) {
+        return None;
+    }
+    let mut local = resolved.path().to_string();
+    if let Some(query) = resolved.query() {
+        local.push('?');
+        local.push_str(query);
+    }
+    if let Some(fragment) = resolved.fragment() {
+        local.push('#');
+        local.push_str(fragment);
+    }
+    Some(local)
+}
+
 /// 303 See Other to `location`, the answer to a successful plain form POST.
 pub(crate) fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
     let mut response = HttpResponse::SeeOther();
     response.insert_header((actix_web::http::header::LOCATION, location.to_string()));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_local_paths_are_redirect_targets() {
+        let cases: &[(&str, Option<&str>, &str)] = &[
+            ("/connections", Some("/connections"), "a page"),
+            (
+                "/audit?action=create&page=2",
+                Some("/audit?action=create&page=2"),
+                "with its query",
+            ),
+            (
+                "/connections/1#test-history",
+                Some("/connections/1#test-history"),
+                "with a fragment",
+            ),
+            ("//evil.example/", None, "another host"),
+            ("/\\evil.example", None, "a backslash read as a slash"),
+            ("/connections\\evil", None, "any backslash"),
+            ("/\t/evil.example", None, "a tab browsers drop"),
+            ("/\n/evil.example", None, "a newline"),
+            ("/connections\r\nSet-Cookie: x=1", None, "header injection"),
+            ("/\u{7f}x", None, "DEL"),
+            ("/\u{85}x", None, "a Unicode control character"),
+            ("https://evil.example/", None, "an absolute address"),
+            ("evil.example", None, "not a path"),
+            ("", None, "nothing"),
+            ("/a/../../b", Some("/b"), "dots stay on this site"),
+            (
+                "/%2F%2Fevil.example",
+                Some("/%2F%2Fevil.example"),
+                "encoded slashes are a path",
+            ),
+        ];
+        for (text, expected, why) in cases {
+            assert_eq!(
+                local_path(text, "/").as_deref(),
+                *expected,
+                "{why}: {text:?}"
+            );
+        }
+        assert_eq!(
+            local_path("/connections?page=2", "/connections").as_deref(),
+            Some("/connections?page=2")
+        );
+        assert_eq!(
+            local_path("/users", "/connections"),
+            None,
+            "outside the prefix"
+        );
+    }
 }

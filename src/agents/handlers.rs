@@ -6,9 +6,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::model::{self, AgentWriteError};
+use super::model;
+use super::service::{self, AgentFailure};
 use super::views::{AgentFormPage, AgentsPage};
-use crate::audit::{self, Actor, Entry};
 use crate::auth::{CurrentUser, Permission};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -20,24 +20,7 @@ pub(crate) struct AgentForm {
     name: String,
 }
 
-/// A trimmed name of 1 to 100 characters without control characters.
-fn check_name(name: &str) -> Result<String, String> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err("Enter a name for the agent.".into());
-    }
-    if name.chars().count() > 100 {
-        return Err("Use at most 100 characters.".into());
-    }
-    if name.chars().any(char::is_control) {
-        return Err("Use no control characters.".into());
-    }
-    Ok(name.to_string())
-}
-
-fn duplicate(name: &str) -> String {
-    format!("An agent named “{name}” already exists (capitals do not count).")
-}
+const BUILTIN: &str = "The built-in IConduct agent cannot be changed.";
 
 async fn list_page(
     state: &AppState,
@@ -75,56 +58,42 @@ pub(crate) async fn create_agent(
 ) -> AppResult<HttpResponse> {
     user.require(Permission::ManageAgents)?;
     let typed = form.into_inner().name;
-    let name = match check_name(&typed) {
-        Ok(name) => name,
-        Err(message) => {
-            return list_page(
+    let mut conn = state.pool.get().await?;
+    let result = service::create(&mut conn, user.actor(), &typed).await;
+    drop(conn);
+    match result {
+        Ok(_) => Ok(see_other("/agents").finish()),
+        Err(AgentFailure::InvalidName(message)) => {
+            list_page(
                 &state,
                 &request,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &typed,
                 Some(message),
             )
-            .await;
-        }
-    };
-    let mut conn = state.pool.get().await?;
-    match model::insert(&mut conn, &name).await {
-        Ok(agent) => {
-            audit::record(
-                &mut conn,
-                Actor::user(&user),
-                Entry::agent_changed("create", &agent, None),
-            )
-            .await?;
-            Ok(see_other("/agents").finish())
-        }
-        Err(AgentWriteError::DuplicateName) => {
-            drop(conn);
-            list_page(
-                &state,
-                &request,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &typed,
-                Some(duplicate(&name)),
-            )
             .await
         }
-        Err(AgentWriteError::InUse) => Err(AppError::Internal(anyhow::anyhow!(
-            "insert reported a foreign key"
-        ))),
-        Err(AgentWriteError::Db(e)) => Err(e.into()),
+        Err(failure) => Err(unexpected(failure)),
     }
 }
 
-async fn usage(state: &AppState, id: Uuid) -> AppResult<(model::CloudAgent, i64)> {
+/// What no form can show: the built-in agent, a vanished one, or a real error.
+fn unexpected(failure: AgentFailure) -> AppError {
+    match failure {
+        AgentFailure::BuiltIn => AppError::BadRequest(BUILTIN.into()),
+        AgentFailure::NotFound => AppError::NotFound,
+        AgentFailure::App(error) => error,
+        AgentFailure::InvalidName(_) | AgentFailure::InUse => {
+            AppError::Internal(anyhow::anyhow!("agent refusal without a page to show it"))
+        }
+    }
+}
+
+async fn usage(state: &AppState, id: Uuid) -> AppResult<model::AgentUsage> {
     let mut conn = state.pool.get().await?;
-    let all = model::list_with_usage(&mut conn).await?;
-    let found = all
-        .into_iter()
-        .find(|u| u.agent.id == id)
-        .ok_or(AppError::NotFound)?;
-    Ok((found.agent, found.connections))
+    model::find_with_usage(&mut conn, id)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 /// GET /agents/{id}
@@ -135,17 +104,15 @@ pub(crate) async fn edit_agent_form(
     path: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
     user.require(Permission::ManageAgents)?;
-    let (agent, connections) = usage(&state, *path).await?;
-    if agent.is_builtin {
-        return Err(AppError::BadRequest(
-            "The built-in IConduct agent cannot be changed.".into(),
-        ));
+    let found = usage(&state, *path).await?;
+    if found.agent.is_builtin {
+        return Err(AppError::BadRequest(BUILTIN.into()));
     }
     let page = AgentFormPage {
         layout: Layout::new(&request, Nav::Agents),
-        id: agent.id,
-        name: &agent.name,
-        connections,
+        id: found.agent.id,
+        name: &found.agent.name,
+        connections: found.connections,
         error: None,
     };
     render_page(&page, StatusCode::OK, &request)
@@ -160,44 +127,24 @@ pub(crate) async fn rename_agent(
     form: web::Form<AgentForm>,
 ) -> AppResult<HttpResponse> {
     user.require(Permission::ManageAgents)?;
-    let (before, connections) = usage(&state, *path).await?;
     let typed = form.into_inner().name;
-    let refuse = |error: String| AgentFormPage {
-        layout: Layout::new(&request, Nav::Agents),
-        id: before.id,
-        name: &typed,
-        connections,
-        error: Some(error),
-    };
-    let name = match check_name(&typed) {
-        Ok(name) => name,
-        Err(message) => {
-            return render_page(&refuse(message), StatusCode::UNPROCESSABLE_ENTITY, &request);
-        }
-    };
     let mut conn = state.pool.get().await?;
-    match model::rename(&mut conn, before.id, &name).await {
-        Ok(Some(after)) => {
-            audit::record(
-                &mut conn,
-                Actor::user(&user),
-                Entry::agent_changed("update", &after, Some(&before)),
-            )
-            .await?;
-            Ok(see_other("/agents").finish())
+    let result = service::rename(&mut conn, user.actor(), *path, &typed).await;
+    drop(conn);
+    match result {
+        Ok(_) => Ok(see_other("/agents").finish()),
+        Err(AgentFailure::InvalidName(message)) => {
+            let found = usage(&state, *path).await?;
+            let page = AgentFormPage {
+                layout: Layout::new(&request, Nav::Agents),
+                id: found.agent.id,
+                name: &typed,
+                connections: found.connections,
+                error: Some(message),
+            };
+            render_page(&page, StatusCode::UNPROCESSABLE_ENTITY, &request)
         }
-        Ok(None) => Err(AppError::BadRequest(
-            "The built-in IConduct agent cannot be changed.".into(),
-        )),
-        Err(AgentWriteError::DuplicateName) => render_page(
-            &refuse(duplicate(&name)),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &request,
-        ),
-        Err(AgentWriteError::InUse) => Err(AppError::Internal(anyhow::anyhow!(
-            "rename reported a foreign key"
-        ))),
-        Err(AgentWriteError::Db(e)) => Err(e.into()),
+        Err(failure) => Err(unexpected(failure)),
     }
 }
 
@@ -209,26 +156,18 @@ pub(crate) async fn delete_agent(
     path: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
     user.require(Permission::ManageAgents)?;
-    let (agent, connections) = usage(&state, *path).await?;
     let mut conn = state.pool.get().await?;
-    match model::delete(&mut conn, agent.id).await {
-        Ok(Some(deleted)) => {
-            audit::record(
-                &mut conn,
-                Actor::user(&user),
-                Entry::agent_changed("delete", &deleted, None),
-            )
-            .await?;
-            Ok(see_other("/agents").finish())
-        }
-        Ok(None) => Err(AppError::BadRequest(
-            "The built-in IConduct agent cannot be deleted.".into(),
-        )),
-        Err(AgentWriteError::InUse) => {
+    let result = service::delete(&mut conn, user.actor(), *path).await;
+    drop(conn);
+    match result {
+        Ok(_) => Ok(see_other("/agents").finish()),
+        Err(AgentFailure::InUse) => {
+            let found = usage(&state, *path).await?;
+            let connections = found.connections;
             let page = AgentFormPage {
                 layout: Layout::new(&request, Nav::Agents),
-                id: agent.id,
-                name: &agent.name,
+                id: found.agent.id,
+                name: &found.agent.name,
                 connections,
                 error: Some(format!(
                     "{connections} connections (deleted ones included, for their 30 days) use this agent: move them to another agent first."
@@ -236,9 +175,9 @@ pub(crate) async fn delete_agent(
             };
             render_page(&page, StatusCode::CONFLICT, &request)
         }
-        Err(AgentWriteError::DuplicateName) => Err(AppError::Internal(anyhow::anyhow!(
-            "delete reported a duplicate"
-        ))),
-        Err(AgentWriteError::Db(e)) => Err(e.into()),
+        Err(AgentFailure::BuiltIn) => Err(AppError::BadRequest(
+            "The built-in IConduct agent cannot be deleted.".into(),
+        )),
+        Err(failure) => Err(unexpected(failure)),
     }
 }

@@ -49,6 +49,20 @@ pub(crate) async fn name_of(
         .optional()
 }
 
+/// The agent, its row locked until the transaction ends.
+pub(crate) async fn find_for_update(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<CloudAgent>> {
+    cloud_agents::table
+        .find(id)
+        .select(CloudAgent::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
 /// An agent with how many connections use it (deleted ones in their restore window included).
 #[derive(Debug, Clone)]
 pub(crate) struct AgentUsage {
@@ -76,6 +90,29 @@ pub(crate) async fn list_with_usage(
             AgentUsage { agent, connections }
         })
         .collect())
+}
+
+/// One agent with its usage, or `None`.
+pub(crate) async fn find_with_usage(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<AgentUsage>> {
+    use crate::db::schema::connections;
+    let Some(agent) = cloud_agents::table
+        .find(id)
+        .select(CloudAgent::as_select())
+        .first(conn)
+        .await
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let connections: i64 = connections::table
+        .filter(connections::cloud_agent_id.eq(id))
+        .count()
+        .get_result(conn)
+        .await?;
+    Ok(Some(AgentUsage { agent, connections }))
 }
 
 /// Why an agent change was refused.

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::model::{self, AuditFilter};
 use super::views::AuditTrailPage;
+use crate::auth::{CurrentUser, Permission};
 use crate::error::AppResult;
 use crate::state::AppState;
 use crate::views::{Layout, Nav, render_page};
@@ -36,9 +37,18 @@ fn date(text: &str) -> Option<NaiveDate> {
 pub(crate) async fn list_audit_events(
     state: web::Data<AppState>,
     request: HttpRequest,
+    user: CurrentUser,
     params: web::Query<AuditParams>,
 ) -> AppResult<HttpResponse> {
     let params = params.into_inner();
+    // Who did what is for System Admins: others see no one else's email or address, and
+    // entries about users (named by their email) not at all.
+    let sees_everyone = user.can(Permission::ManageUsers);
+    let entity_types: &[&str] = if sees_everyone {
+        super::ENTITY_TYPES
+    } else {
+        super::VIEWER_ENTITY_TYPES
+    };
     let keep = |allowed: &[&str], value: &str| {
         if allowed.contains(&value) {
             value.to_string()
@@ -48,8 +58,12 @@ pub(crate) async fn list_audit_events(
     };
     let filter = AuditFilter {
         entity_name: params.entity_name.chars().take(100).collect(),
-        user: params.user.chars().take(254).collect(),
-        entity_type: keep(super::ENTITY_TYPES, &params.entity_type),
+        user: if sees_everyone {
+            params.user.chars().take(254).collect()
+        } else {
+            String::new()
+        },
+        entity_type: keep(entity_types, &params.entity_type),
         action: keep(super::ACTIONS, &params.action),
         from: date(&params.from),
         to: date(&params.to),
@@ -59,10 +73,21 @@ pub(crate) async fn list_audit_events(
             .unwrap_or(1)
             .clamp(1, 1_000_000),
         per_page: 50,
+        hidden_types: if sees_everyone {
+            Vec::new()
+        } else {
+            vec![super::USER]
+        },
     };
     let mut conn = state.pool.get().await?;
-    let (events, more) = model::list(&mut conn, &filter).await?;
+    let (mut events, more) = model::list(&mut conn, &filter).await?;
+    drop(conn);
+    if !sees_everyone {
+        super::views::hide_others(&mut events, user.id);
+    }
     let page = AuditTrailPage {
+        entity_types,
+        sees_everyone,
         layout: Layout::new(&request, Nav::AuditTrail),
         from: filter.from.map(|d| d.to_string()).unwrap_or_default(),
         to: filter.to.map(|d| d.to_string()).unwrap_or_default(),

@@ -11,10 +11,6 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::agents::model::CloudAgent;
-use crate::auth::CurrentUser;
-use crate::auth::model::User;
-use crate::connections::model::Connection;
 use crate::db::schema::audit_events;
 
 /// Who did it.
@@ -26,23 +22,27 @@ pub(crate) struct Actor {
 }
 
 impl Actor {
-    pub(crate) fn user(user: &CurrentUser) -> Self {
+    /// A signed-in user, named by their email.
+    pub(crate) fn user(id: Uuid, email: &str, ip: Option<String>) -> Self {
         Self {
-            user_id: Some(user.id),
-            label: user.email.clone(),
-            ip: user.ip.clone(),
+            user_id: Some(id),
+            label: email.to_string(),
+            ip,
         }
     }
 
-    /// Changes made by Junction itself (first-run setup, the command line).
+    /// Changes made by Junction itself (first-run setup, the command line, maintenance).
     pub(crate) fn system(ip: Option<String>) -> Self {
         Self {
             user_id: None,
-            label: "Junction".into(),
+            label: SYSTEM_LABEL.into(),
             ip,
         }
     }
 }
+
+/// How the trail names changes Junction made itself.
+pub(crate) const SYSTEM_LABEL: &str = "Junction";
 
 /// One field's before and after.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +52,18 @@ pub(crate) struct Change {
     pub after: Option<String>,
 }
 
-/// What happened, to what.
+impl Change {
+    /// The change of one field, or `None` when it did not change.
+    pub(crate) fn of(field: &str, before: Option<String>, after: Option<String>) -> Option<Self> {
+        (before != after).then(|| Self {
+            field: field.to_string(),
+            before,
+            after,
+        })
+    }
+}
+
+/// What happened, to what. Each feature builds the entries of its own entities.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
     pub action: &'static str,
@@ -64,52 +75,50 @@ pub(crate) struct Entry {
     pub detail: Option<String>,
 }
 
-pub(crate) const ENTITY_TYPES: &[&str] = &["Connection", "User", "Agent"];
+impl Entry {
+    /// An entry with no field changes.
+    pub(crate) fn new(
+        action: &'static str,
+        entity_type: &'static str,
+        entity_id: impl ToString,
+        entity_name: &str,
+    ) -> Self {
+        Self {
+            action,
+            entity_type,
+            entity_id: entity_id.to_string(),
+            entity_name: entity_name.to_string(),
+            entity_version: None,
+            changes: Vec::new(),
+            detail: None,
+        }
+    }
+}
+
+/// Entity types as entries name them (and the page offers them as filters).
+pub(crate) const CONNECTION: &str = "Connection";
+pub(crate) const USER: &str = "User";
+pub(crate) const AGENT: &str = "Agent";
+pub(crate) const ENTITY_TYPES: &[&str] = &[CONNECTION, USER, AGENT];
+/// What users without the System Admin role may see.
+pub(crate) const VIEWER_ENTITY_TYPES: &[&str] = &[CONNECTION, AGENT];
 pub(crate) const ACTIONS: &[&str] = &[
     "create",
     "update",
     "delete",
     "restore",
+    "purge",
     "activate",
     "deactivate",
     "test connection",
     "test query",
+    "export",
     "reset password",
 ];
 
-fn change(field: &str, before: Option<String>, after: Option<String>) -> Option<Change> {
-    (before != after).then(|| Change {
-        field: field.to_string(),
-        before,
-        after,
-    })
-}
-
-fn yes_no(value: bool) -> Option<String> {
+/// "Yes" / "No", as the forms label a check box.
+pub(crate) fn yes_no(value: bool) -> Option<String> {
     Some(if value { "Yes" } else { "No" }.to_string())
-}
-
-/// The fields of a connection as the audit trail names and shows them (the key excepted).
-fn connection_fields(c: &Connection, agent_name: &str) -> Vec<(&'static str, Option<String>)> {
-    vec![
-        ("Connection", Some(c.name.clone())),
-        ("Is Active", yes_no(c.is_active)),
-        ("Cloud Agent", Some(agent_name.to_string())),
-        (
-            "Implementation Type",
-            Some(implementation_label(&c.implementation_type)),
-        ),
-        ("Is Source", yes_no(c.is_source)),
-        ("Is Target", yes_no(c.is_target)),
-        ("Timeout (ms)", Some(c.timeout_ms.to_string())),
-        ("Query", Some(c.query.clone())),
-        ("Server URL", Some(c.server_url.clone())),
-    ]
-}
-
-fn implementation_label(stored: &str) -> String {
-    junction_connectors::hasoffers::implementation::ImplementationType::parse(stored)
-        .map_or_else(|| stored.to_string(), |t| t.label().to_string())
 }
 
 /// A fingerprinted mention of a secret.
@@ -117,181 +126,10 @@ pub(crate) fn secret_mention(fingerprint: &str) -> String {
     format!("set (fingerprint {fingerprint})")
 }
 
-impl Entry {
-    fn connection(action: &'static str, c: &Connection) -> Self {
-        Self {
-            action,
-            entity_type: "Connection",
-            entity_id: c.id.to_string(),
-            entity_name: c.name.clone(),
-            entity_version: Some(c.version),
-            changes: Vec::new(),
-            detail: None,
-        }
-    }
+/// How the trail names another user to someone who may not see who they are.
+pub(crate) const ANOTHER_USER: &str = "Another user";
 
-    pub(crate) fn connection_created(
-        c: &Connection,
-        agent_name: &str,
-        key_fingerprint: &str,
-    ) -> Self {
-        let mut entry = Self::connection("create", c);
-        entry.changes = connection_fields(c, agent_name)
-            .into_iter()
-            .filter_map(|(field, value)| change(field, None, value))
-            .collect();
-        entry.changes.push(Change {
-            field: "API Key".into(),
-            before: None,
-            after: Some(secret_mention(key_fingerprint)),
-        });
-        entry
-    }
-
-    /// `key_fingerprints` is `Some((before, after))` when the key was replaced.
-    pub(crate) fn connection_updated(
-        before: &Connection,
-        after: &Connection,
-        agent_names: (&str, &str),
-        key_fingerprints: Option<(String, String)>,
-    ) -> Self {
-        let mut entry = Self::connection("update", after);
-        let old = connection_fields(before, agent_names.0);
-        let new = connection_fields(after, agent_names.1);
-        entry.changes = old
-            .into_iter()
-            .zip(new)
-            .filter_map(|((field, b), (_, a))| change(field, b, a))
-            .collect();
-        if let Some((old_fp, new_fp)) = key_fingerprints {
-            entry.changes.push(Change {
-                field: "API Key".into(),
-                before: Some(secret_mention(&old_fp)),
-                after: Some(format!("changed (fingerprint {new_fp})")),
-            });
-        }
-        entry
-    }
-
-    pub(crate) fn connection_activity(before: &Connection, after: &Connection) -> Self {
-        let action = if after.is_active {
-            "activate"
-        } else {
-            "deactivate"
-        };
-        let mut entry = Self::connection(action, after);
-        entry.changes = change(
-            "Is Active",
-            yes_no(before.is_active),
-            yes_no(after.is_active),
-        )
-        .into_iter()
-        .collect();
-        entry
-    }
-
-    pub(crate) fn connection_deleted(c: &Connection) -> Self {
-        Self::connection("delete", c)
-    }
-
-    pub(crate) fn connection_restored(c: &Connection) -> Self {
-        Self::connection("restore", c)
-    }
-
-    /// A Test Connection / Test Query run: what was tried and how it ended (no secrets).
-    pub(crate) fn connection_tested(c: &Connection, action: &'static str, outcome: &str) -> Self {
-        let mut entry = Self::connection(action, c);
-        entry.detail = Some(outcome.to_string());
-        entry
-    }
-
-    /// An agent created, renamed (`before` given) or deleted.
-    pub(crate) fn agent_changed(
-        action: &'static str,
-        agent: &CloudAgent,
-        before: Option<&CloudAgent>,
-    ) -> Self {
-        let changes = match (action, before) {
-            ("update", Some(before)) => {
-                change("Name", Some(before.name.clone()), Some(agent.name.clone()))
-            }
-            ("create", _) => change("Name", None, Some(agent.name.clone())),
-            _ => None,
-        };
-        Self {
-            action,
-            entity_type: "Agent",
-            entity_id: agent.id.to_string(),
-            entity_name: agent.name.clone(),
-            entity_version: None,
-            changes: changes.into_iter().collect(),
-            detail: None,
-        }
-    }
-
-    fn user(action: &'static str, user: &User) -> Self {
-        Self {
-            action,
-            entity_type: "User",
-            entity_id: user.id.to_string(),
-            entity_name: user.email.clone(),
-            entity_version: None,
-            changes: Vec::new(),
-            detail: None,
-        }
-    }
-
-    pub(crate) fn user_created(user: &User) -> Self {
-        let mut entry = Self::user("create", user);
-        entry.changes = [
-            change("Email", None, Some(user.email.clone())),
-            change("Is Active", None, yes_no(user.is_active)),
-            change("Roles", None, Some(roles_text(user))),
-            change("Password", None, Some("set".into())),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        entry
-    }
-
-    pub(crate) fn user_updated(before: &User, after: &User) -> Self {
-        let mut entry = Self::user("update", after);
-        entry.changes = [
-            change(
-                "Is Active",
-                yes_no(before.is_active),
-                yes_no(after.is_active),
-            ),
-            change("Roles", Some(roles_text(before)), Some(roles_text(after))),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        entry
-    }
-
-    pub(crate) fn user_password_reset(user: &User) -> Self {
-        let mut entry = Self::user("reset password", user);
-        entry.changes = vec![Change {
-            field: "Password".into(),
-            before: Some("set".into()),
-            after: Some("changed".into()),
-        }];
-        entry
-    }
-}
-
-fn roles_text(user: &User) -> String {
-    let labels = user.roles().labels();
-    if labels.is_empty() {
-        "none (view only)".into()
-    } else {
-        labels.join(", ")
-    }
-}
-
-/// Writes one entry.
+/// Writes one entry; call it inside the transaction of the change it describes.
 pub(crate) async fn record(
     conn: &mut AsyncPgConnection,
     actor: Actor,

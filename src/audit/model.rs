@@ -13,6 +13,7 @@ diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql
 #[diesel(table_name = audit_events)]
 pub(crate) struct AuditEvent {
     pub occurred_at: DateTime<Utc>,
+    pub user_id: Option<uuid::Uuid>,
     pub user_label: String,
     pub ip: Option<String>,
     pub action: String,
@@ -39,6 +40,8 @@ pub(crate) struct AuditFilter {
     pub to: Option<NaiveDate>,
     pub page: i64,
     pub per_page: i64,
+    /// Entity types left out whatever the other filters say (what the viewer may not see).
+    pub hidden_types: Vec<&'static str>,
 }
 
 fn escape_like(text: &str) -> String {
@@ -75,6 +78,9 @@ pub(crate) async fn list(
     }
     if !filter.entity_type.is_empty() {
         query = query.filter(audit_events::entity_type.eq(filter.entity_type.clone()));
+    }
+    if !filter.hidden_types.is_empty() {
+        query = query.filter(audit_events::entity_type.ne_all(filter.hidden_types.clone()));
     }
     if !filter.action.is_empty() {
         query = query.filter(audit_events::action.eq(filter.action.clone()));

@@ -14,13 +14,13 @@ pub(crate) struct AuditTrailPage {
     pub more: bool,
     pub from: String,
     pub to: String,
+    /// The entity types this viewer may filter by.
+    pub entity_types: &'static [&'static str],
+    /// System Admins see who did what; others only themselves.
+    pub sees_everyone: bool,
 }
 
 impl AuditTrailPage {
-    pub(crate) fn entity_types(&self) -> &'static [&'static str] {
-        super::ENTITY_TYPES
-    }
-
     pub(crate) fn actions(&self) -> &'static [&'static str] {
         super::ACTIONS
     }
@@ -69,5 +69,20 @@ impl AuditTrailPage {
 
     pub(crate) fn next_href(&self) -> Option<String> {
         self.more.then(|| self.href(self.filter.page + 1))
+    }
+}
+
+/// What someone without the System Admin role may see of entries: their own email and address,
+/// and of others only that it was someone else (or Junction itself).
+pub(crate) fn hide_others(events: &mut [AuditEvent], viewer: uuid::Uuid) {
+    for event in events {
+        match event.user_id {
+            Some(id) if id == viewer => {}
+            None if event.user_label == super::SYSTEM_LABEL => event.ip = None,
+            _ => {
+                event.user_label = super::ANOTHER_USER.into();
+                event.ip = None;
+            }
+        }
     }
 }

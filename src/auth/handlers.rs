@@ -2,27 +2,32 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::middleware::{SESSION_COOKIE, client_ip, removal_cookie, session_cookie};
+use super::service::{self, Setup, SetupErrors, SetupInput, SignIn};
+use super::throttle;
 use super::views::{SetupPage, SignInPage};
-use super::{model, password, throttle};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::state::AppState;
-use crate::views::{render_fragment, see_other};
+use crate::users::model as users;
+use crate::views::{local_path, render_fragment, see_other};
 
 /// The one message for a failed sign-in: it never says whether the email exists.
 const SIGN_IN_FAILED: &str = "Email or password is incorrect.";
-const THROTTLED: &str = "Too many failed attempts. Wait 15 minutes, then try again.";
+const BUSY: &str = "Too many sign-ins are being checked right now. Please try again in a moment.";
 
-/// A safe place to go after signing in: a local path, never another site.
-fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
-        next
-    } else {
-        "/connections"
-    }
+fn throttled(wait: std::time::Duration) -> String {
+    format!(
+        "Too many failed attempts. Wait {}, then try again.",
+        throttle::describe(wait)
+    )
+}
+
+/// Where to go after signing in: a plain path on this site, else the Connections list.
+fn safe_next(next: &str) -> String {
+    local_path(next, "/").unwrap_or_else(|| "/connections".to_string())
 }
 
 fn is_https(request: &HttpRequest) -> bool {
@@ -41,12 +46,12 @@ pub(crate) async fn sign_in_form(
     query: web::Query<SignInQuery>,
 ) -> AppResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
-    if !model::any_user_exists(&mut conn).await? {
+    if !users::any_user_exists(&mut conn).await? {
         return Ok(see_other("/setup").finish());
     }
     let page = SignInPage {
         email: "",
-        next: safe_next(&query.next),
+        next: &safe_next(&query.next),
         error: None,
         notice: None,
     };
@@ -74,7 +79,17 @@ pub(crate) async fn sign_in(
         .password
         .unwrap_or_else(|| SecretString::from(String::new()));
     let ip = client_ip(&request);
-    let next = safe_next(&form.next).to_string();
+    // Decided before any session exists, so nothing after it can fail on the address.
+    let next = safe_next(&form.next);
+    let old = request.cookie(SESSION_COOKIE);
+    let outcome = service::sign_in(
+        &state,
+        &email,
+        password,
+        ip.as_deref(),
+        old.as_ref().map(|c| c.value()),
+    )
+    .await?;
     let refuse = |status: StatusCode, message: &str| {
         render_fragment(
             &SignInPage {
@@ -86,35 +101,33 @@ pub(crate) async fn sign_in(
             status,
         )
     };
-
-    let mut conn = state.pool.get().await?;
-    if throttle::is_throttled(&mut conn, &email, ip.as_deref()).await? {
-        tracing::warn!(ip = ?ip, "sign-in throttled");
-        return refuse(StatusCode::TOO_MANY_REQUESTS, THROTTLED);
-    }
-    let user = model::find_by_email(&mut conn, &email).await?;
-    drop(conn);
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let matches = password::verify_blocking(password, stored).await;
-    let mut conn = state.pool.get().await?;
-    let user = match user {
-        Some(user) if matches && user.is_active => user,
-        _ => {
-            throttle::record_failure(&mut conn, &email, ip.as_deref()).await?;
-            tracing::info!(ip = ?ip, "sign-in failed");
-            return refuse(StatusCode::UNAUTHORIZED, SIGN_IN_FAILED);
+    match outcome {
+        SignIn::SignedIn { user, token } => {
+            tracing::info!(user.id = %user.id, "signed in");
+            Ok(see_other(&next)
+                .cookie(session_cookie(&token, is_https(&request)))
+                .finish())
         }
-    };
-    throttle::clear_account(&mut conn, &email).await?;
-    // A fresh session id at every sign-in; the one the browser brought (if any) ends.
-    if let Some(old) = request.cookie(SESSION_COOKIE) {
-        model::delete_session(&mut conn, old.value()).await?;
+        SignIn::Refused => {
+            tracing::info!(ip = ?ip, "sign-in failed");
+            refuse(StatusCode::UNAUTHORIZED, SIGN_IN_FAILED)
+        }
+        SignIn::Wait(wait) => {
+            tracing::warn!(ip = ?ip, "sign-in throttled");
+            let mut response = refuse(StatusCode::TOO_MANY_REQUESTS, &throttled(wait))?;
+            retry_after(&mut response, wait);
+            Ok(response)
+        }
+        SignIn::Busy => refuse(StatusCode::SERVICE_UNAVAILABLE, BUSY),
     }
-    let token = model::create_session(&mut conn, user.id, ip.as_deref()).await?;
-    tracing::info!(user.id = %user.id, "signed in");
-    Ok(see_other(&next)
-        .cookie(session_cookie(&token, is_https(&request)))
-        .finish())
+}
+
+fn retry_after(response: &mut HttpResponse, wait: std::time::Duration) {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    response.headers_mut().insert(
+        actix_web::http::header::RETRY_AFTER,
+        actix_web::http::header::HeaderValue::from(seconds),
+    );
 }
 
 /// POST /signout
@@ -124,23 +137,30 @@ pub(crate) async fn sign_out(
 ) -> AppResult<HttpResponse> {
     if let Some(cookie) = request.cookie(SESSION_COOKIE) {
         let mut conn = state.pool.get().await?;
-        model::delete_session(&mut conn, cookie.value()).await?;
+        super::model::delete_session(&mut conn, cookie.value()).await?;
     }
     Ok(see_other("/signin").cookie(removal_cookie()).finish())
+}
+
+fn setup_page<'a>(state: &AppState, email: &'a str, errors: SetupErrors) -> SetupPage<'a> {
+    SetupPage {
+        email,
+        email_error: errors.email,
+        password_error: errors.password,
+        needs_code: state.setup_code.is_some(),
+        setup_code_error: errors.setup_code,
+        error: None,
+    }
 }
 
 /// GET /setup — only while no user exists.
 pub(crate) async fn setup_form(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
-    if model::any_user_exists(&mut conn).await? {
+    if users::any_user_exists(&mut conn).await? {
         return Ok(see_other("/signin").finish());
     }
     render_fragment(
-        &SetupPage {
-            email: "",
-            email_error: None,
-            password_error: None,
-        },
+        &setup_page(&state, "", SetupErrors::default()),
         StatusCode::OK,
     )
 }
@@ -151,18 +171,8 @@ pub(crate) struct SetupForm {
     email: String,
     password: Option<SecretString>,
     password_confirm: Option<SecretString>,
-}
-
-/// A plausible email: something@domain, no spaces or control characters.
-pub(crate) fn check_email(email: &str) -> Result<(), &'static str> {
-    let valid = validator::ValidateEmail::validate_email(&email);
-    if email.is_empty() {
-        Err("Enter an email address.")
-    } else if !valid || email.len() > 254 {
-        Err("Enter a valid email address, like name@example.com.")
-    } else {
-        Ok(())
-    }
+    #[serde(default)]
+    setup_code: String,
 }
 
 /// POST /setup — creates the first System Admin and signs them in.
@@ -174,67 +184,39 @@ pub(crate) async fn setup(
     let form = form.into_inner();
     let email = form.email.trim().to_string();
     let empty = || SecretString::from(String::new());
-    let password = form.password.unwrap_or_else(empty);
-    let confirm = form.password_confirm.unwrap_or_else(empty);
-    let email_error = check_email(&email).err();
-    let password_error = password::check_policy(&password).err().or_else(|| {
-        (password.expose_secret() != confirm.expose_secret()).then_some("The two passwords differ.")
-    });
-    if email_error.is_some() || password_error.is_some() {
-        return render_fragment(
-            &SetupPage {
-                email: &email,
-                email_error,
-                password_error,
-            },
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
-    }
-    let hash = password::hash_blocking(password).await?;
-    let mut conn = state.pool.get().await?;
-    let created = model::insert_first_admin(&mut conn, &email, &hash)
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?;
-    let Some(user) = created else {
-        // Someone else finished the setup first.
-        return Ok(see_other("/signin").finish());
+    let input = SetupInput {
+        email: email.clone(),
+        password: form.password.unwrap_or_else(empty),
+        password_confirm: form.password_confirm.unwrap_or_else(empty),
+        setup_code: form.setup_code.chars().take(64).collect(),
     };
-    crate::audit::record(
-        &mut conn,
-        crate::audit::Actor::system(client_ip(&request)),
-        crate::audit::Entry::user_created(&user),
-    )
-    .await?;
-    let token = model::create_session(&mut conn, user.id, client_ip(&request).as_deref()).await?;
-    tracing::info!(user.id = %user.id, "first administrator created");
-    Ok(see_other("/connections")
-        .cookie(session_cookie(&token, is_https(&request)))
-        .finish())
-}
-
-/// Creates the first administrator from `JUNCTION_ADMIN_EMAIL` / `JUNCTION_ADMIN_PASSWORD` when
-/// no user exists yet, for automated setups.
-pub(crate) async fn bootstrap_admin(
-    state: &AppState,
-    email: &str,
-    password: SecretString,
-) -> anyhow::Result<()> {
-    check_email(email).map_err(|m| anyhow::anyhow!("JUNCTION_ADMIN_EMAIL: {m}"))?;
-    password::check_policy(&password)
-        .map_err(|m| anyhow::anyhow!("JUNCTION_ADMIN_PASSWORD: {m}"))?;
-    let mut conn = state.pool.get().await?;
-    if model::any_user_exists(&mut conn).await? {
-        return Ok(());
+    let ip = client_ip(&request);
+    match service::set_up(&state, input, ip.as_deref()).await? {
+        Setup::Created { user, token } => {
+            tracing::info!(user.id = %user.id, "first administrator created");
+            Ok(see_other("/connections")
+                .cookie(session_cookie(&token, is_https(&request)))
+                .finish())
+        }
+        // Someone else finished the setup first.
+        Setup::Closed => Ok(see_other("/signin").finish()),
+        Setup::Invalid(errors) => render_fragment(
+            &setup_page(&state, &email, errors),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Setup::Wait(wait) => {
+            tracing::warn!(ip = ?ip, "setup throttled");
+            let message = throttled(wait);
+            let mut page = setup_page(&state, &email, SetupErrors::default());
+            page.error = Some(&message);
+            let mut response = render_fragment(&page, StatusCode::TOO_MANY_REQUESTS)?;
+            retry_after(&mut response, wait);
+            Ok(response)
+        }
+        Setup::Busy => {
+            let mut page = setup_page(&state, &email, SetupErrors::default());
+            page.error = Some(BUSY);
+            render_fragment(&page, StatusCode::SERVICE_UNAVAILABLE)
+        }
     }
-    let hash = password::hash_blocking(password).await?;
-    if let Some(user) = model::insert_first_admin(&mut conn, email, &hash).await? {
-        crate::audit::record(
-            &mut conn,
-            crate::audit::Actor::system(None),
-            crate::audit::Entry::user_created(&user),
-        )
-        .await?;
-        tracing::info!(user.id = %user.id, "first administrator created from the environment");
-    }
-    Ok(())
 }

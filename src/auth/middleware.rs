@@ -33,9 +33,14 @@ pub(crate) fn removal_cookie() -> Cookie<'static> {
     cookie
 }
 
-/// The client address, from the socket (forwarding headers are not trusted).
+/// The client address: the socket's peer, or what a configured trusted proxy says it is.
 pub(crate) fn client_ip(request: &actix_web::HttpRequest) -> Option<String> {
-    request.peer_addr().map(|addr| addr.ip().to_string())
+    let peer = request.peer_addr().map(|addr| addr.ip());
+    let client = match request.app_data::<web::Data<AppState>>() {
+        Some(state) => state.trusted_proxies.client(peer, request.headers()),
+        None => peer,
+    };
+    client.map(|ip| ip.to_string())
 }
 
 /// Where to send someone who is not signed in: back here after signing in.
@@ -114,7 +119,7 @@ pub(crate) async fn require_session(
                 .map(ServiceResponse::map_into_left_body)
         }
         None => {
-            let first_run = !model::any_user_exists(&mut conn)
+            let first_run = !crate::users::model::any_user_exists(&mut conn)
                 .await
                 .map_err(crate::error::AppError::from)?;
             drop(conn);

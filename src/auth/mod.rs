@@ -5,6 +5,8 @@ pub(crate) mod handlers;
 pub(crate) mod middleware;
 pub(crate) mod model;
 pub(crate) mod password;
+pub(crate) mod service;
+pub(crate) mod setup_code;
 pub(crate) mod throttle;
 pub(crate) mod views;
 
@@ -13,6 +15,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use std::future::{Ready, ready};
 use uuid::Uuid;
 
+use crate::audit::Actor;
 use crate::error::AppError;
 
 /// The roles of the reference platform.
@@ -85,6 +88,11 @@ impl CurrentUser {
         } else {
             Err(AppError::Forbidden)
         }
+    }
+
+    /// The user as the audit trail names them.
+    pub(crate) fn actor(&self) -> Actor {
+        Actor::user(self.id, &self.email, self.ip.clone())
     }
 
     pub(crate) fn of(request: &HttpRequest) -> Option<CurrentUser> {

@@ -4,7 +4,12 @@ use argon2::password_hash::{
     PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
 };
 use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
 use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Semaphore;
 
 pub(crate) const MIN_LEN: usize = 12;
 pub(crate) const MAX_LEN: usize = 256;
@@ -58,21 +63,108 @@ pub(crate) fn check_policy(password: &SecretString) -> Result<(), &'static str> 
     Ok(())
 }
 
-/// Hashing is deliberately slow: run it off the async workers.
-pub(crate) async fn hash_blocking(password: SecretString) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || hash(&password)).await?
+/// Runs the deliberately slow hashing off the async workers, a bounded number at a time: each
+/// hash holds 19 MiB for a moment, so a burst of sign-ins queues instead of exhausting memory
+/// and the blocking pool.
+#[derive(Debug, Clone)]
+pub(crate) struct Hasher {
+    permits: Arc<Semaphore>,
+    /// How long a request waits for its turn before it is told to try again.
+    wait: Duration,
+    /// The most hashes that ever ran at once (for the tests of the bound).
+    peak: Arc<AtomicUsize>,
+    running: Arc<AtomicUsize>,
 }
 
-pub(crate) async fn verify_blocking(password: SecretString, stored: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || match stored {
-        Some(stored) => verify(&password, &stored),
-        None => {
-            verify_nothing(&password);
-            false
+/// Every hashing slot stayed busy for as long as a request may wait.
+#[derive(Debug, thiserror::Error)]
+#[error("too many passwords are being checked at once")]
+pub(crate) struct Busy;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HashError {
+    #[error(transparent)]
+    Busy(#[from] Busy),
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+impl From<HashError> for crate::error::AppError {
+    fn from(error: HashError) -> Self {
+        match error {
+            HashError::Busy(_) => crate::error::AppError::Busy,
+            HashError::Failed(error) => crate::error::AppError::Internal(error),
         }
-    })
-    .await
-    .unwrap_or(false)
+    }
+}
+
+impl Hasher {
+    pub(crate) fn new(concurrent: usize, wait: Duration) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(concurrent.max(1))),
+            wait,
+            peak: Arc::new(AtomicUsize::new(0)),
+            running: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// As many hashes at once as the machine has cores: more would only queue on the CPU.
+    pub(crate) fn for_this_machine() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self::new(cores, Duration::from_secs(10))
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        // In the request's span, so a log shows which requests paid for a hash.
+        tracing::debug!("password hash queued");
+        let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| Busy)?
+            .map_err(|e| anyhow::anyhow!("hashing closed: {e}"))?;
+        let running = self.running.clone();
+        let peak = self.peak.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            let result = work();
+            running.fetch_sub(1, Ordering::SeqCst);
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("hashing task: {e}"))?;
+        Ok(result)
+    }
+
+    /// The PHC string to store for `password`.
+    pub(crate) async fn hash(&self, password: SecretString) -> Result<String, HashError> {
+        Ok(self.run(move || hash(&password)).await??)
+    }
+
+    /// Whether `password` matches `stored`; with no stored hash (unknown email) it spends the
+    /// same time and answers no.
+    pub(crate) async fn verify(
+        &self,
+        password: SecretString,
+        stored: Option<String>,
+    ) -> Result<bool, HashError> {
+        self.run(move || match stored {
+            Some(stored) => verify(&password, &stored),
+            None => {
+                verify_nothing(&password);
+                false
+            }
+        })
+        .await
+    }
+
+    #[cfg(test)]
+    fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
 }
 
 #[cfg(test)]
@@ -95,5 +187,38 @@ mod tests {
         assert!(check_policy(&SecretString::from("short".to_string())).is_err());
         assert!(check_policy(&SecretString::from("long enough pw".to_string())).is_ok());
         assert!(check_policy(&SecretString::from("x".repeat(257))).is_err());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_more_hashes_run_at_once_than_the_bound() {
+        let hasher = Hasher::new(2, Duration::from_secs(60));
+        let attempts = (0..6).map(|i| {
+            let hasher = hasher.clone();
+            tokio::spawn(async move {
+                hasher
+                    .hash(SecretString::from(format!("password number {i}")))
+                    .await
+            })
+        });
+        for attempt in futures_util::future::join_all(attempts).await {
+            assert!(attempt.unwrap().unwrap().starts_with("$argon2id$"));
+        }
+        assert!(hasher.peak() <= 2, "ran {} at once", hasher.peak());
+        assert!(hasher.peak() >= 1);
+    }
+
+    #[tokio::test]
+    async fn a_request_that_waits_too_long_for_its_turn_is_told_so() {
+        let hasher = Hasher::new(1, Duration::from_millis(50));
+        let held = hasher.permits.clone().acquire_owned().await.unwrap();
+        let refused = hasher
+            .verify(SecretString::from("whatever".to_string()), None)
+            .await;
+        assert!(matches!(refused, Err(HashError::Busy(_))), "{refused:?}");
+        drop(held);
+        let answered = hasher
+            .verify(SecretString::from("whatever".to_string()), None)
+            .await;
+        assert!(matches!(answered, Ok(false)));
     }
 }

@@ -15,13 +15,14 @@ use super::views::{
     DeleteConfirmPage, DeletedConnectionsPage, FormKind, KeyStatus, ListView, TestHistoryPartial,
 };
 use crate::agents::model::{self as agents, BUILTIN_AGENT_ID};
-use crate::audit::{self, Actor};
+use crate::audit;
 use crate::auth::{CurrentUser, Permission};
 use crate::error::{AppError, AppResult};
 use crate::flash::Flash;
 use crate::state::AppState;
 use crate::views::{
-    Layout, Nav, format_time, is_htmx, iso_time, render_fragment, render_page, see_other,
+    Layout, Nav, format_time, is_htmx, iso_time, local_path, render_fragment, render_page,
+    see_other,
 };
 use junction_connectors::{self as connectors, ConnectorInfo};
 
@@ -159,10 +160,11 @@ async fn render_form(
     let mut conn = state.pool.get().await?;
     let agents = agents::list_all(&mut conn).await?;
     let history = match (context.kind, context.id) {
-        (FormKind::Edit, Some(id)) => Some(TestHistoryPartial {
-            runs: super::runs::recent(&mut conn, id, super::runs::HISTORY_LENGTH).await?,
-            oob: false,
-        }),
+        (FormKind::Edit, Some(id)) => Some(TestHistoryPartial::for_viewer(
+            super::runs::recent(&mut conn, id, super::runs::HISTORY_LENGTH).await?,
+            CurrentUser::of(request).as_ref(),
+            false,
+        )),
         _ => None,
     };
     drop(conn);
@@ -221,14 +223,7 @@ pub(crate) async fn create_connection(
     let connector = live_connector(&path)?;
     let form = form.into_inner();
     let mut conn = state.pool.get().await?;
-    let result = service::create(
-        &mut conn,
-        &Actor::user(&user),
-        &state.secrets,
-        connector,
-        &form,
-    )
-    .await;
+    let result = service::create(&mut conn, &user.actor(), &state.secrets, connector, &form).await;
     drop(conn);
     match result {
         Ok(created) => {
@@ -290,7 +285,7 @@ pub(crate) async fn save_connection(
     let mut form = form.into_inner();
     let loaded_version = form.version();
     let mut conn = state.pool.get().await?;
-    let result = service::update(&mut conn, &Actor::user(&user), &state.secrets, id, &form).await;
+    let result = service::update(&mut conn, &user.actor(), &state.secrets, id, &form).await;
     drop(conn);
     let mut conflict = Vec::new();
     let (status, errors, notice, current) = match result {
@@ -385,7 +380,7 @@ pub(crate) async fn delete_connection(
     user.require(Permission::ManageConnections)?;
     let id = *path;
     let mut conn = state.pool.get().await?;
-    service::delete(&mut conn, &Actor::user(&user), id)
+    service::delete(&mut conn, &user.actor(), id)
         .await?
         .ok_or(AppError::NotFound)?;
     tracing::info!(connection.id = %id, "connection deleted");
@@ -403,7 +398,7 @@ pub(crate) async fn restore_connection(
     user.require(Permission::ManageConnections)?;
     let id = *path;
     let mut conn = state.pool.get().await?;
-    service::restore(&mut conn, &Actor::user(&user), id)
+    service::restore(&mut conn, &user.actor(), id)
         .await?
         .ok_or(AppError::NotFound)?;
     tracing::info!(connection.id = %id, "connection restored");
@@ -418,7 +413,6 @@ pub(crate) async fn list_deleted_connections(
     request: HttpRequest,
 ) -> AppResult<HttpResponse> {
     let mut conn = state.pool.get().await?;
-    model::purge_expired(&mut conn).await?;
     let rows = model::list_deleted(&mut conn, 500).await?;
     drop(conn);
     let page = DeletedConnectionsPage {
@@ -447,7 +441,7 @@ pub(crate) async fn toggle_connection_active(
     user.require(Permission::ManageConnections)?;
     let active = form.active == "true";
     let mut conn = state.pool.get().await?;
-    let updated = service::set_active(&mut conn, &Actor::user(&user), *path, active)
+    let updated = service::set_active(&mut conn, &user.actor(), *path, active)
         .await?
         .ok_or(AppError::NotFound)?;
     drop(conn);
@@ -464,10 +458,6 @@ pub(crate) async fn toggle_connection_active(
         );
     }
     // Only ever redirect within the list, whatever was posted.
-    let back = if form.return_to.starts_with("/connections") && !form.return_to.starts_with("//") {
-        form.return_to.as_str()
-    } else {
-        "/connections"
-    };
-    Ok(see_other(back).finish())
+    let back = local_path(&form.return_to, "/connections").unwrap_or_else(|| "/connections".into());
+    Ok(see_other(&back).finish())
 }

@@ -223,14 +223,6 @@ pub(crate) async fn restore(
     .optional()
 }
 
-/// Removes for good what was deleted more than [`RESTORE_DAYS`] ago.
-pub(crate) async fn purge_expired(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
-    let cutoff = Utc::now() - chrono::Duration::days(RESTORE_DAYS);
-    diesel::delete(connections::table.filter(connections::deleted_at.lt(cutoff)))
-        .execute(conn)
-        .await
-}
-
 /// A row of the Deleted view.
 #[derive(Debug, Clone, Queryable)]
 pub(crate) struct DeletedRow {
@@ -238,6 +230,20 @@ pub(crate) struct DeletedRow {
     pub name: String,
     pub connector: String,
     pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// Removes for good what was deleted more than [`RESTORE_DAYS`] ago, returning what it removed.
+pub(crate) async fn purge_expired(conn: &mut AsyncPgConnection) -> QueryResult<Vec<DeletedRow>> {
+    let cutoff = Utc::now() - chrono::Duration::days(RESTORE_DAYS);
+    diesel::delete(connections::table.filter(connections::deleted_at.lt(cutoff)))
+        .returning((
+            connections::id,
+            connections::name,
+            connections::connector,
+            connections::deleted_at,
+        ))
+        .get_results(conn)
+        .await
 }
 
 /// Connections that can still be restored, most recently deleted first.

@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::audit::{self, Actor, Entry};
-use crate::connections::model::Connection;
+use super::model::Connection;
+use crate::audit::{self, Actor};
 use crate::db::schema::{connection_tests, connections};
 
 /// Test runs listed under the form.
@@ -72,7 +72,7 @@ pub(crate) async fn record(
         audit::record(
             conn,
             actor,
-            Entry::connection_tested(&connection, action, &summary),
+            super::audit::tested(&connection, action, &summary),
         )
         .await
     })

@@ -8,10 +8,11 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 use uuid::Uuid;
 
+use super::audit as entries;
 use super::form::{ConnectionForm, ConnectionInput, FieldErrors, FormMode};
 use super::model::{self, Connection, ConnectionChanges, NewConnection, WriteError};
 use crate::agents;
-use crate::audit::{self, Actor, Entry};
+use crate::audit::{self, Actor};
 use crate::crypto::{SecretBox, SecretHint, fingerprint};
 use crate::error::AppError;
 use junction_connectors::ConnectorInfo;
@@ -144,7 +145,7 @@ pub(crate) async fn create(
     let result = conn
         .transaction::<_, WriteError, _>(async move |conn| {
             let row = model::insert(conn, new).await?;
-            let entry = Entry::connection_created(&row, &agent, &key_fingerprint);
+            let entry = entries::created(&row, &agent, &key_fingerprint);
             audit::record(conn, actor, entry).await?;
             Ok(row)
         })
@@ -236,7 +237,7 @@ pub(crate) async fn update(
     let result = conn
         .transaction::<_, WriteError, _>(async move |conn| {
             let row = model::update(conn, id, version, changes).await?;
-            let entry = Entry::connection_updated(
+            let entry = entries::updated(
                 &before,
                 &row,
                 (&agent_names.0, &agent_names.1),
@@ -276,7 +277,7 @@ pub(crate) async fn set_active(
             let Some(after) = model::set_active(conn, id, active).await? else {
                 return Ok(None);
             };
-            audit::record(conn, actor, Entry::connection_activity(&before, &after)).await?;
+            audit::record(conn, actor, entries::activity(&before, &after)).await?;
             Ok(Some(after))
         })
         .await?;
@@ -307,8 +308,8 @@ async fn change_lifecycle(
                 return Ok(None);
             };
             let entry = match change {
-                Lifecycle::Delete => Entry::connection_deleted(&row),
-                Lifecycle::Restore => Entry::connection_restored(&row),
+                Lifecycle::Delete => entries::deleted(&row),
+                Lifecycle::Restore => entries::restored(&row),
             };
             audit::record(conn, actor, entry).await?;
             Ok(Some(row))
@@ -333,6 +334,27 @@ pub(crate) async fn restore(
     id: Uuid,
 ) -> Result<Option<Connection>, AppError> {
     change_lifecycle(conn, actor, id, Lifecycle::Restore).await
+}
+
+/// Removes for good the connections whose restore window has ended, each with an audit entry
+/// in the same transaction. Another instance doing the same at the same moment finds the rows
+/// gone and records nothing.
+pub(crate) async fn purge_expired(conn: &mut AsyncPgConnection) -> Result<usize, AppError> {
+    let purged = conn
+        .transaction::<_, diesel::result::Error, _>(async move |conn| {
+            let rows = model::purge_expired(conn).await?;
+            for row in &rows {
+                let deleted = row
+                    .deleted_at
+                    .map(|at| crate::views::format_time(&at))
+                    .unwrap_or_default();
+                let entry = entries::purged(row.id, &row.name, &deleted);
+                audit::record(conn, Actor::system(None), entry).await?;
+            }
+            Ok(rows.len())
+        })
+        .await?;
+    Ok(purged)
 }
 
 /// The form filled from a stored connection (never with its key).

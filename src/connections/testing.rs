@@ -13,7 +13,6 @@ use super::runs::{self, NewRun};
 use super::service;
 use super::views::{QueryResultPartial, TestHistoryPartial, TestResultPartial};
 use crate::agents::model::BUILTIN_AGENT_ID;
-use crate::audit::Actor;
 use crate::auth::{CurrentUser, Permission};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -50,12 +49,10 @@ fn settings(state: &AppState, connection: &Connection) -> AppResult<ConnectionSe
     })
 }
 
-async fn history(state: &AppState, id: Uuid) -> AppResult<TestHistoryPartial> {
+async fn history(state: &AppState, id: Uuid, user: &CurrentUser) -> AppResult<TestHistoryPartial> {
     let mut conn = state.pool.get().await?;
-    Ok(TestHistoryPartial {
-        runs: runs::recent(&mut conn, id, runs::HISTORY_LENGTH).await?,
-        oob: true,
-    })
+    let runs = runs::recent(&mut conn, id, runs::HISTORY_LENGTH).await?;
+    Ok(TestHistoryPartial::for_viewer(runs, Some(user), true))
 }
 
 fn run_of(
@@ -104,7 +101,7 @@ pub(crate) async fn test_connection(
     let mut conn = state.pool.get().await?;
     runs::record(
         &mut conn,
-        &Actor::user(&user),
+        &user.actor(),
         &connection,
         run_of(&connection, &user, "connection", &outcome),
     )
@@ -116,7 +113,7 @@ pub(crate) async fn test_connection(
     let partial = TestResultPartial {
         outcome,
         timeout_ms: connection.timeout_ms,
-        history: history(&state, connection.id).await?,
+        history: history(&state, connection.id, &user).await?,
     };
     render_fragment(&partial, StatusCode::OK)
 }
@@ -181,7 +178,7 @@ pub(crate) async fn test_query(
         std::time::Duration::from_millis(summary.elapsed_ms),
     );
     let mut conn = state.pool.get().await?;
-    runs::record(&mut conn, &Actor::user(&user), &connection, run).await?;
+    runs::record(&mut conn, &user.actor(), &connection, run).await?;
     drop(conn);
     if !is_htmx(&request) {
         return Ok(see_other(&format!("/connections/{}#test-history", connection.id)).finish());
@@ -189,12 +186,13 @@ pub(crate) async fn test_query(
     let partial = QueryResultPartial {
         outcome,
         query: text,
-        history: history(&state, connection.id).await?,
+        history: history(&state, connection.id, &user).await?,
     };
     render_fragment(&partial, StatusCode::OK)
 }
 
-/// GET /connections/{id}/export.csv — the saved query's whole result, streamed as it arrives.
+/// POST /connections/{id}/export.csv — the saved query's whole result, streamed as it arrives.
+/// A POST because it calls TUNE and is audited; the form's button still downloads the file.
 pub(crate) async fn export_csv(
     state: web::Data<AppState>,
     shutdown: web::Data<crate::shutdown::Shutdown>,
@@ -218,12 +216,8 @@ pub(crate) async fn export_csv(
     let mut conn = state.pool.get().await?;
     crate::audit::record(
         &mut conn,
-        Actor::user(&user),
-        crate::audit::Entry::connection_tested(
-            &connection,
-            "export",
-            "CSV download of the saved query",
-        ),
+        user.actor(),
+        super::audit::tested(&connection, "export", "CSV download of the saved query"),
     )
     .await?;
     let filename: String = connection

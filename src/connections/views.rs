@@ -7,6 +7,7 @@ use super::form::{ConnectionForm, FieldErrors};
 use super::model::{DeletedRow, ListPage, ListQuery, ListRow, SortKey};
 use crate::agents::model::CloudAgent;
 use crate::audit::model::AuditEvent;
+use crate::auth::{CurrentUser, Permission};
 use crate::connections::runs::Run;
 use crate::views::{Layout, format_time, iso_time};
 use junction_connectors::hasoffers::implementation::ImplementationType;
@@ -341,6 +342,22 @@ pub(crate) struct TestHistoryPartial {
     pub runs: Vec<Run>,
     /// Whether this is an htmx out-of-band swap.
     pub oob: bool,
+}
+
+impl TestHistoryPartial {
+    /// The runs as `viewer` may see them: who ran a test is shown to System Admins, and to
+    /// others only when it was themselves.
+    pub(crate) fn for_viewer(mut runs: Vec<Run>, viewer: Option<&CurrentUser>, oob: bool) -> Self {
+        let sees_everyone = viewer.is_some_and(|v| v.can(Permission::ManageUsers));
+        if !sees_everyone {
+            for run in &mut runs {
+                if viewer.is_none_or(|v| !v.email.eq_ignore_ascii_case(&run.user_label)) {
+                    run.user_label = crate::audit::ANOTHER_USER.into();
+                }
+            }
+        }
+        Self { runs, oob }
+    }
 }
 
 impl TestHistoryPartial {

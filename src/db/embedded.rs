@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use rand::RngCore;
+use rand::TryRng;
 
 /// The superuser the private cluster is created with.
 const SUPERUSER: &str = "junction";
@@ -353,7 +353,9 @@ fn load_or_create_password(root: &Path) -> std::io::Result<String> {
         }
     }
     let mut bytes = [0u8; 24];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    rand::rngs::SysRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(std::io::Error::other)?;
     let password = hex::encode(bytes);
     write_private_file(&path, password.as_bytes())?;
     Ok(password)

@@ -6,11 +6,10 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::model::{self, User};
+use super::service::{self, NewUser, UserFailure};
 use super::views::{UserFormPage, UsersPage};
-use crate::audit::{self, Actor, Entry};
-use crate::auth::handlers::check_email;
-use crate::auth::model::{self, UserWriteError};
-use crate::auth::{CurrentUser, Permission, Roles, password};
+use crate::auth::{CurrentUser, Permission, Roles};
 use crate::error::{AppError, AppResult};
 use crate::flash::Flash;
 use crate::state::AppState;
@@ -85,27 +84,24 @@ pub(crate) async fn create_user(
     let email = form.email.trim().to_string();
     let roles = form.roles();
     let is_active = form.is_active.is_some();
-    let password = form
-        .password
-        .unwrap_or_else(|| SecretString::from(String::new()));
-    let mut email_error = check_email(&email).err().map(str::to_string);
-    let password_error = password::check_policy(&password).err();
-    if email_error.is_none() && password_error.is_none() {
-        let hash = password::hash_blocking(password).await?;
-        let mut conn = state.pool.get().await?;
-        match model::insert(&mut conn, &email, &hash, roles, is_active).await {
-            Ok(created) => {
-                audit::record(&mut conn, Actor::user(&user), Entry::user_created(&created)).await?;
-                let mut response = see_other("/users");
-                Flash::UserCreated.set(&mut response);
-                return Ok(response.finish());
-            }
-            Err(UserWriteError::DuplicateEmail) => {
-                email_error = Some("A user with this email already exists.".into());
-            }
-            Err(UserWriteError::Db(e)) => return Err(e.into()),
+    let new = NewUser {
+        email: email.clone(),
+        password: form
+            .password
+            .unwrap_or_else(|| SecretString::from(String::new())),
+        roles,
+        is_active,
+    };
+    let errors = match service::create(&state.pool, &state.hasher, user.actor(), new).await {
+        Ok(_) => {
+            let mut response = see_other("/users");
+            Flash::UserCreated.set(&mut response);
+            return Ok(response.finish());
         }
-    }
+        Err(UserFailure::Invalid(errors)) => errors,
+        Err(UserFailure::NotFound) => return Err(AppError::NotFound),
+        Err(UserFailure::App(error)) => return Err(error),
+    };
     let mut page = UserFormPage::new(
         Layout::new(&request, Nav::Users),
         None,
@@ -113,9 +109,14 @@ pub(crate) async fn create_user(
         is_active,
         roles,
     );
-    page.email_error = email_error.as_deref();
-    page.password_error = password_error;
+    page.email_error = errors.email;
+    page.password_error = errors.password;
     render_page(&page, StatusCode::UNPROCESSABLE_ENTITY, &request)
+}
+
+async fn load(state: &AppState, id: Uuid) -> AppResult<User> {
+    let mut conn = state.pool.get().await?;
+    model::find(&mut conn, id).await?.ok_or(AppError::NotFound)
 }
 
 /// GET /users/{id}
@@ -126,10 +127,7 @@ pub(crate) async fn edit_user_form(
     path: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
     user.require(Permission::ManageUsers)?;
-    let mut conn = state.pool.get().await?;
-    let target = model::find(&mut conn, *path)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let target = load(&state, *path).await?;
     let page = UserFormPage::new(
         Layout::new(&request, Nav::Users),
         Some(target.id),
@@ -150,42 +148,31 @@ pub(crate) async fn save_user(
 ) -> AppResult<HttpResponse> {
     user.require(Permission::ManageUsers)?;
     let form = form.into_inner();
-    let mut conn = state.pool.get().await?;
-    let before = model::find(&mut conn, *path)
-        .await?
-        .ok_or(AppError::NotFound)?;
     let roles = form.roles();
     let is_active = form.is_active.is_some();
-    // Never leave the system without an active System Admin who can undo this.
-    let loses_admin =
-        before.is_system_admin && before.is_active && !(roles.system_admin && is_active);
-    if loses_admin && model::count_active_system_admins(&mut conn).await? <= 1 {
-        let mut page = UserFormPage::new(
-            Layout::new(&request, Nav::Users),
-            Some(before.id),
-            &before.email,
-            is_active,
-            roles,
-        );
-        page.roles_error =
-            Some("This is the last active System Admin: make someone else System Admin first.");
-        return render_page(&page, StatusCode::UNPROCESSABLE_ENTITY, &request);
-    }
-    let after = model::update_roles(&mut conn, before.id, roles, is_active)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !after.is_active {
-        model::delete_sessions_of(&mut conn, after.id).await?;
-    }
-    audit::record(
-        &mut conn,
-        Actor::user(&user),
-        Entry::user_updated(&before, &after),
-    )
-    .await?;
-    let mut response = see_other("/users");
-    Flash::UserSaved.set(&mut response);
-    Ok(response.finish())
+    let mut conn = state.pool.get().await?;
+    let result = service::update_access(&mut conn, user.actor(), *path, roles, is_active).await;
+    drop(conn);
+    let errors = match result {
+        Ok(_) => {
+            let mut response = see_other("/users");
+            Flash::UserSaved.set(&mut response);
+            return Ok(response.finish());
+        }
+        Err(UserFailure::Invalid(errors)) => errors,
+        Err(UserFailure::NotFound) => return Err(AppError::NotFound),
+        Err(UserFailure::App(error)) => return Err(error),
+    };
+    let target = load(&state, *path).await?;
+    let mut page = UserFormPage::new(
+        Layout::new(&request, Nav::Users),
+        Some(target.id),
+        &target.email,
+        is_active,
+        roles,
+    );
+    page.roles_error = errors.roles;
+    render_page(&page, StatusCode::UNPROCESSABLE_ENTITY, &request)
 }
 
 #[derive(Deserialize)]
@@ -206,33 +193,33 @@ pub(crate) async fn reset_user_password(
         .into_inner()
         .password
         .unwrap_or_else(|| SecretString::from(String::new()));
-    let mut conn = state.pool.get().await?;
-    let target = model::find(&mut conn, *path)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    drop(conn);
-    if let Err(message) = password::check_policy(&password) {
-        let mut page = UserFormPage::new(
-            Layout::new(&request, Nav::Users),
-            Some(target.id),
-            &target.email,
-            target.is_active,
-            target.roles(),
-        );
-        page.password_error = Some(message);
-        return render_page(&page, StatusCode::UNPROCESSABLE_ENTITY, &request);
-    }
-    let hash = password::hash_blocking(password).await?;
-    let mut conn = state.pool.get().await?;
-    model::set_password(&mut conn, target.id, &hash).await?;
-    model::delete_sessions_of(&mut conn, target.id).await?;
-    audit::record(
-        &mut conn,
-        Actor::user(&user),
-        Entry::user_password_reset(&target),
+    let result = service::reset_password(
+        &state.pool,
+        &state.hasher,
+        user.actor(),
+        *path,
+        password,
+        false,
     )
-    .await?;
-    let mut response = see_other(&format!("/users/{}", target.id));
-    Flash::PasswordReset.set(&mut response);
-    Ok(response.finish())
+    .await;
+    let errors = match result {
+        Ok(target) => {
+            let mut response = see_other(&format!("/users/{}", target.id));
+            Flash::PasswordReset.set(&mut response);
+            return Ok(response.finish());
+        }
+        Err(UserFailure::Invalid(errors)) => errors,
+        Err(UserFailure::NotFound) => return Err(AppError::NotFound),
+        Err(UserFailure::App(error)) => return Err(error),
+    };
+    let target = load(&state, *path).await?;
+    let mut page = UserFormPage::new(
+        Layout::new(&request, Nav::Users),
+        Some(target.id),
+        &target.email,
+        target.is_active,
+        target.roles(),
+    );
+    page.password_error = errors.password;
+    render_page(&page, StatusCode::UNPROCESSABLE_ENTITY, &request)
 }

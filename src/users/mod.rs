@@ -1,4 +1,8 @@
-//! The Users page (System Admins): create, deactivate, change roles, reset password.
+//! User accounts and the Users page (System Admins): create, deactivate, change roles, reset
+//! password.
 
+pub(crate) mod audit;
 pub(crate) mod handlers;
+pub(crate) mod model;
+pub(crate) mod service;
 pub(crate) mod views;

@@ -3,8 +3,8 @@
 use askama::Template;
 use uuid::Uuid;
 
+use super::model::User;
 use crate::auth::Roles;
-use crate::auth::model::User;
 use crate::views::{Layout, format_time};
 
 #[derive(Template)]

@@ -519,7 +519,16 @@ async fn the_audit_trail_records_each_kind_of_change_with_secrets_masked() {
     let page = app.get("/audit").await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Audited v2"));
-    assert!(page.body.contains("Timeout (ms)") || page.body.contains("Connection"));
+    assert!(
+        page.body
+            .contains("<dt>Connection</dt><dd><del>Audited</del> → <ins>Audited v2</ins></dd>"),
+        "the rename shows as before → after"
+    );
+    assert!(
+        page.body
+            .contains("<dt>Timeout (ms)</dt><dd><ins>30000</ins></dd>"),
+        "the creation lists each field with its value"
+    );
     assert!(
         page.body.contains("fingerprint"),
         "the key change shows as a fingerprint"

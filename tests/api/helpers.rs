@@ -156,6 +156,7 @@ impl Drop for TestDatabase {
 /// The running app and a client that does not follow redirects (tests look at them).
 pub(crate) struct TestApp {
     pub address: String,
+    pub port: u16,
     pub client: reqwest::Client,
     pub secret_key: String,
     pub db: TestDatabase,
@@ -176,6 +177,11 @@ pub(crate) fn new_client() -> reqwest::Client {
 /// The app with no user at all (first run).
 pub(crate) async fn spawn_app_without_users() -> TestApp {
     spawn(false, |_| {}).await
+}
+
+/// Like [`spawn_app_without_users`], with the configuration adjusted first.
+pub(crate) async fn spawn_app_without_users_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn(false, adjust).await
 }
 
 /// The app with a System Admin, signed in.
@@ -240,10 +246,12 @@ async fn spawn(with_admin: bool, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let application = Application::build(config)
         .await
         .expect("build the application");
-    let address = format!("http://127.0.0.1:{}", application.port());
+    let port = application.port();
+    let address = format!("http://127.0.0.1:{port}");
     tokio::spawn(application.run_until_stopped());
     TestApp {
         address,
+        port,
         client: new_client(),
         secret_key,
         db,
@@ -279,6 +287,19 @@ impl TestApp {
             303,
             "sign-in of {email} should succeed"
         );
+    }
+
+    /// The id of the user with this email.
+    pub(crate) async fn user_id(&self, email: &str) -> Uuid {
+        use diesel::{ExpressionMethods, QueryDsl};
+        use junction::db::schema::users;
+        let mut conn = self.db.connect().await;
+        users::table
+            .filter(users::email.eq(email))
+            .select(users::id)
+            .first(&mut conn)
+            .await
+            .expect("the user exists")
     }
 
     /// Creates a user with the given roles (as the signed-in admin) and returns a client signed

@@ -2,7 +2,10 @@
 
 mod access;
 mod agents;
+mod architecture;
 mod connections;
 mod helpers;
+mod integrity;
+mod signin;
 mod startup;
 mod testing;

@@ -54,6 +54,7 @@ fn help_lists_every_setting() {
         "JUNCTION_DATA_DIR",
         "JUNCTION_ALLOW_PRIVATE_TARGETS",
         "JUNCTION_ADMIN_EMAIL",
+        "JUNCTION_TRUSTED_PROXIES",
     ] {
         assert!(help.contains(variable), "--help mentions {variable}");
     }

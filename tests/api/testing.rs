@@ -577,7 +577,7 @@ async fn download_csv_streams_the_whole_result() {
     let id = app.create_connection(&fields).await;
     let response = app
         .client
-        .get(app.url(&format!("/connections/{id}/export.csv")))
+        .post(app.url(&format!("/connections/{id}/export.csv")))
         .send()
         .await
         .unwrap();
@@ -624,7 +624,7 @@ async fn a_failure_mid_export_ends_the_file_with_an_error_line() {
     tune.set_fault(Fault::Latency(Duration::from_millis(300)));
     let mut response = app
         .client
-        .get(app.url(&format!("/connections/{id}/export.csv")))
+        .post(app.url(&format!("/connections/{id}/export.csv")))
         .send()
         .await
         .unwrap();
