@@ -81,12 +81,13 @@ impl Cx<'_> {
 
     /// Refuse SELECT clauses TUNE has no equivalent for.
     pub(super) fn refuse_select_extras(&self, s: &Select) -> Result<(), QueryError> {
-        if let Some(distinct) = &s.distinct {
+        // `SELECT ALL` is the default spelled out: nothing to refuse.
+        if let Some(distinct) = s.distinct.as_ref().filter(|d| **d != Distinct::All) {
             let pos = match distinct {
                 Distinct::On(exprs) => exprs
                     .first()
                     .map_or(Pos::UNKNOWN, |e| self.node(e, "DISTINCT")),
-                Distinct::Distinct => Pos::UNKNOWN,
+                Distinct::Distinct | Distinct::All => Pos::UNKNOWN,
             };
             let pos = pos.or(self.keyword("DISTINCT"));
             return refuse("DISTINCT", "TUNE cannot remove duplicate rows", pos);
@@ -115,7 +116,7 @@ impl Cx<'_> {
         self.refuse_select_dialect_extras(s)
     }
 
-    /// Refuse the dialect-specific SELECT clauses (Hive, Snowflake, Oracle, BigQuery).
+    /// Refuse the dialect-specific SELECT clauses (Hive, Snowflake, Oracle, MySQL, BigQuery).
     fn refuse_select_dialect_extras(&self, s: &Select) -> Result<(), QueryError> {
         if !s.cluster_by.is_empty() || !s.distribute_by.is_empty() || !s.sort_by.is_empty() {
             return refuse("CLUSTER/DISTRIBUTE/SORT BY", "use ORDER BY", Pos::UNKNOWN);
@@ -127,9 +128,13 @@ impl Cx<'_> {
         if let Some(e) = &s.qualify {
             return refuse("QUALIFY", no_windows, self.node(e, "QUALIFY"));
         }
-        if s.connect_by.is_some() {
+        if !s.connect_by.is_empty() {
             let pos = self.keyword("CONNECT");
             return refuse("CONNECT BY", "TUNE has no hierarchical queries", pos);
+        }
+        if s.select_modifiers.is_some() {
+            let pos = self.after_keyword("SELECT");
+            return refuse("SELECT modifier", "TUNE has no query hints", pos);
         }
         if s.value_table_mode.is_some() {
             return refuse("SELECT AS VALUE", "select columns", self.keyword("AS"));

@@ -3,7 +3,7 @@
 //! This module only reads the SQL; [`super::filters`] lowers the conditions to findAll or
 //! report parameters.
 
-use sqlparser::ast::{BinaryOperator, Expr, Ident, UnaryOperator, Value};
+use sqlparser::ast::{BinaryOperator, Expr, Ident, InTarget, TypedString, UnaryOperator, Value};
 
 use super::Cx;
 use super::from::Source;
@@ -127,10 +127,11 @@ impl Cx<'_> {
             Expr::BinaryOp { left, op, right } => {
                 (left.as_ref(), self.comparison(op, left, right, pos)?)
             }
-            Expr::InList {
+            Expr::In {
                 expr: column,
-                list,
+                target: InTarget::List(list),
                 negated,
+                global: false,
             } => (column.as_ref(), self.in_list(column, list, *negated, pos)?),
             Expr::Between {
                 expr: column,
@@ -437,7 +438,7 @@ impl Cx<'_> {
                 _ => Err(bad("expression", "An expression")),
             },
             // DATE '2024-01-01' and friends: TUNE receives the text.
-            Expr::TypedString { value, .. } => value
+            Expr::TypedString(TypedString { value, .. }) => value
                 .clone()
                 .into_string()
                 .map(Lit::Text)
@@ -487,6 +488,6 @@ fn flatten_bool<'e>(expr: &'e Expr, which: &BinaryOperator) -> Vec<&'e Expr> {
 fn is_literal(expr: &Expr) -> bool {
     matches!(
         strip_nested(expr),
-        Expr::Value(_) | Expr::TypedString { .. } | Expr::UnaryOp { .. }
+        Expr::Value(_) | Expr::TypedString(_) | Expr::UnaryOp { .. }
     )
 }

@@ -77,7 +77,8 @@ impl Cx<'_> {
             partitions,
             json_path,
             sample,
-            index_hints,
+            index_directives,
+            inheritance,
         } = &table.relation
         else {
             let (construct, why) = match &table.relation {
@@ -101,6 +102,13 @@ impl Cx<'_> {
                 self.span(alias.name.span),
             ));
         }
+        if inheritance.is_some() {
+            return Err(QueryError::refuse(
+                "ONLY",
+                "ONLY is not supported: TUNE models have no inheritance, write FROM Offer",
+                self.keyword("ONLY").or(self.node(&table.relation, "FROM")),
+            ));
+        }
         if args.is_some()
             || !with_hints.is_empty()
             || version.is_some()
@@ -108,7 +116,7 @@ impl Cx<'_> {
             || !partitions.is_empty()
             || json_path.is_some()
             || sample.is_some()
-            || !index_hints.is_empty()
+            || !index_directives.is_empty()
         {
             return Err(QueryError::refuse(
                 "table expression",

@@ -1,6 +1,8 @@
 //! ORDER BY → `sort[f]=asc|desc`, and LIMIT → the plan's row limit.
 
-use sqlparser::ast::{Expr, LimitClause, OrderBy, OrderByExpr, OrderByKind, Query, Value};
+use sqlparser::ast::{
+    Expr, LimitClause, OrderBy, OrderByExpr, OrderByKind, OrderBySort, Query, Value,
+};
 
 use super::Cx;
 use super::from::Source;
@@ -44,10 +46,9 @@ impl Cx<'_> {
                     self.node(&item.expr, ""),
                 ));
             }
-            let direction = if item.options.asc == Some(false) {
-                "desc"
-            } else {
-                "asc"
+            let direction = match item.options.sort {
+                Some(OrderBySort::Desc) => "desc",
+                _ => "asc",
             };
             params.push((format!("sort[{field}]"), direction.to_string()));
             seen.push(field);
@@ -57,6 +58,13 @@ impl Cx<'_> {
 
     /// The field of one ORDER BY item, refusing options TUNE's sort has not.
     fn sort_field(&self, item: &OrderByExpr, source: &Source) -> Result<String, QueryError> {
+        if let Some(OrderBySort::Using(_)) = &item.options.sort {
+            return Err(QueryError::refuse(
+                "ORDER BY USING",
+                "ORDER BY … USING is not supported: write ASC or DESC",
+                self.keyword("USING"),
+            ));
+        }
         if item.options.nulls_first.is_some() {
             return Err(QueryError::refuse(
                 "NULLS FIRST/LAST",

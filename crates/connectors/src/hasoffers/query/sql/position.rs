@@ -3,7 +3,7 @@
 //! sqlparser spans locate most nodes; keywords without a span of their own (`DISTINCT`,
 //! `HAVING`, the `NOT` of `NOT (…)`) are found by searching the text outside quotes.
 
-use sqlparser::ast::{Expr, Spanned, Statement};
+use sqlparser::ast::{Expr, InTarget, Spanned, Statement};
 use sqlparser::parser::ParserError;
 use sqlparser::tokenizer::Span;
 
@@ -155,13 +155,17 @@ impl PosExt for Pos {
 pub(super) fn describe(expr: &Expr) -> (&'static str, &'static str) {
     match expr {
         Expr::Function(_) => ("function", "A function"),
-        Expr::Subquery(_) | Expr::InSubquery { .. } | Expr::Exists { .. } => {
-            ("subquery", "A subquery")
-        }
+        Expr::Subquery(_)
+        | Expr::Exists { .. }
+        | Expr::In {
+            target: InTarget::Subquery(_),
+            ..
+        } => ("subquery", "A subquery"),
+        Expr::In { .. } => ("IN", "This kind of IN"),
         Expr::Case { .. } => ("CASE", "CASE"),
         Expr::Cast { .. } => ("CAST", "CAST"),
         Expr::BinaryOp { .. } | Expr::UnaryOp { .. } => ("expression", "An expression"),
-        Expr::Value(_) | Expr::TypedString { .. } => ("literal", "A value"),
+        Expr::Value(_) | Expr::TypedString(_) => ("literal", "A value"),
         Expr::ILike { .. } => ("ILIKE", "ILIKE"),
         Expr::SimilarTo { .. } => ("SIMILAR TO", "SIMILAR TO"),
         Expr::RLike { .. } => ("REGEXP", "REGEXP/RLIKE"),

@@ -82,6 +82,11 @@ impl Cx<'_> {
                 }
                 Ok(Some(pos))
             }
+            SelectItem::ExprWithAliases { aliases, .. } => Err(QueryError::refuse(
+                "column alias",
+                "Aliases are not supported: TUNE names columns itself",
+                aliases.first().map_or(Pos::UNKNOWN, |a| self.span(a.span)),
+            )),
             SelectItem::ExprWithAlias { alias, .. } => Err(QueryError::refuse(
                 "column alias",
                 format!(

@@ -180,6 +180,12 @@ fn find_all_plan_fields() {
     assert_eq!(star.limit, None);
     let qualified = parse_query("SELECT Offer.* FROM Offer", NET).unwrap();
     assert!(qualified.columns.is_empty() && qualified.params.is_empty());
+    let spelled_out = parse_query("SELECT ALL id FROM Offer", NET).unwrap();
+    assert_eq!(
+        spelled_out.params,
+        p(&[("fields[]", "id")]),
+        "SELECT ALL is SELECT"
+    );
     let all = parse_query("SELECT id FROM Offer LIMIT ALL", NET).unwrap();
     assert_eq!(all.limit, None, "LIMIT ALL is no limit");
 }

@@ -77,6 +77,7 @@ const REFUSALS: &[Refusal] = &[
     ("TOP", "SELECT TOP 5 id FROM Offer", "TOP", 1, 8),
     ("GROUP BY ALL", "SELECT Stat.clicks FROM Report GROUP BY ALL", "GROUP BY ALL", 1, 32),
     ("values in FROM", "SELECT * FROM (VALUES (1))", "subquery", 1, 15),
+    ("ONLY (table inheritance)", "SELECT id FROM ONLY Offer", "ONLY", 1, 16),
     ("syntax error", "SELECT id FROM Offer WHERE", "syntax", 1, 27),
     ("unterminated string", "SELECT id FROM Offer\nWHERE name = 'abc", "syntax", 2, 14),
 ];
