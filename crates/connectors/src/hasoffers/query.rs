@@ -28,15 +28,6 @@ use super::implementation::{ImplementationType, Params};
 /// leaving room for long `IN (…)` id lists and raw parameter strings.
 pub const MAX_QUERY_LEN: usize = 32 * 1024;
 
-/// Where a plan came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum QuerySource {
-    /// The SQL subset, translated.
-    Sql,
-    /// Raw TUNE parameters, passed through.
-    Raw,
-}
-
 /// What kind of call a plan makes; [`super::rows::flatten`] uses it to name columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PlanKind {
@@ -63,8 +54,6 @@ pub struct QueryPlan {
     pub limit: Option<u64>,
     /// Page size the user asked for (a raw query's `limit=`); `None` lets the fetcher choose.
     pub page_size: Option<u64>,
-    /// Which form the user typed.
-    pub source: QuerySource,
     /// What kind of call this is.
     pub kind: PlanKind,
 }
@@ -215,12 +204,26 @@ mod tests {
 
     #[test]
     fn dispatches_on_form() {
-        let sql = parse_query("SELECT id FROM Offer", NET).unwrap();
-        assert_eq!(sql.source, QuerySource::Sql, "SELECT is SQL");
-        let raw = parse_query("Target=Offer&Method=findAll", NET).unwrap();
-        assert_eq!(raw.source, QuerySource::Raw, "Target= is raw");
-        let raw = parse_query("Method=findAll&Target=Offer", NET).unwrap();
-        assert_eq!(raw.source, QuerySource::Raw, "Method= first is raw too");
+        let sql = parse_query("SELECT id FROM Offer LIMIT 5", NET).unwrap();
+        assert_eq!(
+            (sql.params.len(), sql.limit, sql.page_size),
+            (1, Some(5), None),
+            "SELECT is translated: fields[]=id, LIMIT is the row limit"
+        );
+        for (why, text) in [
+            ("Target= is raw", "Target=Offer&Method=findAll&limit=5"),
+            (
+                "Method= first is raw too",
+                "Method=findAll&Target=Offer&limit=5",
+            ),
+        ] {
+            let raw = parse_query(text, NET).unwrap();
+            assert_eq!(
+                (raw.params.len(), raw.limit, raw.page_size),
+                (0, None, Some(5)),
+                "{why}: passed through, limit= is the page size"
+            );
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@
 //!   its columns as typed. With `contain` present they are left empty (take whatever comes
 //!   back), because contained models add columns `fields[]` does not name.
 
-use super::{PlanKind, Pos, QueryError, QueryPlan, QuerySource};
+use super::{PlanKind, Pos, QueryError, QueryPlan};
 use crate::hasoffers::implementation::{ImplementationType, Params};
 
 /// The Implementation Type prefixes a target may carry.
@@ -183,7 +183,6 @@ pub(super) fn parse(text: &str, api: ImplementationType) -> Result<QueryPlan, Qu
         columns: if has_contain { Vec::new() } else { fields },
         limit: None,
         page_size,
-        source: QuerySource::Raw,
         kind,
     })
 }
@@ -267,7 +266,6 @@ mod tests {
         );
         assert_eq!(plan.columns, ["id", "name"]);
         assert_eq!(plan.kind, PlanKind::FindAll);
-        assert_eq!(plan.source, QuerySource::Raw);
         assert_eq!((plan.limit, plan.page_size), (None, None));
     }
 

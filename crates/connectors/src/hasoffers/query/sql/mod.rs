@@ -48,7 +48,7 @@ use sqlparser::ast::{Query, SetExpr, Statement};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
-use super::{PlanKind, Pos, QueryError, QueryPlan, QuerySource};
+use super::{PlanKind, Pos, QueryError, QueryPlan};
 use crate::hasoffers::implementation::{ImplementationType, Params};
 use position::{first_word, syntax_error};
 
@@ -137,7 +137,6 @@ impl Cx<'_> {
             columns,
             limit,
             page_size: None,
-            source: QuerySource::Sql,
             kind: source.kind,
         })
     }

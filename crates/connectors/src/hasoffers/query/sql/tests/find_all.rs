@@ -1,7 +1,7 @@
 //! SQL on a model → findAll parameters, and targets per Implementation Type.
 
 use super::*;
-use crate::hasoffers::query::{PlanKind, QuerySource, parse_query};
+use crate::hasoffers::query::{PlanKind, parse_query};
 
 const FIND_ALL_CASES: &[(&str, &str, Pairs)] = &[
     (
@@ -161,7 +161,6 @@ fn find_all_translations() {
         assert_eq!(plan.params, p(expected), "{why}");
         assert_eq!(plan.method, "findAll", "{why}");
         assert_eq!(plan.kind, PlanKind::FindAll, "{why}");
-        assert_eq!(plan.source, QuerySource::Sql, "{why}");
         assert_eq!(plan.page_size, None, "{why}");
     }
 }
