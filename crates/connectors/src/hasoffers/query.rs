@@ -13,6 +13,7 @@
 //! [`QueryError`] that names the construct and where it is, rather than being dropped or
 //! silently rewritten into something with a different meaning.
 
+mod methods;
 mod raw;
 mod sql;
 
@@ -56,6 +57,42 @@ pub struct QueryPlan {
     pub page_size: Option<u64>,
     /// What kind of call this is.
     pub kind: PlanKind,
+    /// The query asks TUNE for report totals (`totals=1`): each response's `data.totals.Stat`
+    /// holds the totals of the whole result (every page carries the same totals).
+    pub totals: bool,
+    /// Things the user should know about a query that still runs as planned (a value sent
+    /// as typed because it does not decode, a deprecated field, …), in the order found.
+    pub warnings: Vec<QueryWarning>,
+}
+
+/// Something worth telling the user about a query that is still run as planned.
+///
+/// `line`/`column` are 1-based, like [`QueryError`]'s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryWarning {
+    /// What to know, in words meant for the person who typed the query.
+    pub message: String,
+    /// Line of the construct it is about, when known.
+    pub line: Option<u64>,
+    /// Column of the construct it is about, when known.
+    pub column: Option<u64>,
+}
+
+impl QueryWarning {
+    pub(crate) fn at(message: impl Into<String>, pos: Pos) -> QueryWarning {
+        QueryWarning {
+            message: message.into(),
+            line: pos.line,
+            column: pos.column,
+        }
+    }
+}
+
+impl fmt::Display for QueryWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        write_position(f, self.line, self.column)
+    }
 }
 
 /// Why a Query was refused.
@@ -76,11 +113,20 @@ pub struct QueryError {
 impl fmt::Display for QueryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
-        match (self.line, self.column) {
-            (Some(line), Some(column)) => write!(f, " (line {line}, column {column})"),
-            (Some(line), None) => write!(f, " (line {line})"),
-            _ => Ok(()),
-        }
+        write_position(f, self.line, self.column)
+    }
+}
+
+/// ` (line 2, column 7)` after a message, as far as the position is known.
+fn write_position(
+    f: &mut fmt::Formatter<'_>,
+    line: Option<u64>,
+    column: Option<u64>,
+) -> fmt::Result {
+    match (line, column) {
+        (Some(line), Some(column)) => write!(f, " (line {line}, column {column})"),
+        (Some(line), None) => write!(f, " (line {line})"),
+        _ => Ok(()),
     }
 }
 
@@ -191,9 +237,20 @@ The Query can be written in one of two forms.
    Target=Report&Method=getStats&fields[]=Stat.clicks&fields[]=Offer.name&filters[Stat.date][conditional]=BETWEEN&filters[Stat.date][values][]=2024-01-01&filters[Stat.date][values][]=2024-01-31
    Target=Offer&Method=findAllIds
 
-   Target and Method are required; pairs are separated by & or new lines; values may be percent-encoded.
+   Target and Method are required; pairs are separated by & or new lines.
+   Values are sent as typed: %deal% stays %deal%. A value whose every % starts an escape (%25, %5B) is decoded, and + is then a space.
    limit=n sets the page size; the preview pages by itself, so page= is not accepted.
-   Do not put NetworkToken, api_key or NetworkId here: the connection adds its own credentials.";
+   Do not put NetworkToken, api_key or NetworkId here: the connection adds its own credentials.
+
+   Only read methods are sent; writes such as create, update or delete are refused. Read methods:
+   any model: findAll, findById, findAllIds, findAllByIds
+   Offer: getCategories, getTargetCountries, getPayouts, getApprovedAffiliateIds, getOfferFilesWithCreativeCode
+   Affiliate: getApprovedOfferIds, simpleSearch
+   Conversion: findAddedConversions, findUpdatedConversions
+   Tag: findAllOfferTagRelations
+   Application: getBrand, getAccountInformation, findAllCountries, findAllOfferCategories, findAllTimezones, findAllAffiliateTiers
+   Report (every API): getStats, getConversions
+   Affiliate API: Offer also findMyOffers, findMyApprovedOffers, getPayoutDetails, generateTrackingLink, getCategories, getTargetCountries; AffiliateUser: getContext";
 
 #[cfg(test)]
 mod tests {
@@ -255,6 +312,21 @@ mod tests {
         let clamped = page_params(&plan, 0, 0);
         assert_eq!(clamped[clamped.len() - 2].1, "1", "limit raised to 1");
         assert_eq!(clamped[clamped.len() - 1].1, "1", "page raised to 1");
+    }
+
+    #[test]
+    fn the_help_lists_every_read_method() {
+        for method in methods::FIND_FAMILY {
+            assert!(QUERY_HELP.contains(method), "{method}");
+        }
+        for (api, model, method) in methods::listed() {
+            assert!(
+                QUERY_HELP
+                    .lines()
+                    .any(|line| line.contains(model) && line.contains(method)),
+                "{api} {model}::{method} is missing from the help"
+            );
+        }
     }
 
     #[test]

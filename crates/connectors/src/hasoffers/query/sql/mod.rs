@@ -138,6 +138,8 @@ impl Cx<'_> {
             limit,
             page_size: None,
             kind: source.kind,
+            totals: false,
+            warnings: Vec::new(),
         })
     }
 }
