@@ -223,18 +223,34 @@ The Query can be written in one of two forms.
 1. SQL (a subset, translated to one TUNE call)
    SELECT id, name, default_payout FROM Offer WHERE status = 'active' AND default_payout > 1.5 ORDER BY default_payout DESC LIMIT 100
    SELECT * FROM Conversion WHERE status IN ('approved', 'pending') AND datetime >= '2024-01-01'
-   SELECT Stat.date, Offer.name, Stat.clicks FROM Report WHERE Stat.date BETWEEN '2024-01-01' AND '2024-01-31' GROUP BY Stat.date, Offer.name ORDER BY Stat.clicks DESC LIMIT 50
 
-   FROM any model (Offer, Affiliate, Advertiser, Conversion, Goal, …) calls findAll; FROM Report calls getStats.
+   Stats report (FROM Report calls getStats):
+   SELECT Stat.date, Offer.name, Stat.clicks, Stat.payout FROM Report WHERE Stat.date BETWEEN '2024-01-01' AND '2024-01-31' GROUP BY Stat.date, Offer.name WITH TOTALS ORDER BY Stat.clicks DESC LIMIT 50
+   SELECT Stat.hour, Stat.conversions FROM Report WHERE Stat.date = '2024-02-01' GROUP BY Stat.hour SETTINGS hour_offset = -3, currency = 'EUR'
+
+   Conversion report (FROM Conversions calls getConversions, one row per conversion):
+   SELECT Stat.tune_event_id, Stat.datetime, Offer.name, Stat.payout FROM Conversions WHERE Stat.date BETWEEN '2024-01-01' AND '2024-01-31' AND Stat.conversion_status = 'approved' SETTINGS totals = 1
+
+   FROM any other model (Offer, Affiliate, Advertiser, Conversion, Goal, …) calls findAll.
    Targets are prefixed for the connection's API (Offer becomes Affiliate_Offer on the Affiliate API).
+   The Affiliate API has no Conversion model: read its conversions FROM Conversions.
    WHERE: =, <>, <, <=, >, >=, IN (…), BETWEEN, LIKE, NOT LIKE, IS [NOT] NULL, = TRUE/FALSE, joined by AND.
    OR works on its own only (a OR b OR c, each on a different field); it cannot be mixed with AND.
-   Reports: columns and filters are Model.field (Stat.clicks, Offer.name); GROUP BY sets the report groups; no OR.
-   Not available: joins, subqueries, WITH, DISTINCT, HAVING, OFFSET, functions, aliases, and anything but SELECT.
+
+   Reports: columns, filters and sorts are Model.field (Stat.clicks, Offer.name); no OR.
+   TUNE groups a stats report only by GROUP BY: every selected field that is not a Stat total
+   (clicks, conversions, payout, revenue, profit, …) must be in GROUP BY.
+   WITH TOTALS after GROUP BY (or SETTINGS totals = 1) adds a totals row.
+   A Stat.date range (BETWEEN or =) also sets the report's dates (data_start, data_end).
+   SETTINGS: hour_offset = -23…23 shifts the time zone of that date range; currency = 'EUR' (stats only); totals = 1.
+   The conversion report keeps 25 months of data and has no GROUP BY; prefer Stat.tune_event_id to Stat.id.
+   Not available: joins, subqueries, WITH (common table expressions), DISTINCT, HAVING, OFFSET, functions, aliases, and anything but SELECT.
 
 2. Raw TUNE parameters (sent as written)
    Target=Offer&Method=findAll&filters[status]=active&fields[]=id&fields[]=name
-   Target=Report&Method=getStats&fields[]=Stat.clicks&fields[]=Offer.name&filters[Stat.date][conditional]=BETWEEN&filters[Stat.date][values][]=2024-01-01&filters[Stat.date][values][]=2024-01-31
+   Target=Offer&Method=findAll&filters[name][LIKE]=%deal%&fields[]=id&fields[]=name
+   Target=Report&Method=getStats&fields[]=Stat.clicks&groups[]=Stat.date&filters[Stat.date][conditional]=BETWEEN&filters[Stat.date][values][]=2024-01-01&filters[Stat.date][values][]=2024-01-31&data_start=2024-01-01&data_end=2024-01-31&totals=1
+   Target=Report&Method=getConversions&fields[]=Stat.tune_event_id&fields[]=Stat.payout&filters[Stat.date][conditional]=EQUAL_TO&filters[Stat.date][values]=2024-01-15
    Target=Offer&Method=findAllIds
 
    Target and Method are required; pairs are separated by & or new lines.
@@ -326,6 +342,20 @@ mod tests {
                     .any(|line| line.contains(model) && line.contains(method)),
                 "{api} {model}::{method} is missing from the help"
             );
+        }
+    }
+
+    #[test]
+    fn every_example_in_the_help_is_accepted() {
+        let examples: Vec<&str> = QUERY_HELP
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("SELECT ") || l.starts_with("Target="))
+            .collect();
+        assert!(examples.len() >= 10, "{examples:?}");
+        for example in examples {
+            let plan = parse_query(example, NET).unwrap_or_else(|e| panic!("{example}: {e}"));
+            assert!(plan.warnings.is_empty(), "{example}: {:?}", plan.warnings);
         }
     }
 

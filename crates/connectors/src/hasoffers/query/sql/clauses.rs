@@ -48,7 +48,7 @@ impl Cx<'_> {
         }
     }
 
-    /// Refuse query-level clauses other than ORDER BY and LIMIT.
+    /// Refuse query-level clauses other than ORDER BY, LIMIT and a report's SETTINGS.
     pub(super) fn refuse_query_extras(&self, query: &Query) -> Result<(), QueryError> {
         if query.fetch.is_some() {
             return refuse("FETCH", "use LIMIT", self.keyword("FETCH"));
@@ -58,13 +58,6 @@ impl Cx<'_> {
         }
         if query.for_clause.is_some() {
             return refuse("FOR", "TUNE returns JSON by itself", self.keyword("FOR"));
-        }
-        if query.settings.is_some() {
-            return refuse(
-                "SETTINGS",
-                "TUNE has no query settings",
-                self.keyword("SETTINGS"),
-            );
         }
         if query.format_clause.is_some() {
             return refuse(

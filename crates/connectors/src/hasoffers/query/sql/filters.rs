@@ -110,7 +110,14 @@ fn clash_error(field: &str, or: bool, pos: Pos) -> QueryError {
     }
 }
 
-/// Lower conditions to report filters (`filters[F][conditional]=…&filters[F][values][]=…`).
+/// Report fields whose single values must still be sent as a list: "Due to legacy
+/// reasons, you must wrap single values in an array" (developers.tune.com
+/// affiliate_report-getconversions, on `Stat.conversion_status`).
+const LIST_ONLY: &[&str] = &["Stat.conversion_status"];
+
+/// Lower conditions to report filters: `filters[F][conditional]=OP` with
+/// `filters[F][values]=x` for one value or `filters[F][values][]=…` for several
+/// (reference §21).
 pub(super) fn report_filters(filters: &Where, params: &mut Params) -> Result<(), QueryError> {
     let preds = match filters {
         Where::And(p) => p,
@@ -141,11 +148,14 @@ pub(super) fn report_filters(filters: &Where, params: &mut Params) -> Result<(),
             format!("filters[{f}][conditional]"),
             conditional.to_string(),
         ));
-        params.extend(
-            values
-                .into_iter()
-                .map(|v| (format!("filters[{f}][values][]"), v)),
-        );
+        // One value is the documented scalar form; several (or a field TUNE wants as a
+        // list for legacy reasons) take `values[]`.
+        let key = if values.len() == 1 && !LIST_ONLY.contains(&f) {
+            format!("filters[{f}][values]")
+        } else {
+            format!("filters[{f}][values][]")
+        };
+        params.extend(values.into_iter().map(|v| (key.clone(), v)));
     }
     Ok(())
 }

@@ -1,14 +1,38 @@
 //! FROM: which TUNE target a query reads, qualified for the connection's Implementation Type.
+//!
+//! `FROM Report` is the stats report (`Report::getStats`), `FROM Conversions` the conversion
+//! report (`Report::getConversions`), any other name a model read with `findAll`.
 
 use sqlparser::ast::{Ident, ObjectNamePart, Select, TableFactor, TableWithJoins};
 
 use super::Cx;
 use super::position::PosExt;
 use crate::hasoffers::implementation::ImplementationType;
-use crate::hasoffers::query::{PlanKind, QueryError};
+use crate::hasoffers::query::{PlanKind, QueryError, methods};
 
 /// The Implementation Type prefixes a target may carry (`Affiliate_Offer`).
 const API_PREFIXES: [&str; 2] = ["Affiliate_", "Advertiser_"];
+
+/// Which TUNE method reads the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Call {
+    /// `<Model>::findAll`: records of one model.
+    FindAll,
+    /// `Report::getStats` (`FROM Report`): totals per group.
+    Stats,
+    /// `Report::getConversions` (`FROM Conversions`): one row per conversion.
+    Conversions,
+}
+
+impl Call {
+    pub(super) fn method(self) -> &'static str {
+        match self {
+            Call::FindAll => "findAll",
+            Call::Stats => "getStats",
+            Call::Conversions => "getConversions",
+        }
+    }
+}
 
 /// The model a query reads and how its columns are named.
 pub(super) struct Source {
@@ -17,6 +41,7 @@ pub(super) struct Source {
     /// The model as typed and without the API prefix, accepted as a column qualifier.
     pub(super) qualifiers: Vec<String>,
     pub(super) kind: PlanKind,
+    pub(super) call: Call,
 }
 
 impl Source {
@@ -166,16 +191,28 @@ impl Cx<'_> {
         if model.is_empty() {
             return refuse(format!("`{typed}` names no model"));
         }
-        let (kind, model) = if model.eq_ignore_ascii_case("Report") {
-            // TUNE targets are case-sensitive; accept any case for the one name we recognise.
-            (PlanKind::Report, "Report")
+        if let Some(why) = methods::missing_target(api, model) {
+            return refuse(format!(
+                "{why}: in SQL, SELECT Stat.datetime, Stat.payout FROM Conversions WHERE Stat.date BETWEEN '…' AND '…'"
+            ));
+        }
+        // TUNE targets are case-sensitive; accept any case for the names we recognise.
+        let (call, model) = if model.eq_ignore_ascii_case("Report") {
+            (Call::Stats, "Report")
+        } else if model.eq_ignore_ascii_case("Conversions") {
+            (Call::Conversions, "Report")
         } else {
-            (PlanKind::FindAll, model)
+            (Call::FindAll, model)
+        };
+        let kind = match call {
+            Call::FindAll => PlanKind::FindAll,
+            Call::Stats | Call::Conversions => PlanKind::Report,
         };
         Ok(Source {
             target: api.qualify_target(model),
             qualifiers: vec![typed.to_string(), model.to_string()],
             kind,
+            call,
         })
     }
 }

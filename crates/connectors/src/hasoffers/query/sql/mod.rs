@@ -2,8 +2,10 @@
 //!
 //! Translation rules (TUNE reference §4.2):
 //!
-//! * `FROM Report` → `Report::getStats`; any other model → `<Model>::findAll`. The target is
-//!   qualified for the Implementation Type; a target carrying another API's prefix is refused.
+//! * `FROM Report` → `Report::getStats`; `FROM Conversions` → `Report::getConversions`; any
+//!   other model → `<Model>::findAll`. The target is qualified for the Implementation Type; a
+//!   target carrying another API's prefix is refused, and so is `FROM Conversion` on the
+//!   Affiliate API, which has no such target (it points to `FROM Conversions`).
 //! * findAll `WHERE`: `=` → `filters[f]=v`, `IN` → `filters[f][]=…`, comparisons, `LIKE`,
 //!   `NOT LIKE`, `IS [NOT] NULL`, `= TRUE/FALSE` (also `IS TRUE/FALSE`) → `filters[f][OP]=v`
 //!   (`1` for the value-less NULL/NOT_NULL/TRUE/FALSE). `BETWEEN a AND b` → two operators,
@@ -17,9 +19,16 @@
 //! * A field may appear once with `=`/`IN`, or with several *different* operators (a range).
 //!   Anything else would collide in PHP's bracket parsing, where the later parameter wins.
 //! * Reports: columns, filters, groups and sorts are `Model.field`; filters use the
-//!   `filters[F][conditional]=…&filters[F][values][]=…` form with one conditional per
-//!   field (use `BETWEEN` for ranges); `GROUP BY` → `groups[]`; OR is refused (TUNE ANDs
-//!   report filters). `SELECT *` is refused because getStats requires `fields[]`.
+//!   `filters[F][conditional]=…` form with `filters[F][values]=x` for one value and
+//!   `values[]` for several, one conditional per field (use `BETWEEN` for ranges); OR is
+//!   refused (TUNE ANDs report filters). `SELECT *` is refused because reports require
+//!   `fields[]`.
+//! * getStats groups only by `groups[]`: `GROUP BY` → `groups[]`, and a selected dimension
+//!   missing from it is refused with the GROUP BY to add ([`report`]). `WITH TOTALS` or
+//!   `SETTINGS totals = 1` → `totals=1`. A `Stat.date` range also fills
+//!   `data_start`/`data_end` ([`dates`]); `SETTINGS hour_offset = …, currency = …` are the
+//!   other report options ([`options`]). The conversion report has no GROUP BY, refuses
+//!   ranges over 25 months and warns about the deprecated `Stat.id`.
 //! * `ORDER BY` → `sort[f]=asc|desc` in order; `LIMIT n` → [`QueryPlan::limit`].
 //! * `OFFSET` is refused: the preview pages from the first row, and a plan has no start
 //!   page (use the preview's paging instead).
@@ -29,13 +38,16 @@
 //!
 //! The translation is split by clause: [`clauses`] refuses what TUNE cannot express,
 //! [`from`] resolves the target, [`select`] the columns, [`conditions`] reads WHERE into
-//! conditions that [`filters`] lowers to parameters, [`report`] handles grouping and
-//! [`order`] ORDER BY and LIMIT; [`position`] locates constructs for error messages.
+//! conditions that [`filters`] lowers to parameters, [`report`] handles grouping, totals and
+//! the other report rules with [`dates`] and [`options`], and [`order`] ORDER BY and LIMIT;
+//! [`position`] locates constructs for error messages.
 
 mod clauses;
 mod conditions;
+mod dates;
 mod filters;
 mod from;
+mod options;
 mod order;
 mod position;
 mod report;
@@ -115,31 +127,33 @@ impl Cx<'_> {
         let source = self.source(select, api)?;
         let mut params = Params::new();
         let columns = self.projection(select, &source, &mut params)?;
-        if let Some(selection) = &select.selection {
-            let filters = self.where_clause(selection, &source)?;
+        let filters = match &select.selection {
+            Some(selection) => Some(self.where_clause(selection, &source)?),
+            None => None,
+        };
+        if let Some(filters) = &filters {
             match source.kind {
-                PlanKind::Report => filters::report_filters(&filters, &mut params)?,
-                _ => filters::find_all_filters(&filters, &mut params)?,
+                PlanKind::Report => filters::report_filters(filters, &mut params)?,
+                _ => filters::find_all_filters(filters, &mut params)?,
             }
         }
-        self.group_by(select, &source, &mut params)?;
+        let grouping = self.group_by(select, &source, &mut params)?;
         if let Some(order_by) = &query.order_by {
             self.order_by(order_by, &source, &mut params)?;
         }
         let limit = self.limit(query)?;
+        let extras = self.report_extras(query, select, &source, filters.as_ref(), &grouping)?;
+        params.extend(extras.params);
         Ok(QueryPlan {
             target: source.target,
-            method: match source.kind {
-                PlanKind::Report => "getStats".to_string(),
-                _ => "findAll".to_string(),
-            },
+            method: source.call.method().to_string(),
             params,
             columns,
             limit,
             page_size: None,
             kind: source.kind,
-            totals: false,
-            warnings: Vec::new(),
+            totals: extras.totals,
+            warnings: extras.warnings,
         })
     }
 }
