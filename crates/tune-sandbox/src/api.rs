@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use serde_json::{Map, Value};
 
+use super::conversions;
 use super::data::{self, AFFILIATE_OFFER_FIELDS, KEY_ADVERTISER_ID, KEY_AFFILIATE_ID, Row, Sizes};
 use super::find::{self, Table};
 use super::params::{PhpArray, PhpValue};
@@ -206,6 +207,7 @@ fn dispatch(
         },
         (Flavour::Network, "Report") => match method {
             "getStats" => report::get_stats(shared.facts(), params, Scope::Network),
+            "getConversions" => conversions::get_conversions(&sizes, params, Scope::Network),
             other => Err(unknown_method(other)),
         },
         (Flavour::Affiliate, "Affiliate_Offer") => {
@@ -243,11 +245,17 @@ fn dispatch(
             "getStats" => {
                 report::get_stats(shared.facts(), params, Scope::Affiliate(KEY_AFFILIATE_ID))
             }
+            "getConversions" => {
+                conversions::get_conversions(&sizes, params, Scope::Affiliate(KEY_AFFILIATE_ID))
+            }
             other => Err(unknown_method(other)),
         },
         (Flavour::Advertiser, "Advertiser_Report") => match method {
             "getStats" => {
                 report::get_stats(shared.facts(), params, Scope::Advertiser(KEY_ADVERTISER_ID))
+            }
+            "getConversions" => {
+                conversions::get_conversions(&sizes, params, Scope::Advertiser(KEY_ADVERTISER_ID))
             }
             other => Err(unknown_method(other)),
         },

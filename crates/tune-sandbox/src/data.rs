@@ -644,7 +644,13 @@ pub(crate) fn build_facts(sizes: &Sizes) -> Vec<Fact> {
                     clicks,
                     conversions,
                     payout_cents: conversions * offer_default_payout_cents(offer_id),
-                    revenue_cents: conversions * offer_revenue_cents(offer_id),
+                    // One fact in 40 is a chargeback day that loses money (negative profit).
+                    revenue_cents: conversions
+                        * if mix(123, key).is_multiple_of(40) {
+                            offer_default_payout_cents(offer_id) / 2
+                        } else {
+                            offer_revenue_cents(offer_id)
+                        },
                 });
             }
         }

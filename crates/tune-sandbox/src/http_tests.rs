@@ -352,7 +352,7 @@ async fn advertiser_api_reports_stats_and_has_no_offer_target() {
         sb.config().advertiser_key
     );
     let stats = get_json(&format!(
-        "{base}&Target=Advertiser_Report&Method=getStats&fields[]=Stat.date&fields[]=Stat.conversions&fields[]=Stat.revenue&limit=10&totals=1"
+        "{base}&Target=Advertiser_Report&Method=getStats&fields[]=Stat.date&fields[]=Stat.conversions&fields[]=Stat.revenue&groups[]=Stat.date&limit=10&totals=1"
     ))
     .await;
     let data = &stats["response"]["data"];
@@ -374,7 +374,7 @@ async fn network_get_stats_groups_filters_and_totals() {
     let sb = start(SandboxConfig::default()).await;
     let v = get_json(&network_url(
         &sb,
-        "Target=Report&Method=getStats&fields[]=Offer.name&fields[]=Offer.id&fields[]=Stat.clicks&fields[]=Stat.payout\
+        "Target=Report&Method=getStats&fields[]=Offer.name&fields[]=Offer.id&fields[]=Stat.clicks&fields[]=Stat.payout&groups[]=Offer.name&groups[]=Offer.id\
          &filters[Stat.date][conditional]=BETWEEN&filters[Stat.date][values][]=2024-02-01&filters[Stat.date][values][]=2024-02-29\
          &filters[Stat.offer_id][conditional]=EQUAL_TO&filters[Stat.offer_id][values][]=3&filters[Stat.offer_id][values][]=4\
          &sort[Offer.id]=desc&totals=1",

@@ -4,13 +4,14 @@
 //! `tune-sandbox` demo binary. It follows "What a faithful fake server must do" in
 //! `shared/reference/hasoffers-api.md`: PHP bracket parameters, the exact success,
 //! error and auth-failure envelopes, the Network / Affiliate / Advertiser flavours,
-//! findAll paging/filters/sort/fields/contain, `Report::getStats`, the real rate-limit
+//! findAll paging/filters/sort/fields/contain, `Report::getStats` and `getConversions`, the real rate-limit
 //! text, HTTP 414 for over-long GET URLs, and injectable transport faults.
 //!
 //! Besides the TUNE routes, `POST /__sandbox/fault?kind=…&ms=…` switches faults at run
 //! time. That endpoint is a sandbox-only control and is not part of TUNE.
 
 mod api;
+mod conversions;
 mod data;
 mod faults;
 mod find;

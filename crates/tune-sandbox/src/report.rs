@@ -1,4 +1,13 @@
-//! `Report::getStats` (and its Affiliate_/Advertiser_ variants) over the seeded stats cube.
+//! `Report::getStats` (and its Affiliate_/Advertiser_ variants) over the seeded stats cube,
+//! and the report plumbing the conversion report shares (filters, paging, totals).
+//!
+//! As on TUNE, a stats report groups **only** by `groups[]` (reference §22: real callers list
+//! every dimension there): a dimension in `fields[]` but not in `groups[]` does not split the
+//! rows and shows the value of the group's first fact, much as MySQL answers a column that
+//! is neither grouped nor aggregated. `groups[]` fields appear in every row even when
+//! `fields[]` omits them. `totals=1` adds `data.totals.Stat` (§23). `data_start`,
+//! `data_end`, `hour_offset` and `currency` are accepted and echoed: the seeded days have
+//! no time of day to shift and every figure is in USD.
 
 use std::cmp::Ordering;
 
@@ -199,15 +208,16 @@ enum Conditional {
     Between,
 }
 
+/// One `filters[F][conditional]=…&filters[F][values]…` entry, on a field of type `F`.
 #[derive(Debug)]
-struct ReportFilter {
-    field: Field,
+pub(crate) struct ReportFilter<F> {
+    pub(crate) field: F,
     conditional: Conditional,
     values: Vec<String>,
 }
 
-impl ReportFilter {
-    fn matches(&self, value: &str) -> bool {
+impl<F> ReportFilter<F> {
+    pub(crate) fn matches(&self, value: &str) -> bool {
         match self.conditional {
             Conditional::Op(op) => op.matches(Some(value), &self.values),
             Conditional::Between => match (self.values.first(), self.values.get(1)) {
@@ -221,13 +231,18 @@ impl ReportFilter {
     }
 }
 
-fn parse_filters(params: &PhpArray, scope: Scope) -> Result<Vec<ReportFilter>, ApiError> {
+/// The report filters of `params`, each field resolved by `resolve`. `values` may be a
+/// scalar (one value, the documented form) or a list.
+pub(crate) fn parse_filters<F>(
+    params: &PhpArray,
+    resolve: impl Fn(&str) -> Result<F, ApiError>,
+) -> Result<Vec<ReportFilter<F>>, ApiError> {
     let Some(PhpValue::Arr(filters)) = params.get("filters") else {
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
     for (name, spec) in filters.iter() {
-        let field = Field::resolve(name, scope)?;
+        let field = resolve(name)?;
         let (conditional, values) = match spec {
             // Lenient shorthand `filters[Stat.offer_id]=5` reads as EQUAL_TO.
             PhpValue::Str(v) => ("EQUAL_TO".to_string(), vec![v.clone()]),
@@ -279,20 +294,22 @@ fn in_scope(fact: &Fact, scope: Scope) -> bool {
     }
 }
 
+/// One output row: the grouped dimensions' values, the sums, and the first fact seen (for
+/// dimensions that are selected but not grouped).
 struct Group {
     dims: Vec<String>,
     sums: Sums,
+    first: Fact,
 }
 
 impl Group {
     fn value(&self, field: Field, dims: &[Field]) -> String {
         if field.is_aggregate() {
-            self.sums.aggregate(field)
-        } else {
-            dims.iter()
-                .position(|d| *d == field)
-                .and_then(|i| self.dims.get(i).cloned())
-                .unwrap_or_default()
+            return self.sums.aggregate(field);
+        }
+        match dims.iter().position(|d| *d == field) {
+            Some(i) => self.dims.get(i).cloned().unwrap_or_default(),
+            None => field.dimension(&self.first),
         }
     }
 }
@@ -307,7 +324,7 @@ pub(crate) fn get_stats(
         return Err(ApiError::missing("fields"));
     }
     let groups = field_list(params, "groups", scope)?;
-    let filters = parse_filters(params, scope)?;
+    let filters = parse_filters(params, |name| Field::resolve(name, scope))?;
     let mut sort = Vec::new();
     if let Some(PhpValue::Arr(s)) = params.get("sort") {
         for (name, dir) in s.iter() {
@@ -315,85 +332,29 @@ pub(crate) fn get_stats(
             sort.push((Field::resolve(name, scope)?, descending));
         }
     }
-
-    // Group by the selected non-aggregates plus groups[], as TUNE does. A sort on a
-    // dimension outside that key has no single value per row and so sorts as "".
-    let mut dims: Vec<Field> = Vec::new();
-    for f in fields.iter().chain(&groups) {
-        if !f.is_aggregate() && !dims.contains(f) {
-            dims.push(*f);
-        }
-    }
-    let (where_filters, having_filters): (Vec<_>, Vec<_>) =
-        filters.iter().partition(|f| !f.field.is_aggregate());
-
-    let mut grouped: IndexMap<Vec<String>, Sums> = IndexMap::new();
-    for fact in facts.iter().filter(|f| in_scope(f, scope)) {
-        if !where_filters
-            .iter()
-            .all(|flt| flt.matches(&flt.field.dimension(fact)))
-        {
-            continue;
-        }
-        let key: Vec<String> = dims.iter().map(|d| d.dimension(fact)).collect();
-        grouped.entry(key).or_default().add(fact);
-    }
-    let mut rows: Vec<Group> = grouped
-        .into_iter()
-        .map(|(dims, sums)| Group { dims, sums })
-        .filter(|g| {
-            having_filters
-                .iter()
-                .all(|flt| flt.matches(&g.sums.aggregate(flt.field)))
-        })
+    // Only groups[] splits rows; a total listed there has nothing to split by.
+    let dims: Vec<Field> = groups
+        .iter()
+        .copied()
+        .filter(|f| !f.is_aggregate())
         .collect();
-    if !sort.is_empty() {
-        rows.sort_by(|a, b| {
-            for (field, descending) in &sort {
-                let ord = compare_opt(Some(&a.value(*field, &dims)), Some(&b.value(*field, &dims)));
-                let ord = if *descending { ord.reverse() } else { ord };
-                if ord != Ordering::Equal {
-                    return ord;
-                }
-            }
-            Ordering::Equal
-        });
-    }
-
+    let mut rows = grouped_rows(facts, scope, &dims, &filters);
+    sort_groups(&mut rows, &sort, &dims);
     let mut totals = Sums::default();
     for g in &rows {
         totals.merge(&g.sums);
     }
-    let count = rows.len() as u64;
-    let limit = positive_param(params, "limit");
-    let page = positive_param(params, "page").unwrap_or(1);
-    let (skip, take, page_count) = match limit {
-        Some(limit) => (
-            (page - 1).saturating_mul(limit),
-            limit,
-            count.div_ceil(limit),
-        ),
-        None => (0, count, u64::from(count > 0)),
-    };
-    let data: Vec<Value> = rows
+    // Every row carries fields[] and then the groups[] fields it does not list.
+    let mut shown = fields.clone();
+    shown.extend(groups.iter().filter(|g| !fields.contains(g)));
+    let window = Window::of(params, rows.len() as u64);
+    let data: Vec<Value> = window
+        .slice(&rows)
         .iter()
-        .skip(usize::try_from(skip).unwrap_or(usize::MAX))
-        .take(usize::try_from(take).unwrap_or(usize::MAX))
-        .map(|g| render_row(g, &fields, &dims))
+        .map(|g| render_row(g, &shown, &dims))
         .collect();
-
-    let mut out = Map::new();
-    out.insert("page".into(), json!(if limit.is_some() { page } else { 1 }));
-    out.insert("current".into(), json!(0));
-    out.insert("count".into(), json!(count));
-    out.insert("pageCount".into(), json!(page_count));
-    out.insert("data".into(), Value::Array(data));
-    let wants_totals = params
-        .get("totals")
-        .and_then(PhpValue::as_str)
-        .is_some_and(|v| !matches!(v, "" | "0" | "false"));
-    if wants_totals {
-        let stat: Map<String, Value> = fields
+    let totals = wants_totals(params).then(|| {
+        fields
             .iter()
             .filter(|f| f.is_aggregate())
             .map(|f| {
@@ -402,10 +363,120 @@ pub(crate) fn get_stats(
                     Value::String(totals.aggregate(*f)),
                 )
             })
-            .collect();
-        out.insert("totals".into(), json!({ "Stat": stat }));
+            .collect()
+    });
+    Ok(window.wrapper(data, totals))
+}
+
+/// The facts in scope that pass the dimension filters, summed per `dims` key, then the
+/// groups that pass the filters on totals (TUNE applies those after aggregating).
+fn grouped_rows(
+    facts: &[Fact],
+    scope: Scope,
+    dims: &[Field],
+    filters: &[ReportFilter<Field>],
+) -> Vec<Group> {
+    let (where_filters, having_filters): (Vec<_>, Vec<_>) =
+        filters.iter().partition(|f| !f.field.is_aggregate());
+    let mut grouped: IndexMap<Vec<String>, Group> = IndexMap::new();
+    for fact in facts.iter().filter(|f| in_scope(f, scope)) {
+        if !where_filters
+            .iter()
+            .all(|flt| flt.matches(&flt.field.dimension(fact)))
+        {
+            continue;
+        }
+        let key: Vec<String> = dims.iter().map(|d| d.dimension(fact)).collect();
+        grouped
+            .entry(key.clone())
+            .or_insert_with(|| Group {
+                dims: key,
+                sums: Sums::default(),
+                first: *fact,
+            })
+            .sums
+            .add(fact);
     }
-    Ok(Value::Object(out))
+    grouped
+        .into_values()
+        .filter(|g| {
+            having_filters
+                .iter()
+                .all(|flt| flt.matches(&g.sums.aggregate(flt.field)))
+        })
+        .collect()
+}
+
+fn sort_groups(rows: &mut [Group], sort: &[(Field, bool)], dims: &[Field]) {
+    if sort.is_empty() {
+        return;
+    }
+    rows.sort_by(|a, b| {
+        for (field, descending) in sort {
+            let ord = compare_opt(Some(&a.value(*field, dims)), Some(&b.value(*field, dims)));
+            let ord = if *descending { ord.reverse() } else { ord };
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        Ordering::Equal
+    });
+}
+
+/// Which rows of `count` one call returns, from `limit` and `page` (all rows without limit).
+pub(crate) struct Window {
+    limit: Option<u64>,
+    page: u64,
+    count: u64,
+}
+
+impl Window {
+    pub(crate) fn of(params: &PhpArray, count: u64) -> Window {
+        Window {
+            limit: positive_param(params, "limit"),
+            page: positive_param(params, "page").unwrap_or(1),
+            count,
+        }
+    }
+
+    pub(crate) fn slice<'r, T>(&self, rows: &'r [T]) -> &'r [T] {
+        let (skip, take) = match self.limit {
+            Some(limit) => ((self.page - 1).saturating_mul(limit), limit),
+            None => (0, self.count),
+        };
+        let start = usize::try_from(skip).unwrap_or(usize::MAX).min(rows.len());
+        let take = usize::try_from(take).unwrap_or(usize::MAX);
+        &rows[start..start.saturating_add(take).min(rows.len())]
+    }
+
+    /// The paged wrapper TUNE's reports answer with; `totals` becomes `totals.Stat`.
+    pub(crate) fn wrapper(&self, data: Vec<Value>, totals: Option<Map<String, Value>>) -> Value {
+        let page_count = match self.limit {
+            Some(limit) => self.count.div_ceil(limit),
+            None => u64::from(self.count > 0),
+        };
+        let mut out = Map::new();
+        out.insert(
+            "page".into(),
+            json!(if self.limit.is_some() { self.page } else { 1 }),
+        );
+        out.insert("current".into(), json!(0));
+        out.insert("count".into(), json!(self.count));
+        out.insert("pageCount".into(), json!(page_count));
+        out.insert("data".into(), Value::Array(data));
+        if let Some(stat) = totals {
+            out.insert("totals".into(), json!({ "Stat": stat }));
+        }
+        Value::Object(out)
+    }
+}
+
+/// `totals=1` (any value but empty, 0 or false).
+pub(crate) fn wants_totals(params: &PhpArray) -> bool {
+    params
+        .get("totals")
+        .and_then(PhpValue::as_str)
+        .is_some_and(|v| !matches!(v, "" | "0" | "false"))
 }
 
 fn short_name(field: Field) -> &'static str {
@@ -448,7 +519,7 @@ mod tests {
     #[test]
     fn grouping_by_date_with_between_gives_one_row_per_day() {
         let out = stats(
-            "fields[]=Stat.date&fields[]=Stat.clicks&filters[Stat.date][conditional]=BETWEEN&filters[Stat.date][values][]=2024-01-01&filters[Stat.date][values][]=2024-01-07",
+            "fields[]=Stat.date&fields[]=Stat.clicks&groups[]=Stat.date&filters[Stat.date][conditional]=BETWEEN&filters[Stat.date][values][]=2024-01-01&filters[Stat.date][values][]=2024-01-07",
             Scope::Network,
         )
         .expect("valid report");
@@ -460,7 +531,7 @@ mod tests {
     #[test]
     fn totals_sum_the_rows() {
         let out = stats(
-            "fields[]=Offer.id&fields[]=Stat.clicks&totals=1",
+            "fields[]=Offer.id&fields[]=Stat.clicks&groups[]=Offer.id&totals=1",
             Scope::Network,
         )
         .expect("valid report");
@@ -490,7 +561,7 @@ mod tests {
     #[test]
     fn sort_by_aggregate_descending_orders_rows() {
         let out = stats(
-            "fields[]=Offer.id&fields[]=Stat.clicks&sort[Stat.clicks]=desc&limit=5",
+            "fields[]=Offer.id&fields[]=Stat.clicks&groups[]=Offer.id&sort[Stat.clicks]=desc&limit=5",
             Scope::Network,
         )
         .expect("valid report");
@@ -506,15 +577,87 @@ mod tests {
     }
 
     #[test]
-    fn groups_split_rows_without_being_selected() {
-        let out =
-            stats("fields[]=Stat.clicks&groups[]=Stat.date", Scope::Network).expect("valid report");
-        assert_eq!(out["count"], json!(91));
+    fn groups_split_rows_and_appear_in_them_without_being_selected() {
+        let out = stats(
+            "fields[]=Stat.clicks&groups[]=Stat.date&groups[]=Offer.id",
+            Scope::Network,
+        )
+        .expect("valid report");
+        assert_eq!(out["count"], json!(91 * 120));
         let first = &out["data"][0];
+        assert_eq!(keys(first), ["Stat", "Offer"]);
+        assert_eq!(keys(&first["Stat"]), ["clicks", "date"]);
+        assert_eq!(first["Stat"]["date"], json!("2024-01-01"));
+        assert_eq!(first["Offer"]["id"], json!("1"));
+    }
+
+    #[test]
+    fn selected_dimensions_do_not_group_by_themselves() {
+        let out =
+            stats("fields[]=Stat.date&fields[]=Stat.clicks", Scope::Network).expect("valid report");
+        assert_eq!(out["count"], json!(1), "one row: nothing in groups[]");
+        // The ungrouped date shows one fact's value, as MySQL would.
+        assert_eq!(out["data"][0]["Stat"]["date"], json!("2024-01-01"));
+        let all_days = stats(
+            "fields[]=Stat.clicks&groups[]=Stat.date&totals=1",
+            Scope::Network,
+        )
+        .expect("valid");
         assert_eq!(
-            first,
-            &json!({"Stat": {"clicks": first["Stat"]["clicks"].clone()}})
+            out["data"][0]["Stat"]["clicks"], all_days["totals"]["Stat"]["clicks"],
+            "the single row sums every day"
         );
+    }
+
+    #[test]
+    fn one_filter_value_may_be_a_scalar() {
+        let scalar = stats(
+            "fields[]=Stat.clicks&filters[Stat.offer_id][conditional]=EQUAL_TO&filters[Stat.offer_id][values]=3",
+            Scope::Network,
+        )
+        .expect("valid");
+        let list = stats(
+            "fields[]=Stat.clicks&filters[Stat.offer_id][conditional]=EQUAL_TO&filters[Stat.offer_id][values][]=3",
+            Scope::Network,
+        )
+        .expect("valid");
+        assert_eq!(scalar["data"], list["data"]);
+        let everything = stats("fields[]=Stat.clicks", Scope::Network).expect("valid");
+        assert_ne!(scalar["data"], everything["data"], "the filter applies");
+    }
+
+    #[test]
+    fn figures_are_strings_and_profit_can_be_negative() {
+        let out = stats(
+            "fields[]=Stat.profit&fields[]=Stat.payout&groups[]=Stat.date&groups[]=Offer.id&groups[]=Affiliate.id&filters[Stat.profit][conditional]=LESS_THAN&filters[Stat.profit][values]=0",
+            Scope::Network,
+        )
+        .expect("valid");
+        let rows = out["data"].as_array().expect("rows");
+        assert!(!rows.is_empty(), "some offer days lose money");
+        for row in rows {
+            let profit = row["Stat"]["profit"].as_str().expect("a string");
+            assert!(profit.starts_with('-'), "{profit}");
+        }
+    }
+
+    #[test]
+    fn totals_only_when_asked_and_reporting_options_are_accepted() {
+        let plain =
+            stats("fields[]=Stat.clicks&groups[]=Stat.date", Scope::Network).expect("valid");
+        assert!(plain.get("totals").is_none());
+        let shifted = stats(
+            "fields[]=Stat.clicks&groups[]=Stat.date&data_start=2024-01-01&data_end=2024-03-31&hour_offset=-3&currency=EUR",
+            Scope::Network,
+        )
+        .expect("valid");
+        assert_eq!(shifted["data"], plain["data"], "accepted, nothing to shift");
+    }
+
+    fn keys(v: &Value) -> Vec<&str> {
+        v.as_object()
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default()
     }
 
     #[test]

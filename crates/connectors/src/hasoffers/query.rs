@@ -13,6 +13,7 @@
 //! [`QueryError`] that names the construct and where it is, rather than being dropped or
 //! silently rewritten into something with a different meaning.
 
+mod methods;
 mod raw;
 mod sql;
 
@@ -27,15 +28,6 @@ use super::implementation::{ImplementationType, Params};
 /// input keeps that depth far below anything that could exhaust a thread's stack, while
 /// leaving room for long `IN (…)` id lists and raw parameter strings.
 pub const MAX_QUERY_LEN: usize = 32 * 1024;
-
-/// Where a plan came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum QuerySource {
-    /// The SQL subset, translated.
-    Sql,
-    /// Raw TUNE parameters, passed through.
-    Raw,
-}
 
 /// What kind of call a plan makes; [`super::rows::flatten`] uses it to name columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,10 +55,44 @@ pub struct QueryPlan {
     pub limit: Option<u64>,
     /// Page size the user asked for (a raw query's `limit=`); `None` lets the fetcher choose.
     pub page_size: Option<u64>,
-    /// Which form the user typed.
-    pub source: QuerySource,
     /// What kind of call this is.
     pub kind: PlanKind,
+    /// The query asks TUNE for report totals (`totals=1`): each response's `data.totals.Stat`
+    /// holds the totals of the whole result (every page carries the same totals).
+    pub totals: bool,
+    /// Things the user should know about a query that still runs as planned (a value sent
+    /// as typed because it does not decode, a deprecated field, …), in the order found.
+    pub warnings: Vec<QueryWarning>,
+}
+
+/// Something worth telling the user about a query that is still run as planned.
+///
+/// `line`/`column` are 1-based, like [`QueryError`]'s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryWarning {
+    /// What to know, in words meant for the person who typed the query.
+    pub message: String,
+    /// Line of the construct it is about, when known.
+    pub line: Option<u64>,
+    /// Column of the construct it is about, when known.
+    pub column: Option<u64>,
+}
+
+impl QueryWarning {
+    pub(crate) fn at(message: impl Into<String>, pos: Pos) -> QueryWarning {
+        QueryWarning {
+            message: message.into(),
+            line: pos.line,
+            column: pos.column,
+        }
+    }
+}
+
+impl fmt::Display for QueryWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        write_position(f, self.line, self.column)
+    }
 }
 
 /// Why a Query was refused.
@@ -87,11 +113,20 @@ pub struct QueryError {
 impl fmt::Display for QueryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
-        match (self.line, self.column) {
-            (Some(line), Some(column)) => write!(f, " (line {line}, column {column})"),
-            (Some(line), None) => write!(f, " (line {line})"),
-            _ => Ok(()),
-        }
+        write_position(f, self.line, self.column)
+    }
+}
+
+/// ` (line 2, column 7)` after a message, as far as the position is known.
+fn write_position(
+    f: &mut fmt::Formatter<'_>,
+    line: Option<u64>,
+    column: Option<u64>,
+) -> fmt::Result {
+    match (line, column) {
+        (Some(line), Some(column)) => write!(f, " (line {line}, column {column})"),
+        (Some(line), None) => write!(f, " (line {line})"),
+        _ => Ok(()),
     }
 }
 
@@ -188,23 +223,50 @@ The Query can be written in one of two forms.
 1. SQL (a subset, translated to one TUNE call)
    SELECT id, name, default_payout FROM Offer WHERE status = 'active' AND default_payout > 1.5 ORDER BY default_payout DESC LIMIT 100
    SELECT * FROM Conversion WHERE status IN ('approved', 'pending') AND datetime >= '2024-01-01'
-   SELECT Stat.date, Offer.name, Stat.clicks FROM Report WHERE Stat.date BETWEEN '2024-01-01' AND '2024-01-31' GROUP BY Stat.date, Offer.name ORDER BY Stat.clicks DESC LIMIT 50
 
-   FROM any model (Offer, Affiliate, Advertiser, Conversion, Goal, …) calls findAll; FROM Report calls getStats.
+   Stats report (FROM Report calls getStats):
+   SELECT Stat.date, Offer.name, Stat.clicks, Stat.payout FROM Report WHERE Stat.date BETWEEN '2024-01-01' AND '2024-01-31' GROUP BY Stat.date, Offer.name WITH TOTALS ORDER BY Stat.clicks DESC LIMIT 50
+   SELECT Stat.hour, Stat.conversions FROM Report WHERE Stat.date = '2024-02-01' GROUP BY Stat.hour SETTINGS hour_offset = -3, currency = 'EUR'
+
+   Conversion report (FROM Conversions calls getConversions, one row per conversion):
+   SELECT Stat.tune_event_id, Stat.datetime, Offer.name, Stat.payout FROM Conversions WHERE Stat.date BETWEEN '2024-01-01' AND '2024-01-31' AND Stat.conversion_status = 'approved' SETTINGS totals = 1
+
+   FROM any other model (Offer, Affiliate, Advertiser, Conversion, Goal, …) calls findAll.
    Targets are prefixed for the connection's API (Offer becomes Affiliate_Offer on the Affiliate API).
+   The Affiliate API has no Conversion model: read its conversions FROM Conversions.
    WHERE: =, <>, <, <=, >, >=, IN (…), BETWEEN, LIKE, NOT LIKE, IS [NOT] NULL, = TRUE/FALSE, joined by AND.
    OR works on its own only (a OR b OR c, each on a different field); it cannot be mixed with AND.
-   Reports: columns and filters are Model.field (Stat.clicks, Offer.name); GROUP BY sets the report groups; no OR.
-   Not available: joins, subqueries, WITH, DISTINCT, HAVING, OFFSET, functions, aliases, and anything but SELECT.
+
+   Reports: columns, filters and sorts are Model.field (Stat.clicks, Offer.name); no OR.
+   TUNE groups a stats report only by GROUP BY: every selected field that is not a Stat total
+   (clicks, conversions, payout, revenue, profit, …) must be in GROUP BY.
+   WITH TOTALS after GROUP BY (or SETTINGS totals = 1) adds a totals row.
+   A Stat.date range (BETWEEN or =) also sets the report's dates (data_start, data_end).
+   SETTINGS: hour_offset = -23…23 shifts the time zone of that date range; currency = 'EUR' (stats only); totals = 1.
+   The conversion report keeps 25 months of data and has no GROUP BY; prefer Stat.tune_event_id to Stat.id.
+   Not available: joins, subqueries, WITH (common table expressions), DISTINCT, HAVING, OFFSET, functions, aliases, and anything but SELECT.
 
 2. Raw TUNE parameters (sent as written)
    Target=Offer&Method=findAll&filters[status]=active&fields[]=id&fields[]=name
-   Target=Report&Method=getStats&fields[]=Stat.clicks&fields[]=Offer.name&filters[Stat.date][conditional]=BETWEEN&filters[Stat.date][values][]=2024-01-01&filters[Stat.date][values][]=2024-01-31
+   Target=Offer&Method=findAll&filters[name][LIKE]=%deal%&fields[]=id&fields[]=name
+   Target=Report&Method=getStats&fields[]=Stat.clicks&groups[]=Stat.date&filters[Stat.date][conditional]=BETWEEN&filters[Stat.date][values][]=2024-01-01&filters[Stat.date][values][]=2024-01-31&data_start=2024-01-01&data_end=2024-01-31&totals=1
+   Target=Report&Method=getConversions&fields[]=Stat.tune_event_id&fields[]=Stat.payout&filters[Stat.date][conditional]=EQUAL_TO&filters[Stat.date][values]=2024-01-15
    Target=Offer&Method=findAllIds
 
-   Target and Method are required; pairs are separated by & or new lines; values may be percent-encoded.
+   Target and Method are required; pairs are separated by & or new lines.
+   Values are sent as typed: %deal% stays %deal%. A value whose every % starts an escape (%25, %5B) is decoded, and + is then a space.
    limit=n sets the page size; the preview pages by itself, so page= is not accepted.
-   Do not put NetworkToken, api_key or NetworkId here: the connection adds its own credentials.";
+   Do not put NetworkToken, api_key or NetworkId here: the connection adds its own credentials.
+
+   Only read methods are sent; writes such as create, update or delete are refused. Read methods:
+   any model: findAll, findById, findAllIds, findAllByIds
+   Offer: getCategories, getTargetCountries, getPayouts, getApprovedAffiliateIds, getOfferFilesWithCreativeCode
+   Affiliate: getApprovedOfferIds, simpleSearch
+   Conversion: findAddedConversions, findUpdatedConversions
+   Tag: findAllOfferTagRelations
+   Application: getBrand, getAccountInformation, findAllCountries, findAllOfferCategories, findAllTimezones, findAllAffiliateTiers
+   Report (every API): getStats, getConversions
+   Affiliate API: Offer also findMyOffers, findMyApprovedOffers, getPayoutDetails, generateTrackingLink, getCategories, getTargetCountries; AffiliateUser: getContext";
 
 #[cfg(test)]
 mod tests {
@@ -215,12 +277,26 @@ mod tests {
 
     #[test]
     fn dispatches_on_form() {
-        let sql = parse_query("SELECT id FROM Offer", NET).unwrap();
-        assert_eq!(sql.source, QuerySource::Sql, "SELECT is SQL");
-        let raw = parse_query("Target=Offer&Method=findAll", NET).unwrap();
-        assert_eq!(raw.source, QuerySource::Raw, "Target= is raw");
-        let raw = parse_query("Method=findAll&Target=Offer", NET).unwrap();
-        assert_eq!(raw.source, QuerySource::Raw, "Method= first is raw too");
+        let sql = parse_query("SELECT id FROM Offer LIMIT 5", NET).unwrap();
+        assert_eq!(
+            (sql.params.len(), sql.limit, sql.page_size),
+            (1, Some(5), None),
+            "SELECT is translated: fields[]=id, LIMIT is the row limit"
+        );
+        for (why, text) in [
+            ("Target= is raw", "Target=Offer&Method=findAll&limit=5"),
+            (
+                "Method= first is raw too",
+                "Method=findAll&Target=Offer&limit=5",
+            ),
+        ] {
+            let raw = parse_query(text, NET).unwrap();
+            assert_eq!(
+                (raw.params.len(), raw.limit, raw.page_size),
+                (0, None, Some(5)),
+                "{why}: passed through, limit= is the page size"
+            );
+        }
     }
 
     #[test]
@@ -252,6 +328,35 @@ mod tests {
         let clamped = page_params(&plan, 0, 0);
         assert_eq!(clamped[clamped.len() - 2].1, "1", "limit raised to 1");
         assert_eq!(clamped[clamped.len() - 1].1, "1", "page raised to 1");
+    }
+
+    #[test]
+    fn the_help_lists_every_read_method() {
+        for method in methods::FIND_FAMILY {
+            assert!(QUERY_HELP.contains(method), "{method}");
+        }
+        for (api, model, method) in methods::listed() {
+            assert!(
+                QUERY_HELP
+                    .lines()
+                    .any(|line| line.contains(model) && line.contains(method)),
+                "{api} {model}::{method} is missing from the help"
+            );
+        }
+    }
+
+    #[test]
+    fn every_example_in_the_help_is_accepted() {
+        let examples: Vec<&str> = QUERY_HELP
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("SELECT ") || l.starts_with("Target="))
+            .collect();
+        assert!(examples.len() >= 10, "{examples:?}");
+        for example in examples {
+            let plan = parse_query(example, NET).unwrap_or_else(|e| panic!("{example}: {e}"));
+            assert!(plan.warnings.is_empty(), "{example}: {:?}", plan.warnings);
+        }
     }
 
     #[test]

@@ -1,22 +1,29 @@
 //! The raw form: TUNE parameters written as a query string, passed through as they are.
 //!
 //! * Pairs are separated by `&` or line breaks (so a long query can be written one
-//!   parameter per line); blanks around pairs are ignored; keys and values are
-//!   percent-decoded (`+` is a space), and their order is kept.
+//!   parameter per line); blanks around pairs are ignored, and their order is kept.
+//! * Keys and values are taken as typed (see [`decode`]): a text whose every `%` starts an
+//!   escape is percent-decoded (`+` is a space), anything else is sent exactly as written,
+//!   so TUNE's own `filters[name][LIKE]=%deal%` reaches it intact.
 //! * `Target` and `Method` are required, once each (their names match in any case). The
 //!   Target is qualified for the Implementation Type unless it already carries the prefix;
 //!   a target with another API's prefix is refused.
+//! * Only read methods are sent ([`super::methods`]): a write such as `Method=create` is
+//!   refused with the target's read methods.
 //! * Credentials (`NetworkToken`, `api_key`, `NetworkId`, any case) are refused: the
 //!   connection supplies them.
 //! * `limit=n` becomes [`QueryPlan::page_size`]: the preview fetches pages of `n` rows and
 //!   stops at its own row cap, just as TUNE would page the call (`limit` stays `None`).
 //!   `page=` is refused, because the preview chooses the pages itself and a plan has no
 //!   start page.
+//! * `totals=1` is sent as typed and marks the plan ([`QueryPlan::totals`]).
 //! * Output columns are the `fields[]` values in the order written, so a raw report lists
 //!   its columns as typed. With `contain` present they are left empty (take whatever comes
 //!   back), because contained models add columns `fields[]` does not name.
 
-use super::{PlanKind, Pos, QueryError, QueryPlan, QuerySource};
+mod decode;
+
+use super::{PlanKind, Pos, QueryError, QueryPlan, QueryWarning, methods};
 use crate::hasoffers::implementation::{ImplementationType, Params};
 
 /// The Implementation Type prefixes a target may carry.
@@ -62,33 +69,53 @@ fn pieces(text: &str) -> impl Iterator<Item = (usize, &str)> {
 
 /// Parse raw parameters into a plan for `api`.
 pub(super) fn parse(text: &str, api: ImplementationType) -> Result<QueryPlan, QueryError> {
-    let mut target: Option<String> = None;
-    let mut method: Option<String> = None;
-    let mut page_size: Option<u64> = None;
-    let mut params = Params::new();
-    let mut fields: Vec<String> = Vec::new();
-    let mut has_contain = false;
-
+    let mut raw = Raw::default();
     for (offset, piece) in pieces(text) {
         let pos = Pos::of_offset(text, offset);
-        if !piece.contains('=') {
+        let (key, value) = raw.pair(piece, pos)?;
+        raw.take(key, value, pos)?;
+    }
+    raw.plan(api)
+}
+
+/// What the pairs said so far.
+#[derive(Default)]
+struct Raw {
+    target: Option<(String, Pos)>,
+    method: Option<(String, Pos)>,
+    page_size: Option<u64>,
+    params: Params,
+    fields: Vec<String>,
+    has_contain: bool,
+    totals: bool,
+    warnings: Vec<QueryWarning>,
+}
+
+impl Raw {
+    /// One `name=value` item, decoded as typed; a text that cannot be decoded is kept and
+    /// warned about.
+    fn pair(&mut self, piece: &str, pos: Pos) -> Result<(String, String), QueryError> {
+        let Some((key, value)) = piece.split_once('=') else {
             return Err(QueryError::refuse(
                 "parameter without =",
                 format!("`{piece}` has no `=`: write name=value pairs joined by &"),
                 pos,
             ));
-        }
-        // `piece` holds no `&`, so it decodes to exactly one pair.
-        let decoded: Vec<(String, String)> = serde_urlencoded::from_str(piece).map_err(|e| {
-            QueryError::refuse(
-                "parameter encoding",
-                format!("`{piece}` cannot be decoded: {e}"),
-                pos,
-            )
-        })?;
-        let Some((key, value)) = decoded.into_iter().next() else {
-            continue;
         };
+        let mut decoded = [key, value].map(|text| {
+            let (text, undecodable) = decode::as_typed(text);
+            if undecodable {
+                self.warnings.push(QueryWarning::at(
+                    format!(
+                        "`{text}` is not valid percent-encoded text, so it is sent exactly as typed"
+                    ),
+                    pos,
+                ));
+            }
+            text
+        });
+        let value = std::mem::take(&mut decoded[1]);
+        let key = std::mem::take(&mut decoded[0]);
         if key.is_empty() {
             return Err(QueryError::refuse(
                 "empty parameter name",
@@ -96,6 +123,11 @@ pub(super) fn parse(text: &str, api: ImplementationType) -> Result<QueryPlan, Qu
                 pos,
             ));
         }
+        Ok((key, value))
+    }
+
+    /// Route one decoded pair: Target, Method, limit and credentials are special.
+    fn take(&mut self, key: String, value: String, pos: Pos) -> Result<(), QueryError> {
         if let Some(credential) = CREDENTIALS.iter().find(|c| c.eq_ignore_ascii_case(&key)) {
             return Err(QueryError::refuse(
                 credential,
@@ -106,55 +138,89 @@ pub(super) fn parse(text: &str, api: ImplementationType) -> Result<QueryPlan, Qu
             ));
         }
         if key.eq_ignore_ascii_case("Target") {
-            set_once(&mut target, "Target", name(&value, "Target", pos)?, pos)?;
+            let target = name(&value, "Target", pos)?;
+            set_once(&mut self.target, "Target", (target, pos), pos)
         } else if key.eq_ignore_ascii_case("Method") {
-            set_once(&mut method, "Method", name(&value, "Method", pos)?, pos)?;
+            let method = name(&value, "Method", pos)?;
+            set_once(&mut self.method, "Method", (method, pos), pos)
         } else if key.eq_ignore_ascii_case("limit") {
-            let n = value
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| {
-                    QueryError::refuse(
-                        "limit",
-                        format!("limit must be a whole number of rows, at least 1 (`{value}`)"),
-                        pos,
-                    )
-                })?;
-            set_once(&mut page_size, "limit", n, pos)?;
+            let n = page_size(&value, pos)?;
+            set_once(&mut self.page_size, "limit", n, pos)
         } else if key.eq_ignore_ascii_case("page") {
-            return Err(QueryError::refuse(
+            Err(QueryError::refuse(
                 "page",
                 "Remove page=: the preview pages through the results itself (limit= sets the page size)",
                 pos,
-            ));
+            ))
         } else {
-            if is_fields_key(&key) && !fields.contains(&value) {
-                fields.push(value.clone());
+            if is_fields_key(&key) && !self.fields.contains(&value) {
+                self.fields.push(value.clone());
             }
             if key == "contain" || key.starts_with("contain[") {
-                has_contain = true;
+                self.has_contain = true;
             }
-            params.push((key, value));
+            if key == "totals" {
+                self.totals = !matches!(value.trim(), "" | "0" | "false");
+            }
+            self.params.push((key, value));
+            Ok(())
         }
     }
 
-    let missing = |what: &str| {
-        QueryError::refuse(
-            &format!("missing {what}"),
-            format!("A raw query needs {what}=…, e.g. Target=Offer&Method=findAll"),
-            Pos::UNKNOWN,
-        )
-    };
-    let target = target.ok_or_else(|| missing("Target"))?;
-    let method = method.ok_or_else(|| missing("Method"))?;
+    /// The plan, once every pair is read: Target and Method present, the method a read.
+    fn plan(self, api: ImplementationType) -> Result<QueryPlan, QueryError> {
+        let missing = |what: &str| {
+            QueryError::refuse(
+                &format!("missing {what}"),
+                format!("A raw query needs {what}=…, e.g. Target=Offer&Method=findAll"),
+                Pos::UNKNOWN,
+            )
+        };
+        let (target, target_pos) = self.target.ok_or_else(|| missing("Target"))?;
+        let (method, method_pos) = self.method.ok_or_else(|| missing("Method"))?;
+        let model = model_of(&target, api, target_pos)?;
+        if let Some(why) = methods::missing_target(api, model) {
+            return Err(QueryError::refuse(
+                "Target",
+                format!("{why} (raw form: Target=Report&Method=getConversions)"),
+                target_pos,
+            ));
+        }
+        if let Some(why) = methods::refusal(api, model, &method) {
+            return Err(QueryError::refuse("Method", why, method_pos));
+        }
+        let kind = if model.eq_ignore_ascii_case("Report") {
+            PlanKind::Report
+        } else if method.starts_with("findAll") {
+            PlanKind::FindAll
+        } else {
+            PlanKind::Other
+        };
+        Ok(QueryPlan {
+            target: api.qualify_target(&target),
+            method,
+            params: self.params,
+            columns: if self.has_contain {
+                Vec::new()
+            } else {
+                self.fields
+            },
+            limit: None,
+            page_size: self.page_size,
+            kind,
+            totals: self.totals,
+            warnings: self.warnings,
+        })
+    }
+}
+
+/// The model a target names for `api`: its own prefix stripped, another API's refused.
+fn model_of(target: &str, api: ImplementationType, pos: Pos) -> Result<&str, QueryError> {
     let own = api.target_prefix();
     if let Some(foreign) = API_PREFIXES
         .iter()
         .find(|p| target.starts_with(**p) && **p != own)
     {
-        let pos = find_target(text);
         return Err(QueryError::refuse(
             "Target",
             format!(
@@ -164,28 +230,27 @@ pub(super) fn parse(text: &str, api: ImplementationType) -> Result<QueryPlan, Qu
             pos,
         ));
     }
-    let model = if own.is_empty() {
-        target.as_str()
+    Ok(if own.is_empty() {
+        target
     } else {
-        target.strip_prefix(own).unwrap_or(&target)
-    };
-    let kind = if model == "Report" {
-        PlanKind::Report
-    } else if method.starts_with("findAll") {
-        PlanKind::FindAll
-    } else {
-        PlanKind::Other
-    };
-    Ok(QueryPlan {
-        target: api.qualify_target(&target),
-        method,
-        params,
-        columns: if has_contain { Vec::new() } else { fields },
-        limit: None,
-        page_size,
-        source: QuerySource::Raw,
-        kind,
+        target.strip_prefix(own).unwrap_or(target)
     })
+}
+
+/// A raw `limit=`: a whole number of rows per page, at least 1.
+fn page_size(value: &str, pos: Pos) -> Result<u64, QueryError> {
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            QueryError::refuse(
+                "limit",
+                format!("limit must be a whole number of rows, at least 1 (`{value}`)"),
+                pos,
+            )
+        })
 }
 
 /// `fields[]` or an indexed `fields[3]`.
@@ -219,16 +284,6 @@ fn set_once<T>(slot: &mut Option<T>, what: &str, value: T, pos: Pos) -> Result<(
     }
     *slot = Some(value);
     Ok(())
-}
-
-/// Position of the `Target=` item, for refusals about its value.
-fn find_target(text: &str) -> Pos {
-    pieces(text)
-        .find(|(_, p)| {
-            p.split_once('=')
-                .is_some_and(|(k, _)| k.eq_ignore_ascii_case("Target"))
-        })
-        .map_or(Pos::UNKNOWN, |(offset, _)| Pos::of_offset(text, offset))
 }
 
 #[cfg(test)]
@@ -267,7 +322,6 @@ mod tests {
         );
         assert_eq!(plan.columns, ["id", "name"]);
         assert_eq!(plan.kind, PlanKind::FindAll);
-        assert_eq!(plan.source, QuerySource::Raw);
         assert_eq!((plan.limit, plan.page_size), (None, None));
     }
 
@@ -408,6 +462,12 @@ mod tests {
         ("pair without =", NET, "Target=Offer&Method=findAll&fields[]", "parameter without =", Some((1, 29))),
         ("empty name", NET, "Target=Offer&Method=findAll&=x", "empty parameter name", Some((1, 29))),
         ("another API's target", NET, "Method=getStats\nTarget=Affiliate_Report", "Target", Some((2, 1))),
+        ("a write", NET, "Target=Offer&Method=create&data[name]=x", "Method", Some((1, 14))),
+        ("an update", NET, "Target=Affiliate&data[status]=blocked\nMethod=update&id=3", "Method", Some((2, 1))),
+        ("a write on a report target", ADV, "Target=Report&Method=updateConversion", "Method", Some((1, 15))),
+        ("a write in another case", NET, "Target=Offer&Method=Create", "Method", Some((1, 14))),
+        ("findAll on Report", NET, "Target=Report&Method=findAll", "Method", Some((1, 15))),
+        ("no Conversion target on the Affiliate API", AFF, "Target=Conversion&Method=findAll", "Target", Some((1, 1))),
     ];
 
     #[test]
@@ -421,6 +481,81 @@ mod tests {
             let got = err.line.zip(err.column);
             assert_eq!(got, *pos, "{why}: {err:?}");
         }
+    }
+
+    #[test]
+    fn write_refusals_name_the_method_and_the_reads() {
+        let err = parse_query("Target=Offer&Method=create&data[name]=x", NET).unwrap_err();
+        assert!(err.message.contains("Method=create"), "{}", err.message);
+        assert!(err.message.contains("only read"), "{}", err.message);
+        assert!(err.message.contains("findAll"), "{}", err.message);
+        let err = parse_query("Target=Conversion&Method=findAll", AFF).unwrap_err();
+        assert!(
+            err.message.contains("Affiliate_Report::getConversions"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn read_methods_pass_in_any_target_case() {
+        for (api, q) in [
+            (NET, "Target=report&Method=getStats&fields[]=Stat.clicks"),
+            (AFF, "Target=Affiliate_Offer&Method=findMyApprovedOffers"),
+            (NET, "Target=Offer&Method=getApprovedAffiliateIds&id=1"),
+            (
+                ADV,
+                "Target=Report&Method=getConversions&fields[]=Stat.payout",
+            ),
+        ] {
+            parse_query(q, api).unwrap_or_else(|e| panic!("{q}: {e:?}"));
+        }
+    }
+
+    #[test]
+    fn values_reach_tune_as_typed() {
+        let plan = parse_query(
+            "Target=Offer&Method=findAll&filters[name][LIKE]=%deal%&filters[ref_id][LIKE]=%2024%&filters[a]=x%26y",
+            NET,
+        )
+        .unwrap();
+        assert_eq!(
+            plan.params,
+            p(&[
+                ("filters[name][LIKE]", "%deal%"),
+                ("filters[ref_id][LIKE]", "%2024%"),
+                ("filters[a]", "x&y"),
+            ])
+        );
+        assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    }
+
+    #[test]
+    fn undecodable_values_are_kept_and_warned_about() {
+        let plan = parse_query("Target=Offer&Method=findAll\nfilters[name]=%ff%fe", NET).unwrap();
+        assert_eq!(plan.params, p(&[("filters[name]", "%ff%fe")]));
+        let [warning] = plan.warnings.as_slice() else {
+            panic!("one warning expected: {:?}", plan.warnings);
+        };
+        assert!(warning.message.contains("`%ff%fe`"), "{warning}");
+        assert_eq!((warning.line, warning.column), (Some(2), Some(1)));
+    }
+
+    #[test]
+    fn totals_mark_the_plan() {
+        let cases = [
+            ("totals=1", true),
+            ("totals=true", true),
+            ("totals=0", false),
+            ("totals=", false),
+            ("fields[]=Stat.clicks", false),
+        ];
+        for (extra, totals) in cases {
+            let plan = parse_query(&format!("Target=Report&Method=getStats&{extra}"), NET).unwrap();
+            assert_eq!(plan.totals, totals, "{extra}");
+        }
+        let plan = parse_query("Target=Report&Method=getStats&totals=1", NET).unwrap();
+        assert_eq!(plan.params, p(&[("totals", "1")]), "totals is still sent");
     }
 
     #[test]
