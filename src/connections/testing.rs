@@ -18,8 +18,8 @@ use crate::auth::{CurrentUser, Permission};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::views::{is_htmx, render_fragment, see_other};
-use junction_connectors::outcome::TestOutcome;
-use junction_connectors::runner::{ConnectionSettings, Connector, QueryOutcome};
+use junction_connectors::TestOutcome;
+use junction_connectors::{ConnectionSettings, Connector, QueryOutcome};
 
 /// Rows the Test Query preview shows at most.
 pub(crate) const PREVIEW_ROWS: usize = 100;
@@ -140,7 +140,7 @@ pub(crate) async fn test_query(
         .await;
     let summary = match &outcome {
         QueryOutcome::Rows(preview) => TestOutcome::new(
-            junction_connectors::outcome::OutcomeCode::Success,
+            junction_connectors::OutcomeCode::Success,
             format!(
                 "{} rows shown{} from {} ({} calls)",
                 preview.rows.len(),
@@ -157,7 +157,7 @@ pub(crate) async fn test_query(
             std::time::Duration::from_millis(connection.timeout_ms as u64),
         ),
         QueryOutcome::Invalid(mistake) => TestOutcome::new(
-            junction_connectors::outcome::OutcomeCode::ApiError,
+            junction_connectors::OutcomeCode::ApiError,
             format!("The query is not valid: {}", mistake.message),
         ),
         QueryOutcome::Failed(outcome) => outcome.clone(),

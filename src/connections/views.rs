@@ -9,9 +9,9 @@ use crate::agents::model::CloudAgent;
 use crate::audit::model::AuditEvent;
 use crate::connections::runs::Run;
 use crate::views::{Layout, format_time, iso_time};
+use junction_connectors::QueryOutcome;
+use junction_connectors::TestOutcome;
 use junction_connectors::hasoffers::implementation::ImplementationType;
-use junction_connectors::outcome::TestOutcome;
-use junction_connectors::runner::QueryOutcome;
 use junction_connectors::{self as connectors, ConnectorInfo, Section};
 
 /// Rows per list page unless the address asks for 50 or 100.

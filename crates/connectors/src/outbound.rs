@@ -90,7 +90,7 @@ pub enum OutboundRefusal {
 /// Returns the blocked range `ip` falls in, or `None` when it is an acceptable public target.
 /// IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`) and NAT64 (`64:ff9b::a.b.c.d`)
 /// IPv6 forms are judged by the IPv4 address they carry, since that is where the packets end up.
-pub fn blocked_range(ip: IpAddr) -> Option<BlockedRange> {
+pub(crate) fn blocked_range(ip: IpAddr) -> Option<BlockedRange> {
     match ip {
         IpAddr::V4(v4) => blocked_v4(v4),
         IpAddr::V6(v6) => blocked_v6(v6),
@@ -259,13 +259,13 @@ impl StdError for ResolveError {}
 /// A `reqwest` DNS resolver that resolves with the system resolver (tokio `lookup_host`) and drops
 /// every address the policy refuses, so the check holds for the address actually connected to.
 #[derive(Debug, Clone, Copy)]
-pub struct GuardedResolver {
+pub(crate) struct GuardedResolver {
     policy: OutboundPolicy,
 }
 
 impl GuardedResolver {
     /// A resolver enforcing `policy`.
-    pub fn new(policy: OutboundPolicy) -> Self {
+    pub(crate) fn new(policy: OutboundPolicy) -> Self {
         Self { policy }
     }
 }
@@ -287,7 +287,9 @@ impl Resolve for GuardedResolver {
 }
 
 /// Finds a [`ResolveError`] in an error's source chain.
-pub fn find_resolve_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a ResolveError> {
+pub(crate) fn find_resolve_error<'a>(
+    err: &'a (dyn StdError + 'static),
+) -> Option<&'a ResolveError> {
     let mut current = Some(err);
     while let Some(e) = current {
         if let Some(found) = e.downcast_ref::<ResolveError>() {

@@ -166,7 +166,7 @@ impl TestOutcome {
 /// Makes a short, single-line preview of a response body for messages: at most `max_chars`
 /// characters, control characters replaced by spaces, runs of whitespace collapsed, an ellipsis
 /// when cut. Invalid UTF-8 is replaced, never an error.
-pub fn body_preview(body: &[u8], max_chars: usize) -> String {
+pub(crate) fn body_preview(body: &[u8], max_chars: usize) -> String {
     let text = String::from_utf8_lossy(body);
     let mut out = String::new();
     let mut count = 0;

@@ -13,11 +13,11 @@ use super::client::{CallError, HasOffersSettings, TuneClient};
 use super::implementation::ImplementationType;
 use super::query::{PlanKind, QueryError, QueryPlan, page_params, parse_query};
 use super::rows::flatten;
-use crate::outbound::OutboundPolicy;
-use crate::outcome::{OutcomeCode, TestOutcome};
-use crate::runner::{
+use crate::connector::{
     ConnectionSettings, Connector, CsvStream, QueryMistake, QueryOutcome, QueryPreview,
 };
+use crate::outbound::OutboundPolicy;
+use crate::outcome::{OutcomeCode, TestOutcome};
 
 /// Rows per call when the preview or the export pages through a result.
 const PREVIEW_PAGE: u64 = 100;

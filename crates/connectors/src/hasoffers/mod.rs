@@ -8,7 +8,7 @@ pub mod query;
 pub mod rows;
 pub mod wire;
 
-use super::{ConnectorInfo, Section};
+use crate::catalogue::{ConnectorInfo, Section};
 
 pub const INFO: ConnectorInfo = ConnectorInfo {
     kind: "hasoffers",

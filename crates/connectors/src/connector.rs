@@ -9,7 +9,7 @@ use futures_util::Stream;
 use futures_util::future::BoxFuture;
 use secrecy::SecretString;
 
-use super::outcome::TestOutcome;
+use crate::outcome::TestOutcome;
 
 /// A saved connection's settings, as a connector needs them for one run. The key is open only
 /// for the run.
