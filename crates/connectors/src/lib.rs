@@ -5,7 +5,9 @@
 //! * [`Connectors`], built once from [`OutboundSettings`]: the live [`Connector`] of each kind;
 //! * the [`Connector`] trait and what it takes and gives: [`ConnectionSettings`] in,
 //!   [`TestOutcome`], [`QueryOutcome`] and a [`CsvStream`] out;
-//! * the [`catalogue`] of the Connector Selection Page ([`find`], [`by_section`], …);
+//! * the [`Pacer`] trait that keeps calls under an external system's rate limit, and its
+//!   in-process implementation [`RatePacer`];
+//! * the catalogue of the Connector Selection Page ([`CATALOGUE`], [`find`], [`by_section`], …);
 //! * per connector, what its forms need: [`hasoffers::ImplementationType`], [`hasoffers::QUERY_HELP`].
 
 mod catalogue;
@@ -13,6 +15,7 @@ mod connector;
 pub mod hasoffers;
 mod outbound;
 mod outcome;
+mod pacer;
 mod registry;
 
 pub use catalogue::{CATALOGUE, ConnectorInfo, Section, by_section, find, kinds_matching};
@@ -20,4 +23,5 @@ pub use connector::{
     ConnectionSettings, Connector, CsvStream, QueryMistake, QueryOutcome, QueryPreview,
 };
 pub use outcome::{OutcomeCode, TestOutcome};
+pub use pacer::{Pacer, PacerKey, PacerRefusal, RatePacer, Slot};
 pub use registry::{Connectors, OutboundSettings};

@@ -1,19 +1,20 @@
 //! The live connectors, by the kind stored with each connection.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use crate::connector::Connector;
 use crate::hasoffers;
 use crate::outbound::OutboundPolicy;
+use crate::pacer::Pacer;
 
 /// Settings shared by every connector's outbound calls.
 #[derive(Debug, Clone)]
 pub struct OutboundSettings {
     /// Let the built-in cloud agent reach private, loopback and link-local addresses.
     pub allow_private_targets: bool,
-    /// TUNE's rate limit per network: calls per window.
-    pub tune_rate_limit: usize,
-    pub tune_rate_window: Duration,
+    /// Keeps calls to each TUNE network under its rate limit; one for the whole process (or
+    /// one shared with other processes).
+    pub tune_pacer: Arc<dyn Pacer>,
 }
 
 /// The live connectors, by kind. Built once; shared by every request.
@@ -25,8 +26,7 @@ pub struct Connectors {
 impl Connectors {
     pub fn new(settings: &OutboundSettings) -> anyhow::Result<Self> {
         let mut config = hasoffers::client::ClientConfig::new(OutboundPolicy::strict());
-        config.pacer =
-            hasoffers::pacer::RatePacer::new(settings.tune_rate_limit, settings.tune_rate_window);
+        config.pacer = Arc::clone(&settings.tune_pacer);
         let (strict, open) = hasoffers::connector::clients(config)?;
         Ok(Self {
             hasoffers: hasoffers::connector::HasOffersConnector::new(strict, open),

@@ -45,12 +45,12 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::implementation::{ImplementationType, Params};
-use super::pacer::{PacerKey, RatePacer};
 use super::wire::{self, ApiErrorDetail, DecodeError, Envelope, Paging, redact_text};
 use crate::outbound::{
     GuardedResolver, OutboundPolicy, OutboundRefusal, ResolveError, find_resolve_error,
 };
 use crate::outcome::{OutcomeCode, TestOutcome, body_preview};
+use crate::pacer::{Pacer, PacerKey, PacerRefusal, RatePacer};
 
 /// Sent with every call.
 pub const USER_AGENT: &str = "Junction/0.1";
@@ -62,6 +62,10 @@ const RESERVED_PARAMS: [&str; 4] = ["Target", "Method", "NetworkToken", "api_key
 const MIN_ATTEMPT_BUDGET: Duration = Duration::from_millis(250);
 /// Longest technical line put into an outcome's `detail`.
 const DETAIL_CHARS: usize = 300;
+/// TUNE's documented rate limit: 50 calls…
+pub const TUNE_CALLS_PER_WINDOW: usize = 50;
+/// …per 10 seconds, per network.
+pub const TUNE_WINDOW: Duration = Duration::from_secs(10);
 
 /// Connection settings for one call, taken from the connection being used or tested.
 #[derive(Debug, Clone)]
@@ -102,8 +106,8 @@ impl Default for RetryPolicy {
 pub struct ClientConfig {
     /// Where calls may go.
     pub policy: OutboundPolicy,
-    /// Shared per-network pacer; clone one pacer into every client of the process.
-    pub pacer: RatePacer,
+    /// Paces calls per network; every client of the process shares one.
+    pub pacer: Arc<dyn Pacer>,
     /// Retry behaviour.
     pub retry: RetryPolicy,
     /// GET URLs longer than this are sent as POST forms instead.
@@ -121,7 +125,7 @@ impl ClientConfig {
     pub fn new(policy: OutboundPolicy) -> Self {
         Self {
             policy,
-            pacer: RatePacer::tune_default(),
+            pacer: Arc::new(RatePacer::new(TUNE_CALLS_PER_WINDOW, TUNE_WINDOW)),
             retry: RetryPolicy::default(),
             max_get_url_len: 2000,
             max_body_bytes: 64 * 1024 * 1024,
@@ -144,6 +148,8 @@ pub struct CallSuccess {
     pub request: Value,
     /// Total time, pacing and retries included.
     pub elapsed: Duration,
+    /// Of which spent waiting for rate-limit slots.
+    pub pacing_wait: Duration,
     /// HTTP status of the final answer (always 200 today).
     pub http_status: u16,
     /// Attempts made, 414 → POST resend included.
@@ -198,15 +204,21 @@ pub enum CallError {
         /// TUNE's message.
         message: String,
     },
-    /// The rate limit was hit and retries (or local pacing) did not get through in time.
+    /// TUNE's rate limit was hit and retries did not get through in time.
     #[error("TUNE rate limit reached after {attempts} attempt(s): {message}")]
     RateLimited {
         /// Attempts sent to TUNE.
         attempts: u32,
-        /// TUNE's message, or the local pacer's explanation.
+        /// TUNE's message.
         message: String,
-        /// True when Junction's own pacer held the call back and nothing was sent.
-        local: bool,
+    },
+    /// Junction's own pacer gave no slot in time, so nothing more was sent.
+    #[error("held back by rate pacing for {network}: {refusal}")]
+    HeldBack {
+        /// The network's id, else its host.
+        network: String,
+        /// Why the pacer gave no slot.
+        refusal: PacerRefusal,
     },
     /// TUNE answered with its own error.
     #[error("TUNE API error: {message}")]
@@ -285,7 +297,7 @@ impl CallError {
             Self::UrlRefused(_) => OutcomeCode::UrlRefused,
             Self::AuthRejected { .. } => OutcomeCode::AuthRejected,
             Self::IpNotWhitelisted { .. } => OutcomeCode::IpNotWhitelisted,
-            Self::RateLimited { .. } => OutcomeCode::RateLimited,
+            Self::RateLimited { .. } | Self::HeldBack { .. } => OutcomeCode::RateLimited,
             Self::Api { .. } => OutcomeCode::ApiError,
             Self::HttpStatus { .. } => OutcomeCode::HttpStatus,
             Self::MalformedBody { .. } => OutcomeCode::MalformedBody,
@@ -320,7 +332,7 @@ impl CallError {
             )
             .with_hint("TUNE does not accept wildcards in the whitelist: add the exact address.")
             .with_detail(message.clone()),
-            Self::RateLimited { local: false, message, attempts } => TestOutcome::new(
+            Self::RateLimited { message, attempts } => TestOutcome::new(
                 code,
                 "TUNE's rate limit was reached (50 calls per 10 s) and retries did not get through; \
                  try again in a few seconds.",
@@ -330,13 +342,8 @@ impl CallError {
                  raise it through your account manager.",
             )
             .with_detail(format!("{message} ({attempts} attempts)")),
-            Self::RateLimited { local: true, message, .. } => TestOutcome::new(
-                code,
-                "Junction held this call back to stay under TUNE's rate limit for this network \
-                 (50 calls per 10 s), and no slot came free within your timeout; try again in a few \
-                 seconds.",
-            )
-            .with_detail(message.clone()),
+            Self::HeldBack { refusal, .. } => held_back_outcome(refusal)
+                .with_detail(self.to_string()),
             Self::Api { message, errors } => {
                 let mut outcome = TestOutcome::new(
                     code,
@@ -432,6 +439,42 @@ impl CallError {
             .with_hint("Try again; if it persists, a firewall or proxy may be interfering.")
             .with_detail(detail.clone()),
         }
+    }
+}
+
+fn held_back_outcome(refusal: &PacerRefusal) -> TestOutcome {
+    let code = OutcomeCode::RateLimited;
+    match refusal {
+        PacerRefusal::Busy { limit, window } => TestOutcome::new(
+            code,
+            format!(
+                "Junction held this call back to stay under TUNE's rate limit for this network \
+                 ({limit} calls per {}), and no slot came free within your timeout; try again in a \
+                 few seconds.",
+                window_words(*window)
+            ),
+        ),
+        PacerRefusal::Spent { granted } => TestOutcome::new(
+            code,
+            format!(
+                "The {granted} TUNE calls granted for this work are used up, so Junction stopped \
+                 before exceeding this network's rate limit; run it again to get a new share."
+            ),
+        ),
+        PacerRefusal::Unavailable(_) => TestOutcome::new(
+            code,
+            "Junction could not check how much of this network's TUNE rate limit is left, so it \
+             sent nothing; try again in a moment.",
+        ),
+    }
+}
+
+/// "10 s", "500 ms": a rate window as people say it.
+fn window_words(window: Duration) -> String {
+    if window.subsec_millis() == 0 && window.as_secs() > 0 {
+        format!("{} s", window.as_secs())
+    } else {
+        format!("{} ms", window.as_millis())
     }
 }
 
@@ -733,11 +776,6 @@ impl TuneClient {
         })
     }
 
-    /// The shared pacer (e.g. for a query runner that pages through results).
-    pub fn pacer(&self) -> &RatePacer {
-        &self.config.pacer
-    }
-
     /// Calls `target::method` with `params`. The target is sent as given (qualify it with
     /// [`ImplementationType::qualify_target`] first). Paced per network, retried on the rate limit
     /// and on 5xx for read methods, bounded as a whole by `settings.timeout`.
@@ -762,24 +800,21 @@ impl TuneClient {
         let mut rate_backoff = retry.rate_limit_backoff;
         let mut server_backoff = retry.server_error_backoff;
         let mut force_post = false;
+        let mut pacing_wait = Duration::ZERO;
         loop {
-            if self
+            match self
                 .config
                 .pacer
-                .acquire_before(&endpoint.pacer_key, deadline)
+                .acquire(&endpoint.pacer_key, deadline)
                 .await
-                .is_err()
             {
-                return Err(CallError::RateLimited {
-                    attempts,
-                    message: format!(
-                        "local pacing: {} calls per {} ms already used for {}",
-                        self.config.pacer.limit(),
-                        self.config.pacer.window().as_millis(),
-                        endpoint.network_label()
-                    ),
-                    local: true,
-                });
+                Ok(slot) => pacing_wait += slot.waited,
+                Err(refusal) => {
+                    return Err(CallError::HeldBack {
+                        network: endpoint.network_label().to_string(),
+                        refusal,
+                    });
+                }
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
@@ -811,6 +846,7 @@ impl TuneClient {
                         data,
                         request,
                         elapsed: started.elapsed(),
+                        pacing_wait,
                         http_status,
                         attempts,
                         used_post,
@@ -826,11 +862,7 @@ impl TuneClient {
                     continue;
                 }
                 Attempt::RetryRateLimited(message) => {
-                    let err = CallError::RateLimited {
-                        attempts,
-                        message,
-                        local: false,
-                    };
+                    let err = CallError::RateLimited { attempts, message };
                     let wait = rate_backoff;
                     rate_backoff = rate_backoff.saturating_mul(2);
                     (wait, err)
@@ -2020,7 +2052,7 @@ mod tests {
     async fn the_local_pacer_holds_calls_back_instead_of_exceeding_the_limit() {
         let server = serve(|req, _| tune_success(req, 1));
         let mut config = ClientConfig::new(OutboundPolicy::allow_private());
-        config.pacer = RatePacer::new(1, Duration::from_secs(60));
+        config.pacer = Arc::new(RatePacer::new(1, Duration::from_secs(60)));
         let client = TuneClient::with_config(config).unwrap();
         let s = settings(&server.url(), ImplementationType::NetworkApi, 300);
         assert!(client.test_connection(&s).await.is_success());

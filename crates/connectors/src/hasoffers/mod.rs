@@ -3,7 +3,6 @@
 pub mod client;
 pub mod connector;
 pub mod implementation;
-pub mod pacer;
 pub mod query;
 pub mod rows;
 pub mod wire;
