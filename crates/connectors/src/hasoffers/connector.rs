@@ -9,7 +9,8 @@ use futures_util::future::BoxFuture;
 use secrecy::ExposeSecret;
 use url::Url;
 
-use super::client::{CallError, HasOffersSettings, TuneClient};
+use super::client::{HasOffersSettings, TuneClient};
+use super::error::CallError;
 use super::implementation::ImplementationType;
 use super::query::{PlanKind, QueryError, QueryPlan, page_params, parse_query};
 use super::rows::flatten;
@@ -188,7 +189,7 @@ impl Connector for HasOffersConnector {
     ) -> BoxFuture<'a, TestOutcome> {
         async move {
             match tune_settings(settings) {
-                Ok(tune) => self.client(settings).test_connection(&tune).await,
+                Ok(tune) => super::probe::test_connection(self.client(settings), &tune).await,
                 Err(outcome) => outcome,
             }
         }

@@ -2,8 +2,12 @@
 
 pub mod client;
 pub mod connector;
+pub mod error;
 pub mod implementation;
+pub mod messages;
+pub mod probe;
 pub mod query;
+pub mod request;
 pub mod rows;
 pub mod wire;
 

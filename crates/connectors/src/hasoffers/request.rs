@@ -1,0 +1,156 @@
+//! From the Server URL to an HTTP request: the `…/Apiv3/json` endpoint, the network id, the
+//! parameters of one call, and GET or (for long calls) a POST form.
+//!
+//! * **Endpoint.** The Server URL is normalised to `…/Apiv3/json`: kept when it already ends so,
+//!   appended otherwise (`https://demo.api.hasoffers.com` → `https://demo.api.hasoffers.com/Apiv3/json`,
+//!   `http://127.0.0.1:8080/tune` → `http://127.0.0.1:8080/tune/Apiv3/json`). The fragment is dropped.
+//! * **Network id.** Since 2017 TUNE takes the network from the host (`{id}.api.hasoffers.com`), so
+//!   the client never adds `NetworkId` itself. A Server URL whose host names no network (the bare
+//!   `api.hasoffers.com`, a sandbox on loopback) may carry `?NetworkId=…` in its query; the user's
+//!   query parameters are kept and sent on every call, except `Target`, `Method`, `NetworkToken`
+//!   and `api_key`, which the client owns (a token pasted into the URL is dropped, not sent twice).
+//!   This matches how the sandbox resolves the network: host, then `NetworkId`, then its default.
+//! * **GET or POST.** GET, as TUNE documents, unless the URL would exceed ~2000 characters; then a
+//!   `application/x-www-form-urlencoded` POST with the same parameters.
+
+use secrecy::ExposeSecret;
+use url::Url;
+
+use super::client::HasOffersSettings;
+use super::implementation::Params;
+use crate::pacer::PacerKey;
+
+/// Path of the current API (reference §1.1).
+const API_PATH: &str = "/Apiv3/json";
+/// Parameters the client sets itself; same-named entries in the Server URL or `Params` are dropped.
+const RESERVED_PARAMS: [&str; 4] = ["Target", "Method", "NetworkToken", "api_key"];
+
+/// The Server URL resolved into what every call needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `…/Apiv3/json`, with the user's non-reserved query parameters (e.g. `NetworkId`).
+    pub url: Url,
+    /// Network id from the host (`{id}.api.hasoffers.com`), else from a `NetworkId` query parameter.
+    pub network_id: Option<String>,
+    /// Host and non-default port, for messages.
+    pub host: String,
+    /// Pacing key: host plus network id.
+    pub pacer_key: PacerKey,
+}
+
+impl Endpoint {
+    /// Normalises a Server URL (see the module docs for the rules).
+    pub fn from_server_url(server_url: &Url) -> Self {
+        let mut url = server_url.clone();
+        url.set_fragment(None);
+        let path = url.path().trim_end_matches('/').to_string();
+        let lower = path.to_ascii_lowercase();
+        let new_path = if lower.ends_with("/apiv3/json") {
+            path
+        } else if lower.ends_with("/apiv3") {
+            format!("{path}/json")
+        } else {
+            format!("{path}{API_PATH}")
+        };
+        url.set_path(&new_path);
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| !RESERVED_PARAMS.contains(&k.as_ref()))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            url.set_query(None);
+        } else {
+            url.query_pairs_mut().clear().extend_pairs(&kept);
+        }
+        let host_name = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let network_id = network_id_from_host(&host_name).or_else(|| {
+            kept.iter()
+                .find(|(k, v)| k == "NetworkId" && !v.is_empty())
+                .map(|(_, v)| v.clone())
+        });
+        let host = match url.port() {
+            Some(port) => format!("{host_name}:{port}"),
+            None => host_name,
+        };
+        let pacer_key = PacerKey::new(&host, network_id.as_deref());
+        Self {
+            url,
+            network_id,
+            host,
+            pacer_key,
+        }
+    }
+
+    /// The network's name for messages: its id, else the host.
+    pub fn network_label(&self) -> &str {
+        self.network_id.as_deref().unwrap_or(&self.host)
+    }
+}
+
+/// `demo` from `demo.api.hasoffers.com`; `None` for `api.hasoffers.com` and other hosts.
+fn network_id_from_host(host: &str) -> Option<String> {
+    let id = host.strip_suffix(".api.hasoffers.com")?;
+    (!id.is_empty() && !id.contains('.')).then(|| id.to_string())
+}
+
+/// An HTTP request ready to send. Holds the key in its URL or body: never log or display it.
+pub struct PreparedRequest {
+    /// GET URL with all parameters, or the POST URL (user query only).
+    pub url: Url,
+    /// The form body when sent as POST.
+    pub form: Option<String>,
+}
+
+impl std::fmt::Debug for PreparedRequest {
+    // Hand-written so the key in the URL or form can never reach a log through `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedRequest")
+            .field("host", &self.url.host_str())
+            .field("path", &self.url.path())
+            .field("post", &self.form.is_some())
+            .finish()
+    }
+}
+
+/// Builds the request for one call: key parameter per the settings' Implementation Type, `Target`, `Method`,
+/// then `params` in order (reserved names in `params` are dropped). GET unless `force_post` or the
+/// GET URL would be longer than `max_get_url_len`.
+pub fn build_request(
+    endpoint: &Endpoint,
+    settings: &HasOffersSettings,
+    target: &str,
+    method: &str,
+    params: &Params,
+    max_get_url_len: usize,
+    force_post: bool,
+) -> PreparedRequest {
+    let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 3);
+    pairs.push((
+        settings.implementation_type.key_param(),
+        settings.api_key.expose_secret(),
+    ));
+    pairs.push(("Target", target));
+    pairs.push(("Method", method));
+    pairs.extend(
+        params
+            .iter()
+            .filter(|(k, _)| !RESERVED_PARAMS.contains(&k.as_str()))
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    if !force_post {
+        let mut url = endpoint.url.clone();
+        url.query_pairs_mut().extend_pairs(&pairs);
+        if url.as_str().len() <= max_get_url_len {
+            return PreparedRequest { url, form: None };
+        }
+    }
+    // Same encoding as the query string (application/x-www-form-urlencoded), so PHP parses both alike.
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&pairs)
+        .finish();
+    PreparedRequest {
+        url: endpoint.url.clone(),
+        form: Some(form),
+    }
+}
