@@ -20,7 +20,8 @@ mod registry;
 
 pub use catalogue::{CATALOGUE, ConnectorInfo, Section, by_section, find, kinds_matching};
 pub use connector::{
-    ConnectionSettings, Connector, CsvStream, QueryMistake, QueryOutcome, QueryPreview,
+    Choice, ConnectionSettings, Connector, CsvStream, FieldKind, FieldSpec, FieldValues,
+    QueryMistake, QueryOutcome, QueryPreview,
 };
 pub use outcome::{OutcomeCode, TestOutcome};
 pub use pacer::{Pacer, PacerKey, PacerRefusal, RatePacer, Slot};

@@ -28,17 +28,17 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, LOCATION};
-use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tokio::time::Instant;
 use url::Url;
 
 use super::error::{CallError, MalformedKind};
-use super::implementation::{ImplementationType, Params};
+use super::implementation::Params;
+use super::key::ApiKey;
 use super::request::{Endpoint, PreparedRequest, build_request};
-use super::wire::{self, DecodeError, Envelope, Paging, redact_text};
+use super::settings::Settings;
+use super::wire::{self, DecodeError, Envelope, Paging};
 use crate::outbound::{GuardedResolver, OutboundPolicy, ResolveError, find_resolve_error};
-use crate::outcome::body_preview;
 use crate::pacer::{Pacer, RatePacer};
 
 /// Sent with every call.
@@ -51,19 +51,6 @@ const DETAIL_CHARS: usize = 300;
 pub const TUNE_CALLS_PER_WINDOW: usize = 50;
 /// …per 10 seconds, per network.
 pub const TUNE_WINDOW: Duration = Duration::from_secs(10);
-
-/// Connection settings for one call, taken from the connection being used or tested.
-#[derive(Debug, Clone)]
-pub struct HasOffersSettings {
-    /// The API Domain, e.g. `https://demo.api.hasoffers.com` (path and `/Apiv3/json` optional).
-    pub server_url: Url,
-    /// Which TUNE API the key belongs to.
-    pub implementation_type: ImplementationType,
-    /// The API key (NetworkToken or api_key).
-    pub api_key: SecretString,
-    /// Bounds each call as a whole, connect and read included.
-    pub timeout: Duration,
-}
 
 /// How failed attempts are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,16 +184,16 @@ impl TuneClient {
     /// Calls `target::method` with `params`. The target is sent as given (qualify it with
     /// [`ImplementationType::qualify_target`] first). Paced per network, retried on the rate limit
     /// and on 5xx for read methods, bounded as a whole by `settings.timeout`.
-    pub async fn call(
+    pub(crate) async fn call(
         &self,
-        settings: &HasOffersSettings,
+        settings: &Settings,
         target: &str,
         method: &str,
         params: &Params,
     ) -> Result<CallSuccess, CallError> {
         let started = Instant::now();
         let deadline = started + settings.timeout;
-        let endpoint = Endpoint::from_server_url(&settings.server_url);
+        let endpoint = &settings.endpoint;
         self.config
             .policy
             .check_url(&endpoint.url)
@@ -236,10 +223,9 @@ impl TuneClient {
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
-                return Err(timeout_error(&endpoint, settings.timeout));
+                return Err(timeout_error(endpoint, settings.timeout));
             }
             let request = build_request(
-                &endpoint,
                 settings,
                 target,
                 method,
@@ -257,7 +243,7 @@ impl TuneClient {
                 post = used_post,
                 "TUNE call"
             );
-            let outcome = self.attempt(settings, &endpoint, request, remaining).await;
+            let outcome = self.attempt(settings, request, remaining).await;
             let (backoff, last_error) = match outcome {
                 Attempt::Done(Ok((data, request, http_status))) => {
                     return Ok(CallSuccess {
@@ -313,12 +299,12 @@ impl TuneClient {
     /// One HTTP exchange, classified.
     async fn attempt(
         &self,
-        settings: &HasOffersSettings,
-        endpoint: &Endpoint,
+        settings: &Settings,
         request: PreparedRequest,
         remaining: Duration,
     ) -> Attempt {
-        let api_key = settings.api_key.expose_secret();
+        let endpoint = &settings.endpoint;
+        let api_key = &settings.api_key;
         let builder = match request.form {
             Some(form) => self
                 .http
@@ -363,11 +349,11 @@ impl TuneClient {
                 return Attempt::Done(Err(CallError::MalformedBody {
                     host: endpoint.host.clone(),
                     kind: MalformedKind::Truncated,
-                    preview: redact_text(&body_preview(&partial, wire::PREVIEW_CHARS), api_key),
+                    preview: api_key.preview(&partial, wire::PREVIEW_CHARS),
                 }));
             }
         };
-        let preview = || redact_text(&body_preview(&body, wire::PREVIEW_CHARS), api_key);
+        let preview = || api_key.preview(&body, wire::PREVIEW_CHARS);
         if status != StatusCode::OK {
             let err = CallError::HttpStatus {
                 host: endpoint.host.clone(),
@@ -481,11 +467,11 @@ fn classify_transport(
     endpoint: &Endpoint,
     connect_limit: Duration,
     timeout: Duration,
-    api_key: &str,
+    api_key: &ApiKey,
 ) -> CallError {
     let err = err.without_url();
     let host = endpoint.host.clone();
-    let detail = redact_text(&error_chain_text(&err), api_key);
+    let detail = error_chain_text(&err, api_key);
     if let Some(resolve) = find_resolve_error(&err) {
         return match resolve {
             ResolveError::NotFound { .. } => CallError::Dns { host },
@@ -534,7 +520,7 @@ fn find_io_kind(err: &(dyn StdError + 'static)) -> Option<std::io::ErrorKind> {
 
 /// "a: b: c" from an error and its sources, repeated parts removed, bounded in length. Only used on
 /// errors already stripped of their URL.
-fn error_chain_text(err: &(dyn StdError + 'static)) -> String {
+fn error_chain_text(err: &(dyn StdError + 'static), api_key: &ApiKey) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut current = Some(err);
     while let Some(e) = current {
@@ -544,7 +530,7 @@ fn error_chain_text(err: &(dyn StdError + 'static)) -> String {
         }
         current = e.source();
     }
-    body_preview(parts.join(": ").as_bytes(), DETAIL_CHARS)
+    api_key.preview(parts.join(": ").as_bytes(), DETAIL_CHARS)
 }
 
 #[cfg(test)]

@@ -6,19 +6,17 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use secrecy::ExposeSecret;
-use url::Url;
 
-use super::client::{HasOffersSettings, TuneClient};
-use super::error::CallError;
-use super::implementation::ImplementationType;
+use super::client::TuneClient;
+use super::messages::settings_refused;
 use super::query::{PlanKind, QueryError, QueryPlan, page_params, parse_query};
 use super::rows::flatten;
+use super::settings::{FIELDS, Settings};
 use crate::connector::{
-    ConnectionSettings, Connector, CsvStream, QueryMistake, QueryOutcome, QueryPreview,
+    ConnectionSettings, Connector, CsvStream, FieldSpec, QueryMistake, QueryOutcome, QueryPreview,
 };
 use crate::outbound::OutboundPolicy;
-use crate::outcome::{OutcomeCode, TestOutcome};
+use crate::outcome::TestOutcome;
 
 /// Rows per call when the preview or the export pages through a result.
 const PREVIEW_PAGE: u64 = 100;
@@ -57,25 +55,8 @@ pub fn clients(
 }
 
 /// The settings in TUNE's terms, or the outcome to show when they cannot be used.
-fn tune_settings(settings: &ConnectionSettings) -> Result<HasOffersSettings, TestOutcome> {
-    let server_url = Url::parse(&settings.server_url).map_err(|_| {
-        TestOutcome::new(
-            OutcomeCode::UrlRefused,
-            "The Server URL is not a valid address: edit the connection and correct it.",
-        )
-    })?;
-    let implementation_type = ImplementationType::parse(&settings.implementation_type).ok_or_else(|| {
-        TestOutcome::new(
-            OutcomeCode::ApiError,
-            "The Implementation Type of this connection is unknown: edit the connection and choose one.",
-        )
-    })?;
-    Ok(HasOffersSettings {
-        server_url,
-        implementation_type,
-        api_key: settings.api_key.clone(),
-        timeout: settings.timeout,
-    })
+fn tune_settings(settings: &ConnectionSettings) -> Result<Settings, TestOutcome> {
+    Settings::try_from(settings).map_err(|error| settings_refused(&error))
 }
 
 fn mistake(error: QueryError) -> QueryMistake {
@@ -84,24 +65,6 @@ fn mistake(error: QueryError) -> QueryMistake {
         line: error.line,
         column: error.column,
     }
-}
-
-fn failure(error: &CallError, key: &str) -> TestOutcome {
-    let mut outcome = error.to_outcome();
-    // Belt and braces: the client already keeps the key out of its errors.
-    for text in [
-        Some(&mut outcome.message),
-        outcome.hint.as_mut(),
-        outcome.detail.as_mut(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if !key.is_empty() && text.contains(key) {
-            *text = text.replace(key, "*** hidden ***");
-        }
-    }
-    outcome
 }
 
 impl HasOffersConnector {
@@ -129,7 +92,6 @@ impl HasOffersConnector {
             Err(error) => return QueryOutcome::Invalid(mistake(error)),
         };
         let client = self.client(settings);
-        let key = settings.api_key.expose_secret().to_string();
         let wanted = plan
             .limit
             .map_or(max_rows as u64, |l| l.min(max_rows as u64));
@@ -154,7 +116,7 @@ impl HasOffersConnector {
             preview.calls += 1;
             let success = match result {
                 Ok(success) => success,
-                Err(error) => return QueryOutcome::Failed(failure(&error, &key)),
+                Err(error) => return QueryOutcome::Failed(error.to_outcome()),
             };
             let columns = if preview.columns.is_empty() {
                 plan.columns.clone()
@@ -183,6 +145,10 @@ impl HasOffersConnector {
 }
 
 impl Connector for HasOffersConnector {
+    fn fields(&self) -> &'static [FieldSpec] {
+        FIELDS
+    }
+
     fn test_connection<'a>(
         &'a self,
         settings: &'a ConnectionSettings,
@@ -206,9 +172,14 @@ impl Connector for HasOffersConnector {
     }
 
     fn check_query(&self, settings: &ConnectionSettings, query: &str) -> Result<(), QueryMistake> {
-        let api = ImplementationType::parse(&settings.implementation_type)
-            .unwrap_or(ImplementationType::NetworkApi);
-        parse_query(query, api).map(|_| ()).map_err(mistake)
+        let tune = tune_settings(settings).map_err(|refused| QueryMistake {
+            message: refused.message,
+            line: None,
+            column: None,
+        })?;
+        parse_query(query, tune.implementation_type)
+            .map(|_| ())
+            .map_err(mistake)
     }
 
     fn export_csv(&self, settings: ConnectionSettings, query: String) -> CsvStream {
@@ -220,9 +191,8 @@ impl Connector for HasOffersConnector {
 /// What the export loop carries from one page to the next.
 struct ExportState {
     client: TuneClient,
-    tune: HasOffersSettings,
+    tune: Settings,
     plan: QueryPlan,
-    key: String,
     page: u64,
     sent: u64,
     header: Option<Vec<String>>,
@@ -251,7 +221,6 @@ fn export(client: TuneClient, settings: ConnectionSettings, query: String) -> Cs
             Err(error) => Err(format!("the query is not valid: {error}")),
             Ok(plan) => Ok(ExportState {
                 client,
-                key: settings.api_key.expose_secret().to_string(),
                 tune,
                 plan,
                 page: 1,
@@ -290,7 +259,7 @@ fn export(client: TuneClient, settings: ConnectionSettings, query: String) -> Cs
                 Ok(success) => success,
                 Err(error) => {
                     state.done = true;
-                    return Some((error_line(&failure(&error, &state.key).message), state));
+                    return Some((error_line(&error.to_outcome().message), state));
                 }
             };
             let wanted = state
@@ -318,4 +287,80 @@ fn export(client: TuneClient, settings: ConnectionSettings, query: String) -> Cs
             Some((Bytes::from(chunk), state))
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::hasoffers::client::ClientConfig;
+
+    fn connector() -> HasOffersConnector {
+        let (strict, open) = clients(ClientConfig::new(OutboundPolicy::strict())).unwrap();
+        HasOffersConnector::new(strict, open)
+    }
+
+    fn connection(implementation_type: &str) -> ConnectionSettings {
+        ConnectionSettings {
+            timeout: Duration::from_millis(1_000),
+            allow_private_targets: false,
+            fields: [
+                ("server_url", "https://demo.api.hasoffers.com"),
+                ("implementation_type", implementation_type),
+            ]
+            .into_iter()
+            .collect(),
+            secret: SecretString::from("NETkey"),
+        }
+    }
+
+    #[test]
+    fn a_query_is_checked_against_the_connections_own_implementation_type() {
+        let connector = connector();
+        assert_eq!(
+            connector.check_query(&connection("network_api"), "SELECT id FROM Offer"),
+            Ok(())
+        );
+        // Never checked as if it were a Network API connection.
+        let refused = connector
+            .check_query(&connection("reseller_api"), "SELECT id FROM Offer")
+            .unwrap_err();
+        assert!(
+            refused
+                .message
+                .starts_with("The Implementation Type of this connection is unknown"),
+            "{refused:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn settings_it_cannot_use_end_every_operation_before_anything_is_sent() {
+        let connector = connector();
+        let broken = connection("");
+        let tested = connector.test_connection(&broken).await;
+        assert!(
+            tested
+                .message
+                .contains("The Implementation Type of this connection is unknown"),
+            "{tested:?}"
+        );
+        let previewed = connector
+            .preview_query(&broken, "SELECT id FROM Offer", 10)
+            .await;
+        assert!(
+            matches!(&previewed, QueryOutcome::Failed(outcome) if outcome.message == tested.message),
+            "{previewed:?}"
+        );
+        let mut file = connector.export_csv(broken, "SELECT id FROM Offer".into());
+        let line = futures_util::StreamExt::next(&mut file).await.unwrap();
+        assert!(
+            String::from_utf8_lossy(&line)
+                .starts_with("# ERROR: the export stopped early: The Implementation Type"),
+            "{line:?}"
+        );
+        assert!(futures_util::StreamExt::next(&mut file).await.is_none());
+    }
 }

@@ -23,7 +23,7 @@ impl ImplementationType {
         [Self::NetworkApi, Self::AffiliateApi, Self::AdvertiserApi];
 
     /// The value stored in the database and posted by the form.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::NetworkApi => "network_api",
             Self::AffiliateApi => "affiliate_api",
@@ -36,7 +36,7 @@ impl ImplementationType {
     }
 
     /// The label shown in the form's drop-down.
-    pub fn label(self) -> &'static str {
+    pub const fn label(self) -> &'static str {
         match self {
             Self::NetworkApi => "Network API",
             Self::AffiliateApi => "Affiliate API",

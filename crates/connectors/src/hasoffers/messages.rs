@@ -5,13 +5,13 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use secrecy::ExposeSecret;
 
-use super::client::{CallSuccess, HasOffersSettings};
+use super::client::CallSuccess;
 use super::error::{CallError, MalformedKind};
 use super::implementation::ImplementationType;
 use super::probe::Probe;
-use super::request::Endpoint;
+use super::settings::Settings;
+use super::settings::{SERVER_URL, SettingsError};
 use super::wire::ApiErrorDetail;
 use crate::outbound::OutboundRefusal;
 use crate::outcome::{OutcomeCode, TestOutcome};
@@ -250,13 +250,13 @@ fn http_status_hint(status: u16, location: Option<&str>) -> String {
 }
 
 pub(crate) fn success_outcome(
-    settings: &HasOffersSettings,
-    endpoint: &Endpoint,
+    settings: &Settings,
     probe: &Probe,
     success: &CallSuccess,
     elapsed: Duration,
 ) -> TestOutcome {
     let ms = elapsed.as_millis();
+    let endpoint = &settings.endpoint;
     let network = endpoint.network_label();
     let count = success.paging().and_then(|p| p.count);
     let offers = |n: u64| {
@@ -291,6 +291,13 @@ pub(crate) fn success_outcome(
         success.attempts,
         if success.attempts == 1 { "" } else { "s" }
     );
+    let waited = success.pacing_wait.as_millis();
+    if waited > 0 {
+        let _ = write!(
+            detail,
+            "; waited {waited} ms to stay under the network's rate limit"
+        );
+    }
     if endpoint.network_id.is_none() {
         let _ = write!(
             detail,
@@ -302,10 +309,10 @@ pub(crate) fn success_outcome(
 
 /// Advice for a rejected key, from the key's shape and the Server URL (the key is only inspected
 /// for its `NET` prefix, never echoed).
-pub(crate) fn auth_hint(settings: &HasOffersSettings, endpoint: &Endpoint) -> String {
-    let looks_network = settings.api_key.expose_secret().trim().starts_with("NET");
+pub(crate) fn auth_hint(settings: &Settings) -> String {
+    let looks_network = settings.api_key.looks_like_network_token();
     match settings.implementation_type {
-        _ if endpoint.network_id.is_none() => {
+        _ if settings.endpoint.network_id.is_none() => {
             "The Server URL does not name a network: use the API \
              Domain from TUNE's Support > API page, e.g. https://NETWORKID.api.hasoffers.com."
                 .into()
@@ -325,4 +332,14 @@ pub(crate) fn auth_hint(settings: &HasOffersSettings, endpoint: &Endpoint) -> St
                 .into()
         }
     }
+}
+
+/// Settings the connector cannot use: nothing was sent. A Server URL problem is a refused URL;
+/// anything else is reported like an error about the request.
+pub(crate) fn settings_refused(error: &SettingsError) -> TestOutcome {
+    let code = match error.problems.first() {
+        Some(problem) if problem.field == SERVER_URL.name => OutcomeCode::UrlRefused,
+        _ => OutcomeCode::ApiError,
+    };
+    TestOutcome::new(code, error.to_string())
 }

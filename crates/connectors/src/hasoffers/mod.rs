@@ -4,11 +4,13 @@ pub mod client;
 pub mod connector;
 pub mod error;
 pub mod implementation;
+mod key;
 pub mod messages;
 pub mod probe;
 pub mod query;
 pub mod request;
 pub mod rows;
+mod settings;
 pub mod wire;
 
 use crate::catalogue::{ConnectorInfo, Section};

@@ -1,15 +1,13 @@
 //! Test Connection: one cheap, read-only call per Implementation Type (reference §3), and its
 //! result in words.
 
-use secrecy::ExposeSecret;
 use tokio::time::Instant;
 
-use super::client::{HasOffersSettings, TuneClient};
+use super::client::TuneClient;
 use super::error::CallError;
 use super::implementation::{ImplementationType, Params};
 use super::messages::{auth_hint, success_outcome};
-use super::request::Endpoint;
-use super::wire::redact_text;
+use super::settings::Settings;
 use crate::outcome::TestOutcome;
 
 /// The read-only call each Implementation Type uses to test a connection (reference §3).
@@ -75,32 +73,22 @@ pub(crate) fn utc_today() -> String {
 }
 
 /// Runs the Implementation Type's probe and classifies the result for people.
-pub async fn test_connection(client: &TuneClient, settings: &HasOffersSettings) -> TestOutcome {
+pub(crate) async fn test_connection(client: &TuneClient, settings: &Settings) -> TestOutcome {
     let started = Instant::now();
-    let endpoint = Endpoint::from_server_url(&settings.server_url);
     let probe = probe_for(settings.implementation_type);
     let result = client
         .call(settings, probe.target, probe.method, &probe.params)
         .await;
     let elapsed = started.elapsed();
     let outcome = match result {
-        Ok(success) => success_outcome(settings, &endpoint, &probe, &success, elapsed),
+        Ok(success) => success_outcome(settings, &probe, &success, elapsed),
         Err(err) => {
             let mut outcome = err.to_outcome();
             if let CallError::AuthRejected { .. } = err {
-                outcome.hint = Some(auth_hint(settings, &endpoint));
+                outcome.hint = Some(auth_hint(settings));
             }
             outcome
         }
     };
-    let api_key = settings.api_key.expose_secret();
-    scrub(outcome, api_key).timed(elapsed, settings.timeout)
-}
-
-/// Last line of defence: no outcome text ever carries the key, whatever a server echoed.
-fn scrub(mut outcome: TestOutcome, api_key: &str) -> TestOutcome {
-    outcome.message = redact_text(&outcome.message, api_key);
-    outcome.hint = outcome.hint.map(|h| redact_text(&h, api_key));
-    outcome.detail = outcome.detail.map(|d| redact_text(&d, api_key));
-    outcome
+    outcome.timed(elapsed, settings.timeout)
 }

@@ -13,11 +13,10 @@
 //! * **GET or POST.** GET, as TUNE documents, unless the URL would exceed ~2000 characters; then a
 //!   `application/x-www-form-urlencoded` POST with the same parameters.
 
-use secrecy::ExposeSecret;
 use url::Url;
 
-use super::client::HasOffersSettings;
 use super::implementation::Params;
+use super::settings::Settings;
 use crate::pacer::PacerKey;
 
 /// Path of the current API (reference §1.1).
@@ -116,9 +115,8 @@ impl std::fmt::Debug for PreparedRequest {
 /// Builds the request for one call: key parameter per the settings' Implementation Type, `Target`, `Method`,
 /// then `params` in order (reserved names in `params` are dropped). GET unless `force_post` or the
 /// GET URL would be longer than `max_get_url_len`.
-pub fn build_request(
-    endpoint: &Endpoint,
-    settings: &HasOffersSettings,
+pub(crate) fn build_request(
+    settings: &Settings,
     target: &str,
     method: &str,
     params: &Params,
@@ -128,7 +126,7 @@ pub fn build_request(
     let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 3);
     pairs.push((
         settings.implementation_type.key_param(),
-        settings.api_key.expose_secret(),
+        settings.api_key.expose_for_request(),
     ));
     pairs.push(("Target", target));
     pairs.push(("Method", method));
@@ -139,7 +137,7 @@ pub fn build_request(
             .map(|(k, v)| (k.as_str(), v.as_str())),
     );
     if !force_post {
-        let mut url = endpoint.url.clone();
+        let mut url = settings.endpoint.url.clone();
         url.query_pairs_mut().extend_pairs(&pairs);
         if url.as_str().len() <= max_get_url_len {
             return PreparedRequest { url, form: None };
@@ -150,7 +148,7 @@ pub fn build_request(
         .extend_pairs(&pairs)
         .finish();
     PreparedRequest {
-        url: endpoint.url.clone(),
+        url: settings.endpoint.url.clone(),
         form: Some(form),
     }
 }

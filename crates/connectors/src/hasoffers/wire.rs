@@ -15,10 +15,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::outcome::body_preview;
-
-/// What replaces secrets in echoed requests and messages.
-pub const REDACTED: &str = "*** hidden ***";
+use super::key::{ApiKey, REDACTED};
 
 /// Request parameters that always carry a credential.
 const SECRET_PARAMS: [&str; 3] = ["NetworkToken", "api_key", "client_secret"];
@@ -154,8 +151,8 @@ pub const PREVIEW_CHARS: usize = 200;
 
 /// Decodes a response body (HTTP status is the caller's business) and redacts `api_key` from the
 /// echoed request and from messages. Pass the key exactly as it was sent.
-pub fn decode(body: &[u8], api_key: &str) -> Result<Envelope, DecodeError> {
-    let preview = || redact_text(&body_preview(body, PREVIEW_CHARS), api_key);
+pub(crate) fn decode(body: &[u8], api_key: &ApiKey) -> Result<Envelope, DecodeError> {
+    let preview = || api_key.preview(body, PREVIEW_CHARS);
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(DecodeError::Empty);
     }
@@ -186,7 +183,7 @@ pub fn decode(body: &[u8], api_key: &str) -> Result<Envelope, DecodeError> {
             .find_map(|e| e.public_message.clone().or_else(|| e.err_msg.clone()));
         return match message {
             Some(message) => Ok(Envelope::AuthFailure {
-                message: redact_text(&message, api_key),
+                message: api_key.redact(&message),
             }),
             None => Err(DecodeError::UnexpectedShape { preview: preview() }),
         };
@@ -196,7 +193,7 @@ pub fn decode(body: &[u8], api_key: &str) -> Result<Envelope, DecodeError> {
         let mut request = request.cloned().unwrap_or(Value::Null);
         redact_request(&mut request, api_key);
         let mut data = response.get("data").cloned().unwrap_or(Value::Null);
-        redact_equal_strings(&mut data, api_key);
+        api_key.redact_json(&mut data);
         return Ok(Envelope::Success { data, request });
     }
 
@@ -216,13 +213,13 @@ pub fn decode(body: &[u8], api_key: &str) -> Result<Envelope, DecodeError> {
     let errors = errors
         .into_iter()
         .map(|mut e| {
-            e.public_message = e.public_message.map(|m| redact_text(&m, api_key));
-            e.err_msg = e.err_msg.map(|m| redact_text(&m, api_key));
+            e.public_message = e.public_message.map(|m| api_key.redact(&m));
+            e.err_msg = e.err_msg.map(|m| api_key.redact(&m));
             e
         })
         .collect();
     Ok(Envelope::ApiError {
-        message: redact_text(&message, api_key),
+        message: api_key.redact(&message),
         errors,
     })
 }
@@ -318,9 +315,9 @@ impl Paging {
     }
 }
 
-/// Redacts the echoed request in place: `NetworkToken`, `api_key` (at any depth) and every string
-/// equal to the key anywhere. `NetworkId` is kept: it is not a secret and identifies the network.
-pub fn redact_request(request: &mut Value, api_key: &str) {
+/// Redacts the echoed request in place: `NetworkToken`, `api_key` (at any depth, whatever their
+/// value) and the key anywhere else. `NetworkId` is kept: it is not a secret and names the network.
+fn redact_request(request: &mut Value, api_key: &ApiKey) {
     match request {
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
@@ -332,42 +329,21 @@ pub fn redact_request(request: &mut Value, api_key: &str) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|v| redact_request(v, api_key)),
-        other => redact_equal_strings(other, api_key),
-    }
-}
-
-/// Replaces every string exactly equal to `api_key`, at any depth.
-fn redact_equal_strings(value: &mut Value, api_key: &str) {
-    if api_key.is_empty() {
-        return;
-    }
-    match value {
-        Value::String(s) if s == api_key => *s = REDACTED.to_string(),
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|v| redact_equal_strings(v, api_key)),
-        Value::Object(map) => map
-            .values_mut()
-            .for_each(|v| redact_equal_strings(v, api_key)),
-        _ => {}
-    }
-}
-
-/// Replaces every occurrence of `api_key` inside free text (messages, previews, error lines).
-pub fn redact_text(text: &str, api_key: &str) -> String {
-    if api_key.is_empty() {
-        text.to_string()
-    } else {
-        text.replace(api_key, REDACTED)
+        other => api_key.redact_json(other),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::SecretString;
     use serde_json::json;
 
     const KEY: &str = "NETkeyVeryS3cretABCDEFGHIJKLMN";
+
+    fn decode(body: &[u8], key: &str) -> Result<Envelope, DecodeError> {
+        super::decode(body, &ApiKey::new(SecretString::from(key)))
+    }
 
     fn body(v: Value) -> Vec<u8> {
         serde_json::to_vec(&v).unwrap()

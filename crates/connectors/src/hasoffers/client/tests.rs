@@ -2,26 +2,35 @@
 //! socket on 127.0.0.1 (a tiny std-thread HTTP server) rather than a mock.
 
 use super::*;
+use crate::connector::ConnectionSettings;
+use crate::hasoffers::implementation::ImplementationType;
 use crate::hasoffers::probe::{self, probe_for, utc_today};
 use crate::outcome::{OutcomeCode, TestOutcome};
+use secrecy::SecretString;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Mutex;
 
 impl TuneClient {
-    async fn test_connection(&self, settings: &HasOffersSettings) -> TestOutcome {
+    async fn test_connection(&self, settings: &Settings) -> TestOutcome {
         probe::test_connection(self, settings).await
     }
 }
 
 const KEY: &str = "NETsEcReTkEy0123456789abcdefgh";
 
-fn settings(url: &str, t: ImplementationType, timeout_ms: u64) -> HasOffersSettings {
-    HasOffersSettings {
-        server_url: Url::parse(url).unwrap(),
-        implementation_type: t,
-        api_key: SecretString::from(KEY.to_string()),
+fn settings(url: &str, t: ImplementationType, timeout_ms: u64) -> Settings {
+    Settings::try_from(&connection(url, t, timeout_ms)).unwrap()
+}
+
+fn connection(url: &str, t: ImplementationType, timeout_ms: u64) -> ConnectionSettings {
+    ConnectionSettings {
         timeout: Duration::from_millis(timeout_ms),
+        allow_private_targets: false,
+        fields: [("server_url", url), ("implementation_type", t.as_str())]
+            .into_iter()
+            .collect(),
+        secret: SecretString::from(KEY),
     }
 }
 
@@ -309,18 +318,9 @@ fn get_requests_carry_the_key_param_target_method_and_params_per_implementation_
     ];
     for (t, key_param, target) in table {
         let s = settings("https://demo.api.hasoffers.com", t, 30_000);
-        let ep = Endpoint::from_server_url(&s.server_url);
         let probe = probe_for(t);
         assert_eq!(probe.target, target);
-        let req = build_request(
-            &ep,
-            &s,
-            probe.target,
-            probe.method,
-            &probe.params,
-            2000,
-            false,
-        );
+        let req = build_request(&s, probe.target, probe.method, &probe.params, 2000, false);
         assert!(req.form.is_none(), "short calls are GET");
         let pairs: Vec<(String, String)> = req.url.query_pairs().into_owned().collect();
         assert_eq!(pairs[0], (key_param.to_string(), KEY.to_string()));
@@ -338,17 +338,8 @@ fn get_requests_carry_the_key_param_target_method_and_params_per_implementation_
         ImplementationType::NetworkApi,
         30_000,
     );
-    let ep = Endpoint::from_server_url(&s.server_url);
     let probe = probe_for(ImplementationType::NetworkApi);
-    let req = build_request(
-        &ep,
-        &s,
-        probe.target,
-        probe.method,
-        &probe.params,
-        2000,
-        false,
-    );
+    let req = build_request(&s, probe.target, probe.method, &probe.params, 2000, false);
     assert!(
         req.url
             .as_str()
@@ -369,13 +360,12 @@ fn reserved_names_in_params_cannot_override_the_client() {
         ImplementationType::NetworkApi,
         30_000,
     );
-    let ep = Endpoint::from_server_url(&s.server_url);
     let params = vec![
         ("Target".to_string(), "Evil".to_string()),
         ("NetworkToken".to_string(), "other".to_string()),
         ("filters[status]".to_string(), "active".to_string()),
     ];
-    let req = build_request(&ep, &s, "Offer", "findAll", &params, 2000, false);
+    let req = build_request(&s, "Offer", "findAll", &params, 2000, false);
     let pairs: Vec<(String, String)> = req.url.query_pairs().into_owned().collect();
     assert_eq!(pairs.iter().filter(|(k, _)| k == "Target").count(), 1);
     assert_eq!(pairs.iter().filter(|(k, _)| k == "NetworkToken").count(), 1);
@@ -389,11 +379,10 @@ fn long_calls_switch_to_a_post_form_with_the_same_parameters() {
         ImplementationType::NetworkApi,
         30_000,
     );
-    let ep = Endpoint::from_server_url(&s.server_url);
     let params: Params = (0..400)
         .map(|i| ("filters[id][]".to_string(), i.to_string()))
         .collect();
-    let req = build_request(&ep, &s, "Offer", "findAll", &params, 2000, false);
+    let req = build_request(&s, "Offer", "findAll", &params, 2000, false);
     let form = req.form.expect("a long call must be a POST");
     assert_eq!(
         req.url.as_str(),
@@ -459,7 +448,10 @@ async fn a_working_network_key_reports_the_offer_count_and_redacts_the_echo() {
         .call(&s, "Offer", "findAll", &vec![("limit".into(), "1".into())])
         .await
         .unwrap();
-    assert_eq!(call.request["NetworkToken"], wire::REDACTED);
+    assert_eq!(
+        call.request["NetworkToken"],
+        crate::hasoffers::key::REDACTED
+    );
     assert_eq!(call.paging().and_then(|p| p.count), Some(120));
     assert_eq!(call.http_status, 200);
     assert!(!format!("{call:?}").contains(KEY));
@@ -862,13 +854,14 @@ async fn private_targets_are_refused_before_anything_is_sent_under_the_strict_po
         server.seen().is_empty(),
         "no request reached the private target"
     );
-    let scheme = client
-        .test_connection(&settings(
-            "ftp://demo.api.hasoffers.com/",
-            ImplementationType::NetworkApi,
-            2_000,
-        ))
-        .await;
+    // Another scheme never becomes settings the client could call.
+    let scheme = Settings::try_from(&connection(
+        "ftp://demo.api.hasoffers.com/",
+        ImplementationType::NetworkApi,
+        2_000,
+    ))
+    .unwrap_err();
+    let scheme = crate::hasoffers::messages::settings_refused(&scheme);
     assert_eq!(scheme.code, OutcomeCode::UrlRefused);
     assert_key_free(&scheme);
 }
