@@ -163,40 +163,6 @@ impl TestOutcome {
     }
 }
 
-/// Makes a short, single-line preview of a response body for messages: at most `max_chars`
-/// characters, control characters replaced by spaces, runs of whitespace collapsed, an ellipsis
-/// when cut. Invalid UTF-8 is replaced, never an error.
-pub(crate) fn body_preview(body: &[u8], max_chars: usize) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut out = String::new();
-    let mut count = 0;
-    let mut last_space = true;
-    let mut cut = false;
-    for ch in text.chars() {
-        let ch = if ch.is_control() || ch.is_whitespace() {
-            ' '
-        } else {
-            ch
-        };
-        if ch == ' ' && last_space {
-            continue;
-        }
-        if count == max_chars {
-            cut = true;
-            break;
-        }
-        last_space = ch == ' ';
-        out.push(ch);
-        count += 1;
-    }
-    let trimmed = out.trim_end().to_string();
-    if cut {
-        format!("{trimmed}…")
-    } else {
-        trimmed
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,25 +213,5 @@ mod tests {
             .timed(Duration::from_millis(1_000), Duration::from_millis(1_000));
         assert!(!t.close_to_timeout);
         assert_eq!(t.message, "No answer");
-    }
-
-    #[test]
-    fn body_preview_is_short_single_line_and_free_of_control_characters() {
-        let table: &[(&[u8], usize, &str)] = &[
-            (
-                b"<html>\r\n  <body>Oops</body>\n</html>",
-                200,
-                "<html> <body>Oops</body> </html>",
-            ),
-            (b"abc\x00\x07def", 200, "abc def"),
-            (b"0123456789", 4, "0123…"),
-            (b"", 200, ""),
-            (b"\xff\xfeok", 200, "\u{fffd}\u{fffd}ok"),
-        ];
-        for (body, max, expected) in table {
-            assert_eq!(body_preview(body, *max), *expected);
-        }
-        let long = "x".repeat(1000);
-        assert!(body_preview(long.as_bytes(), 200).chars().count() <= 201);
     }
 }

@@ -116,8 +116,6 @@ pub struct ClientInitError(String);
 pub struct CallSuccess {
     /// `response.data`, any shape, key order kept.
     pub data: Value,
-    /// The `request` echo with the key redacted (`Value::Null` if TUNE sent none).
-    pub request: Value,
     /// Total time, pacing and retries included.
     pub elapsed: Duration,
     /// Of which spent waiting for rate-limit slots.
@@ -153,7 +151,7 @@ pub struct TuneClient {
 
 /// What one attempt produced, before retry decisions.
 enum Attempt {
-    Done(Result<(Value, Value, u16), CallError>),
+    Done(Result<(Value, u16), CallError>),
     RetryRateLimited(String),
     RetryServerError(CallError),
     UriTooLong(CallError),
@@ -245,10 +243,9 @@ impl TuneClient {
             );
             let outcome = self.attempt(settings, request, remaining).await;
             let (backoff, last_error) = match outcome {
-                Attempt::Done(Ok((data, request, http_status))) => {
+                Attempt::Done(Ok((data, http_status))) => {
                     return Ok(CallSuccess {
                         data,
-                        request,
                         elapsed: started.elapsed(),
                         pacing_wait,
                         http_status,
@@ -370,9 +367,7 @@ impl TuneClient {
             };
         }
         match wire::decode(&body, api_key) {
-            Ok(Envelope::Success { data, request }) => {
-                Attempt::Done(Ok((data, request, status.as_u16())))
-            }
+            Ok(Envelope::Success { data }) => Attempt::Done(Ok((data, status.as_u16()))),
             Ok(Envelope::AuthFailure { message }) => Attempt::Done(Err(CallError::AuthRejected {
                 message,
                 host: endpoint.host.clone(),

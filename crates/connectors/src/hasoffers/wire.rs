@@ -10,15 +10,13 @@
 //! * errors: `status` other than 1, message in `errorMessage` or `errors[].publicMessage`;
 //! * the auth failure: `{"response":{"errors":{"publicMessage":"…"},"link":"…"}}`, no `status`.
 //!
-//! The echoed `request` carries the API key (`NetworkToken` / `api_key`), so [`decode`] redacts it,
-//! and any other string equal to the key, before the envelope leaves this module.
+//! The echoed `request` carries the API key (`NetworkToken` / `api_key`); nothing needs it, so
+//! [`decode`] does not keep it, and hides the key wherever else it appears before the envelope
+//! leaves this module.
 
 use serde_json::{Map, Value};
 
-use super::key::{ApiKey, REDACTED};
-
-/// Request parameters that always carry a credential.
-const SECRET_PARAMS: [&str; 3] = ["NetworkToken", "api_key", "client_secret"];
+use super::key::ApiKey;
 
 /// Substring TUNE uses for throttling (reference §2.4).
 const RATE_LIMIT_MARKER: &str = "API usage exceeded rate limit";
@@ -63,12 +61,10 @@ impl ApiErrorDetail {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Envelope {
     /// `response.status == 1`. `data` may be any JSON (null, true, a string, a map, a paged wrapper,
-    /// `[]`…); `request` is the redacted echo (`Value::Null` when absent).
+    /// `[]`…).
     Success {
-        /// `response.data`.
+        /// `response.data`, key hidden.
         data: Value,
-        /// The redacted `request` echo.
-        request: Value,
     },
     /// `response.status` present and not 1: TUNE's own error, including throttling and IP refusal.
     ApiError {
@@ -149,8 +145,8 @@ pub enum DecodeError {
 /// Longest body preview put into messages.
 pub const PREVIEW_CHARS: usize = 200;
 
-/// Decodes a response body (HTTP status is the caller's business) and redacts `api_key` from the
-/// echoed request and from messages. Pass the key exactly as it was sent.
+/// Decodes a response body (HTTP status is the caller's business), hiding `api_key` in the data,
+/// the messages and the previews.
 pub(crate) fn decode(body: &[u8], api_key: &ApiKey) -> Result<Envelope, DecodeError> {
     let preview = || api_key.preview(body, PREVIEW_CHARS);
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -169,9 +165,9 @@ pub(crate) fn decode(body: &[u8], api_key: &ApiKey) -> Result<Envelope, DecodeEr
         return Err(DecodeError::UnexpectedShape { preview: preview() });
     };
     // 2012-era bodies may come without the `response` wrapper: then the root is the response.
-    let (response, request) = match root_obj.get("response").and_then(Value::as_object) {
-        Some(resp) => (resp, root_obj.get("request")),
-        None if root_obj.contains_key("status") => (root_obj, None),
+    let response = match root_obj.get("response").and_then(Value::as_object) {
+        Some(resp) => resp,
+        None if root_obj.contains_key("status") => root_obj,
         None => return Err(DecodeError::UnexpectedShape { preview: preview() }),
     };
     let errors = response.get("errors").map(parse_errors).unwrap_or_default();
@@ -190,11 +186,9 @@ pub(crate) fn decode(body: &[u8], api_key: &ApiKey) -> Result<Envelope, DecodeEr
     };
 
     if int_or_string(status) == Some(1) {
-        let mut request = request.cloned().unwrap_or(Value::Null);
-        redact_request(&mut request, api_key);
         let mut data = response.get("data").cloned().unwrap_or(Value::Null);
         api_key.redact_json(&mut data);
-        return Ok(Envelope::Success { data, request });
+        return Ok(Envelope::Success { data });
     }
 
     let message = response
@@ -315,27 +309,10 @@ impl Paging {
     }
 }
 
-/// Redacts the echoed request in place: `NetworkToken`, `api_key` (at any depth, whatever their
-/// value) and the key anywhere else. `NetworkId` is kept: it is not a secret and names the network.
-fn redact_request(request: &mut Value, api_key: &ApiKey) {
-    match request {
-        Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                if SECRET_PARAMS.contains(&k.as_str()) && !v.is_null() {
-                    *v = Value::String(REDACTED.to_string());
-                } else {
-                    redact_request(v, api_key);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| redact_request(v, api_key)),
-        other => api_key.redact_json(other),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hasoffers::key::REDACTED;
     use secrecy::SecretString;
     use serde_json::json;
 
@@ -447,11 +424,10 @@ mod tests {
         ];
         for data in table {
             let raw = body(json!({"response":{"status":1,"data":data.clone(),"errors":[]}}));
-            let Envelope::Success { data: got, request } = decode(&raw, KEY).unwrap() else {
+            let Envelope::Success { data: got } = decode(&raw, KEY).unwrap() else {
                 panic!("expected success")
             };
             assert_eq!(got, data);
-            assert_eq!(request, Value::Null);
             // preserve_order: the id-keyed map keeps TUNE's order, not sorted order.
             if let Some(map) = got.as_object() {
                 assert_eq!(map.keys().collect::<Vec<_>>(), vec!["62", "3"]);
@@ -530,23 +506,25 @@ mod tests {
     }
 
     #[test]
-    fn the_request_echo_is_redacted_everywhere_the_key_appears() {
+    fn the_request_echo_is_not_kept_and_the_key_is_hidden_in_the_data() {
         let raw = body(json!({
             "request":{"Target":"Offer","Format":"json","Service":"HasOffers","Version":"2","Method":"findAll",
-                "limit":"1","NetworkId":"demo","NetworkToken":KEY,"api_key":"other-key",
-                "filters":{"note":KEY},"fields":["id",KEY]},
-            "response":{"status":1,"httpStatus":200,"data":{"echo":KEY},"errors":[],"errorMessage":null}}));
-        let Envelope::Success { data, request } = decode(&raw, KEY).unwrap() else {
+                "limit":"1","NetworkId":"demo","NetworkToken":KEY,"filters":{"note":KEY},"fields":["id",KEY]},
+            "response":{"status":1,"httpStatus":200,
+                "data":{"echo":KEY,"note":format!("token={KEY}"),"list":[KEY]},"errors":[],"errorMessage":null}}));
+        let envelope = decode(&raw, KEY).unwrap();
+        let Envelope::Success { data } = &envelope else {
             panic!("expected success")
         };
-        assert_eq!(request["NetworkToken"], REDACTED);
-        assert_eq!(request["api_key"], REDACTED);
-        assert_eq!(request["filters"]["note"], REDACTED);
-        assert_eq!(request["fields"], json!(["id", REDACTED]));
-        assert_eq!(request["NetworkId"], "demo");
         assert_eq!(data["echo"], REDACTED);
-        let shown = format!("{request}{data}");
-        assert!(!shown.contains(KEY));
+        assert_eq!(data["note"], format!("token={REDACTED}"));
+        assert_eq!(data["list"], json!([REDACTED]));
+        let kept = format!("{envelope:?}");
+        assert!(!kept.contains(KEY), "{kept}");
+        assert!(
+            !kept.contains("Format"),
+            "nothing of the echo is kept: {kept}"
+        );
     }
 
     #[test]
