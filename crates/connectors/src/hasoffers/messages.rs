@@ -343,3 +343,99 @@ pub(crate) fn settings_refused(error: &SettingsError) -> TestOutcome {
     };
     TestOutcome::new(code, error.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hasoffers::test_support::{KEY, assert_key_free, settings};
+
+    #[test]
+    fn every_error_display_and_outcome_is_free_of_the_key() {
+        let errors = vec![
+            CallError::AuthRejected {
+                message: "Network id is not valid".into(),
+                host: "h".into(),
+            },
+            CallError::Timeout {
+                host: "h".into(),
+                limit_ms: 1000,
+            },
+            CallError::Dns { host: "h".into() },
+            CallError::Api {
+                message: "x".into(),
+                errors: vec![],
+            },
+            CallError::HttpStatus {
+                host: "h".into(),
+                status: 504,
+                preview: String::new(),
+                location: None,
+            },
+        ];
+        for e in errors {
+            let o = e.to_outcome();
+            assert_eq!(o.code, e.code());
+            assert_key_free(&o);
+            assert!(!e.to_string().contains(KEY));
+        }
+        let s = settings(
+            "https://demo.api.hasoffers.com",
+            ImplementationType::NetworkApi,
+            1000,
+        );
+        assert!(
+            !format!("{s:?}").contains(KEY),
+            "settings Debug hides the key"
+        );
+    }
+
+    #[test]
+    fn a_call_held_back_by_pacing_says_which_budget_ran_out() {
+        let held = |refusal| {
+            CallError::HeldBack {
+                network: "demo".into(),
+                refusal,
+            }
+            .to_outcome()
+        };
+        let busy = held(PacerRefusal::Busy {
+            limit: 50,
+            window: Duration::from_secs(10),
+        });
+        assert_eq!(busy.code, OutcomeCode::RateLimited);
+        assert!(
+            busy.message
+                .contains("under TUNE's rate limit for this network (50 calls per 10 s)"),
+            "{}",
+            busy.message
+        );
+        assert_eq!(
+            busy.detail.as_deref(),
+            Some("held back by rate pacing for demo: 50 calls per 10000 ms already used")
+        );
+        let fast = held(PacerRefusal::Busy {
+            limit: 5,
+            window: Duration::from_millis(1500),
+        });
+        assert!(
+            fast.message.contains("(5 calls per 1500 ms)"),
+            "{}",
+            fast.message
+        );
+        let spent = held(PacerRefusal::Spent { granted: 20 });
+        assert!(
+            spent
+                .message
+                .starts_with("The 20 TUNE calls granted for this work are used up"),
+            "{}",
+            spent.message
+        );
+        let unavailable = held(PacerRefusal::Unavailable("timed out".into()));
+        assert!(
+            unavailable.message.starts_with("Junction could not check"),
+            "{}",
+            unavailable.message
+        );
+        assert!(unavailable.detail.unwrap().ends_with("timed out"));
+    }
+}

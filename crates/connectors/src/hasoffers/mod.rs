@@ -11,6 +11,8 @@ pub mod query;
 pub mod request;
 pub mod rows;
 mod settings;
+#[cfg(test)]
+mod test_support;
 pub mod wire;
 
 use crate::catalogue::{ConnectorInfo, Section};

@@ -92,3 +92,116 @@ pub(crate) async fn test_connection(client: &TuneClient, settings: &Settings) ->
     };
     outcome.timed(elapsed, settings.timeout)
 }
+
+#[cfg(test)]
+mod tests {
+    use tune_sandbox::SandboxConfig;
+
+    use super::*;
+    use crate::hasoffers::test_support::{KEY, assert_key_free, open_client, sandbox, settings};
+    use crate::outcome::OutcomeCode;
+
+    #[test]
+    fn utc_today_is_an_iso_date() {
+        let d = utc_today();
+        assert_eq!(d.len(), 10);
+        assert!(d.starts_with("20"));
+        assert_eq!(&d[4..5], "-");
+    }
+
+    #[tokio::test]
+    async fn a_working_network_key_reports_the_offer_count_and_hides_the_key() {
+        let tune = sandbox(SandboxConfig::default()).await;
+        let s = settings(
+            &format!("{}/Apiv3/json?NetworkId=demo", tune.base_url()),
+            ImplementationType::NetworkApi,
+            30_000,
+        );
+        let client = open_client();
+        let outcome = test_connection(&client, &s).await;
+        assert_eq!(outcome.code, OutcomeCode::Success, "{outcome:?}");
+        assert!(
+            outcome
+                .message
+                .starts_with("Connected to TUNE network demo: 120 offers visible, "),
+            "{}",
+            outcome.message
+        );
+        assert!(outcome.message.ends_with(" ms"));
+        assert_eq!(
+            outcome.detail.as_deref(),
+            Some("Offer::findAll answered HTTP 200 via GET in 1 attempt")
+        );
+        assert!(!outcome.close_to_timeout);
+        assert_key_free(&outcome);
+        let seen = tune.requests();
+        assert_eq!(
+            (seen[0].method.as_str(), seen[0].path.as_str()),
+            ("GET", "/Apiv3/json")
+        );
+        assert_eq!(seen[0].param("NetworkToken"), Some(KEY));
+        assert_eq!(seen[0].param("NetworkId"), Some("demo"));
+        assert_eq!(seen[0].param("Target"), Some("Offer"));
+        assert_eq!(seen[0].param("limit"), Some("1"));
+        assert_eq!(seen[0].param("fields[]"), Some("id"));
+
+        let call = client
+            .call(&s, "Offer", "findAll", &vec![("limit".into(), "1".into())])
+            .await
+            .unwrap();
+        assert_eq!(call.paging().and_then(|p| p.count), Some(120));
+        assert_eq!(call.http_status, 200);
+        assert!(
+            !format!("{call:?}").contains(KEY),
+            "TUNE echoes the key; it is hidden"
+        );
+        tune.stop().await;
+    }
+
+    #[tokio::test]
+    async fn affiliate_and_advertiser_probes_use_api_key_and_their_targets() {
+        let tune = sandbox(SandboxConfig::default()).await;
+        let client = open_client();
+        let aff = test_connection(
+            &client,
+            &settings(&tune.base_url(), ImplementationType::AffiliateApi, 30_000),
+        )
+        .await;
+        assert_eq!(aff.code, OutcomeCode::Success, "{aff:?}");
+        assert!(
+            aff.message.contains("with an Affiliate API key: ")
+                && aff.message.contains(" offers visible"),
+            "{}",
+            aff.message
+        );
+        assert!(
+            aff.detail
+                .unwrap()
+                .ends_with("; the Server URL names no network id, TUNE used its default"),
+        );
+        let adv = test_connection(
+            &client,
+            &settings(&tune.base_url(), ImplementationType::AdvertiserApi, 30_000),
+        )
+        .await;
+        assert_eq!(adv.code, OutcomeCode::Success, "{adv:?}");
+        assert!(
+            adv.message
+                .contains("Advertiser API key: reports are readable"),
+            "{}",
+            adv.message
+        );
+        let seen = tune.requests();
+        assert_eq!(seen[0].param("Target"), Some("Affiliate_Offer"));
+        assert_eq!(seen[0].param("api_key"), Some(KEY));
+        assert_eq!(seen[0].param("NetworkToken"), None);
+        assert_eq!(seen[1].param("Target"), Some("Advertiser_Report"));
+        assert_eq!(seen[1].param("Method"), Some("getStats"));
+        assert_eq!(seen[1].param("fields[]"), Some("Stat.clicks"));
+        assert_eq!(
+            seen[1].param("filters[Stat.date][values][]"),
+            Some(utc_today().as_str())
+        );
+        tune.stop().await;
+    }
+}

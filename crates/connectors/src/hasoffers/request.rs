@@ -152,3 +152,160 @@ pub(crate) fn build_request(
         form: Some(form),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hasoffers::implementation::ImplementationType;
+    use crate::hasoffers::probe::probe_for;
+    use crate::hasoffers::test_support::{KEY, settings};
+
+    #[test]
+    fn server_urls_are_normalised_to_the_apiv3_endpoint() {
+        let table = [
+            (
+                "https://demo.api.hasoffers.com",
+                "https://demo.api.hasoffers.com/Apiv3/json",
+                Some("demo"),
+            ),
+            (
+                "https://demo.api.hasoffers.com/",
+                "https://demo.api.hasoffers.com/Apiv3/json",
+                Some("demo"),
+            ),
+            (
+                "https://demo.api.hasoffers.com/Apiv3/json",
+                "https://demo.api.hasoffers.com/Apiv3/json",
+                Some("demo"),
+            ),
+            (
+                "https://Demo.API.hasoffers.com/Apiv3/json/#x",
+                "https://demo.api.hasoffers.com/Apiv3/json",
+                Some("demo"),
+            ),
+            (
+                "https://demo.api.hasoffers.com/Apiv3",
+                "https://demo.api.hasoffers.com/Apiv3/json",
+                Some("demo"),
+            ),
+            (
+                "http://127.0.0.1:8080/tune",
+                "http://127.0.0.1:8080/tune/Apiv3/json",
+                None,
+            ),
+            (
+                "https://api.hasoffers.com/Apiv3/json?NetworkId=acme",
+                "https://api.hasoffers.com/Apiv3/json?NetworkId=acme",
+                Some("acme"),
+            ),
+            (
+                "https://api.hasoffers.com/?NetworkToken=NETleak&Target=X&NetworkId=acme",
+                "https://api.hasoffers.com/Apiv3/json?NetworkId=acme",
+                Some("acme"),
+            ),
+        ];
+        for (input, url, network) in table {
+            let ep = Endpoint::from_server_url(&Url::parse(input).unwrap());
+            assert_eq!(ep.url.as_str(), url, "{input}");
+            assert_eq!(ep.network_id.as_deref(), network, "{input}");
+        }
+        let local = Endpoint::from_server_url(&Url::parse("http://127.0.0.1:8080/").unwrap());
+        assert_eq!(local.host, "127.0.0.1:8080");
+        assert_eq!(local.network_label(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn get_requests_carry_the_key_param_target_method_and_params_per_implementation_type() {
+        let table = [
+            (ImplementationType::NetworkApi, "NetworkToken", "Offer"),
+            (
+                ImplementationType::AffiliateApi,
+                "api_key",
+                "Affiliate_Offer",
+            ),
+            (
+                ImplementationType::AdvertiserApi,
+                "api_key",
+                "Advertiser_Report",
+            ),
+        ];
+        for (t, key_param, target) in table {
+            let s = settings("https://demo.api.hasoffers.com", t, 30_000);
+            let probe = probe_for(t);
+            assert_eq!(probe.target, target);
+            let req = build_request(&s, probe.target, probe.method, &probe.params, 2000, false);
+            assert!(req.form.is_none(), "short calls are GET");
+            let pairs: Vec<(String, String)> = req.url.query_pairs().into_owned().collect();
+            assert_eq!(pairs[0], (key_param.to_string(), KEY.to_string()));
+            assert_eq!(pairs[1], ("Target".to_string(), target.to_string()));
+            assert_eq!(pairs[2].0, "Method");
+            assert!(
+                !pairs.iter().any(|(k, _)| k == "NetworkId"),
+                "the host names the network"
+            );
+            assert_eq!(req.url.path(), "/Apiv3/json");
+            assert!(!format!("{req:?}").contains(KEY), "Debug hides the key");
+        }
+        let s = settings(
+            "https://demo.api.hasoffers.com",
+            ImplementationType::NetworkApi,
+            30_000,
+        );
+        let probe = probe_for(ImplementationType::NetworkApi);
+        let req = build_request(&s, probe.target, probe.method, &probe.params, 2000, false);
+        assert!(
+            req.url
+                .as_str()
+                .ends_with("&Method=findAll&limit=1&fields%5B%5D=id")
+        );
+        let adv = probe_for(ImplementationType::AdvertiserApi);
+        assert_eq!(adv.method, "getStats");
+        assert_eq!(
+            adv.params[0],
+            ("fields[]".to_string(), "Stat.clicks".to_string())
+        );
+    }
+
+    #[test]
+    fn reserved_names_in_params_cannot_override_the_client() {
+        let s = settings(
+            "https://demo.api.hasoffers.com",
+            ImplementationType::NetworkApi,
+            30_000,
+        );
+        let params = vec![
+            ("Target".to_string(), "Evil".to_string()),
+            ("NetworkToken".to_string(), "other".to_string()),
+            ("filters[status]".to_string(), "active".to_string()),
+        ];
+        let req = build_request(&s, "Offer", "findAll", &params, 2000, false);
+        let pairs: Vec<(String, String)> = req.url.query_pairs().into_owned().collect();
+        assert_eq!(pairs.iter().filter(|(k, _)| k == "Target").count(), 1);
+        assert_eq!(pairs.iter().filter(|(k, _)| k == "NetworkToken").count(), 1);
+        assert!(pairs.contains(&("filters[status]".to_string(), "active".to_string())));
+    }
+
+    #[test]
+    fn long_calls_switch_to_a_post_form_with_the_same_parameters() {
+        let s = settings(
+            "https://api.hasoffers.com/Apiv3/json?NetworkId=acme",
+            ImplementationType::NetworkApi,
+            30_000,
+        );
+        let params: Params = (0..400)
+            .map(|i| ("filters[id][]".to_string(), i.to_string()))
+            .collect();
+        let req = build_request(&s, "Offer", "findAll", &params, 2000, false);
+        let form = req.form.expect("a long call must be a POST");
+        assert_eq!(
+            req.url.as_str(),
+            "https://api.hasoffers.com/Apiv3/json?NetworkId=acme"
+        );
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(form.as_bytes())
+            .into_owned()
+            .collect();
+        assert_eq!(pairs.len(), 403);
+        assert_eq!(pairs[0], ("NetworkToken".to_string(), KEY.to_string()));
+        assert_eq!(pairs[402], ("filters[id][]".to_string(), "399".to_string()));
+    }
+}
