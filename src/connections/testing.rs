@@ -158,8 +158,9 @@ pub(crate) async fn test_query(
                 preview.calls
             ),
         )
-        .timed(
+        .with_timing(
             std::time::Duration::from_millis(preview.elapsed_ms),
+            preview.close_to_timeout,
             std::time::Duration::from_millis(connection.timeout_ms as u64),
         ),
         QueryOutcome::Invalid(mistake) => TestOutcome::new(

@@ -99,7 +99,12 @@ pub struct QueryPreview {
     pub total: Option<u64>,
     /// Calls made to the external system.
     pub calls: u32,
+    /// All calls together, rate pacing and retries included.
     pub elapsed_ms: u64,
+    /// The slowest single call, rate pacing and retries included: what the Timeout bounds.
+    pub slowest_call_ms: u64,
+    /// The slowest call took more than 80% of the Timeout; a preview of many fast calls is not.
+    pub close_to_timeout: bool,
     /// What was called, e.g. `Offer::findAll` (no secrets).
     pub call_label: String,
     /// More rows exist than the preview shows.

@@ -99,6 +99,11 @@ impl std::fmt::Display for OutcomeCode {
 /// Share of the timeout above which a result is flagged as "close to the timeout".
 const CLOSE_TO_TIMEOUT_RATIO: f64 = 0.8;
 
+/// True when one call took more than 80% of the timeout that bounds it.
+pub(crate) fn is_close_to_timeout(elapsed: Duration, timeout: Duration) -> bool {
+    !timeout.is_zero() && elapsed.as_secs_f64() > timeout.as_secs_f64() * CLOSE_TO_TIMEOUT_RATIO
+}
+
 /// The result of a connection test, ready to show to an integration administrator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TestOutcome {
@@ -112,7 +117,7 @@ pub struct TestOutcome {
     pub detail: Option<String>,
     /// Wall-clock time of the whole test, retries and rate pacing included.
     pub elapsed_ms: u64,
-    /// True when the test took more than 80% of the connection's timeout.
+    /// True when a call took more than 80% of the connection's timeout, which bounds each call.
     pub close_to_timeout: bool,
 }
 
@@ -141,13 +146,24 @@ impl TestOutcome {
         self
     }
 
-    /// Records the elapsed time and flags it when it used more than 80% of `timeout`. On success the
-    /// message also says so, because a test that barely made it predicts timeouts in real runs.
-    pub fn timed(mut self, elapsed: Duration, timeout: Duration) -> Self {
+    /// Records the elapsed time of a single call and flags it when it used more than 80% of
+    /// `timeout`. On success the message also says so, because a test that barely made it
+    /// predicts timeouts in real runs.
+    pub fn timed(self, elapsed: Duration, timeout: Duration) -> Self {
+        let close = is_close_to_timeout(elapsed, timeout);
+        self.with_timing(elapsed, close, timeout)
+    }
+
+    /// Records the elapsed time of a run of several calls, and whether one of them came close to
+    /// `timeout`, which bounds each call (the connector judges that, call by call).
+    pub fn with_timing(
+        mut self,
+        elapsed: Duration,
+        close_to_timeout: bool,
+        timeout: Duration,
+    ) -> Self {
         self.elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
-        let close = !timeout.is_zero()
-            && elapsed.as_secs_f64() > timeout.as_secs_f64() * CLOSE_TO_TIMEOUT_RATIO;
-        self.close_to_timeout = close && self.code != OutcomeCode::Timeout;
+        self.close_to_timeout = close_to_timeout && self.code != OutcomeCode::Timeout;
         if self.close_to_timeout && self.code.is_success() {
             self.message.push_str(&format!(
                 ", close to your {} ms timeout",
@@ -205,6 +221,37 @@ mod tests {
             .timed(Duration::from_millis(183), Duration::from_millis(30_000));
         assert!(!fast.close_to_timeout);
         assert_eq!(fast.message, "Connected");
+    }
+
+    #[test]
+    fn a_run_of_calls_is_flagged_as_its_connector_judged_each_call() {
+        let many_fast = TestOutcome::new(OutcomeCode::Success, "100 rows").with_timing(
+            Duration::from_millis(45_000),
+            false,
+            Duration::from_millis(30_000),
+        );
+        assert!(
+            !many_fast.close_to_timeout,
+            "longer than the timeout in all, fine call by call"
+        );
+        assert_eq!(many_fast.message, "100 rows");
+        assert_eq!(many_fast.elapsed_ms, 45_000);
+        let one_slow = TestOutcome::new(OutcomeCode::Success, "100 rows").with_timing(
+            Duration::from_millis(26_000),
+            true,
+            Duration::from_millis(30_000),
+        );
+        assert!(one_slow.close_to_timeout);
+        assert_eq!(one_slow.message, "100 rows, close to your 30000 ms timeout");
+        assert!(is_close_to_timeout(
+            Duration::from_millis(801),
+            Duration::from_millis(1_000)
+        ));
+        assert!(!is_close_to_timeout(
+            Duration::from_millis(800),
+            Duration::from_millis(1_000)
+        ));
+        assert!(!is_close_to_timeout(Duration::from_secs(5), Duration::ZERO));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The HasOffers connector: the [`Connector`] operations on top of [`TuneClient`], the query
 //! translator and the row flattener.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -16,7 +16,7 @@ use crate::connector::{
     ConnectionSettings, Connector, CsvStream, FieldSpec, QueryMistake, QueryOutcome, QueryPreview,
 };
 use crate::outbound::OutboundPolicy;
-use crate::outcome::TestOutcome;
+use crate::outcome::{TestOutcome, is_close_to_timeout};
 
 /// Rows per call when the preview or the export pages through a result.
 const PREVIEW_PAGE: u64 = 100;
@@ -57,6 +57,10 @@ pub fn clients(
 /// The settings in TUNE's terms, or the outcome to show when they cannot be used.
 fn tune_settings(settings: &ConnectionSettings) -> Result<Settings, TestOutcome> {
     Settings::try_from(settings).map_err(|error| settings_refused(&error))
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn mistake(error: QueryError) -> QueryMistake {
@@ -103,20 +107,30 @@ impl HasOffersConnector {
         let pages = plan.kind != PlanKind::Other;
         let page_size = plan.page_size.unwrap_or(wanted.clamp(1, PREVIEW_PAGE));
         let mut page = 1;
+        // The Timeout bounds each call, so each call is judged against it, not the whole run.
+        let mut slowest = Duration::ZERO;
         loop {
-            // The Timeout bounds each call; the whole preview gets as many as it needs.
             let params = if pages {
                 page_params(&plan, page, page_size)
             } else {
                 plan.params.clone()
             };
+            let call_started = Instant::now();
             let result = client
                 .call(&tune, &plan.target, &plan.method, &params)
                 .await;
+            slowest = slowest.max(call_started.elapsed());
             preview.calls += 1;
             let success = match result {
                 Ok(success) => success,
-                Err(error) => return QueryOutcome::Failed(error.to_outcome()),
+                Err(error) => {
+                    let close = is_close_to_timeout(slowest, tune.timeout);
+                    return QueryOutcome::Failed(error.to_outcome().with_timing(
+                        started.elapsed(),
+                        close,
+                        tune.timeout,
+                    ));
+                }
             };
             let columns = if preview.columns.is_empty() {
                 plan.columns.clone()
@@ -139,7 +153,9 @@ impl HasOffersConnector {
         let available = preview.total.unwrap_or(preview.rows.len() as u64);
         preview.truncated = preview.rows.len() as u64 > wanted || available > wanted;
         preview.rows.truncate(wanted as usize);
-        preview.elapsed_ms = started.elapsed().as_millis() as u64;
+        preview.elapsed_ms = millis(started.elapsed());
+        preview.slowest_call_ms = millis(slowest);
+        preview.close_to_timeout = is_close_to_timeout(slowest, tune.timeout);
         QueryOutcome::Rows(preview)
     }
 }
@@ -291,12 +307,13 @@ fn export(client: TuneClient, settings: ConnectionSettings, query: String) -> Cs
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use secrecy::SecretString;
+    use tune_sandbox::{Fault, SandboxConfig};
 
     use super::*;
     use crate::hasoffers::client::ClientConfig;
+    use crate::hasoffers::implementation::ImplementationType;
+    use crate::hasoffers::test_support::{self, sandbox};
 
     fn connector() -> HasOffersConnector {
         let (strict, open) = clients(ClientConfig::new(OutboundPolicy::strict())).unwrap();
@@ -362,5 +379,81 @@ mod tests {
             "{line:?}"
         );
         assert!(futures_util::StreamExt::next(&mut file).await.is_none());
+    }
+
+    /// A connector that may reach the sandbox on loopback.
+    fn open_connector() -> HasOffersConnector {
+        let (strict, open) = clients(ClientConfig::new(OutboundPolicy::strict())).unwrap();
+        HasOffersConnector::new(strict, open)
+    }
+
+    async fn preview(url: &str, timeout_ms: u64, query: &str, max_rows: usize) -> QueryPreview {
+        let settings = test_support::connection(url, ImplementationType::NetworkApi, timeout_ms);
+        match open_connector()
+            .preview_query(&settings, query, max_rows)
+            .await
+        {
+            QueryOutcome::Rows(preview) => preview,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn many_fast_pages_are_not_close_to_the_timeout_however_long_they_take_together() {
+        let tune = sandbox(SandboxConfig::default()).await;
+        tune.set_fault(Fault::Latency(Duration::from_millis(100)));
+        // Ten pages of ten rows, each call about 100 ms of an 800 ms Timeout.
+        let preview = preview(
+            &tune.base_url(),
+            800,
+            "Target=Offer&Method=findAll&limit=10",
+            100,
+        )
+        .await;
+        assert_eq!((preview.calls, preview.rows.len()), (10, 100));
+        assert!(
+            preview.elapsed_ms >= 1_000,
+            "{} ms in all",
+            preview.elapsed_ms
+        );
+        assert!(preview.slowest_call_ms >= 100);
+        assert!(!preview.close_to_timeout, "{preview:?}");
+        tune.stop().await;
+    }
+
+    #[tokio::test]
+    async fn one_slow_call_is_close_to_the_timeout() {
+        let tune = sandbox(SandboxConfig::default()).await;
+        tune.set_fault(Fault::Latency(Duration::from_millis(820)));
+        let preview = preview(
+            &tune.base_url(),
+            1_000,
+            "Target=Offer&Method=findAll&limit=10",
+            5,
+        )
+        .await;
+        assert_eq!(preview.calls, 1);
+        assert!(preview.slowest_call_ms >= 820);
+        assert!(preview.slowest_call_ms <= preview.elapsed_ms);
+        assert!(preview.close_to_timeout, "{preview:?}");
+        tune.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_failed_preview_says_how_long_it_took() {
+        let tune = sandbox(SandboxConfig::default()).await;
+        tune.set_fault(Fault::Hang);
+        let settings =
+            test_support::connection(&tune.base_url(), ImplementationType::NetworkApi, 300);
+        let outcome = open_connector()
+            .preview_query(&settings, "SELECT id FROM Offer", 10)
+            .await;
+        let QueryOutcome::Failed(failure) = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(failure.code, crate::outcome::OutcomeCode::Timeout);
+        assert!(failure.elapsed_ms >= 300, "{failure:?}");
+        assert!(!failure.close_to_timeout, "a timeout is not 'close to' it");
+        tune.stop().await;
     }
 }
