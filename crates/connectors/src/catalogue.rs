@@ -71,7 +71,7 @@ const fn soon(kind: &'static str, title: &'static str, section: Section) -> Conn
 }
 
 /// Every connector, one entry each. Adding a connector is one entry here plus its module.
-pub const CATALOGUE: &[ConnectorInfo] = &[
+pub(crate) const CATALOGUE: &[ConnectorInfo] = &[
     hasoffers::INFO,
     soon("priority-api", "Priority API", Section::ErpAccounting),
     soon("netsuite", "NetSuite", Section::ErpAccounting),

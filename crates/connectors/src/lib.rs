@@ -7,7 +7,7 @@
 //!   [`TestOutcome`], [`QueryOutcome`] and a [`CsvStream`] out;
 //! * the [`Pacer`] trait that keeps calls under an external system's rate limit, and its
 //!   in-process implementation [`RatePacer`];
-//! * the catalogue of the Connector Selection Page ([`CATALOGUE`], [`find`], [`by_section`], …);
+//! * the catalogue of the Connector Selection Page: [`by_section`], [`find`], [`kinds_matching`];
 //! * per connector, what its forms need: [`hasoffers::ImplementationType`], [`hasoffers::QUERY_HELP`].
 
 mod catalogue;
@@ -18,7 +18,7 @@ mod outcome;
 mod pacer;
 mod registry;
 
-pub use catalogue::{CATALOGUE, ConnectorInfo, Section, by_section, find, kinds_matching};
+pub use catalogue::{ConnectorInfo, Section, by_section, find, kinds_matching};
 pub use connector::{
     Choice, ConnectionSettings, Connector, CsvStream, FieldKind, FieldSpec, FieldValues,
     QueryMistake, QueryOutcome, QueryPreview,

@@ -25,15 +25,15 @@ use url::{Host, Url};
 
 /// Where a connector may send requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct OutboundPolicy {
+pub(crate) struct OutboundPolicy {
     /// When true, loopback/private/link-local targets are allowed (local demo, sandbox, tests).
     /// The project's configuration sets it from an environment variable; it defaults to false.
-    pub allow_private_targets: bool,
+    pub(crate) allow_private_targets: bool,
 }
 
 /// Why an address is not a permitted outbound target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BlockedRange {
+pub(crate) enum BlockedRange {
     /// 127.0.0.0/8, ::1.
     Loopback,
     /// RFC 1918 (10/8, 172.16/12, 192.168/16), IPv6 unique-local fc00::/7 and site-local fec0::/10.
@@ -52,7 +52,7 @@ pub enum BlockedRange {
 
 impl BlockedRange {
     /// Short plain-language name of the range, used in messages.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Self::Loopback => "loopback",
             Self::Private => "private",
@@ -68,7 +68,7 @@ impl BlockedRange {
 /// A refused outbound target. Its `Display` names the host or address but never a path or query,
 /// so it is safe to show and log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OutboundRefusal {
+pub(crate) enum OutboundRefusal {
     /// Only `http` and `https` may be used.
     #[error("the URL scheme \"{0}\" is not allowed; use http or https")]
     Scheme(String),
@@ -154,21 +154,21 @@ fn embedded_v4(ip: Ipv6Addr) -> Ipv4Addr {
 
 impl OutboundPolicy {
     /// The production default: private, loopback and link-local targets are refused.
-    pub const fn strict() -> Self {
+    pub(crate) const fn strict() -> Self {
         Self {
             allow_private_targets: false,
         }
     }
 
     /// For local development, the sandbox and tests: every address is allowed (scheme still checked).
-    pub const fn allow_private() -> Self {
+    pub(crate) const fn allow_private() -> Self {
         Self {
             allow_private_targets: true,
         }
     }
 
     /// Checks one resolved (or literal) address for `host`.
-    pub fn check_ip(&self, host: &str, ip: IpAddr) -> Result<(), OutboundRefusal> {
+    pub(crate) fn check_ip(&self, host: &str, ip: IpAddr) -> Result<(), OutboundRefusal> {
         if self.allow_private_targets {
             return Ok(());
         }
@@ -185,7 +185,7 @@ impl OutboundPolicy {
     /// Checks what can be checked before any lookup: the scheme, and the address when the host is an
     /// IP literal (the HTTP client skips the resolver for those). Host names are checked later, at
     /// connection time, by [`GuardedResolver`].
-    pub fn check_url(&self, url: &Url) -> Result<(), OutboundRefusal> {
+    pub(crate) fn check_url(&self, url: &Url) -> Result<(), OutboundRefusal> {
         match url.scheme() {
             "http" | "https" => {}
             other => return Err(OutboundRefusal::Scheme(other.to_string())),
@@ -207,7 +207,7 @@ impl OutboundPolicy {
     }
 
     /// Keeps the permitted addresses of a lookup; refuses when none is left.
-    pub fn filter_addrs(
+    pub(crate) fn filter_addrs(
         &self,
         host: &str,
         addrs: impl IntoIterator<Item = SocketAddr>,
@@ -235,7 +235,7 @@ impl OutboundPolicy {
 /// Error produced by [`GuardedResolver`]. The client finds it again in the HTTP error's source
 /// chain to tell "name not found" apart from "name resolves to a refused address".
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ResolveError {
+pub(crate) enum ResolveError {
     /// The lookup failed or returned no address.
     NotFound {
         /// The name that was looked up.

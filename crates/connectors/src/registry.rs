@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use crate::connector::Connector;
 use crate::hasoffers;
-use crate::outbound::OutboundPolicy;
 use crate::pacer::Pacer;
 
 /// Settings shared by every connector's outbound calls.
@@ -19,17 +18,16 @@ pub struct OutboundSettings {
 
 /// The live connectors, by kind. Built once; shared by every request.
 pub struct Connectors {
-    hasoffers: hasoffers::connector::HasOffersConnector,
+    hasoffers: hasoffers::HasOffersConnector,
+    /// Whether the built-in cloud agent may reach private addresses (the operator's setting).
     pub allow_private_targets: bool,
 }
 
 impl Connectors {
+    /// Every live connector, sharing `settings`.
     pub fn new(settings: &OutboundSettings) -> anyhow::Result<Self> {
-        let mut config = hasoffers::client::ClientConfig::new(OutboundPolicy::strict());
-        config.pacer = Arc::clone(&settings.tune_pacer);
-        let (strict, open) = hasoffers::connector::clients(config)?;
         Ok(Self {
-            hasoffers: hasoffers::connector::HasOffersConnector::new(strict, open),
+            hasoffers: hasoffers::HasOffersConnector::new(Arc::clone(&settings.tune_pacer))?,
             allow_private_targets: settings.allow_private_targets,
         })
     }

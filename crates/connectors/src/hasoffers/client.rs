@@ -42,25 +42,25 @@ use crate::outbound::{GuardedResolver, OutboundPolicy, ResolveError, find_resolv
 use crate::pacer::{Pacer, RatePacer};
 
 /// Sent with every call.
-pub const USER_AGENT: &str = "Junction/0.1";
+pub(crate) const USER_AGENT: &str = "Junction/0.1";
 /// Below this much remaining budget, another attempt is not worth starting.
 const MIN_ATTEMPT_BUDGET: Duration = Duration::from_millis(250);
 /// Longest technical line put into an outcome's `detail`.
 const DETAIL_CHARS: usize = 300;
 /// TUNE's documented rate limit: 50 calls…
-pub const TUNE_CALLS_PER_WINDOW: usize = 50;
+pub(crate) const TUNE_CALLS_PER_WINDOW: usize = 50;
 /// …per 10 seconds, per network.
-pub const TUNE_WINDOW: Duration = Duration::from_secs(10);
+pub(crate) const TUNE_WINDOW: Duration = Duration::from_secs(10);
 
 /// How failed attempts are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Attempts in total, first one included (the 414 → POST resend is not counted).
-    pub max_attempts: u32,
+    pub(crate) max_attempts: u32,
     /// First wait after a rate-limit answer; doubles each time.
-    pub rate_limit_backoff: Duration,
+    pub(crate) rate_limit_backoff: Duration,
     /// First wait after a 5xx; doubles each time.
-    pub server_error_backoff: Duration,
+    pub(crate) server_error_backoff: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -75,26 +75,26 @@ impl Default for RetryPolicy {
 
 /// Everything configurable about a [`TuneClient`] besides the per-call settings.
 #[derive(Debug, Clone)]
-pub struct ClientConfig {
+pub(crate) struct ClientConfig {
     /// Where calls may go.
-    pub policy: OutboundPolicy,
+    pub(crate) policy: OutboundPolicy,
     /// Paces calls per network; every client of the process shares one.
-    pub pacer: Arc<dyn Pacer>,
+    pub(crate) pacer: Arc<dyn Pacer>,
     /// Retry behaviour.
-    pub retry: RetryPolicy,
+    pub(crate) retry: RetryPolicy,
     /// GET URLs longer than this are sent as POST forms instead.
-    pub max_get_url_len: usize,
+    pub(crate) max_get_url_len: usize,
     /// Bodies larger than this are refused (protects memory from a runaway report or a wrong URL).
-    pub max_body_bytes: usize,
+    pub(crate) max_body_bytes: usize,
     /// Backstop for connection set-up on the shared HTTP client; per-call timeouts are shorter in
     /// practice and take precedence.
-    pub connect_timeout_ceiling: Duration,
+    pub(crate) connect_timeout_ceiling: Duration,
 }
 
 impl ClientConfig {
     /// Production defaults with the given outbound policy: TUNE's 50 calls / 10 s pacing, 3 attempts,
     /// POST above 2000 URL characters, 64 MiB body cap.
-    pub fn new(policy: OutboundPolicy) -> Self {
+    pub(crate) fn new(policy: OutboundPolicy) -> Self {
         Self {
             policy,
             pacer: Arc::new(RatePacer::new(TUNE_CALLS_PER_WINDOW, TUNE_WINDOW)),
@@ -109,28 +109,28 @@ impl ClientConfig {
 /// The HTTP client could not be created (TLS backend initialisation).
 #[derive(Debug, thiserror::Error)]
 #[error("could not initialise the HTTP client: {0}")]
-pub struct ClientInitError(String);
+pub(crate) struct ClientInitError(String);
 
 /// A successful Apiv3 call.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CallSuccess {
+pub(crate) struct CallSuccess {
     /// `response.data`, any shape, key order kept.
-    pub data: Value,
+    pub(crate) data: Value,
     /// Total time, pacing and retries included.
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
     /// Of which spent waiting for rate-limit slots.
-    pub pacing_wait: Duration,
+    pub(crate) pacing_wait: Duration,
     /// HTTP status of the final answer (always 200 today).
-    pub http_status: u16,
+    pub(crate) http_status: u16,
     /// Attempts made, 414 → POST resend included.
-    pub attempts: u32,
+    pub(crate) attempts: u32,
     /// Whether the final attempt was a POST form.
-    pub used_post: bool,
+    pub(crate) used_post: bool,
 }
 
 impl CallSuccess {
     /// Paging numbers when `data` is a paged wrapper.
-    pub fn paging(&self) -> Option<Paging> {
+    pub(crate) fn paging(&self) -> Option<Paging> {
         Paging::from_data(&self.data)
     }
 }
@@ -144,7 +144,7 @@ fn is_read_method(method: &str) -> bool {
 
 /// The TUNE client. Cheap to clone; clones share the HTTP connection pool and the rate pacer.
 #[derive(Debug, Clone)]
-pub struct TuneClient {
+pub(crate) struct TuneClient {
     http: reqwest::Client,
     config: Arc<ClientConfig>,
 }
@@ -158,13 +158,8 @@ enum Attempt {
 }
 
 impl TuneClient {
-    /// A client with production defaults and the given outbound policy.
-    pub fn new(policy: OutboundPolicy) -> Result<Self, ClientInitError> {
-        Self::with_config(ClientConfig::new(policy))
-    }
-
     /// A client with full configuration (shared pacer, retry policy, limits).
-    pub fn with_config(config: ClientConfig) -> Result<Self, ClientInitError> {
+    pub(crate) fn with_config(config: ClientConfig) -> Result<Self, ClientInitError> {
         let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .no_proxy()

@@ -1,13 +1,14 @@
 //! The HasOffers connector: the [`Connector`] operations on top of [`TuneClient`], the query
 //! translator and the row flattener.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
-use super::client::TuneClient;
+use super::client::{ClientConfig, ClientInitError, TuneClient};
 use super::messages::settings_refused;
 use super::query::{PlanKind, QueryError, QueryPlan, page_params, parse_query};
 use super::rows::flatten;
@@ -17,6 +18,7 @@ use crate::connector::{
 };
 use crate::outbound::OutboundPolicy;
 use crate::outcome::{TestOutcome, is_close_to_timeout};
+use crate::pacer::Pacer;
 
 /// Rows per call when the preview or the export pages through a result.
 const PREVIEW_PAGE: u64 = 100;
@@ -24,14 +26,26 @@ const EXPORT_PAGE: u64 = 500;
 
 /// Two clients sharing one rate pacer: one that refuses private addresses and one that allows
 /// them, chosen per connection.
-pub struct HasOffersConnector {
+pub(crate) struct HasOffersConnector {
     strict: TuneClient,
     open: TuneClient,
 }
 
 impl HasOffersConnector {
-    pub fn new(strict: TuneClient, open: TuneClient) -> Self {
-        Self { strict, open }
+    /// The connector with production client settings, its calls paced by `pacer`.
+    pub(crate) fn new(pacer: Arc<dyn Pacer>) -> Result<Self, ClientInitError> {
+        let mut config = ClientConfig::new(OutboundPolicy::strict());
+        config.pacer = pacer;
+        Self::with_config(config)
+    }
+
+    /// Both clients from one configuration (same pacer, same limits); only the policy differs.
+    fn with_config(mut config: ClientConfig) -> Result<Self, ClientInitError> {
+        config.policy = OutboundPolicy::strict();
+        let strict = TuneClient::with_config(config.clone())?;
+        config.policy = OutboundPolicy::allow_private();
+        let open = TuneClient::with_config(config)?;
+        Ok(Self { strict, open })
     }
 
     fn client(&self, settings: &ConnectionSettings) -> &TuneClient {
@@ -41,17 +55,6 @@ impl HasOffersConnector {
             &self.strict
         }
     }
-}
-
-/// Builds both clients from one configuration (same pacer, same limits).
-pub fn clients(
-    mut config: super::client::ClientConfig,
-) -> Result<(TuneClient, TuneClient), super::client::ClientInitError> {
-    config.policy = OutboundPolicy::strict();
-    let strict = TuneClient::with_config(config.clone())?;
-    config.policy = OutboundPolicy::allow_private();
-    let open = TuneClient::with_config(config)?;
-    Ok((strict, open))
 }
 
 /// The settings in TUNE's terms, or the outcome to show when they cannot be used.
@@ -311,13 +314,11 @@ mod tests {
     use tune_sandbox::{Fault, SandboxConfig};
 
     use super::*;
-    use crate::hasoffers::client::ClientConfig;
     use crate::hasoffers::implementation::ImplementationType;
     use crate::hasoffers::test_support::{self, sandbox};
 
     fn connector() -> HasOffersConnector {
-        let (strict, open) = clients(ClientConfig::new(OutboundPolicy::strict())).unwrap();
-        HasOffersConnector::new(strict, open)
+        HasOffersConnector::with_config(ClientConfig::new(OutboundPolicy::strict())).unwrap()
     }
 
     fn connection(implementation_type: &str) -> ConnectionSettings {
@@ -381,18 +382,9 @@ mod tests {
         assert!(futures_util::StreamExt::next(&mut file).await.is_none());
     }
 
-    /// A connector that may reach the sandbox on loopback.
-    fn open_connector() -> HasOffersConnector {
-        let (strict, open) = clients(ClientConfig::new(OutboundPolicy::strict())).unwrap();
-        HasOffersConnector::new(strict, open)
-    }
-
     async fn preview(url: &str, timeout_ms: u64, query: &str, max_rows: usize) -> QueryPreview {
         let settings = test_support::connection(url, ImplementationType::NetworkApi, timeout_ms);
-        match open_connector()
-            .preview_query(&settings, query, max_rows)
-            .await
-        {
+        match connector().preview_query(&settings, query, max_rows).await {
             QueryOutcome::Rows(preview) => preview,
             other => panic!("{other:?}"),
         }
@@ -445,7 +437,7 @@ mod tests {
         tune.set_fault(Fault::Hang);
         let settings =
             test_support::connection(&tune.base_url(), ImplementationType::NetworkApi, 300);
-        let outcome = open_connector()
+        let outcome = connector()
             .preview_query(&settings, "SELECT id FROM Offer", 10)
             .await;
         let QueryOutcome::Failed(failure) = outcome else {

@@ -7,7 +7,7 @@ use crate::pacer::PacerRefusal;
 
 /// What made a body unreadable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MalformedKind {
+pub(crate) enum MalformedKind {
     /// No body at all.
     Empty,
     /// Not JSON (an HTML page, plain text…).
@@ -24,7 +24,7 @@ pub enum MalformedKind {
 /// gives the plain-language text for people. `host` fields hold the Server URL's host (and port),
 /// never a path or query.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum CallError {
+pub(crate) enum CallError {
     /// The Server URL was refused before sending.
     #[error("server URL refused: {0}")]
     UrlRefused(OutboundRefusal),
@@ -132,7 +132,7 @@ pub enum CallError {
 
 impl CallError {
     /// The outcome class of this failure.
-    pub fn code(&self) -> OutcomeCode {
+    pub(crate) fn code(&self) -> OutcomeCode {
         match self {
             Self::UrlRefused(_) => OutcomeCode::UrlRefused,
             Self::AuthRejected { .. } => OutcomeCode::AuthRejected,

@@ -20,7 +20,7 @@ use crate::pacer::PacerRefusal;
 impl CallError {
     /// Plain-language outcome: what happened and what to do next. Timing is not set here; see
     /// [`TestOutcome::timed`].
-    pub fn to_outcome(&self) -> TestOutcome {
+    pub(crate) fn to_outcome(&self) -> TestOutcome {
         let code = self.code();
         match self {
             Self::UrlRefused(refusal) => url_refused_outcome(refusal),

@@ -12,19 +12,19 @@ use crate::outcome::TestOutcome;
 
 /// The read-only call each Implementation Type uses to test a connection (reference §3).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Probe {
+pub(crate) struct Probe {
     /// Target, already prefixed.
-    pub target: &'static str,
+    pub(crate) target: &'static str,
     /// Method.
-    pub method: &'static str,
+    pub(crate) method: &'static str,
     /// Parameters.
-    pub params: Params,
+    pub(crate) params: Params,
 }
 
 /// Network: `Offer::findAll limit=1 fields[]=id`; Affiliate: `Affiliate_Offer::findAll limit=1
 /// fields[]=id`; Advertiser: `Advertiser_Report::getStats fields[]=Stat.clicks` limited to today
 /// (UTC), so the probe stays cheap on a network with years of stats.
-pub fn probe_for(implementation_type: ImplementationType) -> Probe {
+pub(crate) fn probe_for(implementation_type: ImplementationType) -> Probe {
     let p = |k: &str, v: &str| (k.to_string(), v.to_string());
     match implementation_type {
         ImplementationType::NetworkApi => Probe {

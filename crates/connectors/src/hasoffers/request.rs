@@ -26,20 +26,20 @@ const RESERVED_PARAMS: [&str; 4] = ["Target", "Method", "NetworkToken", "api_key
 
 /// The Server URL resolved into what every call needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     /// `…/Apiv3/json`, with the user's non-reserved query parameters (e.g. `NetworkId`).
-    pub url: Url,
+    pub(crate) url: Url,
     /// Network id from the host (`{id}.api.hasoffers.com`), else from a `NetworkId` query parameter.
-    pub network_id: Option<String>,
+    pub(crate) network_id: Option<String>,
     /// Host and non-default port, for messages.
-    pub host: String,
+    pub(crate) host: String,
     /// Pacing key: host plus network id.
-    pub pacer_key: PacerKey,
+    pub(crate) pacer_key: PacerKey,
 }
 
 impl Endpoint {
     /// Normalises a Server URL (see the module docs for the rules).
-    pub fn from_server_url(server_url: &Url) -> Self {
+    pub(crate) fn from_server_url(server_url: &Url) -> Self {
         let mut url = server_url.clone();
         url.set_fragment(None);
         let path = url.path().trim_end_matches('/').to_string();
@@ -82,7 +82,7 @@ impl Endpoint {
     }
 
     /// The network's name for messages: its id, else the host.
-    pub fn network_label(&self) -> &str {
+    pub(crate) fn network_label(&self) -> &str {
         self.network_id.as_deref().unwrap_or(&self.host)
     }
 }
@@ -94,11 +94,11 @@ fn network_id_from_host(host: &str) -> Option<String> {
 }
 
 /// An HTTP request ready to send. Holds the key in its URL or body: never log or display it.
-pub struct PreparedRequest {
+pub(crate) struct PreparedRequest {
     /// GET URL with all parameters, or the POST URL (user query only).
-    pub url: Url,
+    pub(crate) url: Url,
     /// The form body when sent as POST.
-    pub form: Option<String>,
+    pub(crate) form: Option<String>,
 }
 
 impl std::fmt::Debug for PreparedRequest {

@@ -27,20 +27,20 @@ const WHITELIST_MARKER: &str = "white-listed";
 /// One entry of `response.errors`. Every field is optional because real entries vary: plain
 /// `{"publicMessage":…}` or validation detail with `err_code`, `err_msg`, `attribute_name`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ApiErrorDetail {
+pub(crate) struct ApiErrorDetail {
     /// The user-facing message, e.g. "Could not update affiliate."
-    pub public_message: Option<String>,
+    pub(crate) public_message: Option<String>,
     /// 1 = "X cannot be blank.", 3 = "X is not valid." (int or string on the wire).
-    pub err_code: Option<i64>,
+    pub(crate) err_code: Option<i64>,
     /// The field-level message.
-    pub err_msg: Option<String>,
+    pub(crate) err_msg: Option<String>,
     /// The field the error is about.
-    pub attribute_name: Option<String>,
+    pub(crate) attribute_name: Option<String>,
 }
 
 impl ApiErrorDetail {
     /// One line for display, e.g. `status: Status must be one of: … (code 3)`.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let mut out = String::new();
         if let Some(attr) = &self.attribute_name {
             out.push_str(attr);
@@ -59,7 +59,7 @@ impl ApiErrorDetail {
 
 /// A decoded Apiv3 answer.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Envelope {
+pub(crate) enum Envelope {
     /// `response.status == 1`. `data` may be any JSON (null, true, a string, a map, a paged wrapper,
     /// `[]`…).
     Success {
@@ -80,18 +80,8 @@ pub enum Envelope {
     },
 }
 
-impl Envelope {
-    /// True for an error that TUNE's throttle produced ("API usage exceeded rate limit").
-    pub fn is_rate_limited(&self) -> bool {
-        match self {
-            Self::ApiError { message, errors } => is_rate_limited_error(message, errors),
-            _ => false,
-        }
-    }
-}
-
 /// True when an API error's message or any of its entries is TUNE's throttling refusal.
-pub fn is_rate_limited_error(message: &str, errors: &[ApiErrorDetail]) -> bool {
+pub(crate) fn is_rate_limited_error(message: &str, errors: &[ApiErrorDetail]) -> bool {
     is_rate_limit_message(message)
         || errors
             .iter()
@@ -100,17 +90,17 @@ pub fn is_rate_limited_error(message: &str, errors: &[ApiErrorDetail]) -> bool {
 }
 
 /// True when a TUNE message is the rate-limit refusal.
-pub fn is_rate_limit_message(message: &str) -> bool {
+pub(crate) fn is_rate_limit_message(message: &str) -> bool {
     message.contains(RATE_LIMIT_MARKER)
 }
 
 /// True when a TUNE message is the IP-whitelist refusal.
-pub fn is_whitelist_message(message: &str) -> bool {
+pub(crate) fn is_whitelist_message(message: &str) -> bool {
     message.contains(WHITELIST_MARKER)
 }
 
 /// Takes the IP address out of "IP 178.161.91.191 is not white-listed. …".
-pub fn whitelist_ip(message: &str) -> Option<String> {
+pub(crate) fn whitelist_ip(message: &str) -> Option<String> {
     let rest = &message[message.find("IP ")? + 3..];
     let candidate = rest.split_whitespace().next()?;
     candidate
@@ -121,7 +111,7 @@ pub fn whitelist_ip(message: &str) -> Option<String> {
 
 /// Why a body is not a TUNE envelope.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
+pub(crate) enum DecodeError {
     /// The body is empty.
     #[error("the response body is empty")]
     Empty,
@@ -143,7 +133,7 @@ pub enum DecodeError {
 }
 
 /// Longest body preview put into messages.
-pub const PREVIEW_CHARS: usize = 200;
+pub(crate) const PREVIEW_CHARS: usize = 200;
 
 /// Decodes a response body (HTTP status is the caller's business), hiding `api_key` in the data,
 /// the messages and the previews.
@@ -260,7 +250,7 @@ fn parse_error_entry(value: &Value) -> Option<ApiErrorDetail> {
 }
 
 /// Reads `1`, `"1"`, `1.0` as 1; anything else is `None`.
-pub fn int_or_string(value: &Value) -> Option<i64> {
+pub(crate) fn int_or_string(value: &Value) -> Option<i64> {
     match value {
         Value::Number(n) => n
             .as_i64()
@@ -273,19 +263,19 @@ pub fn int_or_string(value: &Value) -> Option<i64> {
 /// Paging numbers of a wrapper such as `{"page":1,"current":0,"count":104,"pageCount":52,"data":…}`.
 /// Each is optional: some methods omit `pageCount` or `count` (reference §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Paging {
+pub(crate) struct Paging {
     /// 1-based page number.
-    pub page: Option<u64>,
+    pub(crate) page: Option<u64>,
     /// Total matching rows.
-    pub count: Option<u64>,
+    pub(crate) count: Option<u64>,
     /// Number of pages.
-    pub page_count: Option<u64>,
+    pub(crate) page_count: Option<u64>,
 }
 
 impl Paging {
     /// Detects a paged wrapper by the presence of `page` or `pageCount` (never by method name) and
     /// reads its numbers, ints or strings alike.
-    pub fn from_data(data: &Value) -> Option<Paging> {
+    pub(crate) fn from_data(data: &Value) -> Option<Paging> {
         let map = data.as_object()?;
         if !map.contains_key("page") && !map.contains_key("pageCount") {
             return None;
@@ -300,12 +290,6 @@ impl Paging {
             count: num("count"),
             page_count: num("pageCount"),
         })
-    }
-
-    /// The rows of a paged wrapper (`data.data`), `None` when `data` is not paged.
-    pub fn rows(data: &Value) -> Option<&Value> {
-        Self::from_data(data)?;
-        data.get("data")
     }
 }
 
@@ -347,10 +331,13 @@ mod tests {
         let msg = "API usage exceeded rate limit.  Configured: 50/10s window; Your usage: 51.  See https://help.tune.com/hasoffers/rate-limit-error/ for guidance.";
         let raw = body(json!({"request":{"Target":"Offer","NetworkToken":KEY},
             "response":{"status":-1,"httpStatus":200,"data":"","errors":[{"publicMessage":msg}],"errorMessage":msg}}));
-        let env = decode(&raw, KEY).unwrap();
-        assert!(env.is_rate_limited());
-        match env {
+        match decode(&raw, KEY).unwrap() {
             Envelope::ApiError { message, errors } => {
+                assert!(is_rate_limited_error(&message, &errors));
+                assert!(
+                    is_rate_limited_error("", &errors),
+                    "found in the entries too"
+                );
                 assert_eq!(message, msg, "double spaces are kept");
                 assert_eq!(errors.len(), 1);
             }
@@ -376,7 +363,7 @@ mod tests {
             errors[0].summary(),
             "status: Status must be one of: pending, active, blocked, deleted, rejected (code 3)"
         );
-        assert!(!decode(&raw, KEY).unwrap().is_rate_limited());
+        assert!(!is_rate_limited_error(&message, &errors));
     }
 
     #[test]
@@ -498,11 +485,6 @@ mod tests {
         for (data, expected) in table {
             assert_eq!(Paging::from_data(&data), expected, "{data}");
         }
-        let paged = json!({"page":1,"pageCount":1,"data":[{"Stat":{"clicks":"3"}}]});
-        assert_eq!(
-            Paging::rows(&paged),
-            Some(&json!([{"Stat":{"clicks":"3"}}]))
-        );
     }
 
     #[test]
