@@ -17,6 +17,7 @@ mod outbound;
 mod outcome;
 mod pacer;
 mod registry;
+mod spreadsheet;
 
 pub use catalogue::{ConnectorInfo, Section, by_section, find, kinds_matching};
 pub use connector::{

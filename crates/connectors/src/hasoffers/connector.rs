@@ -19,6 +19,7 @@ use crate::connector::{
 use crate::outbound::OutboundPolicy;
 use crate::outcome::{TestOutcome, is_close_to_timeout};
 use crate::pacer::Pacer;
+use crate::spreadsheet::csv_line;
 
 /// Rows per call when the preview or the export pages through a result.
 const PREVIEW_PAGE: u64 = 100;
@@ -216,13 +217,6 @@ struct ExportState {
     sent: u64,
     header: Option<Vec<String>>,
     done: bool,
-}
-
-fn csv_line(cells: &[String]) -> Bytes {
-    let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
-    // Writing to a Vec cannot fail; an error here would only mean a bug in csv.
-    let _ = writer.write_record(cells);
-    Bytes::from(writer.into_inner().unwrap_or_default())
 }
 
 /// The final line of a file cut short: never a silently short file.
@@ -446,6 +440,29 @@ mod tests {
         assert_eq!(failure.code, crate::outcome::OutcomeCode::Timeout);
         assert!(failure.elapsed_ms >= 300, "{failure:?}");
         assert!(!failure.close_to_timeout, "a timeout is not 'close to' it");
+        tune.stop().await;
+    }
+
+    #[tokio::test]
+    async fn download_csv_writes_cells_a_spreadsheet_would_run_as_text() {
+        let tune = sandbox(SandboxConfig::default()).await;
+        let settings =
+            test_support::connection(&tune.base_url(), ImplementationType::NetworkApi, 5_000);
+        let file = connector().export_csv(
+            settings,
+            "SELECT id, phone FROM Affiliate ORDER BY id LIMIT 3".into(),
+        );
+        let chunks: Vec<Bytes> = futures_util::StreamExt::collect(file).await;
+        let text = String::from_utf8(chunks.concat()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert_eq!(lines[0], "id,phone");
+        for line in &lines[1..] {
+            let (id, phone) = line.split_once(',').unwrap();
+            assert!(id.parse::<u64>().is_ok(), "ids stay numbers: {line}");
+            // TUNE's phone numbers start with "+", which a spreadsheet would evaluate.
+            assert!(phone.starts_with("'+1 555 "), "{line}");
+        }
         tune.stop().await;
     }
 }
