@@ -13,7 +13,7 @@ use super::probe::Probe;
 use super::settings::Settings;
 use super::settings::{SERVER_URL, SettingsError};
 use super::wire::ApiErrorDetail;
-use crate::outbound::OutboundRefusal;
+use crate::outbound::{BlockedRange, OutboundRefusal};
 use crate::outcome::{OutcomeCode, TestOutcome};
 use crate::pacer::PacerRefusal;
 
@@ -193,11 +193,13 @@ fn url_refused_outcome(refusal: &OutboundRefusal) -> TestOutcome {
         OutboundRefusal::BlockedAddress { ip, range, .. } => TestOutcome::new(
             code,
             format!(
-                "This Server URL points to a {} address ({ip}), which the IConduct cloud agent is not \
+                "This Server URL points to {} address ({ip}), which the IConduct cloud agent is not \
                  allowed to reach. Use the public API Domain shown in TUNE under Support > API.",
-                match range.describe() {
-                    "private" | "loopback" => "private or loopback",
-                    other => other,
+                match range {
+                    BlockedRange::Private | BlockedRange::Loopback => {
+                        "a private or loopback".to_string()
+                    }
+                    other => other.with_article(),
                 }
             ),
         )
