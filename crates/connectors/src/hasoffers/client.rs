@@ -4,10 +4,10 @@
 //!
 //! Design decisions (see the TUNE reference, sections 1–3):
 //!
-//! * **Credential.** `NetworkToken` or `api_key` per [`ImplementationType`]. The key lives in a
-//!   [`SecretString`]; it is exposed only to build the request and to redact it again from
-//!   everything coming back. Transport errors embed the request URL (with the key in the query), so
-//!   they are always stripped with `without_url()` before being turned into text.
+//! * **Credential.** `NetworkToken` or `api_key` per Implementation Type. The key stays an
+//!   [`ApiKey`] until the request is built, and everything coming back is hidden through it.
+//!   Transport errors embed the request URL (with the key in the query), so they are always
+//!   stripped with `without_url()` before being turned into text.
 //! * **414.** An HTTP 414 on GET is retried once as a POST form.
 //! * **Timeout.** The connection's timeout bounds the whole call: rate pacing, every attempt
 //!   (connect, TLS, headers and body, via reqwest's per-request total timeout) and retry backoff.
@@ -112,12 +112,10 @@ impl ClientConfig {
 pub(crate) struct ClientInitError(String);
 
 /// A successful Apiv3 call.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub(crate) struct CallSuccess {
     /// `response.data`, any shape, key order kept.
     pub(crate) data: Value,
-    /// Total time, pacing and retries included.
-    pub(crate) elapsed: Duration,
     /// Of which spent waiting for rate-limit slots.
     pub(crate) pacing_wait: Duration,
     /// HTTP status of the final answer (always 200 today).
@@ -241,7 +239,6 @@ impl TuneClient {
                 Attempt::Done(Ok((data, http_status))) => {
                     return Ok(CallSuccess {
                         data,
-                        elapsed: started.elapsed(),
                         pacing_wait,
                         http_status,
                         attempts,
