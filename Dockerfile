@@ -13,5 +13,8 @@ COPY --from=build /src/target/release/junction /src/target/release/tune-sandbox 
 USER junction
 WORKDIR /data
 ENV JUNCTION_BIND=0.0.0.0:8080
-EXPOSE 8080
+# SIGTERM drains requests in flight (JUNCTION_SHUTDOWN_TIMEOUT_SECS) before the exit.
+STOPSIGNAL SIGTERM
+# 9464: Prometheus metrics, when JUNCTION_METRICS_BIND is set.
+EXPOSE 8080 9464
 CMD ["junction"]

@@ -10,15 +10,23 @@
 //! | `JUNCTION_ADMIN_EMAIL`, `JUNCTION_ADMIN_PASSWORD` | unset | When both are set and no user exists, the first System Admin is created at start-up. |
 //! | `JUNCTION_ALLOW_PRIVATE_TARGETS` | `false` | Let connections on the built-in cloud agent reach private, loopback and link-local addresses (local demos, tests). |
 //! | `JUNCTION_TUNE_RATE_LIMIT`, `JUNCTION_TUNE_RATE_WINDOW_SECS` | `50`, `10` | TUNE's API rate limit per network, which Junction paces its calls to stay under. |
+//! | `JUNCTION_DB_STATEMENT_TIMEOUT_MS` | `10000` | PostgreSQL `statement_timeout` of the app's connections; a query on a database that stopped answering altogether is given up 2 s after it. `0` turns both off. |
+//! | `JUNCTION_DB_POOL_WAIT_TIMEOUT_MS` | `5000` | How long a request waits for a free pooled connection. |
+//! | `JUNCTION_DB_CONNECT_TIMEOUT_MS` | `5000` | How long opening a new database connection may take. |
+//! | `JUNCTION_DB_RECYCLE_TIMEOUT_MS` | `2000` | How long the check of an idle pooled connection may take before it is replaced. |
+//! | `JUNCTION_SHUTDOWN_TIMEOUT_SECS` | `30` | On SIGTERM, how long requests in flight may take to finish; a download still running then ends with its `# ERROR` line. |
+//! | `JUNCTION_METRICS_BIND` | unset | Address of the Prometheus `/metrics` listener (e.g. `127.0.0.1:9464`); unset: no metrics listener. |
+//! | `JUNCTION_LOG_FORMAT` | `text` | `text` (human-readable) or `json` (one object per line). |
 //! | `RUST_LOG` | `info` | Log filter (tracing `EnvFilter` syntax). |
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 
 /// Junction: create, test and manage connections to external systems (TUNE / HasOffers first).
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub struct Config {
     /// PostgreSQL URL. When unset, a private PostgreSQL is started under the data folder.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
@@ -63,6 +71,79 @@ pub struct Config {
     /// The window of that rate limit, in seconds.
     #[arg(long, env = "JUNCTION_TUNE_RATE_WINDOW_SECS", default_value_t = 10)]
     pub tune_rate_window_secs: u64,
+
+    /// PostgreSQL statement_timeout of the app's connections, in milliseconds. A database that
+    /// stops answering altogether is given up 2 s after it. 0 turns both off.
+    #[arg(
+        long,
+        env = "JUNCTION_DB_STATEMENT_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub db_statement_timeout_ms: u64,
+
+    /// How long a request waits for a free pooled database connection, in milliseconds.
+    #[arg(
+        long,
+        env = "JUNCTION_DB_POOL_WAIT_TIMEOUT_MS",
+        default_value_t = 5_000
+    )]
+    pub db_pool_wait_timeout_ms: u64,
+
+    /// How long opening a new database connection may take, in milliseconds.
+    #[arg(long, env = "JUNCTION_DB_CONNECT_TIMEOUT_MS", default_value_t = 5_000)]
+    pub db_connect_timeout_ms: u64,
+
+    /// How long the check of an idle pooled connection may take before it is replaced, in
+    /// milliseconds.
+    #[arg(long, env = "JUNCTION_DB_RECYCLE_TIMEOUT_MS", default_value_t = 2_000)]
+    pub db_recycle_timeout_ms: u64,
+
+    /// On SIGTERM, how long requests in flight may take to finish, in seconds; a download still
+    /// running then ends with its `# ERROR` line.
+    #[arg(long, env = "JUNCTION_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
+    pub shutdown_timeout_secs: u64,
+
+    /// Address of the Prometheus /metrics listener, e.g. 127.0.0.1:9464. Unset: no metrics
+    /// listener. Keep it off the public network: it needs no sign-in.
+    #[arg(long, env = "JUNCTION_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+
+    /// Log format: text (human-readable) or json (one object per line).
+    #[arg(long, env = "JUNCTION_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Secrets (the database URL holds a password) are left out, should a `Config` ever be logged.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |value: &Option<String>| if value.is_some() { "[set]" } else { "[unset]" };
+        f.debug_struct("Config")
+            .field("database_url", &set(&self.database_url))
+            .field("bind", &self.bind)
+            .field("secret_key", &set(&self.secret_key))
+            .field("data_dir", &self.data_dir)
+            .field("db_pool_size", &self.db_pool_size)
+            .field("admin_email", &self.admin_email)
+            .field("admin_password", &set(&self.admin_password))
+            .field("allow_private_targets", &self.allow_private_targets)
+            .field("tune_rate_limit", &self.tune_rate_limit)
+            .field("tune_rate_window_secs", &self.tune_rate_window_secs)
+            .field("db_statement_timeout_ms", &self.db_statement_timeout_ms)
+            .field("db_pool_wait_timeout_ms", &self.db_pool_wait_timeout_ms)
+            .field("db_connect_timeout_ms", &self.db_connect_timeout_ms)
+            .field("db_recycle_timeout_ms", &self.db_recycle_timeout_ms)
+            .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
+            .field("metrics_bind", &self.metrics_bind)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
 }
 
 /// The command line: the server (default) or a maintenance command.
@@ -127,6 +208,43 @@ impl Config {
             allow_private_targets: true,
             tune_rate_limit: 50,
             tune_rate_window_secs: 10,
+            db_statement_timeout_ms: 10_000,
+            db_pool_wait_timeout_ms: 5_000,
+            db_connect_timeout_ms: 5_000,
+            db_recycle_timeout_ms: 2_000,
+            shutdown_timeout_secs: 30,
+            metrics_bind: None,
+            log_format: LogFormat::Text,
         }
+    }
+
+    /// The database timeouts, as the pool needs them.
+    pub fn db_timeouts(&self) -> crate::db::DbTimeouts {
+        let ms = Duration::from_millis;
+        crate::db::DbTimeouts {
+            statement: ms(self.db_statement_timeout_ms),
+            wait: ms(self.db_pool_wait_timeout_ms),
+            connect: ms(self.db_connect_timeout_ms),
+            recycle: ms(self.db_recycle_timeout_ms),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_leaves_the_secrets_out() {
+        let mut config = Config::for_tests(
+            "postgres://junction:pa55word@db/junction".into(),
+            "c2VjcmV0LWtleS1vZi10aGlydHktdHdvLWJ5dGVzIQ==".into(),
+        );
+        config.admin_password = Some("admin-password-123".into());
+        let debug = format!("{config:?}");
+        for secret in ["pa55word", "c2VjcmV0", "admin-password-123"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert!(debug.contains("db_statement_timeout_ms: 10000"), "{debug}");
     }
 }

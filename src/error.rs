@@ -4,8 +4,11 @@
 //! fragments by the handlers and never become an `AppError`. What does become one is logged once,
 //! here, with its cause chain, and answered with a plain page that gives nothing away.
 
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::http::header::ContentType;
+use actix_web::http::header::{self, ContentType, HeaderValue};
+use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
@@ -21,7 +24,8 @@ pub(crate) enum AppError {
     /// A request that cannot be carried out, with a message for the user.
     #[error("{0}")]
     BadRequest(String),
-    #[error("the database is busy")]
+    /// No pooled connection within the bound: the database is down, stuck or overloaded.
+    #[error("the database is unavailable")]
     PoolTimeout(#[source] diesel_async::pooled_connection::deadpool::PoolError),
     #[error("database error")]
     Db(#[from] diesel::result::Error),
@@ -58,6 +62,27 @@ impl ErrorPage<'_> {
     }
 }
 
+impl AppError {
+    /// Whether the database being down, stuck or overloaded caused this (503, not 500),
+    /// including a query that failed on a connection already checked out.
+    fn is_database_unavailable(&self) -> bool {
+        match self {
+            AppError::PoolTimeout(_) => true,
+            AppError::Db(error) => crate::db::is_unavailable(error),
+            AppError::Internal(error) => error.chain().any(|cause| {
+                cause.is::<diesel_async::pooled_connection::deadpool::PoolError>()
+                    || cause
+                        .downcast_ref::<diesel::result::Error>()
+                        .is_some_and(crate::db::is_unavailable)
+            }),
+            _ => false,
+        }
+    }
+}
+
+/// Seconds a client is asked to wait before trying again when the database is unavailable.
+const RETRY_AFTER_SECS: &str = "5";
+
 fn cause_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -76,7 +101,7 @@ impl ResponseError for AppError {
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthenticated => StatusCode::SEE_OTHER,
-            AppError::PoolTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ if self.is_database_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -103,13 +128,20 @@ impl ResponseError for AppError {
                 title: "Not found",
                 message: "There is nothing here. It may have been deleted, or the address is mistyped.",
             },
-            AppError::PoolTimeout(_) => {
+            _ if self.is_database_unavailable() => {
                 tracing::warn!(error = %cause_chain(self), "database unavailable");
-                ErrorPage {
+                ::metrics::counter!("junction_db_unavailable_total").increment(1);
+                let mut response = ErrorPage {
                     status: 503,
-                    title: "Busy",
-                    message: "The database did not answer in time. Please try again in a moment.",
+                    title: "Temporarily unavailable",
+                    message: DATABASE_UNAVAILABLE,
                 }
+                .into_response();
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECS),
+                );
+                return response;
             }
             _ => {
                 tracing::error!(error = %cause_chain(self), "request failed");
@@ -125,3 +157,106 @@ impl ResponseError for AppError {
 }
 
 pub(crate) type AppResult<T> = Result<T, AppError>;
+
+/// What a person is told when the database is unavailable.
+pub(crate) const DATABASE_UNAVAILABLE: &str = "Junction cannot reach its database right now, so nothing was loaded or saved. \
+     It usually comes back by itself: please try again in a moment.";
+
+/// A notice for htmx requests that failed: htmx would otherwise drop an error response and the
+/// person would see nothing happen.
+#[derive(Template)]
+#[template(path = "_toast.html")]
+struct ToastPartial<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+/// For htmx requests, a 500 or 503 page becomes a toast: `HX-Retarget` sends it to the end of
+/// the page instead of into the fragment htmx was about to replace (`static/app.js` lets htmx
+/// swap error responses that name a target).
+pub(crate) async fn htmx_error_toasts(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let htmx = request.headers().contains_key("HX-Request");
+    match next.call(request).await {
+        Ok(response) if htmx && toast_for(response.status()).is_some() => {
+            let status = response.status();
+            Ok(response.map_body(|head, _| {
+                let toast = toast_response(status);
+                for (name, value) in toast.headers() {
+                    head.headers.insert(name.clone(), value.clone());
+                }
+                toast.into_body()
+            }))
+        }
+        Ok(response) => Ok(response.map_into_boxed_body()),
+        // A middleware's error (the session check finding no database) is answered later,
+        // without the request: the toast travels with the error.
+        Err(error) if htmx && toast_for(error.as_response_error().status_code()).is_some() => {
+            Err(Toasted(error).into())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn toast_for(status: StatusCode) -> Option<ToastPartial<'static>> {
+    match status {
+        StatusCode::SERVICE_UNAVAILABLE => Some(ToastPartial {
+            title: "Temporarily unavailable",
+            message: DATABASE_UNAVAILABLE,
+        }),
+        StatusCode::INTERNAL_SERVER_ERROR => Some(ToastPartial {
+            title: "Something went wrong",
+            message: "The error has been logged. Please try again; if it keeps happening, tell your administrator.",
+        }),
+        _ => None,
+    }
+}
+
+/// The toast for `status` (500 or 503), with the headers that send it to the end of the page.
+fn toast_response(status: StatusCode) -> HttpResponse {
+    let Some(toast) = toast_for(status) else {
+        return HttpResponse::build(status).finish();
+    };
+    let body = toast
+        .render()
+        .unwrap_or_else(|_| format!("<div class=\"toast\" role=\"alert\">{}</div>", toast.title));
+    let mut response = HttpResponse::build(status);
+    response
+        .content_type(ContentType::html())
+        .insert_header(("HX-Retarget", "body"))
+        .insert_header(("HX-Reswap", "beforeend"));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
+    }
+    response.body(body)
+}
+
+/// An error whose response, for htmx, is the toast.
+#[derive(Debug)]
+struct Toasted(actix_web::Error);
+
+impl std::fmt::Display for Toasted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for Toasted {
+    fn status_code(&self) -> StatusCode {
+        self.0.as_response_error().status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        // The page's response is still built: that is where the cause is logged.
+        let page = self.0.error_response();
+        let mut toast = toast_response(page.status());
+        for (name, value) in page.headers() {
+            if !toast.headers().contains_key(name) {
+                toast.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        toast
+    }
+}

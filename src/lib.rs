@@ -18,6 +18,7 @@ mod connections;
 mod error;
 mod flash;
 mod health;
+mod shutdown;
 mod state;
 mod static_files;
 mod users;

@@ -5,7 +5,7 @@ use junction::startup::Application;
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    junction::telemetry::init();
+    junction::telemetry::init(cli.config.log_format);
     if let Some(Command::User(command)) = cli.command {
         return match junction::cli::run_user_command(
             &cli.config,

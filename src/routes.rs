@@ -20,6 +20,7 @@ macro_rules! route_table {
 route_table! {
     get "/" => health::index,
     get "/health" => health::health,
+    get "/ready" => health::ready,
     get "/static/{file}" => static_files::serve,
     get "/signin" => auth::handlers::sign_in_form,
     post "/signin" => auth::handlers::sign_in,

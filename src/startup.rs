@@ -1,7 +1,9 @@
 //! Building and running the application: database (configured or private), secrets, server.
 
+use std::future::Future;
 use std::net::TcpListener;
 use std::path::Path;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, from_fn};
@@ -16,7 +18,9 @@ use crate::crypto::SecretBox;
 use crate::db::embedded::{Durability, EmbeddedPostgres, write_private_file};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
+use crate::health::{self, Readiness};
 use crate::routes;
+use crate::shutdown::{self, Phase, Shutdown};
 use crate::state::AppState;
 use junction_connectors::{Connectors, OutboundSettings, RatePacer};
 
@@ -24,6 +28,10 @@ use junction_connectors::{Connectors, OutboundSettings, RatePacer};
 pub struct Application {
     port: u16,
     server: Server,
+    /// The Prometheus listener, when `JUNCTION_METRICS_BIND` is set.
+    metrics: Option<(u16, Server)>,
+    shutdown: Shutdown,
+    shutdown_timeout: Duration,
     // Declared after `server` so the database outlives it when dropped.
     embedded: Option<EmbeddedPostgres>,
 }
@@ -74,7 +82,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     db::run_migrations(&database_url)
         .await
         .context("applying database migrations")?;
-    let pool = db::build_pool(&database_url, config.db_pool_size)?;
+    let pool = db::build_pool(&database_url, config.db_pool_size, config.db_timeouts())?;
     verify_secret_key(&pool, &secrets).await?;
     let connectors = Connectors::new(&OutboundSettings {
         allow_private_targets: config.allow_private_targets,
@@ -108,6 +116,9 @@ fn security_headers() -> DefaultHeaders {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        if config.metrics_bind.is_some() {
+            crate::telemetry::prometheus().context("starting the metrics recorder")?;
+        }
         let Prepared { state, embedded } = prepare(&config).await?;
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
             crate::auth::handlers::bootstrap_admin(
@@ -126,27 +137,67 @@ impl Application {
         let listener =
             TcpListener::bind(config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
+        let shutdown = Shutdown::default();
+        let shutdown_timeout = Duration::from_secs(config.shutdown_timeout_secs);
+        let readiness = web::Data::new(Readiness::new(
+            state.pool.clone(),
+            embedded.as_ref().map(EmbeddedPostgres::probe),
+            shutdown.clone(),
+        ));
+        let pool = web::Data::new(state.pool.clone());
         let state = web::Data::new(state);
+        let shared_shutdown = web::Data::new(shutdown.clone());
         let server = HttpServer::new(move || {
-            // Outermost first on the way in: logging, headers, CSRF, then the session check.
+            // Outermost first on the way in: request id, logs and metrics; headers; htmx toasts;
+            // CSRF; then the session check.
             App::new()
                 .wrap(from_fn(crate::auth::middleware::require_session))
                 .wrap(from_fn(crate::auth::csrf::protect))
+                .wrap(from_fn(crate::error::htmx_error_toasts))
                 .wrap(security_headers())
-                .wrap(tracing_actix_web::TracingLogger::default())
+                .wrap(from_fn(crate::telemetry::observe_requests))
                 .app_data(state.clone())
+                .app_data(readiness.clone())
+                .app_data(shared_shutdown.clone())
                 .app_data(extractor_errors::path())
                 .app_data(extractor_errors::form())
                 .app_data(extractor_errors::query())
                 .configure(routes::configure)
                 .default_service(web::to(not_found))
         })
+        // We handle the signals (see `run_until_stopped`); actix would cut downloads.
+        .disable_signals()
+        .shutdown_timeout((shutdown_timeout + shutdown::LAST_LINE_GRACE).as_secs())
         .listen(listener)?
         .run();
         tracing::info!(address = %config.bind, port, "Junction is listening");
+
+        let metrics = match config.metrics_bind {
+            Some(address) => {
+                let listener = TcpListener::bind(address)
+                    .with_context(|| format!("binding the metrics listener {address}"))?;
+                let metrics_port = listener.local_addr()?.port();
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(pool.clone())
+                        .route("/metrics", web::get().to(health::metrics))
+                })
+                .workers(1)
+                .disable_signals()
+                .shutdown_timeout(1)
+                .listen(listener)?
+                .run();
+                tracing::info!(%address, port = metrics_port, "metrics at /metrics");
+                Some((metrics_port, server))
+            }
+            None => None,
+        };
         Ok(Self {
             port,
             server,
+            metrics,
+            shutdown,
+            shutdown_timeout,
             embedded,
         })
     }
@@ -155,13 +206,72 @@ impl Application {
         self.port
     }
 
+    /// The port of the metrics listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
+    }
+
+    /// Serves until SIGTERM or SIGINT, then stops cleanly (see [`Application::run_until`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown::signalled()).await
+    }
+
+    /// Serves until `stop` resolves, then: stops accepting, reports not ready, lets requests in
+    /// flight finish within the shutdown timeout (ending downloads still running then with
+    /// their `# ERROR` line), and stops the private PostgreSQL last. A SIGTERM or SIGINT while
+    /// stopping stops at once.
+    pub async fn run_until(self, stop: impl Future<Output = ()>) -> std::io::Result<()> {
         let Self {
-            server, embedded, ..
+            server,
+            metrics,
+            shutdown,
+            shutdown_timeout,
+            embedded,
+            ..
         } = self;
-        let result = server.await;
-        // Stop the private database only once the server has drained.
-        drop(embedded);
+        let handle = server.handle();
+        let metrics = metrics.map(|(_, metrics)| (metrics.handle(), tokio::spawn(metrics)));
+        let mut server = std::pin::pin!(server);
+        let result = tokio::select! {
+            result = &mut server => result,
+            () = stop => {
+                shutdown.advance(Phase::Draining);
+                // Sent at once; new connections are refused from here on.
+                let _stopping = handle.stop(true);
+                tracing::info!(
+                    timeout_secs = shutdown_timeout.as_secs(),
+                    "stopped accepting; letting requests in flight finish"
+                );
+                let ending = {
+                    let shutdown = shutdown.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(shutdown_timeout).await;
+                        tracing::warn!("shutdown timeout reached: ending downloads still running");
+                        shutdown.advance(Phase::Ending);
+                    })
+                };
+                let result = tokio::select! {
+                    result = &mut server => result,
+                    () = shutdown::signalled() => {
+                        tracing::warn!("second signal: stopping at once");
+                        handle.stop(false).await;
+                        server.await
+                    }
+                };
+                ending.abort();
+                result
+            }
+        };
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
+        // Stop the private database only once the server has drained, off the async runtime
+        // (stopping waits for PostgreSQL's own shutdown).
+        if let Some(embedded) = embedded {
+            let _ = tokio::task::spawn_blocking(move || drop(embedded)).await;
+        }
+        tracing::info!("Junction stopped");
         result
     }
 }

@@ -100,6 +100,23 @@
     });
   }
 
+  // htmx drops error responses; one that names where it goes (HX-Retarget: the server's toast
+  // for an unavailable database or an unexpected error) is shown, replacing an earlier one.
+  function setUpErrorToasts() {
+    document.addEventListener("htmx:beforeSwap", function (event) {
+      var xhr = event.detail.xhr;
+      if (xhr.status >= 400 && xhr.getResponseHeader("HX-Retarget")) {
+        document.querySelectorAll(".toast").forEach(function (toast) { toast.remove(); });
+        event.detail.shouldSwap = true;
+        event.detail.isError = false;
+      }
+    });
+    document.addEventListener("click", function (event) {
+      var button = event.target.closest && event.target.closest("[data-dismiss-toast]");
+      if (button) button.closest(".toast").remove();
+    });
+  }
+
   // After a form comes back with errors, take the user to the summary.
   function focusErrorSummary() {
     var summary = document.querySelector(".error-summary");
@@ -109,6 +126,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     setUpConnectorFilter();
     setUpBusyStates();
+    setUpErrorToasts();
     focusErrorSummary();
   });
 })();

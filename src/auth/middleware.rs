@@ -12,9 +12,9 @@ use crate::state::AppState;
 
 pub(crate) const SESSION_COOKIE: &str = "junction_session";
 
-/// Paths reachable without a session: sign-in, first-run setup, health, static files.
+/// Paths reachable without a session: sign-in, first-run setup, the probes, static files.
 pub(crate) fn is_public(path: &str) -> bool {
-    matches!(path, "/signin" | "/setup" | "/health") || path.starts_with("/static/")
+    matches!(path, "/signin" | "/setup" | "/health" | "/ready") || path.starts_with("/static/")
 }
 
 /// The session cookie: `HttpOnly`, `SameSite=Lax`, `Secure` when served over https.

@@ -100,6 +100,13 @@ pub(crate) async fn test_connection(
         elapsed_ms = outcome.elapsed_ms,
         "connection tested"
     );
+    crate::telemetry::record_test(
+        "connection",
+        &connection.connector,
+        connection.cloud_agent_id,
+        outcome.code.as_str(),
+        std::time::Duration::from_millis(outcome.elapsed_ms),
+    );
     let mut conn = state.pool.get().await?;
     runs::record(
         &mut conn,
@@ -173,6 +180,13 @@ pub(crate) async fn test_query(
     if matches!(outcome, QueryOutcome::Invalid(_)) {
         run.outcome_code = "invalid_query".into();
     }
+    crate::telemetry::record_test(
+        "query",
+        &connection.connector,
+        connection.cloud_agent_id,
+        &run.outcome_code,
+        std::time::Duration::from_millis(summary.elapsed_ms),
+    );
     let mut conn = state.pool.get().await?;
     runs::record(&mut conn, &Actor::user(&user), &connection, run).await?;
     drop(conn);
@@ -190,6 +204,7 @@ pub(crate) async fn test_query(
 /// GET /connections/{id}/export.csv — the saved query's whole result, streamed as it arrives.
 pub(crate) async fn export_csv(
     state: web::Data<AppState>,
+    shutdown: web::Data<crate::shutdown::Shutdown>,
     user: CurrentUser,
     path: web::Path<Uuid>,
 ) -> AppResult<HttpResponse> {
@@ -203,7 +218,10 @@ pub(crate) async fn export_csv(
             mistake.message
         )));
     }
-    let stream = connector.export_csv(settings, connection.query.clone());
+    let stream = shutdown.guard_download(
+        connector.export_csv(settings, connection.query.clone()),
+        crate::shutdown::ExportRun::new(&connection.connector, connection.cloud_agent_id),
+    );
     let mut conn = state.pool.get().await?;
     crate::audit::record(
         &mut conn,

@@ -75,6 +75,25 @@ pub struct EmbeddedPostgres {
     password: String,
     /// `Some` when we started the server and must stop it.
     server: Option<ServerProcess>,
+    /// How to start it again ([`EmbeddedPostgres::start_again`]).
+    bin: PathBuf,
+    log_path: PathBuf,
+    durability: Durability,
+    owner: Option<(u32, u32)>,
+}
+
+/// Tells whether the cluster is up, without holding it (for the readiness probe).
+#[derive(Debug, Clone)]
+pub struct EmbeddedProbe {
+    data_dir: PathBuf,
+    port: u16,
+}
+
+impl EmbeddedProbe {
+    /// The server named in `postmaster.pid` is alive, ready, and on our port.
+    pub fn is_running(&self) -> bool {
+        running_server_port(&self.data_dir) == Some(self.port)
+    }
 }
 
 struct ServerProcess {
@@ -113,6 +132,7 @@ impl EmbeddedPostgres {
             init_cluster(&bin, root, &data_dir, &password, owner)?;
         }
 
+        let log_path = root.join("postgres.log");
         if let Some(port) = running_server_port(&data_dir) {
             tracing::info!(data_dir = %data_dir.display(), port, "reusing the private PostgreSQL already running");
             return Ok(Self {
@@ -120,22 +140,63 @@ impl EmbeddedPostgres {
                 port,
                 password,
                 server: None,
+                bin,
+                log_path,
+                durability,
+                owner,
             });
         }
 
         let port = free_port().map_err(io)?;
-        let log_path = root.join("postgres.log");
-        let server =
-            spawn_server(&bin, &data_dir, &log_path, port, durability, owner).map_err(io)?;
-        let started = Self {
+        let mut started = Self {
             data_dir,
             port,
             password,
-            server: Some(server),
+            server: None,
+            bin,
+            log_path,
+            durability,
+            owner,
         };
-        started.wait_until_ready(&log_path)?;
-        tracing::info!(data_dir = %started.data_dir.display(), port, "private PostgreSQL started");
+        started.start_again()?;
         Ok(started)
+    }
+
+    /// Starts the server again on the same folder and port after [`EmbeddedPostgres::stop`]
+    /// (tests use it to take the database away and bring it back while the app runs).
+    pub fn start_again(&mut self) -> Result<(), EmbeddedError> {
+        if self.server.is_some() {
+            return Ok(());
+        }
+        let server = spawn_server(
+            &self.bin,
+            &self.data_dir,
+            &self.log_path,
+            self.port,
+            self.durability,
+            self.owner,
+        )
+        .map_err(|source| EmbeddedError::Io {
+            dir: self.data_dir.clone(),
+            source,
+        })?;
+        self.server = Some(server);
+        self.wait_until_ready()?;
+        tracing::info!(data_dir = %self.data_dir.display(), port = self.port, "private PostgreSQL started");
+        Ok(())
+    }
+
+    /// The postmaster's process id, when we started it and it runs.
+    pub fn server_pid(&self) -> Option<i32> {
+        self.server.as_ref().map(|server| server.pid)
+    }
+
+    /// A cheap way to ask, later and elsewhere, whether the server is still up.
+    pub fn probe(&self) -> EmbeddedProbe {
+        EmbeddedProbe {
+            data_dir: self.data_dir.clone(),
+            port: self.port,
+        }
     }
 
     /// URL of `database` on this cluster, as the superuser.
@@ -154,7 +215,8 @@ impl EmbeddedPostgres {
         self.port
     }
 
-    fn wait_until_ready(&self, log_path: &Path) -> Result<(), EmbeddedError> {
+    fn wait_until_ready(&self) -> Result<(), EmbeddedError> {
+        let log_path = self.log_path.as_path();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(server) = &self.server

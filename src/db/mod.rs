@@ -5,37 +5,131 @@
 //! instead of blocking an actix worker. Only the migration runner uses a synchronous connection,
 //! on a thread of its own.
 
+pub(crate) mod connect;
 pub mod embedded;
+mod faults;
 pub mod schema;
 
-use std::time::Duration;
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
 
+use diesel::migration::MigrationSource;
+use diesel::pg::Pg;
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
-use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
 
+pub(crate) use faults::is_unavailable;
+
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
-pub type DbPool = Pool<AsyncPgConnection>;
+/// The advisory lock instances take while migrating, so that several starting together apply
+/// each migration once (`auth` uses 7242001 for the first administrator).
+const MIGRATION_LOCK: i64 = 7_242_000;
 
-/// Builds the pool. Connections are opened lazily; a request that waits longer than
-/// `wait_timeout` for one gets a 503 rather than hanging.
-pub fn build_pool(database_url: &str, max_size: usize) -> anyhow::Result<DbPool> {
+/// How long database work may take before the app gives up and answers 503.
+#[derive(Debug, Clone, Copy)]
+pub struct DbTimeouts {
+    /// PostgreSQL's `statement_timeout`; zero turns it off (and the stall guard with it).
+    pub statement: Duration,
+    /// Waiting for a free pooled connection.
+    pub wait: Duration,
+    /// Opening a new connection.
+    pub connect: Duration,
+    /// Checking an idle connection before it is handed out.
+    pub recycle: Duration,
+}
+
+impl DbTimeouts {
+    /// When a server that owes an answer has been silent this long, it is taken for stuck: a
+    /// little after its own `statement_timeout` would have answered.
+    fn stall(&self) -> Option<Duration> {
+        (!self.statement.is_zero()).then(|| self.statement + Duration::from_secs(2))
+    }
+}
+
+impl Default for DbTimeouts {
+    fn default() -> Self {
+        Self {
+            statement: Duration::from_secs(10),
+            wait: Duration::from_secs(5),
+            connect: Duration::from_secs(5),
+            recycle: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The pool of database connections. `get` hands one out within a bound, or fails with a
+/// `PoolError` the app answers with 503.
+#[derive(Clone)]
+pub struct DbPool {
+    pool: Pool<AsyncPgConnection>,
+    /// The whole checkout: waiting, then checking idle connections or opening a new one.
+    checkout: Duration,
+}
+
+/// What the pool holds right now.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStatus {
+    pub max_size: usize,
+    /// Connections open.
+    pub size: usize,
+    /// Connections handed out.
+    pub in_use: usize,
+    /// Requests waiting for one.
+    pub waiting: usize,
+}
+
+impl DbPool {
+    /// A pooled connection. Deadpool checks each idle connection in turn before handing it out,
+    /// each check with its own timeout; the overall bound keeps a dead server from costing a
+    /// request one timeout per idle connection.
+    pub async fn get(&self) -> Result<Object<AsyncPgConnection>, PoolError> {
+        let started = Instant::now();
+        let result = match tokio::time::timeout(self.checkout, self.pool.get()).await {
+            Ok(result) => result,
+            Err(_) => Err(PoolError::Timeout(deadpool::managed::TimeoutType::Wait)),
+        };
+        ::metrics::histogram!("junction_db_pool_wait_seconds").record(started.elapsed());
+        result
+    }
+
+    pub fn status(&self) -> PoolStatus {
+        let status = self.pool.status();
+        PoolStatus {
+            max_size: status.max_size,
+            size: status.size,
+            in_use: status.size.saturating_sub(status.available),
+            waiting: status.waiting,
+        }
+    }
+}
+
+/// Builds the pool. Connections are opened lazily, each with the `statement_timeout` set and
+/// its socket guarded against a server that stops answering (see [`connect`]).
+pub fn build_pool(
+    database_url: &str,
+    max_size: usize,
+    timeouts: DbTimeouts,
+) -> anyhow::Result<DbPool> {
     let mut config = ManagerConfig::<AsyncPgConnection>::default();
-    config.custom_setup = Box::new(|url| {
+    config.custom_setup = Box::new(move |url| {
         async move {
-            let mut conn = AsyncPgConnection::establish(url).await?;
+            let mut conn = connect::establish(url, timeouts.stall()).await?;
             // diesel-async keeps prepared statements; after five runs PostgreSQL may switch one to
             // a generic plan that ignores what the parameters are. For the list's search that
             // plan scans the whole table instead of the trigram index (8-12 ms instead of
             // 1 ms at 10,000 rows, see BENCHMARKS.md). Planning each time costs ~0.2 ms.
-            conn.batch_execute("SET plan_cache_mode = force_custom_plan")
-                .await
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            conn.batch_execute(&format!(
+                "SET plan_cache_mode = force_custom_plan; SET statement_timeout = {}",
+                timeouts.statement.as_millis()
+            ))
+            .await
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
             Ok(conn)
         }
         .boxed()
@@ -44,11 +138,41 @@ pub fn build_pool(database_url: &str, max_size: usize) -> anyhow::Result<DbPool>
         AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     let pool = Pool::builder(manager)
         .max_size(max_size)
-        .wait_timeout(Some(Duration::from_secs(5)))
-        .create_timeout(Some(Duration::from_secs(5)))
+        .wait_timeout(Some(timeouts.wait))
+        .create_timeout(Some(timeouts.connect))
+        .recycle_timeout(Some(timeouts.recycle))
         .runtime(deadpool::Runtime::Tokio1)
         .build()?;
-    Ok(pool)
+    Ok(DbPool {
+        pool,
+        checkout: timeouts.wait + timeouts.connect,
+    })
+}
+
+/// The versions of the migrations this build carries.
+static KNOWN_MIGRATIONS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    MigrationSource::<Pg>::migrations(&MIGRATIONS)
+        .map(|all| all.iter().map(|m| m.name().version().to_string()).collect())
+        .unwrap_or_default()
+});
+
+/// How many of this build's migrations the database lacks (0: ready). A database migrated by a
+/// newer release has more, which is fine: migrations keep the previous release working.
+pub(crate) async fn missing_migrations(conn: &mut AsyncPgConnection) -> diesel::QueryResult<usize> {
+    #[derive(diesel::QueryableByName)]
+    struct Applied {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        applied: i64,
+    }
+    let found: Applied = diesel::sql_query(
+        "SELECT count(*) AS applied FROM __diesel_schema_migrations WHERE version = ANY($1)",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&*KNOWN_MIGRATIONS)
+    .get_result(conn)
+    .await?;
+    Ok(KNOWN_MIGRATIONS
+        .len()
+        .saturating_sub(usize::try_from(found.applied).unwrap_or(0)))
 }
 
 /// Applies every pending migration.
@@ -63,12 +187,26 @@ pub async fn run_migrations(database_url: &str) -> anyhow::Result<()> {
         .spawn(move || {
             let result = (|| -> anyhow::Result<usize> {
                 use diesel::Connection;
+                use diesel::connection::SimpleConnection;
                 let mut conn =
                     <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(&url)?;
+                // Instances starting together queue here; the lock ends with the connection.
+                if !try_lock(&mut conn)? {
+                    tracing::info!("another instance is applying migrations: waiting for it");
+                    SimpleConnection::batch_execute(
+                        &mut conn,
+                        &format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"),
+                    )?;
+                }
                 let applied = conn
                     .run_pending_migrations(MIGRATIONS)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                Ok(applied.len())
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                    .len();
+                SimpleConnection::batch_execute(
+                    &mut conn,
+                    &format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"),
+                )?;
+                Ok(applied)
             })();
             let _ = tx.send(result);
         })?;
@@ -77,6 +215,20 @@ pub async fn run_migrations(database_url: &str) -> anyhow::Result<()> {
         tracing::info!(applied, "database migrations applied");
     }
     Ok(())
+}
+
+fn try_lock(conn: &mut AsyncConnectionWrapper<AsyncPgConnection>) -> anyhow::Result<bool> {
+    #[derive(diesel::QueryableByName)]
+    struct Locked {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        locked: bool,
+    }
+    let found: Locked = diesel::RunQueryDsl::get_result(
+        diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
+            .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK),
+        conn,
+    )?;
+    Ok(found.locked)
 }
 
 /// Reverts every migration (used by the migration round-trip test).

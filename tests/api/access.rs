@@ -22,7 +22,7 @@ fn concrete(path: &str) -> String {
 async fn every_route_but_the_public_ones_redirects_to_sign_in_without_a_session() {
     let app = spawn_app().await;
     let anonymous = new_client();
-    let public = ["/signin", "/setup", "/health", "/static/{file}"];
+    let public = ["/signin", "/setup", "/health", "/ready", "/static/{file}"];
     for (method, pattern) in ROUTES {
         let path = concrete(pattern);
         let request = match *method {

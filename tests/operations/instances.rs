@@ -1,0 +1,141 @@
+//! Several instances on one PostgreSQL.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use junction::config::Config;
+use junction::crypto::SecretBox;
+use junction::startup::Application;
+
+use crate::support::{
+    ADMIN_EMAIL, Cluster, PASSWORD, connection_form, create_connection, new_client, read, sign_in,
+};
+
+#[actix_web::test]
+async fn migrations_run_from_several_instances_at_once_apply_each_migration_once() {
+    let url = Cluster::shared().create_database().await;
+    let runs = (0..4).map(|_| junction::db::run_migrations(&url));
+    for result in futures_util::future::join_all(runs).await {
+        result.expect("every instance's migration run succeeds");
+    }
+    #[derive(QueryableByName)]
+    struct Counts {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        total: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        distinct: i64,
+    }
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    let counts: Counts = diesel::sql_query(
+        "SELECT count(*) AS total, count(DISTINCT version) AS distinct FROM __diesel_schema_migrations",
+    )
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert!(counts.total > 0);
+    assert_eq!(counts.total, counts.distinct, "no migration recorded twice");
+}
+
+async fn start(url: &str, secret_key: &str) -> String {
+    let mut config = Config::for_tests(url.to_string(), secret_key.to_string());
+    config.admin_email = Some(ADMIN_EMAIL.into());
+    config.admin_password = Some(PASSWORD.into());
+    let application = Application::build(config).await.expect("start an instance");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    address
+}
+
+/// A client that keeps no cookies: the session travels in an explicit header.
+fn plain_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn two_instances_on_one_database_share_sessions_and_changes() {
+    // Both start together on an empty database: one migrates, the other waits for it.
+    let url = Cluster::shared().create_database().await;
+    let secret_key = SecretBox::generate_base64();
+    let (one, two) = tokio::join!(start(&url, &secret_key), start(&url, &secret_key));
+
+    let client = plain_client();
+    let signed_in = client
+        .post(format!("{one}/signin"))
+        .form(&[
+            ("email", ADMIN_EMAIL),
+            ("password", PASSWORD),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 303, "signed in on one");
+    let cookie = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("junction_session="))
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let get = |address: &str, path: &str| {
+        client
+            .get(format!("{address}{path}"))
+            .header("cookie", cookie.clone())
+            .send()
+    };
+    let list = read(get(&two, "/connections").await.unwrap()).await;
+    assert_eq!(list.status, 200, "the session made on one works on two");
+
+    let cookies = new_client();
+    sign_in(&one, &cookies).await;
+    let id = create_connection(
+        &one,
+        &cookies,
+        &connection_form("made on one", "https://demo.api.hasoffers.com", "NETkey"),
+    )
+    .await;
+    let list = read(get(&two, "/connections").await.unwrap()).await;
+    assert!(list.body.contains("made on one"), "two lists what one made");
+
+    let toggled = read(
+        client
+            .post(format!("{two}/connections/{id}/active"))
+            .header("cookie", cookie.clone())
+            .form(&[("active", "false"), ("return_to", "/connections")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(toggled.status, 303, "switched off on two: {}", toggled.body);
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    use junction::db::schema::connections;
+    let active: bool = connections::table
+        .find(id)
+        .select(connections::is_active)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert!(!active, "the change made on two is stored");
+    let page = read(get(&one, &format!("/connections/{id}")).await.unwrap()).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains(r#"name="is_active" type="checkbox" aria-describedby"#),
+        "one shows it switched off"
+    );
+
+    let signed_out = client
+        .post(format!("{two}/signout"))
+        .header("cookie", cookie.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_out.status().as_u16(), 303);
+    let after = read(get(&one, "/connections").await.unwrap()).await;
+    assert_eq!(after.status, 303, "signed out on two, signed out on one");
+}
