@@ -22,7 +22,7 @@ use crate::health::{self, Readiness};
 use crate::routes;
 use crate::shutdown::{self, Phase, Shutdown};
 use crate::state::AppState;
-use junction_connectors::{Connectors, OutboundSettings};
+use junction_connectors::{Connectors, OutboundSettings, RatePacer};
 
 /// A built, bound, not yet running application.
 pub struct Application {
@@ -88,8 +88,10 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     verify_secret_key(&pool, &secrets).await?;
     let connectors = Connectors::new(&OutboundSettings {
         allow_private_targets: config.allow_private_targets,
-        tune_rate_limit: config.tune_rate_limit,
-        tune_rate_window: std::time::Duration::from_secs(config.tune_rate_window_secs.max(1)),
+        tune_pacer: std::sync::Arc::new(RatePacer::new(
+            config.tune_rate_limit,
+            std::time::Duration::from_secs(config.tune_rate_window_secs.max(1)),
+        )),
     })?;
     Ok(Prepared {
         state: AppState::new(config, pool, secrets, connectors)?,

@@ -23,7 +23,7 @@ fn fields(c: &Connection, agent_name: &str) -> Vec<(&'static str, Option<String>
 }
 
 fn implementation_label(stored: &str) -> String {
-    junction_connectors::hasoffers::implementation::ImplementationType::parse(stored)
+    junction_connectors::hasoffers::ImplementationType::parse(stored)
         .map_or_else(|| stored.to_string(), |t| t.label().to_string())
 }
 

@@ -10,7 +10,7 @@ use url::Url;
 use uuid::Uuid;
 use validator::Validate;
 
-use junction_connectors::hasoffers::implementation::ImplementationType;
+use junction_connectors::hasoffers::ImplementationType;
 
 pub(crate) const NAME_MAX: u64 = 100;
 pub(crate) const QUERY_MAX: u64 = 20_000;

@@ -17,8 +17,8 @@ use crate::auth::{CurrentUser, Permission};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::views::{is_htmx, render_fragment, see_other};
-use junction_connectors::outcome::TestOutcome;
-use junction_connectors::runner::{ConnectionSettings, Connector, QueryOutcome};
+use junction_connectors::TestOutcome;
+use junction_connectors::{ConnectionSettings, Connector, FieldValues, QueryOutcome};
 
 /// Rows the Test Query preview shows at most.
 pub(crate) const PREVIEW_ROWS: usize = 100;
@@ -35,17 +35,23 @@ fn connector<'a>(state: &'a AppState, connection: &Connection) -> AppResult<&'a 
         .ok_or(AppError::NotFound)
 }
 
-/// The settings for one run; the key is opened here and lives only as long as the run.
+/// The settings for one run, from the stored row; the key is opened here and lives only as long
+/// as the run.
 fn settings(state: &AppState, connection: &Connection) -> AppResult<ConnectionSettings> {
     Ok(ConnectionSettings {
-        server_url: connection.server_url.clone(),
-        implementation_type: connection.implementation_type.clone(),
-        api_key: service::open_key(&state.secrets, connection)?,
         timeout: std::time::Duration::from_millis(connection.timeout_ms.max(1) as u64),
         // The built-in cloud agent runs in our network: it may not reach private addresses
         // unless the operator allows it. A corporate agent exists to reach internal systems.
         allow_private_targets: state.connectors.allow_private_targets
             || connection.cloud_agent_id != BUILTIN_AGENT_ID,
+        fields: FieldValues::from_iter([
+            ("server_url", connection.server_url.as_str()),
+            (
+                "implementation_type",
+                connection.implementation_type.as_str(),
+            ),
+        ]),
+        secret: service::open_key(&state.secrets, connection)?,
     })
 }
 
@@ -144,7 +150,7 @@ pub(crate) async fn test_query(
         .await;
     let summary = match &outcome {
         QueryOutcome::Rows(preview) => TestOutcome::new(
-            junction_connectors::outcome::OutcomeCode::Success,
+            junction_connectors::OutcomeCode::Success,
             format!(
                 "{} rows shown{} from {} ({} calls)",
                 preview.rows.len(),
@@ -156,12 +162,13 @@ pub(crate) async fn test_query(
                 preview.calls
             ),
         )
-        .timed(
+        .with_timing(
             std::time::Duration::from_millis(preview.elapsed_ms),
+            preview.close_to_timeout,
             std::time::Duration::from_millis(connection.timeout_ms as u64),
         ),
         QueryOutcome::Invalid(mistake) => TestOutcome::new(
-            junction_connectors::outcome::OutcomeCode::ApiError,
+            junction_connectors::OutcomeCode::ApiError,
             format!("The query is not valid: {}", mistake.message),
         ),
         QueryOutcome::Failed(outcome) => outcome.clone(),

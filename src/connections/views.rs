@@ -10,9 +10,9 @@ use crate::audit::model::AuditEvent;
 use crate::auth::{CurrentUser, Permission};
 use crate::connections::runs::Run;
 use crate::views::{Layout, format_time, iso_time};
-use junction_connectors::hasoffers::implementation::ImplementationType;
-use junction_connectors::outcome::TestOutcome;
-use junction_connectors::runner::QueryOutcome;
+use junction_connectors::QueryOutcome;
+use junction_connectors::TestOutcome;
+use junction_connectors::hasoffers::ImplementationType;
 use junction_connectors::{self as connectors, ConnectorInfo, Section};
 
 /// Rows per list page unless the address asks for 50 or 100.
@@ -447,6 +447,6 @@ impl ListView {
 
 impl ConnectionFormPage<'_> {
     pub(crate) fn query_help(&self) -> &'static str {
-        junction_connectors::hasoffers::query::QUERY_HELP
+        junction_connectors::hasoffers::QUERY_HELP
     }
 }

@@ -119,7 +119,7 @@ async fn the_log_of_a_whole_session_of_work_names_each_request_and_holds_no_secr
     let query_id = queried.header("x-request-id").unwrap().to_string();
     let csv = read(
         client
-            .get(format!("{address}/connections/{id}/export.csv"))
+            .post(format!("{address}/connections/{id}/export.csv"))
             .send()
             .await
             .unwrap(),

@@ -112,7 +112,9 @@ async fn metrics_count_requests_by_route_tests_by_outcome_and_show_the_pool() {
         )
         .await;
     assert_eq!(queried.status, 200);
-    let csv = app.get(&format!("/connections/{id}/export.csv")).await;
+    let csv = app
+        .post_form(&format!("/connections/{id}/export.csv"), &[])
+        .await;
     assert_eq!(csv.status, 200);
 
     let metrics_address = app.metrics_address.clone().expect("a metrics listener");

@@ -125,7 +125,7 @@ async fn sigterm_ends_a_running_download_with_its_error_line() {
     // Ten pages of 500 rows, half a second each: still running when the timeout is up.
     tune.set_fault(Fault::Latency(Duration::from_millis(500)));
     let mut download = client
-        .get(format!("{}/connections/{id}/export.csv", junction.address))
+        .post(format!("{}/connections/{id}/export.csv", junction.address))
         .send()
         .await
         .unwrap();

@@ -1,205 +1,29 @@
-//! Connectors: the catalogue shown on the Connector Selection Page, and the code that talks to
-//! each external system. Handlers never speak an external API themselves.
+//! Junction's connectors: the code that talks to each external system, usable by the web app
+//! and by a corporate agent process alike (no web, template or database code here).
+//!
+//! What the crate offers:
+//! * [`Connectors`], built once from [`OutboundSettings`]: the live [`Connector`] of each kind;
+//! * the [`Connector`] trait and what it takes and gives: [`ConnectionSettings`] in,
+//!   [`TestOutcome`], [`QueryOutcome`] and a [`CsvStream`] out;
+//! * the [`Pacer`] trait that keeps calls under an external system's rate limit, and its
+//!   in-process implementation [`RatePacer`];
+//! * the catalogue of the Connector Selection Page: [`by_section`], [`find`], [`kinds_matching`];
+//! * per connector, what its forms need: [`hasoffers::ImplementationType`], [`hasoffers::QUERY_HELP`].
 
+mod catalogue;
+mod connector;
 pub mod hasoffers;
-pub mod outbound;
-pub mod outcome;
-pub mod runner;
+mod outbound;
+mod outcome;
+mod pacer;
+mod registry;
+mod spreadsheet;
 
-use std::time::Duration;
-
-use runner::Connector;
-
-/// Settings shared by every connector's outbound calls.
-#[derive(Debug, Clone)]
-pub struct OutboundSettings {
-    /// Let the built-in cloud agent reach private, loopback and link-local addresses.
-    pub allow_private_targets: bool,
-    /// TUNE's rate limit per network: calls per window.
-    pub tune_rate_limit: usize,
-    pub tune_rate_window: Duration,
-}
-
-/// The live connectors, by kind. Built once; shared by every request.
-pub struct Connectors {
-    hasoffers: hasoffers::connector::HasOffersConnector,
-    pub allow_private_targets: bool,
-}
-
-impl Connectors {
-    pub fn new(settings: &OutboundSettings) -> anyhow::Result<Self> {
-        let mut config = hasoffers::client::ClientConfig::new(outbound::OutboundPolicy::strict());
-        config.pacer =
-            hasoffers::pacer::RatePacer::new(settings.tune_rate_limit, settings.tune_rate_window);
-        let (strict, open) = hasoffers::connector::clients(config)?;
-        Ok(Self {
-            hasoffers: hasoffers::connector::HasOffersConnector::new(strict, open),
-            allow_private_targets: settings.allow_private_targets,
-        })
-    }
-
-    /// The connector of a stored connection's kind.
-    pub fn get(&self, kind: &str) -> Option<&dyn Connector> {
-        match kind {
-            "hasoffers" => Some(&self.hasoffers),
-            _ => None,
-        }
-    }
-}
-
-/// A section of the Connector Selection Page, in the order the page stacks them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Section {
-    ErpAccounting,
-    Crm,
-    Databases,
-    Files,
-    Services,
-}
-
-impl Section {
-    pub const ALL: [Section; 5] = [
-        Section::ErpAccounting,
-        Section::Crm,
-        Section::Databases,
-        Section::Files,
-        Section::Services,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Section::ErpAccounting => "ERP/Accounting",
-            Section::Crm => "CRM",
-            Section::Databases => "Databases",
-            Section::Files => "Files",
-            Section::Services => "Services",
-        }
-    }
-
-    /// A stable id for anchors and `aria-labelledby`.
-    pub fn slug(self) -> &'static str {
-        match self {
-            Section::ErpAccounting => "erp-accounting",
-            Section::Crm => "crm",
-            Section::Databases => "databases",
-            Section::Files => "files",
-            Section::Services => "services",
-        }
-    }
-}
-
-/// One entry of the catalogue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConnectorInfo {
-    /// Stored in `connections.connector` and used in URLs.
-    pub kind: &'static str,
-    /// The name on the tile and in the Connections list.
-    pub title: &'static str,
-    /// The name of the form's work area, as the reference platform calls it.
-    pub work_area: &'static str,
-    pub summary: &'static str,
-    pub section: Section,
-    /// `false`: shown as "coming soon", not clickable.
-    pub available: bool,
-}
-
-const fn soon(kind: &'static str, title: &'static str, section: Section) -> ConnectorInfo {
-    ConnectorInfo {
-        kind,
-        title,
-        work_area: "",
-        summary: "Coming soon",
-        section,
-        available: false,
-    }
-}
-
-/// Every connector, one entry each. Adding a connector is one entry here plus its module.
-pub const CATALOGUE: &[ConnectorInfo] = &[
-    hasoffers::INFO,
-    soon("priority-api", "Priority API", Section::ErpAccounting),
-    soon("netsuite", "NetSuite", Section::ErpAccounting),
-    soon(
-        "sap-business-one",
-        "SAP Business One",
-        Section::ErpAccounting,
-    ),
-    soon(
-        "quickbooks-online",
-        "QuickBooks Online",
-        Section::ErpAccounting,
-    ),
-    soon("salesforce", "Salesforce", Section::Crm),
-    soon("hubspot", "HubSpot", Section::Crm),
-    soon("dynamics-365", "Microsoft Dynamics 365", Section::Crm),
-    soon("postgresql", "PostgreSQL", Section::Databases),
-    soon("sql-server", "Microsoft SQL Server", Section::Databases),
-    soon("mysql", "MySQL", Section::Databases),
-    soon("odbc", "ODBC", Section::Databases),
-    soon("sftp", "FTP / SFTP", Section::Files),
-    soon("csv", "CSV files", Section::Files),
-    soon("excel", "Excel workbooks", Section::Files),
-    soon("iconduct", "iConduct", Section::Services),
-    soon("rest", "REST / JSON", Section::Services),
-    soon("soap", "SOAP", Section::Services),
-];
-
-/// The catalogue entry for a stored or routed connector kind.
-pub fn find(kind: &str) -> Option<&'static ConnectorInfo> {
-    CATALOGUE.iter().find(|c| c.kind == kind)
-}
-
-/// Connector kinds whose title contains `needle` (case-insensitive); lets list search match
-/// "tune" or "hasoffers" although the table stores only the kind.
-pub fn kinds_matching(needle: &str) -> Vec<&'static str> {
-    let needle = needle.to_lowercase();
-    CATALOGUE
-        .iter()
-        .filter(|c| c.available)
-        .filter(|c| c.title.to_lowercase().contains(&needle) || c.kind.contains(&needle))
-        .map(|c| c.kind)
-        .collect()
-}
-
-/// The catalogue grouped by section, sections in their fixed order.
-pub fn by_section() -> Vec<(Section, Vec<&'static ConnectorInfo>)> {
-    Section::ALL
-        .iter()
-        .map(|&section| {
-            let tiles = CATALOGUE.iter().filter(|c| c.section == section).collect();
-            (section, tiles)
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hasoffers_is_live_in_erp_accounting() {
-        let info = find("hasoffers").expect("hasoffers is in the catalogue");
-        assert!(info.available);
-        assert_eq!(info.section, Section::ErpAccounting);
-        assert_eq!(info.title, "TUNE (formerly HasOffers)");
-    }
-
-    #[test]
-    fn every_kind_is_unique_and_every_section_has_tiles() {
-        let mut kinds: Vec<_> = CATALOGUE.iter().map(|c| c.kind).collect();
-        kinds.sort();
-        kinds.dedup();
-        assert_eq!(kinds.len(), CATALOGUE.len());
-        assert!(by_section().iter().all(|(_, tiles)| !tiles.is_empty()));
-    }
-
-    #[test]
-    fn search_matches_title_words() {
-        assert_eq!(kinds_matching("tune"), vec!["hasoffers"]);
-        assert_eq!(kinds_matching("HASOFF"), vec!["hasoffers"]);
-        assert!(
-            kinds_matching("salesforce").is_empty(),
-            "coming-soon connectors hold no connections"
-        );
-    }
-}
+pub use catalogue::{ConnectorInfo, Section, by_section, find, kinds_matching};
+pub use connector::{
+    Choice, ConnectionSettings, Connector, CsvStream, FieldKind, FieldSpec, FieldValues,
+    QueryMistake, QueryOutcome, QueryPreview,
+};
+pub use outcome::{OutcomeCode, TestOutcome};
+pub use pacer::{Pacer, PacerKey, PacerRefusal, RatePacer, Slot};
+pub use registry::{Connectors, OutboundSettings};

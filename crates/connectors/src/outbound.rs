@@ -25,15 +25,15 @@ use url::{Host, Url};
 
 /// Where a connector may send requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct OutboundPolicy {
+pub(crate) struct OutboundPolicy {
     /// When true, loopback/private/link-local targets are allowed (local demo, sandbox, tests).
     /// The project's configuration sets it from an environment variable; it defaults to false.
-    pub allow_private_targets: bool,
+    pub(crate) allow_private_targets: bool,
 }
 
 /// Why an address is not a permitted outbound target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BlockedRange {
+pub(crate) enum BlockedRange {
     /// 127.0.0.0/8, ::1.
     Loopback,
     /// RFC 1918 (10/8, 172.16/12, 192.168/16), IPv6 unique-local fc00::/7 and site-local fec0::/10.
@@ -48,11 +48,16 @@ pub enum BlockedRange {
     SharedAddressSpace,
     /// 224/4 and ff00::/8: never an HTTP server, refused so nothing odd is sent on the LAN.
     Multicast,
+    /// 192.0.0.0/24 (IETF protocol assignments) and 240/4 (reserved for future use): not
+    /// reachable on the internet, so only something local could answer.
+    Reserved,
+    /// 198.18.0.0/15, set aside for benchmarking networks inside an organisation.
+    Benchmarking,
 }
 
 impl BlockedRange {
     /// Short plain-language name of the range, used in messages.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Self::Loopback => "loopback",
             Self::Private => "private",
@@ -61,14 +66,27 @@ impl BlockedRange {
             Self::Broadcast => "broadcast",
             Self::SharedAddressSpace => "shared (carrier-grade NAT)",
             Self::Multicast => "multicast",
+            Self::Reserved => "reserved",
+            Self::Benchmarking => "benchmarking",
         }
+    }
+
+    /// The description with its article: "a private", "an unspecified".
+    pub(crate) fn with_article(self) -> String {
+        let words = self.describe();
+        let article = if words.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        format!("{article} {words}")
     }
 }
 
 /// A refused outbound target. Its `Display` names the host or address but never a path or query,
 /// so it is safe to show and log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OutboundRefusal {
+pub(crate) enum OutboundRefusal {
     /// Only `http` and `https` may be used.
     #[error("the URL scheme \"{0}\" is not allowed; use http or https")]
     Scheme(String),
@@ -76,7 +94,7 @@ pub enum OutboundRefusal {
     #[error("the URL has no host name")]
     NoHost,
     /// The host is, or resolves to, an address in a blocked range.
-    #[error("{host} points to a {} address ({ip})", range.describe())]
+    #[error("{host} points to {} address ({ip})", range.with_article())]
     BlockedAddress {
         /// The host as written in the URL.
         host: String,
@@ -88,9 +106,11 @@ pub enum OutboundRefusal {
 }
 
 /// Returns the blocked range `ip` falls in, or `None` when it is an acceptable public target.
-/// IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`) and NAT64 (`64:ff9b::a.b.c.d`)
-/// IPv6 forms are judged by the IPv4 address they carry, since that is where the packets end up.
-pub fn blocked_range(ip: IpAddr) -> Option<BlockedRange> {
+/// IPv6 forms that carry an IPv4 address are judged by that address, since that is where the
+/// packets end up: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64 with the
+/// well-known prefix (`64:ff9b::a.b.c.d`) or a local one (`64:ff9b:1::/48`, the address in the
+/// last 32 bits as translators that use a /96 inside it place it) and 6to4 (`2002:aabb:ccdd::/48`).
+pub(crate) fn blocked_range(ip: IpAddr) -> Option<BlockedRange> {
     match ip {
         IpAddr::V4(v4) => blocked_v4(v4),
         IpAddr::V6(v6) => blocked_v6(v6),
@@ -113,6 +133,10 @@ fn blocked_v4(ip: Ipv4Addr) -> Option<BlockedRange> {
         Some(BlockedRange::SharedAddressSpace)
     } else if ip.is_multicast() {
         Some(BlockedRange::Multicast)
+    } else if (a == 192 && b == 0 && ip.octets()[2] == 0) || a >= 240 {
+        Some(BlockedRange::Reserved)
+    } else if a == 198 && (b & 0xfe) == 18 {
+        Some(BlockedRange::Benchmarking)
     } else {
         None
     }
@@ -133,9 +157,16 @@ fn blocked_v6(ip: Ipv6Addr) -> Option<BlockedRange> {
     if seg[..6] == [0; 6] {
         return blocked_v4(embedded_v4(ip));
     }
-    // NAT64 well-known prefix 64:ff9b::/96 carries an IPv4 destination in its last 32 bits.
-    if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+    // NAT64: the well-known prefix 64:ff9b::/96, and the local-use 64:ff9b:1::/48, carry an
+    // IPv4 destination in their last 32 bits.
+    if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || seg[..3] == [0x64, 0xff9b, 1] {
         return blocked_v4(embedded_v4(ip));
+    }
+    // 6to4: 2002:aabb:ccdd::/48 is relayed to the IPv4 address a.b.c.d.
+    if seg[0] == 0x2002 {
+        let [a, b] = seg[1].to_be_bytes();
+        let [c, d] = seg[2].to_be_bytes();
+        return blocked_v4(Ipv4Addr::new(a, b, c, d));
     }
     match seg[0] {
         s if (s & 0xfe00) == 0xfc00 => Some(BlockedRange::Private),
@@ -154,21 +185,21 @@ fn embedded_v4(ip: Ipv6Addr) -> Ipv4Addr {
 
 impl OutboundPolicy {
     /// The production default: private, loopback and link-local targets are refused.
-    pub const fn strict() -> Self {
+    pub(crate) const fn strict() -> Self {
         Self {
             allow_private_targets: false,
         }
     }
 
     /// For local development, the sandbox and tests: every address is allowed (scheme still checked).
-    pub const fn allow_private() -> Self {
+    pub(crate) const fn allow_private() -> Self {
         Self {
             allow_private_targets: true,
         }
     }
 
     /// Checks one resolved (or literal) address for `host`.
-    pub fn check_ip(&self, host: &str, ip: IpAddr) -> Result<(), OutboundRefusal> {
+    pub(crate) fn check_ip(&self, host: &str, ip: IpAddr) -> Result<(), OutboundRefusal> {
         if self.allow_private_targets {
             return Ok(());
         }
@@ -185,7 +216,7 @@ impl OutboundPolicy {
     /// Checks what can be checked before any lookup: the scheme, and the address when the host is an
     /// IP literal (the HTTP client skips the resolver for those). Host names are checked later, at
     /// connection time, by [`GuardedResolver`].
-    pub fn check_url(&self, url: &Url) -> Result<(), OutboundRefusal> {
+    pub(crate) fn check_url(&self, url: &Url) -> Result<(), OutboundRefusal> {
         match url.scheme() {
             "http" | "https" => {}
             other => return Err(OutboundRefusal::Scheme(other.to_string())),
@@ -207,7 +238,7 @@ impl OutboundPolicy {
     }
 
     /// Keeps the permitted addresses of a lookup; refuses when none is left.
-    pub fn filter_addrs(
+    pub(crate) fn filter_addrs(
         &self,
         host: &str,
         addrs: impl IntoIterator<Item = SocketAddr>,
@@ -235,7 +266,7 @@ impl OutboundPolicy {
 /// Error produced by [`GuardedResolver`]. The client finds it again in the HTTP error's source
 /// chain to tell "name not found" apart from "name resolves to a refused address".
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ResolveError {
+pub(crate) enum ResolveError {
     /// The lookup failed or returned no address.
     NotFound {
         /// The name that was looked up.
@@ -259,13 +290,13 @@ impl StdError for ResolveError {}
 /// A `reqwest` DNS resolver that resolves with the system resolver (tokio `lookup_host`) and drops
 /// every address the policy refuses, so the check holds for the address actually connected to.
 #[derive(Debug, Clone, Copy)]
-pub struct GuardedResolver {
+pub(crate) struct GuardedResolver {
     policy: OutboundPolicy,
 }
 
 impl GuardedResolver {
     /// A resolver enforcing `policy`.
-    pub fn new(policy: OutboundPolicy) -> Self {
+    pub(crate) fn new(policy: OutboundPolicy) -> Self {
         Self { policy }
     }
 }
@@ -287,7 +318,9 @@ impl Resolve for GuardedResolver {
 }
 
 /// Finds a [`ResolveError`] in an error's source chain.
-pub fn find_resolve_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a ResolveError> {
+pub(crate) fn find_resolve_error<'a>(
+    err: &'a (dyn StdError + 'static),
+) -> Option<&'a ResolveError> {
     let mut current = Some(err);
     while let Some(e) = current {
         if let Some(found) = e.downcast_ref::<ResolveError>() {
@@ -334,6 +367,13 @@ mod tests {
             ("::ffff:169.254.169.254", Some(BlockedRange::LinkLocal)),
             ("::10.1.2.3", Some(BlockedRange::Private)),
             ("64:ff9b::a9fe:a9fe", Some(BlockedRange::LinkLocal)),
+            ("192.0.0.1", Some(BlockedRange::Reserved)),
+            ("192.0.0.255", Some(BlockedRange::Reserved)),
+            ("198.18.0.1", Some(BlockedRange::Benchmarking)),
+            ("198.19.255.255", Some(BlockedRange::Benchmarking)),
+            ("240.0.0.1", Some(BlockedRange::Reserved)),
+            ("254.255.255.255", Some(BlockedRange::Reserved)),
+            ("239.255.255.255", Some(BlockedRange::Multicast)),
             // Public addresses, including neighbours of the blocked ranges.
             ("8.8.8.8", None),
             ("172.32.0.1", None),
@@ -343,10 +383,58 @@ mod tests {
             ("169.253.0.1", None),
             ("2606:4700::1111", None),
             ("::ffff:8.8.8.8", None),
+            ("192.0.1.1", None),
+            ("191.255.255.255", None),
+            ("198.17.255.255", None),
+            ("198.20.0.1", None),
+            ("239.0.0.0", Some(BlockedRange::Multicast)),
         ];
         for (addr, expected) in table {
             assert_eq!(blocked_range(ip(addr)), *expected, "{addr}");
         }
+    }
+
+    #[test]
+    fn six_to_four_and_nat64_addresses_are_judged_by_the_ipv4_address_they_carry() {
+        let table: &[(&str, Option<BlockedRange>)] = &[
+            // 6to4, 2002:aabb:ccdd::/48.
+            ("2002:7f00:1::", Some(BlockedRange::Loopback)),
+            ("2002:a00:5::1", Some(BlockedRange::Private)),
+            ("2002:a9fe:a9fe:1234::1", Some(BlockedRange::LinkLocal)),
+            ("2002:c612:1::", Some(BlockedRange::Benchmarking)),
+            ("2002:f000:1::", Some(BlockedRange::Reserved)),
+            ("2002::", Some(BlockedRange::Unspecified)),
+            ("2002:808:808::1", None),
+            // Local-use NAT64, 64:ff9b:1::/48, with the address in the last 32 bits.
+            ("64:ff9b:1::a00:5", Some(BlockedRange::Private)),
+            (
+                "64:ff9b:1:1234:5678:9abc:a9fe:a9fe",
+                Some(BlockedRange::LinkLocal),
+            ),
+            ("64:ff9b:1::c000:1", Some(BlockedRange::Reserved)),
+            ("64:ff9b:1::808:808", None),
+            // The well-known NAT64 prefix, 64:ff9b::/96.
+            ("64:ff9b::7f00:1", Some(BlockedRange::Loopback)),
+            ("64:ff9b::c612:1", Some(BlockedRange::Benchmarking)),
+            ("64:ff9b::808:808", None),
+        ];
+        for (addr, expected) in table {
+            assert_eq!(blocked_range(ip(addr)), *expected, "{addr}");
+        }
+        let refused = OutboundPolicy::strict()
+            .check_url(&Url::parse("http://[2002:a00:5::1]/Apiv3/json").unwrap())
+            .unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "2002:a00:5::1 points to a private address (2002:a00:5::1)"
+        );
+        let reserved = OutboundPolicy::strict()
+            .check_url(&Url::parse("http://0.0.0.0/").unwrap())
+            .unwrap_err();
+        assert_eq!(
+            reserved.to_string(),
+            "0.0.0.0 points to an unspecified address (0.0.0.0)"
+        );
     }
 
     #[test]

@@ -99,6 +99,11 @@ impl std::fmt::Display for OutcomeCode {
 /// Share of the timeout above which a result is flagged as "close to the timeout".
 const CLOSE_TO_TIMEOUT_RATIO: f64 = 0.8;
 
+/// True when one call took more than 80% of the timeout that bounds it.
+pub(crate) fn is_close_to_timeout(elapsed: Duration, timeout: Duration) -> bool {
+    !timeout.is_zero() && elapsed.as_secs_f64() > timeout.as_secs_f64() * CLOSE_TO_TIMEOUT_RATIO
+}
+
 /// The result of a connection test, ready to show to an integration administrator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TestOutcome {
@@ -112,7 +117,7 @@ pub struct TestOutcome {
     pub detail: Option<String>,
     /// Wall-clock time of the whole test, retries and rate pacing included.
     pub elapsed_ms: u64,
-    /// True when the test took more than 80% of the connection's timeout.
+    /// True when a call took more than 80% of the connection's timeout, which bounds each call.
     pub close_to_timeout: bool,
 }
 
@@ -141,13 +146,24 @@ impl TestOutcome {
         self
     }
 
-    /// Records the elapsed time and flags it when it used more than 80% of `timeout`. On success the
-    /// message also says so, because a test that barely made it predicts timeouts in real runs.
-    pub fn timed(mut self, elapsed: Duration, timeout: Duration) -> Self {
+    /// Records the elapsed time of a single call and flags it when it used more than 80% of
+    /// `timeout`. On success the message also says so, because a test that barely made it
+    /// predicts timeouts in real runs.
+    pub fn timed(self, elapsed: Duration, timeout: Duration) -> Self {
+        let close = is_close_to_timeout(elapsed, timeout);
+        self.with_timing(elapsed, close, timeout)
+    }
+
+    /// Records the elapsed time of a run of several calls, and whether one of them came close to
+    /// `timeout`, which bounds each call (the connector judges that, call by call).
+    pub fn with_timing(
+        mut self,
+        elapsed: Duration,
+        close_to_timeout: bool,
+        timeout: Duration,
+    ) -> Self {
         self.elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
-        let close = !timeout.is_zero()
-            && elapsed.as_secs_f64() > timeout.as_secs_f64() * CLOSE_TO_TIMEOUT_RATIO;
-        self.close_to_timeout = close && self.code != OutcomeCode::Timeout;
+        self.close_to_timeout = close_to_timeout && self.code != OutcomeCode::Timeout;
         if self.close_to_timeout && self.code.is_success() {
             self.message.push_str(&format!(
                 ", close to your {} ms timeout",
@@ -160,40 +176,6 @@ impl TestOutcome {
     /// True when the test succeeded.
     pub fn is_success(&self) -> bool {
         self.code.is_success()
-    }
-}
-
-/// Makes a short, single-line preview of a response body for messages: at most `max_chars`
-/// characters, control characters replaced by spaces, runs of whitespace collapsed, an ellipsis
-/// when cut. Invalid UTF-8 is replaced, never an error.
-pub fn body_preview(body: &[u8], max_chars: usize) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut out = String::new();
-    let mut count = 0;
-    let mut last_space = true;
-    let mut cut = false;
-    for ch in text.chars() {
-        let ch = if ch.is_control() || ch.is_whitespace() {
-            ' '
-        } else {
-            ch
-        };
-        if ch == ' ' && last_space {
-            continue;
-        }
-        if count == max_chars {
-            cut = true;
-            break;
-        }
-        last_space = ch == ' ';
-        out.push(ch);
-        count += 1;
-    }
-    let trimmed = out.trim_end().to_string();
-    if cut {
-        format!("{trimmed}…")
-    } else {
-        trimmed
     }
 }
 
@@ -242,30 +224,41 @@ mod tests {
     }
 
     #[test]
+    fn a_run_of_calls_is_flagged_as_its_connector_judged_each_call() {
+        let many_fast = TestOutcome::new(OutcomeCode::Success, "100 rows").with_timing(
+            Duration::from_millis(45_000),
+            false,
+            Duration::from_millis(30_000),
+        );
+        assert!(
+            !many_fast.close_to_timeout,
+            "longer than the timeout in all, fine call by call"
+        );
+        assert_eq!(many_fast.message, "100 rows");
+        assert_eq!(many_fast.elapsed_ms, 45_000);
+        let one_slow = TestOutcome::new(OutcomeCode::Success, "100 rows").with_timing(
+            Duration::from_millis(26_000),
+            true,
+            Duration::from_millis(30_000),
+        );
+        assert!(one_slow.close_to_timeout);
+        assert_eq!(one_slow.message, "100 rows, close to your 30000 ms timeout");
+        assert!(is_close_to_timeout(
+            Duration::from_millis(801),
+            Duration::from_millis(1_000)
+        ));
+        assert!(!is_close_to_timeout(
+            Duration::from_millis(800),
+            Duration::from_millis(1_000)
+        ));
+        assert!(!is_close_to_timeout(Duration::from_secs(5), Duration::ZERO));
+    }
+
+    #[test]
     fn a_timeout_is_not_flagged_as_close_to_the_timeout() {
         let t = TestOutcome::new(OutcomeCode::Timeout, "No answer")
             .timed(Duration::from_millis(1_000), Duration::from_millis(1_000));
         assert!(!t.close_to_timeout);
         assert_eq!(t.message, "No answer");
-    }
-
-    #[test]
-    fn body_preview_is_short_single_line_and_free_of_control_characters() {
-        let table: &[(&[u8], usize, &str)] = &[
-            (
-                b"<html>\r\n  <body>Oops</body>\n</html>",
-                200,
-                "<html> <body>Oops</body> </html>",
-            ),
-            (b"abc\x00\x07def", 200, "abc def"),
-            (b"0123456789", 4, "0123…"),
-            (b"", 200, ""),
-            (b"\xff\xfeok", 200, "\u{fffd}\u{fffd}ok"),
-        ];
-        for (body, max, expected) in table {
-            assert_eq!(body_preview(body, *max), *expected);
-        }
-        let long = "x".repeat(1000);
-        assert!(body_preview(long.as_bytes(), 200).chars().count() <= 201);
     }
 }

@@ -689,3 +689,148 @@ async fn a_json_body_counts_as_no_parameters() {
     assert_eq!(v, auth_failure());
     sb.stop().await;
 }
+
+#[tokio::test]
+async fn faults_rate_limit_empty_redirect_and_error_page() {
+    let sb = start(SandboxConfig::default()).await;
+    let url = network_url(&sb, "Target=Offer&Method=findAll&limit=1");
+
+    sb.set_fault(Fault::RateLimited);
+    let v = get_json(&url).await;
+    assert_eq!(v["response"]["status"], json!(-1));
+    let message = v["response"]["errorMessage"].as_str().expect("a message");
+    assert!(
+        message.starts_with("API usage exceeded rate limit.  Configured: 50/10s window"),
+        "{message}"
+    );
+
+    sb.set_fault(Fault::EmptyBody);
+    let resp = client().get(&url).send().await.expect("request");
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.expect("body").is_empty());
+
+    sb.set_fault(Fault::Redirect);
+    let no_redirects = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let resp = no_redirects.get(&url).send().await.expect("request");
+    assert_eq!(resp.status(), 301);
+    let location = resp.headers()["location"].to_str().expect("ascii");
+    assert_eq!(
+        location,
+        url.replacen("http://", "https://", 1),
+        "the upgrade keeps the query, key included"
+    );
+
+    sb.set_fault(Fault::ErrorPage);
+    let resp = client().get(&url).send().await.expect("request");
+    assert_eq!(resp.status(), 500);
+    let page = resp.text().await.expect("body");
+    assert!(page.starts_with(super::faults::ERROR_PAGE_HEAD));
+    assert!(
+        page.contains(&format!("NetworkToken={}", sb.config().network_token)),
+        "the page prints the request URI: {page}"
+    );
+    sb.stop().await;
+}
+
+#[tokio::test]
+async fn a_stalled_body_never_completes_and_a_cut_body_ends_early() {
+    let sb = start(SandboxConfig::default()).await;
+    let url = network_url(&sb, "Target=Offer&Method=findAll&limit=1");
+
+    sb.set_fault(Fault::StalledBody);
+    let resp = client()
+        .get(&url)
+        .timeout(Duration::from_millis(500))
+        .send()
+        .await
+        .expect("the headers arrive");
+    assert_eq!(resp.status(), 200);
+    let err = resp.bytes().await.expect_err("the body never completes");
+    assert!(err.is_timeout(), "{err}");
+
+    sb.set_fault(Fault::CutBody);
+    let resp = client().get(&url).send().await.expect("the headers arrive");
+    let promised = resp.content_length().expect("a Content-Length");
+    assert!(promised > 0);
+    let err = resp.bytes().await.expect_err("the body ends early");
+    assert!(!err.is_timeout(), "closed, not timed out: {err}");
+    sb.stop().await;
+}
+
+#[tokio::test]
+async fn a_fault_for_a_number_of_requests_then_clears() {
+    let sb = start(SandboxConfig::default()).await;
+    let url = network_url(&sb, "Target=Offer&Method=findAll&limit=1");
+    sb.set_fault_times(Fault::GatewayTimeout504, 2);
+    for _ in 0..2 {
+        assert_eq!(
+            client().get(&url).send().await.expect("request").status(),
+            504
+        );
+    }
+    assert_eq!(get_json(&url).await["response"]["status"], json!(1));
+
+    let resp = client()
+        .post(format!(
+            "{}/__sandbox/fault?kind=html&times=1",
+            sb.base_url()
+        ))
+        .send()
+        .await
+        .expect("control request");
+    assert_eq!(resp.status(), 200);
+    let page = client().get(&url).send().await.expect("request");
+    assert!(
+        page.text()
+            .await
+            .expect("body")
+            .starts_with("<!DOCTYPE html>")
+    );
+    assert_eq!(get_json(&url).await["response"]["status"], json!(1));
+    sb.stop().await;
+}
+
+#[tokio::test]
+async fn the_request_log_keeps_method_path_and_parameters_in_order() {
+    let sb = start(SandboxConfig {
+        max_get_url_len: 60,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let long = network_url(&sb, "Target=Offer&Method=findAll&limit=1");
+    assert_eq!(
+        client().get(&long).send().await.expect("request").status(),
+        414
+    );
+    let form = format!(
+        "NetworkToken={}&Target=Offer&Method=findAll",
+        sb.config().network_token
+    );
+    client()
+        .post(format!("{}/Apiv3/json?NetworkId=demo", sb.base_url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .expect("request");
+    let log = sb.requests();
+    assert_eq!(log.len(), 2, "a refused request is logged too");
+    assert_eq!(
+        (log[0].method.as_str(), log[0].path.as_str()),
+        ("GET", "/Apiv3/json")
+    );
+    assert_eq!(log[0].param("Method"), Some("findAll"));
+    assert_eq!(log[1].method, "POST");
+    assert_eq!(log[1].query, "NetworkId=demo");
+    assert_eq!(log[1].param("NetworkId"), Some("demo"), "query first");
+    assert_eq!(log[1].param("Target"), Some("Offer"), "then the form");
+    assert_eq!(
+        sb.last_request_params().as_deref(),
+        Some(log[1].params.as_slice())
+    );
+    sb.stop().await;
+}

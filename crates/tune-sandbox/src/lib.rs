@@ -31,7 +31,8 @@ use std::time::Duration;
 use actix_web::HttpServer;
 use actix_web::dev::ServerHandle;
 
-pub use faults::Fault;
+pub use faults::{FAULT_NAMES, Fault};
+pub use server::RecordedRequest;
 
 /// Settings of one sandbox instance. Every credential is configurable so tests can
 /// check that the connector sends exactly what the user typed.
@@ -136,7 +137,13 @@ impl RunningSandbox {
 
     /// Applies `fault` to the following API requests; `Fault::None` clears it.
     pub fn set_fault(&self, fault: Fault) {
-        self.shared.set_fault(fault);
+        self.shared.set_fault(fault, None);
+    }
+
+    /// Applies `fault` to the next `times` API requests only, then answers normally again
+    /// (e.g. a throttle that lets the third attempt through).
+    pub fn set_fault_times(&self, fault: Fault, times: u64) {
+        self.shared.set_fault(fault, Some(times));
     }
 
     /// Number of API requests received so far (control and index pages excluded).
@@ -147,10 +154,22 @@ impl RunningSandbox {
     /// Decoded key/value pairs (query first, then form body) of the last API request.
     pub fn last_request_params(&self) -> Option<Vec<(String, String)>> {
         self.shared
-            .last_params
+            .log
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .back()
+            .map(|request| request.params.clone())
+    }
+
+    /// The API requests received, oldest first (the last thousand).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared
+            .log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// Stops at once, dropping in-flight requests (including hung ones).

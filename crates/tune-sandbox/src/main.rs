@@ -41,11 +41,12 @@ struct Args {
     /// Delay every API answer by this many milliseconds.
     #[arg(long, env = "TUNE_SANDBOX_LATENCY_MS", conflicts_with = "fault")]
     latency_ms: Option<u64>,
-    /// Inject a fault into every API answer: hang, 504, html, truncated, reset or 429.
+    /// Inject a fault into every API answer: hang, 504, html, truncated, reset, 429,
+    /// rate-limit, empty, redirect, stall, cut or error-page.
     #[arg(
         long,
         env = "TUNE_SANDBOX_FAULT",
-        value_parser = ["hang", "504", "html", "truncated", "reset", "429"]
+        value_parser = clap::builder::PossibleValuesParser::new(tune_sandbox::FAULT_NAMES)
     )]
     fault: Option<String>,
 }
@@ -111,7 +112,8 @@ async fn main() -> std::io::Result<()> {
         if c.rate_limit == 0 { " (off)" } else { "" }
     );
     println!(
-        "Sandbox-only control (not TUNE): curl -X POST '{base}/__sandbox/fault?kind=none|latency|hang|504|html|truncated|reset|429&ms=N'"
+        "Sandbox-only control (not TUNE): curl -X POST '{base}/__sandbox/fault?kind=none|latency|{}&ms=N&times=N'",
+        tune_sandbox::FAULT_NAMES.join("|")
     );
     println!("Press Ctrl-C to stop.");
     actix_web::rt::signal::ctrl_c().await?;

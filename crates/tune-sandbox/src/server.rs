@@ -1,6 +1,7 @@
 //! HTTP layer: routes, parameter collection, envelopes, faults and request logging.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -10,14 +11,48 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 
 use super::SandboxConfig;
 use super::api::{self, Outcome};
 use super::data::{Fact, Sizes, build_facts};
-use super::faults::{Fault, HANG_FOR, HTML_BODY, URI_TOO_LONG_BODY};
+use super::faults::{ERROR_PAGE_HEAD, Fault, HANG_FOR, HTML_BODY, URI_TOO_LONG_BODY};
 use super::params::{PhpArray, decode_form, parse_pairs};
 use super::rate::RateLimiter;
+
+/// How many requests the log keeps; older ones are dropped so a long demo run stays small.
+const LOG_LENGTH: usize = 1000;
+
+/// One API request as the sandbox received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// `GET` or `POST`.
+    pub method: String,
+    /// The path, e.g. `/Apiv3/json`.
+    pub path: String,
+    /// The raw query string (empty when there is none).
+    pub query: String,
+    /// Decoded key/value pairs: query first, then the form body.
+    pub params: Vec<(String, String)>,
+}
+
+impl RecordedRequest {
+    /// The first value of parameter `name`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The fault in force, and for how many more requests (`None`: until changed).
+#[derive(Debug, Clone, Copy, Default)]
+struct FaultState {
+    fault: Fault,
+    remaining: Option<u64>,
+}
 
 /// State shared by all workers of one sandbox.
 pub(crate) struct Shared {
@@ -25,8 +60,8 @@ pub(crate) struct Shared {
     pub sizes: Sizes,
     pub rate: RateLimiter,
     pub requests: AtomicU64,
-    pub last_params: Mutex<Option<Vec<(String, String)>>>,
-    fault: Mutex<Fault>,
+    pub log: Mutex<VecDeque<RecordedRequest>>,
+    fault: Mutex<FaultState>,
     facts: OnceLock<Vec<Fact>>,
 }
 
@@ -36,19 +71,44 @@ impl Shared {
             sizes: Sizes::from_seed_rows(config.seed_rows),
             rate: RateLimiter::new(config.rate_limit, config.rate_window),
             requests: AtomicU64::new(0),
-            last_params: Mutex::new(None),
-            fault: Mutex::new(Fault::None),
+            log: Mutex::new(VecDeque::new()),
+            fault: Mutex::new(FaultState::default()),
             facts: OnceLock::new(),
             config,
         }
     }
 
-    pub(crate) fn set_fault(&self, fault: Fault) {
-        *self.fault.lock().unwrap_or_else(PoisonError::into_inner) = fault;
+    /// Applies `fault` to the next `times` API requests (`None`: until changed).
+    pub(crate) fn set_fault(&self, fault: Fault, times: Option<u64>) {
+        let state = match times {
+            Some(0) => FaultState::default(),
+            _ => FaultState {
+                fault,
+                remaining: times,
+            },
+        };
+        *self.fault.lock().unwrap_or_else(PoisonError::into_inner) = state;
     }
 
-    fn fault(&self) -> Fault {
-        *self.fault.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The fault for the request being served, counting it against a limited run.
+    fn take_fault(&self) -> Fault {
+        let mut state = self.fault.lock().unwrap_or_else(PoisonError::into_inner);
+        let fault = state.fault;
+        if let Some(remaining) = state.remaining.as_mut() {
+            *remaining = remaining.saturating_sub(1);
+            if *remaining == 0 {
+                *state = FaultState::default();
+            }
+        }
+        fault
+    }
+
+    fn record(&self, request: RecordedRequest) {
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        if log.len() == LOG_LENGTH {
+            log.pop_front();
+        }
+        log.push_back(request);
     }
 
     /// The stats cube, built on first use so sandboxes that never report pay nothing.
@@ -106,11 +166,14 @@ async fn v3(
 }
 
 async fn index() -> HttpResponse {
-    HttpResponse::Ok().content_type(ContentType::plaintext()).body(
-        "TUNE sandbox: a local fake of the TUNE (HasOffers) API.\n\
-         Call /Apiv3/json?NetworkId=…&NetworkToken=…&Target=Offer&Method=findAll&limit=1\n\
-         POST /__sandbox/fault?kind=none|latency|hang|504|html|truncated|reset|429&ms=N is a sandbox-only control.\n",
-    )
+    HttpResponse::Ok()
+        .content_type(ContentType::plaintext())
+        .body(format!(
+            "TUNE sandbox: a local fake of the TUNE (HasOffers) API.\n\
+             Call /Apiv3/json?NetworkId=…&NetworkToken=…&Target=Offer&Method=findAll&limit=1\n\
+             POST /__sandbox/fault?kind=none|latency|{}&ms=N&times=N is a sandbox-only control.\n",
+            super::faults::FAULT_NAMES.join("|")
+        ))
 }
 
 /// `POST /__sandbox/fault?kind=…&ms=…`: sandbox-only control, not part of TUNE.
@@ -123,11 +186,12 @@ async fn control(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
             .map(|(_, v)| v.as_str())
     };
     let ms = get("ms").and_then(|v| v.parse::<u64>().ok());
+    let times = get("times").and_then(|v| v.parse::<u64>().ok());
     match Fault::from_kind(get("kind").unwrap_or("none"), ms) {
         Ok(fault) => {
-            shared.set_fault(fault);
-            tracing::info!(%fault, "sandbox fault set");
-            HttpResponse::Ok().json(json!({"fault": fault.to_string()}))
+            shared.set_fault(fault, times);
+            tracing::info!(%fault, ?times, "sandbox fault set");
+            HttpResponse::Ok().json(json!({"fault": fault.to_string(), "times": times}))
         }
         Err(message) => HttpResponse::BadRequest().json(json!({"error": message})),
     }
@@ -140,6 +204,17 @@ async fn serve(
     path_target: Option<String>,
 ) -> HttpResponse {
     shared.requests.fetch_add(1, Ordering::SeqCst);
+    let mut pairs = decode_form(req.query_string().as_bytes());
+    // PHP only fills $_POST from form bodies; a JSON body counts as no parameters.
+    if req.content_type() == "application/x-www-form-urlencoded" {
+        pairs.extend(decode_form(body));
+    }
+    shared.record(RecordedRequest {
+        method: req.method().to_string(),
+        path: req.path().to_string(),
+        query: req.query_string().to_string(),
+        params: pairs.clone(),
+    });
     let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
     if uri_len > shared.config.max_get_url_len {
         tracing::info!(uri_len, "414 request URI too long");
@@ -147,22 +222,12 @@ async fn serve(
             .content_type(ContentType::html())
             .body(URI_TOO_LONG_BODY);
     }
-
-    let mut pairs = decode_form(req.query_string().as_bytes());
-    // PHP only fills $_POST from form bodies; a JSON body counts as no parameters.
-    if req.content_type() == "application/x-www-form-urlencoded" {
-        pairs.extend(decode_form(body));
-    }
-    *shared
-        .last_params
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner) = Some(pairs.clone());
     let mut params = parse_pairs(&pairs);
     if let Some(target) = path_target {
         params.set_first("Target", target);
     }
 
-    let fault = shared.fault();
+    let fault = shared.take_fault();
     match fault {
         Fault::Latency(delay) => actix_web::rt::time::sleep(delay).await,
         Fault::Hang => actix_web::rt::time::sleep(HANG_FOR).await,
@@ -180,7 +245,41 @@ async fn serve(
             log_request(req, &pairs, "fault reset");
             return reset_connection(req);
         }
-        Fault::None | Fault::TruncatedJson | Fault::Http429 => {}
+        Fault::EmptyBody => {
+            log_request(req, &pairs, "fault empty");
+            return HttpResponse::Ok()
+                .content_type(ContentType::json())
+                .finish();
+        }
+        Fault::Redirect => {
+            log_request(req, &pairs, "fault redirect");
+            let host = req.connection_info().host().to_string();
+            let location = match req.uri().path_and_query() {
+                Some(pq) => format!("https://{host}{pq}"),
+                None => format!("https://{host}/"),
+            };
+            return HttpResponse::MovedPermanently()
+                .insert_header((header::LOCATION, location))
+                .finish();
+        }
+        Fault::ErrorPage => {
+            log_request(req, &pairs, "fault error page");
+            let uri = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+            let page = format!(
+                "{ERROR_PAGE_HEAD}{} {}</p><pre>#0 /var/www/api/index.php(88): Api->dispatch()</pre></body></html>",
+                req.method(),
+                escape_html(uri)
+            );
+            return HttpResponse::InternalServerError()
+                .content_type(ContentType::html())
+                .body(page);
+        }
+        Fault::None
+        | Fault::TruncatedJson
+        | Fault::Http429
+        | Fault::RateLimited
+        | Fault::StalledBody
+        | Fault::CutBody => {}
     }
 
     let host = req
@@ -188,7 +287,12 @@ async fn serve(
         .get(header::HOST)
         .and_then(|h| h.to_str().ok());
     let peer: Option<IpAddr> = req.peer_addr().map(|a| a.ip());
-    let outcome = api::handle(shared, host, peer, &params);
+    let outcome = if fault == Fault::RateLimited {
+        let usage = shared.config.rate_limit as usize + 1;
+        Outcome::Error(super::ApiError::new(shared.rate.message(usage)))
+    } else {
+        api::handle(shared, host, peer, &params)
+    };
     let summary = match &outcome {
         Outcome::AuthFailure => "auth failure".to_string(),
         Outcome::Success(_) => "ok".to_string(),
@@ -221,7 +325,44 @@ async fn serve(
     if status == StatusCode::TOO_MANY_REQUESTS {
         response.insert_header((header::RETRY_AFTER, "1"));
     }
-    response.body(body)
+    match fault {
+        Fault::StalledBody => response
+            .no_chunking(body.len() as u64)
+            .streaming(first_half_then(
+                body,
+                futures_util::future::pending::<Result<Bytes, std::io::Error>>(),
+            )),
+        Fault::CutBody => response
+            .no_chunking(body.len() as u64)
+            .streaming(first_half_then(body, async {
+                // Give the first half time to leave before the connection is dropped.
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "sandbox fault: body cut short",
+                ))
+            })),
+        _ => response.body(body),
+    }
+}
+
+/// A body stream: the first half of `body`, then whatever `rest` resolves to (never, or an
+/// error that makes actix drop the connection).
+fn first_half_then(
+    mut body: Vec<u8>,
+    rest: impl std::future::Future<Output = Result<Bytes, std::io::Error>> + 'static,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    body.truncate(body.len() / 2);
+    let first = futures_util::stream::once(async move { Ok(Bytes::from(body)) });
+    first.chain(futures_util::stream::once(rest))
+}
+
+/// Minimal HTML escaping for text the sandbox prints into a page.
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Makes the connection die without a response: zero linger turns the close into an

@@ -1,23 +1,25 @@
 //! The HasOffers connector: the [`Connector`] operations on top of [`TuneClient`], the query
 //! translator and the row flattener.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use secrecy::ExposeSecret;
-use url::Url;
 
-use super::client::{CallError, HasOffersSettings, TuneClient};
-use super::implementation::ImplementationType;
+use super::client::{ClientConfig, ClientInitError, TuneClient};
+use super::messages::settings_refused;
 use super::query::{PlanKind, QueryError, QueryPlan, page_params, parse_query};
 use super::rows::flatten;
-use crate::outbound::OutboundPolicy;
-use crate::outcome::{OutcomeCode, TestOutcome};
-use crate::runner::{
-    ConnectionSettings, Connector, CsvStream, QueryMistake, QueryOutcome, QueryPreview,
+use super::settings::{FIELDS, Settings};
+use crate::connector::{
+    ConnectionSettings, Connector, CsvStream, FieldSpec, QueryMistake, QueryOutcome, QueryPreview,
 };
+use crate::outbound::OutboundPolicy;
+use crate::outcome::{TestOutcome, is_close_to_timeout};
+use crate::pacer::Pacer;
+use crate::spreadsheet::csv_line;
 
 /// Rows per call when the preview or the export pages through a result.
 const PREVIEW_PAGE: u64 = 100;
@@ -25,14 +27,26 @@ const EXPORT_PAGE: u64 = 500;
 
 /// Two clients sharing one rate pacer: one that refuses private addresses and one that allows
 /// them, chosen per connection.
-pub struct HasOffersConnector {
+pub(crate) struct HasOffersConnector {
     strict: TuneClient,
     open: TuneClient,
 }
 
 impl HasOffersConnector {
-    pub fn new(strict: TuneClient, open: TuneClient) -> Self {
-        Self { strict, open }
+    /// The connector with production client settings, its calls paced by `pacer`.
+    pub(crate) fn new(pacer: Arc<dyn Pacer>) -> Result<Self, ClientInitError> {
+        let mut config = ClientConfig::new(OutboundPolicy::strict());
+        config.pacer = pacer;
+        Self::with_config(config)
+    }
+
+    /// Both clients from one configuration (same pacer, same limits); only the policy differs.
+    fn with_config(mut config: ClientConfig) -> Result<Self, ClientInitError> {
+        config.policy = OutboundPolicy::strict();
+        let strict = TuneClient::with_config(config.clone())?;
+        config.policy = OutboundPolicy::allow_private();
+        let open = TuneClient::with_config(config)?;
+        Ok(Self { strict, open })
     }
 
     fn client(&self, settings: &ConnectionSettings) -> &TuneClient {
@@ -44,37 +58,13 @@ impl HasOffersConnector {
     }
 }
 
-/// Builds both clients from one configuration (same pacer, same limits).
-pub fn clients(
-    mut config: super::client::ClientConfig,
-) -> Result<(TuneClient, TuneClient), super::client::ClientInitError> {
-    config.policy = OutboundPolicy::strict();
-    let strict = TuneClient::with_config(config.clone())?;
-    config.policy = OutboundPolicy::allow_private();
-    let open = TuneClient::with_config(config)?;
-    Ok((strict, open))
+/// The settings in TUNE's terms, or the outcome to show when they cannot be used.
+fn tune_settings(settings: &ConnectionSettings) -> Result<Settings, TestOutcome> {
+    Settings::try_from(settings).map_err(|error| settings_refused(&error))
 }
 
-/// The settings in TUNE's terms, or the outcome to show when they cannot be used.
-fn tune_settings(settings: &ConnectionSettings) -> Result<HasOffersSettings, TestOutcome> {
-    let server_url = Url::parse(&settings.server_url).map_err(|_| {
-        TestOutcome::new(
-            OutcomeCode::UrlRefused,
-            "The Server URL is not a valid address: edit the connection and correct it.",
-        )
-    })?;
-    let implementation_type = ImplementationType::parse(&settings.implementation_type).ok_or_else(|| {
-        TestOutcome::new(
-            OutcomeCode::ApiError,
-            "The Implementation Type of this connection is unknown: edit the connection and choose one.",
-        )
-    })?;
-    Ok(HasOffersSettings {
-        server_url,
-        implementation_type,
-        api_key: settings.api_key.clone(),
-        timeout: settings.timeout,
-    })
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn mistake(error: QueryError) -> QueryMistake {
@@ -83,24 +73,6 @@ fn mistake(error: QueryError) -> QueryMistake {
         line: error.line,
         column: error.column,
     }
-}
-
-fn failure(error: &CallError, key: &str) -> TestOutcome {
-    let mut outcome = error.to_outcome();
-    // Belt and braces: the client already keeps the key out of its errors.
-    for text in [
-        Some(&mut outcome.message),
-        outcome.hint.as_mut(),
-        outcome.detail.as_mut(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if !key.is_empty() && text.contains(key) {
-            *text = text.replace(key, "*** hidden ***");
-        }
-    }
-    outcome
 }
 
 impl HasOffersConnector {
@@ -128,7 +100,6 @@ impl HasOffersConnector {
             Err(error) => return QueryOutcome::Invalid(mistake(error)),
         };
         let client = self.client(settings);
-        let key = settings.api_key.expose_secret().to_string();
         let wanted = plan
             .limit
             .map_or(max_rows as u64, |l| l.min(max_rows as u64));
@@ -140,20 +111,30 @@ impl HasOffersConnector {
         let pages = plan.kind != PlanKind::Other;
         let page_size = plan.page_size.unwrap_or(wanted.clamp(1, PREVIEW_PAGE));
         let mut page = 1;
+        // The Timeout bounds each call, so each call is judged against it, not the whole run.
+        let mut slowest = Duration::ZERO;
         loop {
-            // The Timeout bounds each call; the whole preview gets as many as it needs.
             let params = if pages {
                 page_params(&plan, page, page_size)
             } else {
                 plan.params.clone()
             };
+            let call_started = Instant::now();
             let result = client
                 .call(&tune, &plan.target, &plan.method, &params)
                 .await;
+            slowest = slowest.max(call_started.elapsed());
             preview.calls += 1;
             let success = match result {
                 Ok(success) => success,
-                Err(error) => return QueryOutcome::Failed(failure(&error, &key)),
+                Err(error) => {
+                    let close = is_close_to_timeout(slowest, tune.timeout);
+                    return QueryOutcome::Failed(error.to_outcome().with_timing(
+                        started.elapsed(),
+                        close,
+                        tune.timeout,
+                    ));
+                }
             };
             let columns = if preview.columns.is_empty() {
                 plan.columns.clone()
@@ -176,19 +157,25 @@ impl HasOffersConnector {
         let available = preview.total.unwrap_or(preview.rows.len() as u64);
         preview.truncated = preview.rows.len() as u64 > wanted || available > wanted;
         preview.rows.truncate(wanted as usize);
-        preview.elapsed_ms = started.elapsed().as_millis() as u64;
+        preview.elapsed_ms = millis(started.elapsed());
+        preview.slowest_call_ms = millis(slowest);
+        preview.close_to_timeout = is_close_to_timeout(slowest, tune.timeout);
         QueryOutcome::Rows(preview)
     }
 }
 
 impl Connector for HasOffersConnector {
+    fn fields(&self) -> &'static [FieldSpec] {
+        FIELDS
+    }
+
     fn test_connection<'a>(
         &'a self,
         settings: &'a ConnectionSettings,
     ) -> BoxFuture<'a, TestOutcome> {
         async move {
             match tune_settings(settings) {
-                Ok(tune) => self.client(settings).test_connection(&tune).await,
+                Ok(tune) => super::probe::test_connection(self.client(settings), &tune).await,
                 Err(outcome) => outcome,
             }
         }
@@ -205,9 +192,14 @@ impl Connector for HasOffersConnector {
     }
 
     fn check_query(&self, settings: &ConnectionSettings, query: &str) -> Result<(), QueryMistake> {
-        let api = ImplementationType::parse(&settings.implementation_type)
-            .unwrap_or(ImplementationType::NetworkApi);
-        parse_query(query, api).map(|_| ()).map_err(mistake)
+        let tune = tune_settings(settings).map_err(|refused| QueryMistake {
+            message: refused.message,
+            line: None,
+            column: None,
+        })?;
+        parse_query(query, tune.implementation_type)
+            .map(|_| ())
+            .map_err(mistake)
     }
 
     fn export_csv(&self, settings: ConnectionSettings, query: String) -> CsvStream {
@@ -219,20 +211,12 @@ impl Connector for HasOffersConnector {
 /// What the export loop carries from one page to the next.
 struct ExportState {
     client: TuneClient,
-    tune: HasOffersSettings,
+    tune: Settings,
     plan: QueryPlan,
-    key: String,
     page: u64,
     sent: u64,
     header: Option<Vec<String>>,
     done: bool,
-}
-
-fn csv_line(cells: &[String]) -> Bytes {
-    let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
-    // Writing to a Vec cannot fail; an error here would only mean a bug in csv.
-    let _ = writer.write_record(cells);
-    Bytes::from(writer.into_inner().unwrap_or_default())
 }
 
 /// The final line of a file cut short: never a silently short file.
@@ -250,7 +234,6 @@ fn export(client: TuneClient, settings: ConnectionSettings, query: String) -> Cs
             Err(error) => Err(format!("the query is not valid: {error}")),
             Ok(plan) => Ok(ExportState {
                 client,
-                key: settings.api_key.expose_secret().to_string(),
                 tune,
                 plan,
                 page: 1,
@@ -289,7 +272,7 @@ fn export(client: TuneClient, settings: ConnectionSettings, query: String) -> Cs
                 Ok(success) => success,
                 Err(error) => {
                     state.done = true;
-                    return Some((error_line(&failure(&error, &state.key).message), state));
+                    return Some((error_line(&error.to_outcome().message), state));
                 }
             };
             let wanted = state
@@ -317,4 +300,169 @@ fn export(client: TuneClient, settings: ConnectionSettings, query: String) -> Cs
             Some((Bytes::from(chunk), state))
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+    use tune_sandbox::{Fault, SandboxConfig};
+
+    use super::*;
+    use crate::hasoffers::implementation::ImplementationType;
+    use crate::hasoffers::test_support::{self, sandbox};
+
+    fn connector() -> HasOffersConnector {
+        HasOffersConnector::with_config(ClientConfig::new(OutboundPolicy::strict())).unwrap()
+    }
+
+    fn connection(implementation_type: &str) -> ConnectionSettings {
+        ConnectionSettings {
+            timeout: Duration::from_millis(1_000),
+            allow_private_targets: false,
+            fields: [
+                ("server_url", "https://demo.api.hasoffers.com"),
+                ("implementation_type", implementation_type),
+            ]
+            .into_iter()
+            .collect(),
+            secret: SecretString::from("NETkey"),
+        }
+    }
+
+    #[test]
+    fn a_query_is_checked_against_the_connections_own_implementation_type() {
+        let connector = connector();
+        assert_eq!(
+            connector.check_query(&connection("network_api"), "SELECT id FROM Offer"),
+            Ok(())
+        );
+        // Never checked as if it were a Network API connection.
+        let refused = connector
+            .check_query(&connection("reseller_api"), "SELECT id FROM Offer")
+            .unwrap_err();
+        assert!(
+            refused
+                .message
+                .starts_with("The Implementation Type of this connection is unknown"),
+            "{refused:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn settings_it_cannot_use_end_every_operation_before_anything_is_sent() {
+        let connector = connector();
+        let broken = connection("");
+        let tested = connector.test_connection(&broken).await;
+        assert!(
+            tested
+                .message
+                .contains("The Implementation Type of this connection is unknown"),
+            "{tested:?}"
+        );
+        let previewed = connector
+            .preview_query(&broken, "SELECT id FROM Offer", 10)
+            .await;
+        assert!(
+            matches!(&previewed, QueryOutcome::Failed(outcome) if outcome.message == tested.message),
+            "{previewed:?}"
+        );
+        let mut file = connector.export_csv(broken, "SELECT id FROM Offer".into());
+        let line = futures_util::StreamExt::next(&mut file).await.unwrap();
+        assert!(
+            String::from_utf8_lossy(&line)
+                .starts_with("# ERROR: the export stopped early: The Implementation Type"),
+            "{line:?}"
+        );
+        assert!(futures_util::StreamExt::next(&mut file).await.is_none());
+    }
+
+    async fn preview(url: &str, timeout_ms: u64, query: &str, max_rows: usize) -> QueryPreview {
+        let settings = test_support::connection(url, ImplementationType::NetworkApi, timeout_ms);
+        match connector().preview_query(&settings, query, max_rows).await {
+            QueryOutcome::Rows(preview) => preview,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn many_fast_pages_are_not_close_to_the_timeout_however_long_they_take_together() {
+        let tune = sandbox(SandboxConfig::default()).await;
+        tune.set_fault(Fault::Latency(Duration::from_millis(100)));
+        // Ten pages of ten rows, each call about 100 ms of an 800 ms Timeout.
+        let preview = preview(
+            &tune.base_url(),
+            800,
+            "Target=Offer&Method=findAll&limit=10",
+            100,
+        )
+        .await;
+        assert_eq!((preview.calls, preview.rows.len()), (10, 100));
+        assert!(
+            preview.elapsed_ms >= 1_000,
+            "{} ms in all",
+            preview.elapsed_ms
+        );
+        assert!(preview.slowest_call_ms >= 100);
+        assert!(!preview.close_to_timeout, "{preview:?}");
+        tune.stop().await;
+    }
+
+    #[tokio::test]
+    async fn one_slow_call_is_close_to_the_timeout() {
+        let tune = sandbox(SandboxConfig::default()).await;
+        tune.set_fault(Fault::Latency(Duration::from_millis(820)));
+        let preview = preview(
+            &tune.base_url(),
+            1_000,
+            "Target=Offer&Method=findAll&limit=10",
+            5,
+        )
+        .await;
+        assert_eq!(preview.calls, 1);
+        assert!(preview.slowest_call_ms >= 820);
+        assert!(preview.slowest_call_ms <= preview.elapsed_ms);
+        assert!(preview.close_to_timeout, "{preview:?}");
+        tune.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_failed_preview_says_how_long_it_took() {
+        let tune = sandbox(SandboxConfig::default()).await;
+        tune.set_fault(Fault::Hang);
+        let settings =
+            test_support::connection(&tune.base_url(), ImplementationType::NetworkApi, 300);
+        let outcome = connector()
+            .preview_query(&settings, "SELECT id FROM Offer", 10)
+            .await;
+        let QueryOutcome::Failed(failure) = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(failure.code, crate::outcome::OutcomeCode::Timeout);
+        assert!(failure.elapsed_ms >= 300, "{failure:?}");
+        assert!(!failure.close_to_timeout, "a timeout is not 'close to' it");
+        tune.stop().await;
+    }
+
+    #[tokio::test]
+    async fn download_csv_writes_cells_a_spreadsheet_would_run_as_text() {
+        let tune = sandbox(SandboxConfig::default()).await;
+        let settings =
+            test_support::connection(&tune.base_url(), ImplementationType::NetworkApi, 5_000);
+        let file = connector().export_csv(
+            settings,
+            "SELECT id, phone FROM Affiliate ORDER BY id LIMIT 3".into(),
+        );
+        let chunks: Vec<Bytes> = futures_util::StreamExt::collect(file).await;
+        let text = String::from_utf8(chunks.concat()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert_eq!(lines[0], "id,phone");
+        for line in &lines[1..] {
+            let (id, phone) = line.split_once(',').unwrap();
+            assert!(id.parse::<u64>().is_ok(), "ids stay numbers: {line}");
+            // TUNE's phone numbers start with "+", which a spreadsheet would evaluate.
+            assert!(phone.starts_with("'+1 555 "), "{line}");
+        }
+        tune.stop().await;
+    }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 
 /// One request parameter in PHP bracket form, e.g. `("filters[status][]", "active")`.
 /// Order matters: TUNE reads `sort[...]` keys in the order they are sent.
-pub type Params = Vec<(String, String)>;
+pub(crate) type Params = Vec<(String, String)>;
 
 /// The "Implementation Type" of a HasOffers connection: which TUNE API the key belongs to.
 /// It decides how the key is sent and how targets are named (TUNE reference, sections 1 and 3).
@@ -23,7 +23,7 @@ impl ImplementationType {
         [Self::NetworkApi, Self::AffiliateApi, Self::AdvertiserApi];
 
     /// The value stored in the database and posted by the form.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::NetworkApi => "network_api",
             Self::AffiliateApi => "affiliate_api",
@@ -36,7 +36,7 @@ impl ImplementationType {
     }
 
     /// The label shown in the form's drop-down.
-    pub fn label(self) -> &'static str {
+    pub const fn label(self) -> &'static str {
         match self {
             Self::NetworkApi => "Network API",
             Self::AffiliateApi => "Affiliate API",
@@ -45,7 +45,7 @@ impl ImplementationType {
     }
 
     /// The request parameter that carries the API key.
-    pub fn key_param(self) -> &'static str {
+    pub(crate) fn key_param(self) -> &'static str {
         match self {
             Self::NetworkApi => "NetworkToken",
             Self::AffiliateApi | Self::AdvertiserApi => "api_key",
@@ -53,7 +53,7 @@ impl ImplementationType {
     }
 
     /// Prefix TUNE expects on targets for this API (`""`, `"Affiliate_"`, `"Advertiser_"`).
-    pub fn target_prefix(self) -> &'static str {
+    pub(crate) fn target_prefix(self) -> &'static str {
         match self {
             Self::NetworkApi => "",
             Self::AffiliateApi => "Affiliate_",
@@ -62,7 +62,7 @@ impl ImplementationType {
     }
 
     /// `Offer` → `Affiliate_Offer` for the Affiliate API; a target already prefixed is kept.
-    pub fn qualify_target(self, model: &str) -> String {
+    pub(crate) fn qualify_target(self, model: &str) -> String {
         let prefix = self.target_prefix();
         if prefix.is_empty() || model.starts_with(prefix) {
             model.to_string()

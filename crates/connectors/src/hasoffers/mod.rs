@@ -1,16 +1,33 @@
 //! The HasOffers (TUNE) connector.
+//!
+//! Settings are typed once ([`settings`]); a call goes from [`request`] (endpoint, parameters,
+//! GET or POST) through the [`client`]'s loop (pacing, retries, body reading) to [`wire`]
+//! (envelopes) or an [`error`] class, which [`messages`] words for people. [`probe`] is Test
+//! Connection, [`connector`] the Test Query preview and Download CSV, [`rows`] turns TUNE's data
+//! into rows, [`query`] reads the Query box. The API key never leaves [`key`] unhidden.
 
-pub mod client;
-pub mod connector;
-pub mod implementation;
-pub mod pacer;
-pub mod query;
-pub mod rows;
-pub mod wire;
+mod client;
+mod connector;
+mod error;
+mod implementation;
+mod key;
+mod messages;
+mod probe;
+mod query;
+mod request;
+mod rows;
+mod settings;
+#[cfg(test)]
+mod test_support;
+mod wire;
 
-use super::{ConnectorInfo, Section};
+pub(crate) use connector::HasOffersConnector;
+pub use implementation::ImplementationType;
+pub use query::QUERY_HELP;
 
-pub const INFO: ConnectorInfo = ConnectorInfo {
+use crate::catalogue::{ConnectorInfo, Section};
+
+pub(crate) const INFO: ConnectorInfo = ConnectorInfo {
     kind: "hasoffers",
     title: "TUNE (formerly HasOffers)",
     work_area: "HasOffersProvider",

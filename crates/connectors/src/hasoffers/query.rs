@@ -17,6 +17,9 @@ mod methods;
 mod raw;
 mod sql;
 
+#[cfg(test)]
+mod http_tests;
+
 use std::fmt;
 
 use super::implementation::{ImplementationType, Params};
@@ -27,11 +30,11 @@ use super::implementation::{ImplementationType, Params};
 /// trees are walked and dropped recursively (by sqlparser as well as by us). Capping the
 /// input keeps that depth far below anything that could exhaust a thread's stack, while
 /// leaving room for long `IN (…)` id lists and raw parameter strings.
-pub const MAX_QUERY_LEN: usize = 32 * 1024;
+pub(crate) const MAX_QUERY_LEN: usize = 32 * 1024;
 
 /// What kind of call a plan makes; [`super::rows::flatten`] uses it to name columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PlanKind {
+pub(crate) enum PlanKind {
     /// `findAll` (and the other `findAll*` methods): rows of one main model.
     FindAll,
     /// `Report::getStats` / `getConversions`: rows keyed by model, columns `Model.field`.
@@ -42,7 +45,7 @@ pub enum PlanKind {
 
 /// A parsed Query: one TUNE call, repeated page by page by the fetcher.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueryPlan {
+pub(crate) struct QueryPlan {
     /// Target, already qualified for the Implementation Type (e.g. `Affiliate_Offer`).
     pub target: String,
     /// Method: `findAll`, `getStats`, or whatever a raw query named.
@@ -69,7 +72,7 @@ pub struct QueryPlan {
 ///
 /// `line`/`column` are 1-based, like [`QueryError`]'s.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueryWarning {
+pub(crate) struct QueryWarning {
     /// What to know, in words meant for the person who typed the query.
     pub message: String,
     /// Line of the construct it is about, when known.
@@ -99,7 +102,7 @@ impl fmt::Display for QueryWarning {
 ///
 /// `line`/`column` are 1-based, counted in characters, like sqlparser's own locations.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct QueryError {
+pub(crate) struct QueryError {
     /// What is wrong, in words meant for the person who typed the query (no position in it).
     pub message: String,
     /// Line of the offending construct, when known.
@@ -180,7 +183,7 @@ impl QueryError {
 ///
 /// Raw parameters are recognised by their first item looking like `key=value`
 /// (`Target=Offer&…`, `Method=findAll&…`, `fields[]=id&…`); everything else is SQL.
-pub fn parse_query(text: &str, api: ImplementationType) -> Result<QueryPlan, QueryError> {
+pub(crate) fn parse_query(text: &str, api: ImplementationType) -> Result<QueryPlan, QueryError> {
     if text.len() > MAX_QUERY_LEN {
         return Err(QueryError::refuse(
             "query length",
@@ -209,7 +212,7 @@ pub fn parse_query(text: &str, api: ImplementationType) -> Result<QueryPlan, Que
 ///
 /// TUNE pages are 1-based and a `limit` of 0 means nothing useful, so both are raised to
 /// at least 1. `Target`, `Method` and the credential are added by the caller.
-pub fn page_params(plan: &QueryPlan, page: u64, page_size: u64) -> Params {
+pub(crate) fn page_params(plan: &QueryPlan, page: u64, page_size: u64) -> Params {
     let mut params = plan.params.clone();
     params.push(("limit".to_string(), page_size.max(1).to_string()));
     params.push(("page".to_string(), page.max(1).to_string()));

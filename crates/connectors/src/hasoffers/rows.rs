@@ -37,21 +37,21 @@ use super::query::PlanKind;
 
 /// One page of flattened rows.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RowPage {
+pub(crate) struct RowPage {
     /// Column names, in output order.
-    pub columns: Vec<String>,
+    pub(crate) columns: Vec<String>,
     /// Rows, each with one cell per column, in TUNE's order.
-    pub rows: Vec<Vec<String>>,
+    pub(crate) rows: Vec<Vec<String>>,
     /// Total matching rows: the wrapper's `count` when paged, else the rows in this data.
-    pub total: Option<u64>,
+    pub(crate) total: Option<u64>,
     /// The wrapper's `pageCount`; `None` when the data was not paged.
-    pub page_count: Option<u64>,
+    pub(crate) page_count: Option<u64>,
 }
 
 /// Flatten TUNE `data` into rows; `wanted_columns` empty means "whatever comes back".
 ///
 /// Never panics, whatever the JSON.
-pub fn flatten(data: &Value, wanted_columns: &[String], kind: PlanKind) -> RowPage {
+pub(crate) fn flatten(data: &Value, wanted_columns: &[String], kind: PlanKind) -> RowPage {
     let (records, total, page_count) = match data {
         Value::Object(map) if map.contains_key("page") || map.contains_key("pageCount") => {
             let inner = map.get("data").unwrap_or(&Value::Null);

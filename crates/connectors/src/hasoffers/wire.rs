@@ -10,18 +10,13 @@
 //! * errors: `status` other than 1, message in `errorMessage` or `errors[].publicMessage`;
 //! * the auth failure: `{"response":{"errors":{"publicMessage":"…"},"link":"…"}}`, no `status`.
 //!
-//! The echoed `request` carries the API key (`NetworkToken` / `api_key`), so [`decode`] redacts it,
-//! and any other string equal to the key, before the envelope leaves this module.
+//! The echoed `request` carries the API key (`NetworkToken` / `api_key`); nothing needs it, so
+//! [`decode`] does not keep it, and hides the key wherever else it appears before the envelope
+//! leaves this module.
 
 use serde_json::{Map, Value};
 
-use crate::outcome::body_preview;
-
-/// What replaces secrets in echoed requests and messages.
-pub const REDACTED: &str = "*** hidden ***";
-
-/// Request parameters that always carry a credential.
-const SECRET_PARAMS: [&str; 3] = ["NetworkToken", "api_key", "client_secret"];
+use super::key::ApiKey;
 
 /// Substring TUNE uses for throttling (reference §2.4).
 const RATE_LIMIT_MARKER: &str = "API usage exceeded rate limit";
@@ -32,20 +27,20 @@ const WHITELIST_MARKER: &str = "white-listed";
 /// One entry of `response.errors`. Every field is optional because real entries vary: plain
 /// `{"publicMessage":…}` or validation detail with `err_code`, `err_msg`, `attribute_name`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ApiErrorDetail {
+pub(crate) struct ApiErrorDetail {
     /// The user-facing message, e.g. "Could not update affiliate."
-    pub public_message: Option<String>,
+    pub(crate) public_message: Option<String>,
     /// 1 = "X cannot be blank.", 3 = "X is not valid." (int or string on the wire).
-    pub err_code: Option<i64>,
+    pub(crate) err_code: Option<i64>,
     /// The field-level message.
-    pub err_msg: Option<String>,
+    pub(crate) err_msg: Option<String>,
     /// The field the error is about.
-    pub attribute_name: Option<String>,
+    pub(crate) attribute_name: Option<String>,
 }
 
 impl ApiErrorDetail {
     /// One line for display, e.g. `status: Status must be one of: … (code 3)`.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let mut out = String::new();
         if let Some(attr) = &self.attribute_name {
             out.push_str(attr);
@@ -64,14 +59,12 @@ impl ApiErrorDetail {
 
 /// A decoded Apiv3 answer.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Envelope {
+pub(crate) enum Envelope {
     /// `response.status == 1`. `data` may be any JSON (null, true, a string, a map, a paged wrapper,
-    /// `[]`…); `request` is the redacted echo (`Value::Null` when absent).
+    /// `[]`…).
     Success {
-        /// `response.data`.
+        /// `response.data`, key hidden.
         data: Value,
-        /// The redacted `request` echo.
-        request: Value,
     },
     /// `response.status` present and not 1: TUNE's own error, including throttling and IP refusal.
     ApiError {
@@ -87,18 +80,8 @@ pub enum Envelope {
     },
 }
 
-impl Envelope {
-    /// True for an error that TUNE's throttle produced ("API usage exceeded rate limit").
-    pub fn is_rate_limited(&self) -> bool {
-        match self {
-            Self::ApiError { message, errors } => is_rate_limited_error(message, errors),
-            _ => false,
-        }
-    }
-}
-
 /// True when an API error's message or any of its entries is TUNE's throttling refusal.
-pub fn is_rate_limited_error(message: &str, errors: &[ApiErrorDetail]) -> bool {
+pub(crate) fn is_rate_limited_error(message: &str, errors: &[ApiErrorDetail]) -> bool {
     is_rate_limit_message(message)
         || errors
             .iter()
@@ -107,17 +90,17 @@ pub fn is_rate_limited_error(message: &str, errors: &[ApiErrorDetail]) -> bool {
 }
 
 /// True when a TUNE message is the rate-limit refusal.
-pub fn is_rate_limit_message(message: &str) -> bool {
+pub(crate) fn is_rate_limit_message(message: &str) -> bool {
     message.contains(RATE_LIMIT_MARKER)
 }
 
 /// True when a TUNE message is the IP-whitelist refusal.
-pub fn is_whitelist_message(message: &str) -> bool {
+pub(crate) fn is_whitelist_message(message: &str) -> bool {
     message.contains(WHITELIST_MARKER)
 }
 
 /// Takes the IP address out of "IP 178.161.91.191 is not white-listed. …".
-pub fn whitelist_ip(message: &str) -> Option<String> {
+pub(crate) fn whitelist_ip(message: &str) -> Option<String> {
     let rest = &message[message.find("IP ")? + 3..];
     let candidate = rest.split_whitespace().next()?;
     candidate
@@ -128,7 +111,7 @@ pub fn whitelist_ip(message: &str) -> Option<String> {
 
 /// Why a body is not a TUNE envelope.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
+pub(crate) enum DecodeError {
     /// The body is empty.
     #[error("the response body is empty")]
     Empty,
@@ -150,12 +133,12 @@ pub enum DecodeError {
 }
 
 /// Longest body preview put into messages.
-pub const PREVIEW_CHARS: usize = 200;
+pub(crate) const PREVIEW_CHARS: usize = 200;
 
-/// Decodes a response body (HTTP status is the caller's business) and redacts `api_key` from the
-/// echoed request and from messages. Pass the key exactly as it was sent.
-pub fn decode(body: &[u8], api_key: &str) -> Result<Envelope, DecodeError> {
-    let preview = || redact_text(&body_preview(body, PREVIEW_CHARS), api_key);
+/// Decodes a response body (HTTP status is the caller's business), hiding `api_key` in the data,
+/// the messages and the previews.
+pub(crate) fn decode(body: &[u8], api_key: &ApiKey) -> Result<Envelope, DecodeError> {
+    let preview = || api_key.preview(body, PREVIEW_CHARS);
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(DecodeError::Empty);
     }
@@ -172,9 +155,9 @@ pub fn decode(body: &[u8], api_key: &str) -> Result<Envelope, DecodeError> {
         return Err(DecodeError::UnexpectedShape { preview: preview() });
     };
     // 2012-era bodies may come without the `response` wrapper: then the root is the response.
-    let (response, request) = match root_obj.get("response").and_then(Value::as_object) {
-        Some(resp) => (resp, root_obj.get("request")),
-        None if root_obj.contains_key("status") => (root_obj, None),
+    let response = match root_obj.get("response").and_then(Value::as_object) {
+        Some(resp) => resp,
+        None if root_obj.contains_key("status") => root_obj,
         None => return Err(DecodeError::UnexpectedShape { preview: preview() }),
     };
     let errors = response.get("errors").map(parse_errors).unwrap_or_default();
@@ -186,18 +169,16 @@ pub fn decode(body: &[u8], api_key: &str) -> Result<Envelope, DecodeError> {
             .find_map(|e| e.public_message.clone().or_else(|| e.err_msg.clone()));
         return match message {
             Some(message) => Ok(Envelope::AuthFailure {
-                message: redact_text(&message, api_key),
+                message: api_key.redact(&message),
             }),
             None => Err(DecodeError::UnexpectedShape { preview: preview() }),
         };
     };
 
     if int_or_string(status) == Some(1) {
-        let mut request = request.cloned().unwrap_or(Value::Null);
-        redact_request(&mut request, api_key);
         let mut data = response.get("data").cloned().unwrap_or(Value::Null);
-        redact_equal_strings(&mut data, api_key);
-        return Ok(Envelope::Success { data, request });
+        api_key.redact_json(&mut data);
+        return Ok(Envelope::Success { data });
     }
 
     let message = response
@@ -216,13 +197,13 @@ pub fn decode(body: &[u8], api_key: &str) -> Result<Envelope, DecodeError> {
     let errors = errors
         .into_iter()
         .map(|mut e| {
-            e.public_message = e.public_message.map(|m| redact_text(&m, api_key));
-            e.err_msg = e.err_msg.map(|m| redact_text(&m, api_key));
+            e.public_message = e.public_message.map(|m| api_key.redact(&m));
+            e.err_msg = e.err_msg.map(|m| api_key.redact(&m));
             e
         })
         .collect();
     Ok(Envelope::ApiError {
-        message: redact_text(&message, api_key),
+        message: api_key.redact(&message),
         errors,
     })
 }
@@ -269,7 +250,7 @@ fn parse_error_entry(value: &Value) -> Option<ApiErrorDetail> {
 }
 
 /// Reads `1`, `"1"`, `1.0` as 1; anything else is `None`.
-pub fn int_or_string(value: &Value) -> Option<i64> {
+pub(crate) fn int_or_string(value: &Value) -> Option<i64> {
     match value {
         Value::Number(n) => n
             .as_i64()
@@ -282,19 +263,19 @@ pub fn int_or_string(value: &Value) -> Option<i64> {
 /// Paging numbers of a wrapper such as `{"page":1,"current":0,"count":104,"pageCount":52,"data":…}`.
 /// Each is optional: some methods omit `pageCount` or `count` (reference §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Paging {
+pub(crate) struct Paging {
     /// 1-based page number.
-    pub page: Option<u64>,
+    pub(crate) page: Option<u64>,
     /// Total matching rows.
-    pub count: Option<u64>,
+    pub(crate) count: Option<u64>,
     /// Number of pages.
-    pub page_count: Option<u64>,
+    pub(crate) page_count: Option<u64>,
 }
 
 impl Paging {
     /// Detects a paged wrapper by the presence of `page` or `pageCount` (never by method name) and
     /// reads its numbers, ints or strings alike.
-    pub fn from_data(data: &Value) -> Option<Paging> {
+    pub(crate) fn from_data(data: &Value) -> Option<Paging> {
         let map = data.as_object()?;
         if !map.contains_key("page") && !map.contains_key("pageCount") {
             return None;
@@ -310,64 +291,20 @@ impl Paging {
             page_count: num("pageCount"),
         })
     }
-
-    /// The rows of a paged wrapper (`data.data`), `None` when `data` is not paged.
-    pub fn rows(data: &Value) -> Option<&Value> {
-        Self::from_data(data)?;
-        data.get("data")
-    }
-}
-
-/// Redacts the echoed request in place: `NetworkToken`, `api_key` (at any depth) and every string
-/// equal to the key anywhere. `NetworkId` is kept: it is not a secret and identifies the network.
-pub fn redact_request(request: &mut Value, api_key: &str) {
-    match request {
-        Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                if SECRET_PARAMS.contains(&k.as_str()) && !v.is_null() {
-                    *v = Value::String(REDACTED.to_string());
-                } else {
-                    redact_request(v, api_key);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| redact_request(v, api_key)),
-        other => redact_equal_strings(other, api_key),
-    }
-}
-
-/// Replaces every string exactly equal to `api_key`, at any depth.
-fn redact_equal_strings(value: &mut Value, api_key: &str) {
-    if api_key.is_empty() {
-        return;
-    }
-    match value {
-        Value::String(s) if s == api_key => *s = REDACTED.to_string(),
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|v| redact_equal_strings(v, api_key)),
-        Value::Object(map) => map
-            .values_mut()
-            .for_each(|v| redact_equal_strings(v, api_key)),
-        _ => {}
-    }
-}
-
-/// Replaces every occurrence of `api_key` inside free text (messages, previews, error lines).
-pub fn redact_text(text: &str, api_key: &str) -> String {
-    if api_key.is_empty() {
-        text.to_string()
-    } else {
-        text.replace(api_key, REDACTED)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hasoffers::key::REDACTED;
+    use secrecy::SecretString;
     use serde_json::json;
 
     const KEY: &str = "NETkeyVeryS3cretABCDEFGHIJKLMN";
+
+    fn decode(body: &[u8], key: &str) -> Result<Envelope, DecodeError> {
+        super::decode(body, &ApiKey::new(SecretString::from(key)))
+    }
 
     fn body(v: Value) -> Vec<u8> {
         serde_json::to_vec(&v).unwrap()
@@ -394,10 +331,13 @@ mod tests {
         let msg = "API usage exceeded rate limit.  Configured: 50/10s window; Your usage: 51.  See https://help.tune.com/hasoffers/rate-limit-error/ for guidance.";
         let raw = body(json!({"request":{"Target":"Offer","NetworkToken":KEY},
             "response":{"status":-1,"httpStatus":200,"data":"","errors":[{"publicMessage":msg}],"errorMessage":msg}}));
-        let env = decode(&raw, KEY).unwrap();
-        assert!(env.is_rate_limited());
-        match env {
+        match decode(&raw, KEY).unwrap() {
             Envelope::ApiError { message, errors } => {
+                assert!(is_rate_limited_error(&message, &errors));
+                assert!(
+                    is_rate_limited_error("", &errors),
+                    "found in the entries too"
+                );
                 assert_eq!(message, msg, "double spaces are kept");
                 assert_eq!(errors.len(), 1);
             }
@@ -423,7 +363,7 @@ mod tests {
             errors[0].summary(),
             "status: Status must be one of: pending, active, blocked, deleted, rejected (code 3)"
         );
-        assert!(!decode(&raw, KEY).unwrap().is_rate_limited());
+        assert!(!is_rate_limited_error(&message, &errors));
     }
 
     #[test]
@@ -471,11 +411,10 @@ mod tests {
         ];
         for data in table {
             let raw = body(json!({"response":{"status":1,"data":data.clone(),"errors":[]}}));
-            let Envelope::Success { data: got, request } = decode(&raw, KEY).unwrap() else {
+            let Envelope::Success { data: got } = decode(&raw, KEY).unwrap() else {
                 panic!("expected success")
             };
             assert_eq!(got, data);
-            assert_eq!(request, Value::Null);
             // preserve_order: the id-keyed map keeps TUNE's order, not sorted order.
             if let Some(map) = got.as_object() {
                 assert_eq!(map.keys().collect::<Vec<_>>(), vec!["62", "3"]);
@@ -546,31 +485,28 @@ mod tests {
         for (data, expected) in table {
             assert_eq!(Paging::from_data(&data), expected, "{data}");
         }
-        let paged = json!({"page":1,"pageCount":1,"data":[{"Stat":{"clicks":"3"}}]});
-        assert_eq!(
-            Paging::rows(&paged),
-            Some(&json!([{"Stat":{"clicks":"3"}}]))
-        );
     }
 
     #[test]
-    fn the_request_echo_is_redacted_everywhere_the_key_appears() {
+    fn the_request_echo_is_not_kept_and_the_key_is_hidden_in_the_data() {
         let raw = body(json!({
             "request":{"Target":"Offer","Format":"json","Service":"HasOffers","Version":"2","Method":"findAll",
-                "limit":"1","NetworkId":"demo","NetworkToken":KEY,"api_key":"other-key",
-                "filters":{"note":KEY},"fields":["id",KEY]},
-            "response":{"status":1,"httpStatus":200,"data":{"echo":KEY},"errors":[],"errorMessage":null}}));
-        let Envelope::Success { data, request } = decode(&raw, KEY).unwrap() else {
+                "limit":"1","NetworkId":"demo","NetworkToken":KEY,"filters":{"note":KEY},"fields":["id",KEY]},
+            "response":{"status":1,"httpStatus":200,
+                "data":{"echo":KEY,"note":format!("token={KEY}"),"list":[KEY]},"errors":[],"errorMessage":null}}));
+        let envelope = decode(&raw, KEY).unwrap();
+        let Envelope::Success { data } = &envelope else {
             panic!("expected success")
         };
-        assert_eq!(request["NetworkToken"], REDACTED);
-        assert_eq!(request["api_key"], REDACTED);
-        assert_eq!(request["filters"]["note"], REDACTED);
-        assert_eq!(request["fields"], json!(["id", REDACTED]));
-        assert_eq!(request["NetworkId"], "demo");
         assert_eq!(data["echo"], REDACTED);
-        let shown = format!("{request}{data}");
-        assert!(!shown.contains(KEY));
+        assert_eq!(data["note"], format!("token={REDACTED}"));
+        assert_eq!(data["list"], json!([REDACTED]));
+        let kept = format!("{envelope:?}");
+        assert!(!kept.contains(KEY), "{kept}");
+        assert!(
+            !kept.contains("Format"),
+            "nothing of the echo is kept: {kept}"
+        );
     }
 
     #[test]

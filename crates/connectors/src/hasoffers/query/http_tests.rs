@@ -1,18 +1,22 @@
 //! The Query language against the TUNE sandbox over real HTTP: what a query sends, what TUNE
 //! answers, and what never leaves Junction.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use junction_connectors::hasoffers::client::{ClientConfig, HasOffersSettings, TuneClient};
-use junction_connectors::hasoffers::implementation::ImplementationType;
-use junction_connectors::hasoffers::query::{QueryPlan, page_params, parse_query};
-use junction_connectors::outbound::OutboundPolicy;
-use junction_connectors::runner::{ConnectionSettings, QueryOutcome, QueryPreview};
-use junction_connectors::{Connectors, OutboundSettings};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tune_sandbox::{RunningSandbox, SandboxConfig};
+
+use super::{QueryPlan, page_params, parse_query};
+use crate::connector::{ConnectionSettings, QueryOutcome, QueryPreview};
+use crate::hasoffers::client::{ClientConfig, TuneClient};
+use crate::hasoffers::implementation::ImplementationType;
+use crate::hasoffers::settings::Settings;
+use crate::outbound::OutboundPolicy;
+use crate::pacer::RatePacer;
+use crate::{Connectors, OutboundSettings};
 
 const NET: ImplementationType = ImplementationType::NetworkApi;
 
@@ -25,8 +29,7 @@ async fn sandbox() -> RunningSandbox {
 fn connectors() -> Connectors {
     Connectors::new(&OutboundSettings {
         allow_private_targets: true,
-        tune_rate_limit: 50,
-        tune_rate_window: Duration::from_secs(10),
+        tune_pacer: Arc::new(RatePacer::new(50, Duration::from_secs(10))),
     })
     .expect("connectors build")
 }
@@ -42,11 +45,15 @@ fn key(sb: &RunningSandbox, api: ImplementationType) -> String {
 
 fn settings(sb: &RunningSandbox, api: ImplementationType) -> ConnectionSettings {
     ConnectionSettings {
-        server_url: sb.base_url(),
-        implementation_type: api.as_str().to_string(),
-        api_key: SecretString::from(key(sb, api)),
         timeout: Duration::from_secs(20),
         allow_private_targets: true,
+        fields: [
+            ("server_url", sb.base_url().as_str()),
+            ("implementation_type", api.as_str()),
+        ]
+        .into_iter()
+        .collect(),
+        secret: SecretString::from(key(sb, api)),
     }
 }
 
@@ -71,12 +78,7 @@ async fn rows(sb: &RunningSandbox, api: ImplementationType, query: &str) -> Quer
 async fn first_page(sb: &RunningSandbox, api: ImplementationType, plan: &QueryPlan) -> Value {
     let client = TuneClient::with_config(ClientConfig::new(OutboundPolicy::allow_private()))
         .expect("client builds");
-    let tune = HasOffersSettings {
-        server_url: url::Url::parse(&sb.base_url()).expect("sandbox URL"),
-        implementation_type: api,
-        api_key: SecretString::from(key(sb, api)),
-        timeout: Duration::from_secs(20),
-    };
+    let tune = Settings::try_from(&settings(sb, api)).expect("usable sandbox settings");
     let params = page_params(plan, 1, 100);
     client
         .call(&tune, &plan.target, &plan.method, &params)
