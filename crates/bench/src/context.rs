@@ -117,15 +117,28 @@ pub(crate) struct Bench {
     /// are compared with it).
     pub first_page: Option<BTreeMap<usize, Sample>>,
     cluster: Cluster,
+    // Last: dropped after the cluster inside it has stopped, however the run ends.
+    _scratch_folder: ScratchFolder,
+}
+
+/// Removes the run's scratch folder when dropped.
+struct ScratchFolder(PathBuf);
+
+impl Drop for ScratchFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl Bench {
     /// Starts PostgreSQL and the sandboxes, seeds, starts the app and signs in.
     pub(crate) async fn prepare(settings: Settings, binary: PathBuf) -> anyhow::Result<Self> {
         let scratch = data::scratch_folder();
+        let wrk = Wrk::find(scratch.clone())?;
         std::fs::create_dir_all(&scratch)
             .with_context(|| format!("creating {}", scratch.display()))?;
-        let wrk = Wrk::find(scratch.clone())?;
+        // Declared before the cluster, so that on an early return it is dropped after it.
+        let scratch_folder = ScratchFolder(scratch.clone());
         eprintln!("starting PostgreSQL in {}", scratch.display());
         let cluster = Cluster::start(scratch.join("pg")).await?;
         let sandboxes = Sandboxes::start(settings.csv_rows).await?;
@@ -202,6 +215,7 @@ impl Bench {
             static_file: None,
             first_page: None,
             cluster,
+            _scratch_folder: scratch_folder,
         })
     }
 
@@ -350,7 +364,8 @@ impl Bench {
             .collect())
     }
 
-    /// Stops the app, the sandboxes and PostgreSQL, and removes the scratch folder.
+    /// Stops the app, the sandboxes and PostgreSQL, and removes the scratch folder (dropping a
+    /// `Bench` does the same, less gently: the app is killed).
     pub(crate) async fn finish(mut self) {
         if let Some(app) = self.app.take()
             && let Err(error) = app.stop().await
@@ -358,11 +373,9 @@ impl Bench {
             eprintln!("stopping the app: {error:#}");
         }
         self.sandboxes.stop().await;
-        let scratch = self.scratch.clone();
         let cluster = self.cluster;
         // Stopping PostgreSQL waits for it: off the async workers.
         let _ = tokio::task::spawn_blocking(move || drop(cluster)).await;
-        let _ = std::fs::remove_dir_all(scratch);
     }
 }
 
