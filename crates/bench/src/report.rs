@@ -94,7 +94,7 @@ pub(crate) fn header(bench: &Bench, load_at_start: &str) -> String {
         ),
         format!(
             "- app: `{}` (release), its own process, pool 16, one actix worker per core, logs at info",
-            bench.app_config.binary.display()
+            workspace_relative(&bench.app_config.binary).display()
         ),
         format!(
             "- database: PostgreSQL {}, throwaway cluster (fsync off), {} connections ({} match \"{}\")",
@@ -115,6 +115,18 @@ pub(crate) fn header(bench: &Bench, load_at_start: &str) -> String {
         format!("- mode: {mode}"),
     ]
     .join("\n")
+}
+
+/// `path` inside the workspace as `target/release/junction`; another one as given.
+fn workspace_relative(path: &std::path::Path) -> std::path::PathBuf {
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    match (workspace.canonicalize(), path.canonicalize()) {
+        (Ok(root), Ok(path)) => path
+            .strip_prefix(&root)
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or(path),
+        _ => path.to_path_buf(),
+    }
 }
 
 /// The rows as a Markdown table, columns padded so that it reads in a terminal too.

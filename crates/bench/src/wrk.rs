@@ -1,9 +1,9 @@
 //! The load generator of every load figure: `wrk` (Debian's `wrk` package), a separate process.
 //!
 //! Why wrk rather than an HTTP client loop inside the harness: on two cores the load generator
-//! takes CPU from the app it measures, and wrk spends a small fraction of what a reqwest/hyper
-//! client does per request; the static-file baseline especially (tens of thousands of requests
-//! a second) would otherwise measure the client. Headers (the session cookie, the htmx headers)
+//! takes CPU from the app it measures, so it must be cheap (wrk: about 30 µs of CPU per request
+//! on the static file, half of what the app spends on it), and it should not share a process
+//! with the sandboxes. Headers (the session cookie, the htmx headers)
 //! go through `-H`; a small Lua script adds only what flags cannot: the POST method, rotating
 //! over many paths, and a `done` hook that prints the exact percentiles as one JSON line.
 
