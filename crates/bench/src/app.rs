@@ -15,17 +15,49 @@ const LOG_TAIL: usize = 200;
 
 /// Builds `junction` with `cargo build --release` (a no-op when it is up to date) and returns
 /// the binary's path, as cargo reports it.
+///
+/// The harness's package is selected too: cargo resolves features over the packages it builds,
+/// so building `junction` alone would enable slightly different features of a few shared
+/// dependencies (`time`, `zerofrom`, through fantoccini) and rebuild half the tree each time
+/// the harness and the app are built in turn.
 pub(crate) fn build_release_binary() -> anyhow::Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
-    eprintln!("building the app: cargo build --release -p junction --bin junction");
-    let output = std::process::Command::new(cargo)
-        .args(["build", "--release", "-p", "junction", "--bin", "junction"])
+    eprintln!(
+        "building the app: cargo build --release -p junction -p junction-bench --bin junction"
+    );
+    let mut command = std::process::Command::new(cargo);
+    // `cargo run` gives the harness its own package's variables; build scripts that watch them
+    // (ring's) would take them for a change and rebuild everything above them.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        if name.starts_with("CARGO_PKG_")
+            || matches!(
+                name.as_str(),
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_MANIFEST_LINKS"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "OUT_DIR"
+            )
+        {
+            command.env_remove(name);
+        }
+    }
+    let output = command
         .args([
-            "--message-format",
-            "json-render-diagnostics",
-            "--manifest-path",
+            "build",
+            "--release",
+            "-p",
+            "junction",
+            "-p",
+            "junction-bench",
         ])
+        .args(["--bin", "junction"])
+        .args(["--message-format", "json-render-diagnostics"])
+        .arg("--manifest-path")
         .arg(&manifest)
         .stderr(Stdio::inherit())
         .output()
