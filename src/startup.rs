@@ -32,8 +32,8 @@ pub struct Application {
     metrics: Option<(u16, Server)>,
     shutdown: Shutdown,
     shutdown_timeout: Duration,
-    /// Periodic housekeeping; stopped with the server.
-    maintenance: tokio::task::JoinHandle<()>,
+    /// Housekeeping and the session cache's listener; stopped with the server.
+    background: Vec<tokio::task::JoinHandle<()>>,
     // Declared after `server` so the database outlives it when dropped.
     embedded: Option<EmbeddedPostgres>,
 }
@@ -44,6 +44,8 @@ const EMBEDDED_DATABASE: &str = "junction";
 /// The database and secrets, ready: what both the server and the command line need.
 pub struct Prepared {
     pub state: AppState,
+    /// Where the database is, for the connections that are not the pool's.
+    pub database_url: String,
     /// The private PostgreSQL, when no database URL was configured; dropping it stops it.
     pub embedded: Option<EmbeddedPostgres>,
 }
@@ -95,6 +97,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     })?;
     Ok(Prepared {
         state: AppState::new(config, pool, secrets, connectors)?,
+        database_url,
         embedded,
     })
 }
@@ -117,7 +120,11 @@ impl Application {
         if config.metrics_bind.is_some() {
             crate::telemetry::prometheus().context("starting the metrics recorder")?;
         }
-        let Prepared { state, embedded } = prepare(&config).await?;
+        let Prepared {
+            state,
+            database_url,
+            embedded,
+        } = prepare(&config).await?;
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
             crate::auth::service::bootstrap_admin(
                 &state,
@@ -130,7 +137,14 @@ impl Application {
             TcpListener::bind(config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
         crate::auth::service::announce_setup_code(&state, port).await?;
-        let maintenance = crate::maintenance::spawn(state.pool.clone());
+        let background = vec![
+            crate::maintenance::spawn(state.pool.clone()),
+            crate::auth::session_cache::spawn_listener(
+                state.sessions.clone(),
+                database_url,
+                config.db_timeouts().stall(),
+            ),
+        ];
         let shutdown = Shutdown::default();
         let shutdown_timeout = Duration::from_secs(config.shutdown_timeout_secs);
         let readiness = web::Data::new(Readiness::new(
@@ -192,7 +206,7 @@ impl Application {
             metrics,
             shutdown,
             shutdown_timeout,
-            maintenance,
+            background,
             embedded,
         })
     }
@@ -221,7 +235,7 @@ impl Application {
             metrics,
             shutdown,
             shutdown_timeout,
-            maintenance,
+            background,
             embedded,
             ..
         } = self;
@@ -258,7 +272,9 @@ impl Application {
                 result
             }
         };
-        maintenance.abort();
+        for task in background {
+            task.abort();
+        }
         if let Some((handle, task)) = metrics {
             handle.stop(true).await;
             let _ = task.await;

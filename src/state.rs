@@ -1,8 +1,11 @@
 //! What every handler shares: built once at start-up, handed to handlers as `web::Data<AppState>`.
 
+use std::sync::Arc;
+
 use junction_connectors::Connectors;
 
 use crate::auth::password::Hasher;
+use crate::auth::session_cache::SessionCache;
 use crate::auth::setup_code::SetupCode;
 use crate::client_address::TrustedProxies;
 use crate::config::Config;
@@ -20,6 +23,8 @@ pub struct AppState {
     pub(crate) trusted_proxies: TrustedProxies,
     /// Asked for on the setup page when Junction listens beyond this machine.
     pub(crate) setup_code: Option<SetupCode>,
+    /// Who is signed in, remembered for a moment (see the module).
+    pub(crate) sessions: Arc<SessionCache>,
 }
 
 impl AppState {
@@ -40,6 +45,7 @@ impl AppState {
             hasher: Hasher::for_this_machine(),
             trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
             setup_code,
+            sessions: Arc::default(),
             secrets,
         })
     }

@@ -138,6 +138,10 @@ pub(crate) async fn sign_out(
     if let Some(cookie) = request.cookie(SESSION_COOKIE) {
         let mut conn = state.pool.get().await?;
         super::model::delete_session(&mut conn, cookie.value()).await?;
+        // The other instances hear of it from the database; this one need not wait.
+        state
+            .sessions
+            .remove(&super::model::token_hash(cookie.value()));
     }
     Ok(see_other("/signin").cookie(removal_cookie()).finish())
 }

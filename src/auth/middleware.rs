@@ -8,6 +8,7 @@ use actix_web::{HttpMessage, HttpResponse, web};
 
 use super::CurrentUser;
 use super::model;
+use super::session_cache::SessionUser;
 use crate::state::AppState;
 
 pub(crate) const SESSION_COOKIE: &str = "junction_session";
@@ -92,26 +93,19 @@ pub(crate) async fn require_session(
     };
     let token = request
         .cookie(SESSION_COOKIE)
-        .map(|c| c.value().to_string());
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(crate::error::AppError::from)?;
-    let user = match token {
-        Some(token) if !token.is_empty() => model::user_for_session(&mut conn, &token)
-            .await
-            .map_err(crate::error::AppError::from)?,
-        _ => None,
+        .map(|c| c.value().to_string())
+        .filter(|token| !token.is_empty());
+    let user = match &token {
+        Some(token) => signed_in(&state, token).await?,
+        None => None,
     };
     match user {
         Some(user) => {
-            drop(conn);
             let ip = client_ip(request.request());
             request.extensions_mut().insert(CurrentUser {
-                id: user.id,
-                email: user.email.clone(),
-                roles: user.roles(),
+                id: user.user_id,
+                email: user.email,
+                roles: user.roles,
                 ip,
             });
             next.call(request)
@@ -119,6 +113,11 @@ pub(crate) async fn require_session(
                 .map(ServiceResponse::map_into_left_body)
         }
         None => {
+            let mut conn = state
+                .pool
+                .get()
+                .await
+                .map_err(crate::error::AppError::from)?;
             let first_run = !crate::users::model::any_user_exists(&mut conn)
                 .await
                 .map_err(crate::error::AppError::from)?;
@@ -130,4 +129,26 @@ pub(crate) async fn require_session(
             Ok(request.into_response(response).map_into_right_body())
         }
     }
+}
+
+/// Who the session token belongs to: from the session cache when it may answer, else from the
+/// database (and then remembered).
+async fn signed_in(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<SessionUser>, crate::error::AppError> {
+    let hash = model::token_hash(token);
+    if let Some(session) = state.sessions.get(&hash)
+        && model::still_fresh(&session, chrono::Utc::now())
+    {
+        return Ok(Some(session));
+    }
+    let epoch = state.sessions.epoch();
+    let mut conn = state.pool.get().await?;
+    let found = model::user_for_session(&mut conn, token).await?;
+    drop(conn);
+    if let Some(session) = &found {
+        state.sessions.insert(hash, session.clone(), epoch);
+    }
+    Ok(found)
 }

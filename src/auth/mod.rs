@@ -6,6 +6,7 @@ pub(crate) mod middleware;
 pub(crate) mod model;
 pub(crate) mod password;
 pub(crate) mod service;
+pub(crate) mod session_cache;
 pub(crate) mod setup_code;
 pub(crate) mod throttle;
 pub(crate) mod views;

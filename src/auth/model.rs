@@ -7,6 +7,7 @@ use rand::TryRng;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::session_cache::SessionUser;
 use crate::db::schema::{sessions, users};
 use crate::users::model::User;
 
@@ -68,12 +69,24 @@ pub(crate) async fn delete_sessions_of(
     Ok(())
 }
 
+/// Whether a session read at some point is still usable at `now` without asking the database:
+/// not expired, and its idle clock recent enough not to need refreshing.
+pub(crate) fn still_fresh(session: &SessionUser, now: DateTime<Utc>) -> bool {
+    !expired(session.created_at, session.last_seen_at, now)
+        && now - session.last_seen_at <= Duration::minutes(1)
+}
+
+fn expired(created_at: DateTime<Utc>, last_seen_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    now - last_seen_at > Duration::minutes(IDLE_TIMEOUT_MINUTES)
+        || now - created_at > Duration::hours(MAX_AGE_HOURS)
+}
+
 /// The active user behind a live session token, refreshing its idle clock (at most once a
 /// minute, to spare the database a write per request).
 pub(crate) async fn user_for_session(
     conn: &mut AsyncPgConnection,
     token: &str,
-) -> QueryResult<Option<User>> {
+) -> QueryResult<Option<SessionUser>> {
     let now = Utc::now();
     let hash = token_hash(token);
     let found: Option<(DateTime<Utc>, DateTime<Utc>, User)> = sessions::table
@@ -87,12 +100,10 @@ pub(crate) async fn user_for_session(
         .first(conn)
         .await
         .optional()?;
-    let Some((created_at, last_seen_at, user)) = found else {
+    let Some((created_at, mut last_seen_at, user)) = found else {
         return Ok(None);
     };
-    let expired = now - last_seen_at > Duration::minutes(IDLE_TIMEOUT_MINUTES)
-        || now - created_at > Duration::hours(MAX_AGE_HOURS);
-    if expired || !user.is_active {
+    if expired(created_at, last_seen_at, now) || !user.is_active {
         diesel::delete(sessions::table.find(&hash))
             .execute(conn)
             .await?;
@@ -103,8 +114,15 @@ pub(crate) async fn user_for_session(
             .set(sessions::last_seen_at.eq(now))
             .execute(conn)
             .await?;
+        last_seen_at = now;
     }
-    Ok(Some(user))
+    Ok(Some(SessionUser {
+        user_id: user.id,
+        email: user.email.clone(),
+        roles: user.roles(),
+        created_at,
+        last_seen_at,
+    }))
 }
 
 /// Removes sessions that can no longer be used.

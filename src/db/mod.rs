@@ -47,7 +47,7 @@ pub struct DbTimeouts {
 impl DbTimeouts {
     /// When a server that owes an answer has been silent this long, it is taken for stuck: a
     /// little after its own `statement_timeout` would have answered.
-    fn stall(&self) -> Option<Duration> {
+    pub(crate) fn stall(&self) -> Option<Duration> {
         (!self.statement.is_zero()).then(|| self.statement + Duration::from_secs(2))
     }
 }

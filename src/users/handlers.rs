@@ -155,6 +155,8 @@ pub(crate) async fn save_user(
     drop(conn);
     let errors = match result {
         Ok(_) => {
+            // Other instances hear of it from the database; this one need not wait for that.
+            state.sessions.forget_user(*path);
             let mut response = see_other("/users");
             Flash::UserSaved.set(&mut response);
             return Ok(response.finish());
@@ -204,6 +206,7 @@ pub(crate) async fn reset_user_password(
     .await;
     let errors = match result {
         Ok(target) => {
+            state.sessions.forget_user(target.id);
             let mut response = see_other(&format!("/users/{}", target.id));
             Flash::PasswordReset.set(&mut response);
             return Ok(response.finish());

@@ -136,6 +136,94 @@ async fn two_instances_on_one_database_share_sessions_and_changes() {
         .await
         .unwrap();
     assert_eq!(signed_out.status().as_u16(), 303);
-    let after = read(get(&one, "/connections").await.unwrap()).await;
-    assert_eq!(after.status, 303, "signed out on two, signed out on one");
+    let signed_out_on_one =
+        eventually(|| async { read(get(&one, "/connections").await.unwrap()).await.status == 303 })
+            .await;
+    assert!(signed_out_on_one, "signed out on two, signed out on one");
+}
+
+/// Each instance trusts what it read of a session for at most two seconds, and hears of a
+/// change from the database at once; this waits out that bound (and a margin for a busy
+/// machine) for what must then be true.
+async fn eventually<F, Fut>(check: F) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        if check().await {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[actix_web::test]
+async fn deactivating_a_user_or_changing_their_roles_holds_on_every_instance() {
+    let url = Cluster::shared().create_database().await;
+    let secret_key = SecretBox::generate_base64();
+    let one = start(&url, &secret_key).await;
+    let two = start(&url, &secret_key).await;
+    let admin = new_client();
+    sign_in(&one, &admin).await;
+    let client = plain_client();
+    let signed_in = client
+        .post(format!("{two}/signin"))
+        .form(&[
+            ("email", ADMIN_EMAIL),
+            ("password", PASSWORD),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("junction_session="))
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let users_page = || async {
+        client
+            .get(format!("{two}/users"))
+            .header("cookie", cookie.clone())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    // Read twice on two, so that its session is remembered there.
+    assert_eq!(users_page().await, 200, "a System Admin sees Users");
+    assert_eq!(users_page().await, 200);
+
+    // Another session (the database, as an instance's change would) takes the role away.
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    use junction::db::schema::users;
+    diesel::update(users::table.filter(users::email.eq(ADMIN_EMAIL)))
+        .set(users::is_system_admin.eq(false))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        eventually(|| async { users_page().await == 403 }).await,
+        "the role change holds on two"
+    );
+
+    diesel::update(users::table.filter(users::email.eq(ADMIN_EMAIL)))
+        .set(users::is_active.eq(false))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        eventually(|| async { users_page().await == 303 }).await,
+        "a deactivated user is signed out on two"
+    );
 }
