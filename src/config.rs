@@ -321,7 +321,15 @@ mod tests {
         for good in ["junction_request", "_x", "app2_requests"] {
             assert!(role_name(good).is_ok(), "{good}");
         }
-        for bad in ["", "Junction", "2x", "pg_read", "a-b", "a\"b", &"x".repeat(64)] {
+        for bad in [
+            "",
+            "Junction",
+            "2x",
+            "pg_read",
+            "a-b",
+            "a\"b",
+            &"x".repeat(64),
+        ] {
             assert!(role_name(bad).is_err(), "{bad:?}");
         }
     }

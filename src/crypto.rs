@@ -405,8 +405,14 @@ mod tests {
         let resealed = ring.reseal(&by_old, "c").unwrap().expect("re-sealed");
         assert_eq!(ring.sealed_with(&resealed), SealedWith::Current);
         assert_eq!(ring.open(&resealed, "c").unwrap(), b"NETold");
-        assert!(ring.reseal(&resealed, "c").unwrap().is_none(), "already current");
-        assert!(old.open(&resealed, "c").is_err(), "the old key alone no longer opens it");
+        assert!(
+            ring.reseal(&resealed, "c").unwrap().is_none(),
+            "already current"
+        );
+        assert!(
+            old.open(&resealed, "c").is_err(),
+            "the old key alone no longer opens it"
+        );
     }
 
     #[test]
@@ -434,7 +440,10 @@ mod tests {
             .with_old_keys([text.as_str(), other.as_str(), other.as_str()])
             .unwrap();
         assert_eq!(ring.old_ids().len(), 1);
-        assert!(!format!("{ring:?}").contains(&text[..8]), "Debug shows ids only");
+        assert!(
+            !format!("{ring:?}").contains(&text[..8]),
+            "Debug shows ids only"
+        );
     }
 
     #[test]

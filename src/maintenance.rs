@@ -89,6 +89,10 @@ async fn expire_audit_entries(pool: &DbPool, days: u32) {
         }
     }
     if total > 0 {
-        tracing::info!(removed = total, days, "audit entries past their retention removed");
+        tracing::info!(
+            removed = total,
+            days,
+            "audit entries past their retention removed"
+        );
     }
 }

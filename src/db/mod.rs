@@ -23,13 +23,13 @@ use std::time::{Duration, Instant};
 use diesel::migration::MigrationSource;
 use diesel::pg::Pg;
 use diesel_async::AsyncPgConnection;
-use secrecy::{ExposeSecret, SecretString};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
+use secrecy::{ExposeSecret, SecretString};
 
 pub(crate) use faults::is_unavailable;
 
@@ -139,7 +139,9 @@ impl DbPool {
     /// A connection of its own (not pooled) as the user of the database URL, without the
     /// request role: only for the one task that needs the owner's rights, removing audit entries
     /// past their retention. Closed when dropped.
-    pub(crate) async fn owner_connection(&self) -> Result<AsyncPgConnection, diesel::ConnectionError> {
+    pub(crate) async fn owner_connection(
+        &self,
+    ) -> Result<AsyncPgConnection, diesel::ConnectionError> {
         let connect = async {
             let mut conn =
                 connect::establish(self.url.expose_secret(), self.timeouts.stall()).await?;

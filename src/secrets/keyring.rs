@@ -23,9 +23,9 @@ const GENERATED: &str = "secret.key";
 /// instances already use).
 pub(crate) fn load(config: &Config, private_database: bool) -> anyhow::Result<SecretBox> {
     let (current, mut old, source) = match (&config.secret_key, &config.secret_key_file) {
-        (Some(_), Some(_)) => anyhow::bail!(
-            "JUNCTION_SECRET_KEY and JUNCTION_SECRET_KEY_FILE are both set: keep one"
-        ),
+        (Some(_), Some(_)) => {
+            anyhow::bail!("JUNCTION_SECRET_KEY and JUNCTION_SECRET_KEY_FILE are both set: keep one")
+        }
         (Some(key), None) => (key.clone(), Vec::new(), "JUNCTION_SECRET_KEY".to_string()),
         (None, Some(path)) => {
             if !path.exists() {
@@ -50,7 +50,9 @@ pub(crate) fn load(config: &Config, private_database: bool) -> anyhow::Result<Se
     let ring = SecretBox::from_base64(current.expose_secret())
         .with_context(|| format!("the secret key in {source}"))?
         .with_old_keys(old.iter().map(|k| k.expose_secret()))
-        .with_context(|| format!("an older secret key (in {source} or JUNCTION_SECRET_KEYS_OLD)"))?;
+        .with_context(|| {
+            format!("an older secret key (in {source} or JUNCTION_SECRET_KEYS_OLD)")
+        })?;
     tracing::info!(
         source = %source,
         key_id = %ring.current_id(),
@@ -82,7 +84,10 @@ fn create_missing(config: &Config, path: &Path, private_database: bool) -> anyho
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), b.parent().map(std::fs::canonicalize)) {
+    match (
+        std::fs::canonicalize(a),
+        b.parent().map(std::fs::canonicalize),
+    ) {
         (Ok(a), Some(Ok(parent))) => b.file_name().is_some_and(|name| a == parent.join(name)),
         _ => false,
     }

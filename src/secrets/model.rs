@@ -124,7 +124,10 @@ pub(crate) async fn key_check(
 }
 
 /// Stores the key check unless one exists (instances starting together write it once).
-pub(crate) async fn insert_key_check(conn: &mut AsyncPgConnection, sealed: &[u8]) -> QueryResult<()> {
+pub(crate) async fn insert_key_check(
+    conn: &mut AsyncPgConnection,
+    sealed: &[u8],
+) -> QueryResult<()> {
     diesel::insert_into(app_meta::table)
         .values((app_meta::key.eq(KEY_CHECK), app_meta::value.eq(sealed)))
         .on_conflict_do_nothing()

@@ -28,13 +28,15 @@ pub(crate) async fn verify(pool: &DbPool, secrets: &SecretBox) -> anyhow::Result
     let mut conn = pool.get().await.context("connecting to the database")?;
     match model::key_check(&mut conn, false).await? {
         Some(sealed) => {
-            let opened = secrets.open(&sealed, model::KEY_CHECK).map_err(|error| match error {
-                crate::crypto::CryptoError::UnknownKey(id) => anyhow::anyhow!(
-                    "{}\nThis database was set up with the secret key {id}.",
-                    refuse()
-                ),
-                _ => refuse(),
-            })?;
+            let opened = secrets
+                .open(&sealed, model::KEY_CHECK)
+                .map_err(|error| match error {
+                    crate::crypto::CryptoError::UnknownKey(id) => anyhow::anyhow!(
+                        "{}\nThis database was set up with the secret key {id}.",
+                        refuse()
+                    ),
+                    _ => refuse(),
+                })?;
             if opened != KEY_CHECK_PLAINTEXT {
                 return Err(refuse());
             }
@@ -56,7 +58,8 @@ pub(crate) async fn verify(pool: &DbPool, secrets: &SecretBox) -> anyhow::Result
             SealedWith::Unnamed => {
                 waiting += count;
                 // Values from before key ids: one of them must open with some key of the ring.
-                if let Some((id, sealed)) = model::newest_key_with_header(&mut conn, &header).await?
+                if let Some((id, sealed)) =
+                    model::newest_key_with_header(&mut conn, &header).await?
                 {
                     secrets
                         .open(&sealed, &key_context(id))

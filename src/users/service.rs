@@ -258,8 +258,7 @@ pub(crate) async fn delete(
         let target = model::find_for_update(conn, id)
             .await?
             .ok_or(UserFailure::NotFound)?;
-        if target.is_system_admin && target.is_active && admins.iter().all(|admin| *admin == id)
-        {
+        if target.is_system_admin && target.is_active && admins.iter().all(|admin| *admin == id) {
             return Err(UserErrors::delete(LAST_ADMIN));
         }
         match model::delete(conn, id).await {

@@ -75,11 +75,7 @@ async fn deleting_a_user_keeps_their_audit_entries_under_their_email() {
 
     assert_eq!(
         entries_by(&app, OPS).await,
-        vec![(
-            "create".to_string(),
-            "Connection".to_string(),
-            Some(ops_id)
-        )],
+        vec![("create".to_string(), "Connection".to_string(), Some(ops_id))],
         "what ops did is still there, under their email and id"
     );
     let deletion: Vec<(String, String)> = audit_events::table
@@ -113,10 +109,7 @@ async fn deactivating_a_user_keeps_their_audit_entries_and_signs_them_out() {
     let (ops, ops_id) = ops_with_a_change(&app).await;
 
     let saved = app
-        .post_form(
-            &format!("/users/{ops_id}"),
-            &[("connections_admin", "on")],
-        )
+        .post_form(&format!("/users/{ops_id}"), &[("connections_admin", "on")])
         .await;
 
     assert_eq!(saved.status, 303, "{}", saved.body);
@@ -136,12 +129,14 @@ async fn deleting_a_user_asks_for_confirmation_and_spares_oneself() {
     let own = app.get(&format!("/users/{admin_id}")).await;
     assert!(!own.body.contains("Delete user"), "not for oneself");
 
-    let unconfirmed = app
-        .post_form(&format!("/users/{ops_id}/delete"), &[])
-        .await;
+    let unconfirmed = app.post_form(&format!("/users/{ops_id}/delete"), &[]).await;
     assert_eq!(unconfirmed.status, 422);
     assert!(unconfirmed.body.contains("Tick the box to confirm"));
-    assert!(unconfirmed.body.contains(r#"aria-describedby="delete-error""#));
+    assert!(
+        unconfirmed
+            .body
+            .contains(r#"aria-describedby="delete-error""#)
+    );
 
     let oneself = app
         .post_form(&format!("/users/{admin_id}/delete"), &[("confirm", "on")])
@@ -234,7 +229,10 @@ async fn the_request_role_cannot_rewrite_truncate_or_unprotect_the_audit_trail()
             error.contains("cannot be truncated") || error.contains("cannot be changed"),
             "{attempt}: {error}"
         );
-        owner.batch_execute("RESET junction.audit_cutoff").await.unwrap();
+        owner
+            .batch_execute("RESET junction.audit_cutoff")
+            .await
+            .unwrap();
     }
     let count: i64 = audit_events::table
         .count()
@@ -258,7 +256,10 @@ async fn requests_are_served_as_the_request_role() {
         .post_form("/connections/new/hasoffers", &valid_form("Not allowed"))
         .await;
 
-    assert_eq!(refused.status, 500, "the app's own connection lacks the right");
+    assert_eq!(
+        refused.status, 500,
+        "the app's own connection lacks the right"
+    );
     let ready = app.get("/ready").await;
     assert_eq!(ready.status, 200);
     assert!(!ready.body.contains("warning"), "{}", ready.body);
@@ -270,7 +271,9 @@ async fn tables_created_later_are_granted_to_the_request_role() {
     let mut owner = app.db.connect().await;
     // As the user that ran the migrations: its default privileges cover the table at once.
     owner
-        .batch_execute("CREATE TABLE later_feature (id BIGINT GENERATED ALWAYS AS IDENTITY, note TEXT)")
+        .batch_execute(
+            "CREATE TABLE later_feature (id BIGINT GENERATED ALWAYS AS IDENTITY, note TEXT)",
+        )
         .await
         .unwrap();
     as_request_role(&app)
@@ -326,7 +329,9 @@ impl OwnedDatabase {
         let request_role = format!("requests_{suffix}");
         let mut admin_url = url::Url::parse(&app.db.url).unwrap();
         admin_url.set_path("/postgres");
-        let mut admin = AsyncPgConnection::establish(admin_url.as_str()).await.unwrap();
+        let mut admin = AsyncPgConnection::establish(admin_url.as_str())
+            .await
+            .unwrap();
         admin
             .batch_execute(&format!(
                 "CREATE ROLE {owner} LOGIN PASSWORD 'owner-password' {}",
@@ -420,7 +425,11 @@ async fn an_owner_that_may_not_create_roles_still_starts_and_says_so() {
     let client = new_client();
     let signed_in = client
         .post(format!("{address}/signin"))
-        .form(&[("email", ADMIN_EMAIL), ("password", PASSWORD), ("next", "/")])
+        .form(&[
+            ("email", ADMIN_EMAIL),
+            ("password", PASSWORD),
+            ("next", "/"),
+        ])
         .send()
         .await
         .unwrap();
@@ -505,7 +514,11 @@ async fn audit_entries_past_their_retention_are_removed_with_an_entry_saying_so(
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
     let entries = retention_entries(&app).await;
-    assert_eq!(entries.len(), 1, "one entry, whoever removed them: {entries:?}");
+    assert_eq!(
+        entries.len(),
+        1,
+        "one entry, whoever removed them: {entries:?}"
+    );
     assert_eq!(entries[0].0, "Junction");
     let detail = entries[0].1.clone().unwrap_or_default();
     assert!(
@@ -514,8 +527,14 @@ async fn audit_entries_past_their_retention_are_removed_with_an_entry_saying_so(
     );
     let left = names(&app).await;
     assert!(!left.contains(&"Ancient".to_string()) && !left.contains(&"Old".to_string()));
-    assert!(left.contains(&"Recent".to_string()), "within retention: kept");
+    assert!(
+        left.contains(&"Recent".to_string()),
+        "within retention: kept"
+    );
     let trail = app.get("/audit?entity_type=Audit+trail").await;
-    assert!(trail.body.contains("Removed 2 entries"), "shown in the trail");
+    assert!(
+        trail.body.contains("Removed 2 entries"),
+        "shown in the trail"
+    );
     drop((one, two));
 }

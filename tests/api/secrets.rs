@@ -4,8 +4,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::XChaCha20Poly1305;
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use junction::config::{Config, SecretsCommand};
@@ -32,7 +32,11 @@ async fn start(config: Config) -> (String, reqwest::Client) {
     let client = new_client();
     let signed_in = client
         .post(format!("{address}/signin"))
-        .form(&[("email", ADMIN_EMAIL), ("password", PASSWORD), ("next", "/")])
+        .form(&[
+            ("email", ADMIN_EMAIL),
+            ("password", PASSWORD),
+            ("next", "/"),
+        ])
         .send()
         .await
         .unwrap();
@@ -172,8 +176,15 @@ async fn rotating_the_secret_key_reseals_every_stored_key_while_instances_serve(
     let (rotation, save) = tokio::join!(rotation, save);
 
     let message = rotation.expect("rotation succeeds");
-    assert!(message.contains("Re-encrypted 4 stored values"), "{message}");
-    assert_eq!(save.unwrap().status().as_u16(), 303, "the edit saved, no conflict");
+    assert!(
+        message.contains("Re-encrypted 4 stored values"),
+        "{message}"
+    );
+    assert_eq!(
+        save.unwrap().status().as_u16(),
+        303,
+        "the edit saved, no conflict"
+    );
     let ring = SecretBox::from_base64(&new_key).unwrap();
     for (id, sealed) in stored_keys(&mut conn).await {
         assert_eq!(ring.sealed_with(&sealed), SealedWith::Current, "{id}");
@@ -184,7 +195,11 @@ async fn rotating_the_secret_key_reseals_every_stored_key_while_instances_serve(
         .first(&mut conn)
         .await
         .unwrap();
-    assert_eq!(ring.sealed_with(&check), SealedWith::Current, "the key check too");
+    assert_eq!(
+        ring.sealed_with(&check),
+        SealedWith::Current,
+        "the key check too"
+    );
     let entries: Vec<(String, String, Option<String>)> = audit_events::table
         .filter(audit_events::action.eq("rotate"))
         .select((
@@ -196,7 +211,10 @@ async fn rotating_the_secret_key_reseals_every_stored_key_while_instances_serve(
         .await
         .unwrap();
     assert_eq!(entries.len(), 1, "one entry: {entries:?}");
-    assert_eq!((entries[0].0.as_str(), entries[0].1.as_str()), ("Junction", "Secret key"));
+    assert_eq!(
+        (entries[0].0.as_str(), entries[0].1.as_str()),
+        ("Junction", "Secret key")
+    );
     let detail = entries[0].2.clone().unwrap_or_default();
     assert!(detail.contains(&ring.current_id().to_string()), "{detail}");
     assert!(!detail.contains(&new_key) && !detail.contains(&old_key));
@@ -218,7 +236,10 @@ async fn rotating_the_secret_key_reseals_every_stored_key_while_instances_serve(
         .expect("the old key alone cannot start")
         .to_string();
     assert!(refused.contains("does not match"), "{refused}");
-    assert!(refused.contains(&ring.current_id().to_string()), "names the key: {refused}");
+    assert!(
+        refused.contains(&ring.current_id().to_string()),
+        "names the key: {refused}"
+    );
 }
 
 #[actix_web::test]
@@ -243,15 +264,19 @@ async fn an_instance_without_the_key_stored_values_need_refuses_to_start() {
         .await
         .unwrap();
 
-    let error = Application::build(Config::for_tests(app.db.url.clone(), app.secret_key.clone()))
-        .await
-        .err()
-        .expect("refused")
-        .to_string();
+    let error = Application::build(Config::for_tests(
+        app.db.url.clone(),
+        app.secret_key.clone(),
+    ))
+    .await
+    .err()
+    .expect("refused")
+    .to_string();
 
     let id_of_stranger = SecretBox::from_base64(&stranger).unwrap().current_id();
     assert!(
-        error.contains(&format!("1 with key {id_of_stranger}")) && error.contains("JUNCTION_SECRET_KEYS_OLD"),
+        error.contains(&format!("1 with key {id_of_stranger}"))
+            && error.contains("JUNCTION_SECRET_KEYS_OLD"),
         "says which key is missing and where it goes: {error}"
     );
     let mut config = Config::for_tests(app.db.url.clone(), app.secret_key.clone());
@@ -271,10 +296,11 @@ fn open_tempdir() -> tempfile::TempDir {
 
 async fn private_cluster(root: &Path) -> EmbeddedPostgres {
     let root = root.to_path_buf();
-    let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&root, Durability::Throwaway))
-        .await
-        .unwrap()
-        .expect("start a PostgreSQL cluster");
+    let pg =
+        tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&root, Durability::Throwaway))
+            .await
+            .unwrap()
+            .expect("start a PostgreSQL cluster");
     junction::startup::ensure_database(&pg.database_url("postgres"), "junction")
         .await
         .unwrap();
@@ -296,10 +322,18 @@ fn run(program: &Path, args: &[&str]) {
 
 #[actix_web::test]
 async fn a_backup_of_the_database_and_the_key_file_restores_into_a_fresh_cluster() {
-    let bin = find_bin_dir().expect("PostgreSQL's programs");
+    // pg_dump of the server's own version: beside the real `postgres`, which PATH may link to.
+    let bin = find_bin_dir()
+        .and_then(|dir| std::fs::canonicalize(dir.join("postgres")).ok())
+        .and_then(|postgres| postgres.parent().map(Path::to_path_buf))
+        .expect("PostgreSQL's programs");
     let tune = sandbox().await;
-    let (original_root, fresh_root, keys, dumps) =
-        (open_tempdir(), open_tempdir(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (original_root, fresh_root, keys, dumps) = (
+        open_tempdir(),
+        open_tempdir(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
     let key_file = keys.path().join("junction.key");
     std::fs::write(&key_file, format!("{}\n", SecretBox::generate_base64())).unwrap();
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -318,17 +352,30 @@ async fn a_backup_of_the_database_and_the_key_file_restores_into_a_fresh_cluster
     let id = create(&address, &client, "Backed up", &tune.base_url()).await;
     assert_connects(&address, &client, id).await;
     let mut conn = AsyncPgConnection::establish(&original_url).await.unwrap();
-    let entries: i64 = audit_events::table.count().get_result(&mut conn).await.unwrap();
+    let entries: i64 = audit_events::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
 
     // The README's backup: pg_dump of the database; the key file is kept elsewhere.
     let dump = dumps.path().join("junction.dump");
     let dump = dump.to_str().unwrap();
-    run(&bin.join("pg_dump"), &["--format=custom", "--file", dump, &original_url]);
+    run(
+        &bin.join("pg_dump"),
+        &["--format=custom", "--file", dump, &original_url],
+    );
     let fresh = private_cluster(fresh_root.path()).await;
     let fresh_url = fresh.database_url("junction");
     run(
         &bin.join("pg_restore"),
-        &["--no-owner", "--no-privileges", "--dbname", &fresh_url, dump],
+        &[
+            "--no-owner",
+            "--no-privileges",
+            "--dbname",
+            &fresh_url,
+            dump,
+        ],
     );
 
     let mut restored_config = config(fresh_url.clone());
@@ -348,10 +395,19 @@ async fn a_backup_of_the_database_and_the_key_file_restores_into_a_fresh_cluster
         .get_result(&mut restored)
         .await
         .unwrap();
-    assert!(restored_entries > entries, "the trail came along (and goes on)");
-    restored.batch_execute("SET ROLE junction_request").await.unwrap();
     assert!(
-        restored.batch_execute("DELETE FROM audit_events").await.is_err(),
+        restored_entries > entries,
+        "the trail came along (and goes on)"
+    );
+    restored
+        .batch_execute("SET ROLE junction_request")
+        .await
+        .unwrap();
+    assert!(
+        restored
+            .batch_execute("DELETE FROM audit_events")
+            .await
+            .is_err(),
         "and is protected again"
     );
     drop(restored);
