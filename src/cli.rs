@@ -1,4 +1,5 @@
-//! Maintenance commands: `junction user create` and `junction user reset-password`.
+//! Maintenance commands: `junction user create`, `junction user reset-password` and
+//! `junction secrets rotate`.
 
 use std::io::BufRead;
 
@@ -7,7 +8,7 @@ use secrecy::SecretString;
 
 use crate::audit::Actor;
 use crate::auth::Roles;
-use crate::config::{Config, RoleArg, UserCommand};
+use crate::config::{Config, RoleArg, SecretsCommand, UserCommand};
 use crate::startup::prepare;
 use crate::users::model;
 use crate::users::service::{self, NewUser, UserFailure, check_email};
@@ -39,7 +40,7 @@ pub async fn run_user_command(
     let explain = |failure: UserFailure| match failure {
         UserFailure::Invalid(errors) => anyhow::anyhow!(
             "{}",
-            [errors.email, errors.password, errors.roles]
+            [errors.email, errors.password, errors.roles, errors.delete]
                 .into_iter()
                 .flatten()
                 .collect::<Vec<_>>()
@@ -88,6 +89,41 @@ pub async fn run_user_command(
             Ok(format!(
                 "New password set for {}; their sessions have ended.",
                 user.email
+            ))
+        }
+    }
+}
+
+/// Runs a secrets command.
+pub async fn run_secrets_command(
+    config: &Config,
+    command: SecretsCommand,
+) -> anyhow::Result<String> {
+    let prepared = prepare(config).await?;
+    let state = &prepared.state;
+    match command {
+        SecretsCommand::Rotate { batch } => {
+            let rotation = crate::secrets::service::rotate(&state.pool, &state.secrets, batch)
+                .await
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+            let id = state.secrets.current_id();
+            if !rotation.failed.is_empty() {
+                anyhow::bail!(
+                    "re-encrypted {} stored values under the secret key {id}, but {} connections' API keys could not be opened (see the log for their ids): keep the older keys until those keys are typed in again",
+                    rotation.resealed,
+                    rotation.failed.len()
+                );
+            }
+            if rotation.remaining > 0 {
+                anyhow::bail!(
+                    "re-encrypted {} stored values under the secret key {id}, but {} were written meanwhile with an older key: restart every instance with the new key first, then run this again",
+                    rotation.resealed,
+                    rotation.remaining
+                );
+            }
+            Ok(format!(
+                "Re-encrypted {} stored values under the secret key {id}; none is left under an older key. Remove the older keys (JUNCTION_SECRET_KEYS_OLD, or the key file's later lines) and restart the instances one at a time.",
+                rotation.resealed
             ))
         }
     }

@@ -4,7 +4,9 @@
 //! | --- | --- | --- |
 //! | `DATABASE_URL` | unset | PostgreSQL URL. Unset: a private PostgreSQL in `JUNCTION_DATA_DIR`. |
 //! | `JUNCTION_BIND` | `127.0.0.1:8080` | Address and port to listen on. |
-//! | `JUNCTION_SECRET_KEY` | generated | 32 bytes, base64: encrypts API keys at rest. Required with `DATABASE_URL`; generated once into the data folder otherwise. |
+//! | `JUNCTION_SECRET_KEY` | generated | 32 bytes, base64: encrypts API keys at rest. Required with `DATABASE_URL` (or `JUNCTION_SECRET_KEY_FILE`); generated once into the data folder otherwise. |
+//! | `JUNCTION_SECRET_KEY_FILE` | `JUNCTION_DATA_DIR/secret.key` | File holding the secret key instead (one base64 key per line: the first seals, the others only open), e.g. outside the data folder so backups of the two stay apart. |
+//! | `JUNCTION_SECRET_KEYS_OLD` | unset | Comma-separated older keys that still open stored values but never seal (while rotating: `junction secrets rotate`). |
 //! | `JUNCTION_DATA_DIR` | `.junction` | Folder for the private PostgreSQL and the generated secret key. |
 //! | `JUNCTION_DB_POOL_SIZE` | `16` | Database connections per app instance. |
 //! | `JUNCTION_ADMIN_EMAIL`, `JUNCTION_ADMIN_PASSWORD` | unset | When both are set and no user exists, the first System Admin is created at start-up. |
@@ -17,6 +19,8 @@
 //! | `JUNCTION_SHUTDOWN_TIMEOUT_SECS` | `30` | On SIGTERM, how long requests in flight may take to finish; a download still running then ends with its `# ERROR` line. |
 //! | `JUNCTION_METRICS_BIND` | unset | Address of the Prometheus `/metrics` listener (e.g. `127.0.0.1:9464`); unset: no metrics listener. |
 //! | `JUNCTION_LOG_FORMAT` | `text` | `text` (human-readable) or `json` (one object per line). |
+//! | `JUNCTION_AUDIT_RETENTION_DAYS` | unset (keep for ever) | Audit entries older than this many days are removed by the hourly maintenance, which records how many. |
+//! | `JUNCTION_DB_REQUEST_ROLE` | `junction_request` | The database role requests are served as (created and granted at start-up; see the README). |
 //! | `JUNCTION_TRUSTED_PROXIES` | unset | Comma-separated CIDRs of reverse proxies whose `Forwarded` / `X-Forwarded-For` give the client's address (for sign-in throttling and the audit trail). Unset: the socket's peer is the client. |
 //! | `RUST_LOG` | `info` | Log filter (tracing `EnvFilter` syntax). |
 
@@ -25,22 +29,44 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use secrecy::SecretString;
 
 /// Junction: create, test and manage connections to external systems (TUNE / HasOffers first).
-#[derive(Clone, clap::Args)]
+///
+/// The secrets (the database URL holds a password) are `SecretString`s, so `Debug` and logs show
+/// them as `[REDACTED]`.
+#[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// PostgreSQL URL. When unset, a private PostgreSQL is started under the data folder.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = secret)]
+    pub database_url: Option<SecretString>,
 
     /// Address and port to listen on.
     #[arg(long, env = "JUNCTION_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
-    /// 32-byte key (base64) that encrypts API keys at rest. Required with DATABASE_URL;
-    /// generated once into the data folder otherwise.
-    #[arg(long, env = "JUNCTION_SECRET_KEY", hide_env_values = true)]
-    pub secret_key: Option<String>,
+    /// 32-byte key (base64) that encrypts API keys at rest. Required with DATABASE_URL (or
+    /// JUNCTION_SECRET_KEY_FILE); generated once into the data folder otherwise.
+    #[arg(long, env = "JUNCTION_SECRET_KEY", hide_env_values = true, value_parser = secret)]
+    pub secret_key: Option<SecretString>,
+
+    /// File holding the secret key instead of JUNCTION_SECRET_KEY: one base64 key per line, the
+    /// first seals, the others only open (# starts a comment). Default: secret.key in the data
+    /// folder, generated on first use with the private PostgreSQL. Keep it outside the data
+    /// folder to back the key up apart from the database.
+    #[arg(long, env = "JUNCTION_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+
+    /// Older secret keys (comma-separated base64) that still open stored API keys but never seal
+    /// new ones: set them while rotating the key (see `junction secrets rotate`).
+    #[arg(
+        long,
+        env = "JUNCTION_SECRET_KEYS_OLD",
+        hide_env_values = true,
+        value_delimiter = ',',
+        value_parser = secret
+    )]
+    pub secret_keys_old: Vec<SecretString>,
 
     /// Folder for the private PostgreSQL and the generated secret key.
     #[arg(long, env = "JUNCTION_DATA_DIR", default_value = ".junction")]
@@ -56,8 +82,28 @@ pub struct Config {
     pub admin_email: Option<String>,
 
     /// Password of JUNCTION_ADMIN_EMAIL (at least 12 characters).
-    #[arg(long, env = "JUNCTION_ADMIN_PASSWORD", hide_env_values = true)]
-    pub admin_password: Option<String>,
+    #[arg(long, env = "JUNCTION_ADMIN_PASSWORD", hide_env_values = true, value_parser = secret)]
+    pub admin_password: Option<SecretString>,
+
+    /// Remove audit entries older than this many days (the hourly maintenance does it and
+    /// records how many it removed). Unset: keep them for ever.
+    #[arg(
+        long,
+        env = "JUNCTION_AUDIT_RETENTION_DAYS",
+        value_parser = clap::value_parser!(u32).range(1..=36_500)
+    )]
+    pub audit_retention_days: Option<u32>,
+
+    /// The database role requests are served as: it owns nothing, may only read and append to
+    /// the audit trail, and is created and granted at start-up when the database user may do so.
+    /// Give each installation sharing a PostgreSQL cluster its own name.
+    #[arg(
+        long,
+        env = "JUNCTION_DB_REQUEST_ROLE",
+        default_value = crate::db::DEFAULT_REQUEST_ROLE,
+        value_parser = role_name
+    )]
+    pub db_request_role: String,
 
     /// Let connections on the built-in cloud agent reach private, loopback and link-local
     /// addresses. Off by default: a Server URL must not turn the server into a probe of its own
@@ -127,29 +173,22 @@ pub enum LogFormat {
     Json,
 }
 
-/// Secrets (the database URL holds a password) are left out, should a `Config` ever be logged.
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let set = |value: &Option<String>| if value.is_some() { "[set]" } else { "[unset]" };
-        f.debug_struct("Config")
-            .field("database_url", &set(&self.database_url))
-            .field("bind", &self.bind)
-            .field("secret_key", &set(&self.secret_key))
-            .field("data_dir", &self.data_dir)
-            .field("db_pool_size", &self.db_pool_size)
-            .field("admin_email", &self.admin_email)
-            .field("admin_password", &set(&self.admin_password))
-            .field("allow_private_targets", &self.allow_private_targets)
-            .field("tune_rate_limit", &self.tune_rate_limit)
-            .field("tune_rate_window_secs", &self.tune_rate_window_secs)
-            .field("db_statement_timeout_ms", &self.db_statement_timeout_ms)
-            .field("db_pool_wait_timeout_ms", &self.db_pool_wait_timeout_ms)
-            .field("db_connect_timeout_ms", &self.db_connect_timeout_ms)
-            .field("db_recycle_timeout_ms", &self.db_recycle_timeout_ms)
-            .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
-            .field("metrics_bind", &self.metrics_bind)
-            .field("log_format", &self.log_format)
-            .finish()
+fn secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(text.to_string()))
+}
+
+/// A role name that needs no quoting: lowercase letters, digits and `_`, not PostgreSQL's own.
+fn role_name(text: &str) -> Result<String, String> {
+    let valid = (1..=63).contains(&text.len())
+        && text.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !text.starts_with("pg_");
+    if valid {
+        Ok(text.to_string())
+    } else {
+        Err("use 1 to 63 lowercase letters, digits and _, not starting with a digit or pg_".into())
     }
 }
 
@@ -173,6 +212,21 @@ pub enum Command {
     /// Create a user, or reset a user's password, from the shell.
     #[command(subcommand)]
     User(UserCommand),
+    /// Work with the secret key that encrypts the stored API keys.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum SecretsCommand {
+    /// Re-encrypt every stored API key under the current secret key, while Junction runs, so
+    /// the keys in JUNCTION_SECRET_KEYS_OLD (or the key file's later lines) can then be dropped.
+    /// Every running instance must already know the current key.
+    Rotate {
+        /// Values re-encrypted per transaction.
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        batch: u32,
+    },
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -205,13 +259,17 @@ impl Config {
     /// A configuration for tests and tools: loopback on a random port, nothing else set.
     pub fn for_tests(database_url: String, secret_key: String) -> Self {
         Self {
-            database_url: Some(database_url),
+            database_url: Some(SecretString::from(database_url)),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            secret_key: Some(secret_key),
+            secret_key: Some(SecretString::from(secret_key)),
+            secret_key_file: None,
+            secret_keys_old: Vec::new(),
             data_dir: PathBuf::from(".junction"),
             db_pool_size: 4,
             admin_email: None,
             admin_password: None,
+            audit_retention_days: None,
+            db_request_role: crate::db::DEFAULT_REQUEST_ROLE.to_string(),
             allow_private_targets: true,
             trusted_proxies: Vec::new(),
             tune_rate_limit: 50,
@@ -249,10 +307,30 @@ mod tests {
             "c2VjcmV0LWtleS1vZi10aGlydHktdHdvLWJ5dGVzIQ==".into(),
         );
         config.admin_password = Some("admin-password-123".into());
+        config.secret_keys_old = vec!["b2xkLWtleS1vZi10aGlydHktdHdvLWJ5dGVzIQ==".into()];
         let debug = format!("{config:?}");
-        for secret in ["pa55word", "c2VjcmV0", "admin-password-123"] {
+        for secret in ["pa55word", "c2VjcmV0", "admin-password-123", "b2xkLWtl"] {
             assert!(!debug.contains(secret), "{secret} in {debug}");
         }
         assert!(debug.contains("db_statement_timeout_ms: 10000"), "{debug}");
+        assert!(debug.contains("REDACTED"), "{debug}");
+    }
+
+    #[test]
+    fn the_request_role_must_be_a_plain_name() {
+        for good in ["junction_request", "_x", "app2_requests"] {
+            assert!(role_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "Junction",
+            "2x",
+            "pg_read",
+            "a-b",
+            "a\"b",
+            &"x".repeat(64),
+        ] {
+            assert!(role_name(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -1,8 +1,15 @@
-//! Encryption of secrets at rest (API keys), with XChaCha20-Poly1305.
+//! Encryption of secrets at rest (API keys), with XChaCha20-Poly1305, under a keyring.
 //!
-//! A sealed value is `version (1 byte) || nonce (24 bytes) || ciphertext+tag`. The associated
-//! data names the row and column it belongs to, so a ciphertext copied onto another row fails to
-//! open instead of quietly giving that row someone else's key.
+//! The keyring is the current key, which seals, and older keys, which only open: a key is
+//! rotated by making a new one current while the old one still opens, re-sealing what is stored
+//! (`junction secrets rotate`), then dropping the old one.
+//!
+//! A sealed value is `2 || key id (8 bytes) || nonce (24 bytes) || ciphertext+tag`, so the key
+//! that opens it is known without trying. The associated data is that header followed by a
+//! context naming the row and column the value belongs to, so a ciphertext copied onto another
+//! row fails to open instead of quietly giving that row someone else's key. Values sealed before
+//! key ids existed (`1 || nonce || ciphertext+tag`, the context alone as associated data) still
+//! open: each key of the ring is tried.
 
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
@@ -10,20 +17,94 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-const VERSION: u8 = 1;
+const LEGACY: u8 = 1;
+const VERSION: u8 = 2;
+const ID_LEN: usize = 8;
 const NONCE_LEN: usize = 24;
+const HEADER_LEN: usize = 1 + ID_LEN;
 
-/// The key that seals secrets. Never printed.
+/// Names a key without revealing anything about it (a keyed hash of a fixed text), so logs,
+/// sealed values and the audit trail can say which key is which.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyId([u8; ID_LEN]);
+
+impl std::fmt::Display for KeyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl std::fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyId({self})")
+    }
+}
+
+/// One key of the ring.
 #[derive(Clone)]
-pub struct SecretBox {
+struct Key {
+    id: KeyId,
     cipher: XChaCha20Poly1305,
     /// Keys the values derived from the secret key (see [`SecretBox::derive`]).
     mac_key: [u8; 32],
 }
 
+impl Key {
+    fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
+        if bytes.len() != 32 {
+            return Err(CryptoError::BadKey);
+        }
+        let cipher = XChaCha20Poly1305::new_from_slice(bytes).map_err(|_| CryptoError::BadKey)?;
+        let mut mac_key = [0u8; 32];
+        mac_key.copy_from_slice(bytes);
+        let digest = mac(&mac_key, "junction secret key id")?;
+        let mut id = [0u8; ID_LEN];
+        id.copy_from_slice(&digest[..ID_LEN]);
+        Ok(Self {
+            id: KeyId(id),
+            cipher,
+            mac_key,
+        })
+    }
+
+    fn from_base64(text: &str) -> Result<Self, CryptoError> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|_| CryptoError::BadKey)?;
+        Self::from_bytes(&bytes)
+    }
+
+    fn decrypt(&self, nonce: &[u8], msg: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        self.cipher
+            .decrypt(XNonce::from_slice(nonce), Payload { msg, aad })
+            .map_err(|_| CryptoError::Open)
+    }
+}
+
+/// Keyed BLAKE2b of `purpose`.
+fn mac(key: &[u8; 32], purpose: &str) -> Result<[u8; 32], CryptoError> {
+    use blake2::digest::{KeyInit, Mac};
+    type Blake2bMac256 = blake2::Blake2bMac<blake2::digest::consts::U32>;
+    let mut mac =
+        <Blake2bMac256 as KeyInit>::new_from_slice(key).map_err(|_| CryptoError::BadKey)?;
+    mac.update(purpose.as_bytes());
+    Ok(mac.finalize().into_bytes().into())
+}
+
+/// The keyring that seals and opens secrets. Never printed beyond its key ids.
+#[derive(Clone)]
+pub struct SecretBox {
+    current: Key,
+    /// Keys that still open, never seal.
+    old: Vec<Key>,
+}
+
 impl std::fmt::Debug for SecretBox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SecretBox(..)")
+        f.debug_struct("SecretBox")
+            .field("current", &self.current.id)
+            .field("old", &self.old_ids())
+            .finish()
     }
 }
 
@@ -35,27 +116,59 @@ pub enum CryptoError {
     BadKey,
     #[error("the secret could not be decrypted with this secret key")]
     Open,
+    #[error(
+        "the secret was encrypted with a secret key this instance does not have (key id {0}): add that key to JUNCTION_SECRET_KEYS_OLD"
+    )]
+    UnknownKey(KeyId),
     #[error("the secret could not be encrypted")]
     Seal,
 }
 
+/// Which key a sealed value needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedWith {
+    Current,
+    Old(KeyId),
+    /// A key not in the ring: the value cannot be opened here.
+    Unknown(KeyId),
+    /// Sealed before key ids existed: any key of the ring may open it.
+    Unnamed,
+    /// Not a sealed value at all.
+    Malformed,
+}
+
 impl SecretBox {
-    /// A key from its base64 text form.
+    /// How many leading bytes of a sealed value say which key it needs.
+    pub const HEADER_LEN: usize = HEADER_LEN;
+
+    /// A ring of one key, from its base64 text form.
     pub fn from_base64(text: &str) -> Result<Self, CryptoError> {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(text.trim())
-            .map_err(|_| CryptoError::BadKey)?;
-        Self::from_bytes(&bytes)
+        Ok(Self {
+            current: Key::from_base64(text)?,
+            old: Vec::new(),
+        })
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-        if bytes.len() != 32 {
-            return Err(CryptoError::BadKey);
+        Ok(Self {
+            current: Key::from_bytes(bytes)?,
+            old: Vec::new(),
+        })
+    }
+
+    /// The ring with these older keys (base64) added: they open, never seal. A key already in the
+    /// ring is not added twice.
+    pub fn with_old_keys<'a>(
+        mut self,
+        keys: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Self, CryptoError> {
+        for text in keys {
+            let key = Key::from_base64(text)?;
+            if key.id != self.current.id && self.old.iter().all(|k| k.id != key.id) {
+                self.old.push(key);
+            }
         }
-        let cipher = XChaCha20Poly1305::new_from_slice(bytes).map_err(|_| CryptoError::BadKey)?;
-        let mut mac_key = [0u8; 32];
-        mac_key.copy_from_slice(bytes);
-        Ok(Self { cipher, mac_key })
+        Ok(self)
     }
 
     /// A fresh random key, as base64 text.
@@ -64,51 +177,113 @@ impl SecretBox {
         base64::engine::general_purpose::STANDARD.encode(key)
     }
 
+    /// The id of the key that seals.
+    pub fn current_id(&self) -> KeyId {
+        self.current.id
+    }
+
+    /// The ids of the keys that only open.
+    pub fn old_ids(&self) -> Vec<KeyId> {
+        self.old.iter().map(|k| k.id).collect()
+    }
+
+    fn key(&self, id: KeyId) -> Option<&Key> {
+        std::iter::once(&self.current)
+            .chain(&self.old)
+            .find(|k| k.id == id)
+    }
+
+    /// Seals under the current key.
     pub fn seal(&self, plaintext: &[u8], context: &str) -> Result<Vec<u8>, CryptoError> {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let mut out = Vec::with_capacity(HEADER_LEN + NONCE_LEN + plaintext.len() + 16);
+        out.push(VERSION);
+        out.extend_from_slice(&self.current.id.0);
+        let aad = [&out[..HEADER_LEN], context.as_bytes()].concat();
         let sealed = self
+            .current
             .cipher
             .encrypt(
                 &nonce,
                 Payload {
                     msg: plaintext,
-                    aad: context.as_bytes(),
+                    aad: &aad,
                 },
             )
             .map_err(|_| CryptoError::Seal)?;
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
-        out.push(VERSION);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&sealed);
         Ok(out)
     }
 
+    /// Opens with whichever key of the ring sealed it.
     pub fn open(&self, sealed: &[u8], context: &str) -> Result<Vec<u8>, CryptoError> {
-        if sealed.len() < 1 + NONCE_LEN || sealed[0] != VERSION {
-            return Err(CryptoError::Open);
+        match sealed.first() {
+            Some(&VERSION) if sealed.len() > HEADER_LEN + NONCE_LEN => {
+                let mut id = [0u8; ID_LEN];
+                id.copy_from_slice(&sealed[1..HEADER_LEN]);
+                let key = self
+                    .key(KeyId(id))
+                    .ok_or(CryptoError::UnknownKey(KeyId(id)))?;
+                let aad = [&sealed[..HEADER_LEN], context.as_bytes()].concat();
+                let body = &sealed[HEADER_LEN..];
+                key.decrypt(&body[..NONCE_LEN], &body[NONCE_LEN..], &aad)
+            }
+            Some(&LEGACY) if sealed.len() > 1 + NONCE_LEN => {
+                let body = &sealed[1..];
+                std::iter::once(&self.current)
+                    .chain(&self.old)
+                    .find_map(|key| {
+                        key.decrypt(&body[..NONCE_LEN], &body[NONCE_LEN..], context.as_bytes())
+                            .ok()
+                    })
+                    .ok_or(CryptoError::Open)
+            }
+            _ => Err(CryptoError::Open),
         }
-        let nonce = XNonce::from_slice(&sealed[1..1 + NONCE_LEN]);
-        self.cipher
-            .decrypt(
-                nonce,
-                Payload {
-                    msg: &sealed[1 + NONCE_LEN..],
-                    aad: context.as_bytes(),
-                },
-            )
-            .map_err(|_| CryptoError::Open)
     }
 
-    /// A value only holders of the secret key can compute, different for every `purpose`
+    /// Which key `sealed` needs, from its header alone (the first [`SecretBox::HEADER_LEN`]
+    /// bytes are enough).
+    pub fn sealed_with(&self, sealed: &[u8]) -> SealedWith {
+        match sealed.first() {
+            Some(&VERSION) if sealed.len() >= HEADER_LEN => {
+                let mut id = [0u8; ID_LEN];
+                id.copy_from_slice(&sealed[1..HEADER_LEN]);
+                let id = KeyId(id);
+                if id == self.current.id {
+                    SealedWith::Current
+                } else if self.key(id).is_some() {
+                    SealedWith::Old(id)
+                } else {
+                    SealedWith::Unknown(id)
+                }
+            }
+            Some(&LEGACY) => SealedWith::Unnamed,
+            _ => SealedWith::Malformed,
+        }
+    }
+
+    /// The header every value sealed under the current key starts with (the database finds the
+    /// values still to re-seal with it).
+    pub fn current_header(&self) -> Vec<u8> {
+        [&[VERSION][..], &self.current.id.0].concat()
+    }
+
+    /// `sealed` opened and sealed again under the current key; `None` when it already is.
+    pub fn reseal(&self, sealed: &[u8], context: &str) -> Result<Option<Vec<u8>>, CryptoError> {
+        if self.sealed_with(sealed) == SealedWith::Current {
+            return Ok(None);
+        }
+        let plaintext = secrecy::SecretSlice::from(self.open(sealed, context)?);
+        self.seal(plaintext.expose_secret(), context).map(Some)
+    }
+
+    /// A value only holders of the current secret key can compute, different for every `purpose`
     /// (keyed BLAKE2b): every instance sharing the key derives the same one, and it reveals
     /// nothing about the key.
     pub fn derive(&self, purpose: &str) -> Result<[u8; 32], CryptoError> {
-        use blake2::digest::{KeyInit, Mac};
-        type Blake2bMac256 = blake2::Blake2bMac<blake2::digest::consts::U32>;
-        let mut mac = <Blake2bMac256 as KeyInit>::new_from_slice(&self.mac_key)
-            .map_err(|_| CryptoError::BadKey)?;
-        mac.update(purpose.as_bytes());
-        Ok(mac.finalize().into_bytes().into())
+        mac(&self.current.mac_key, purpose)
     }
 
     pub fn seal_secret(
@@ -161,11 +336,32 @@ mod tests {
         SecretBox::from_base64(&SecretBox::generate_base64()).unwrap()
     }
 
+    /// What version 1 wrote: no key id, the context alone as associated data.
+    fn legacy_seal(key: &str, plaintext: &[u8], context: &str) -> Vec<u8> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .unwrap();
+        let cipher = XChaCha20Poly1305::new_from_slice(&bytes).unwrap();
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let sealed = cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: context.as_bytes(),
+                },
+            )
+            .unwrap();
+        [&[LEGACY][..], &nonce, &sealed].concat()
+    }
+
     #[test]
     fn sealed_secret_opens_with_the_same_key_and_context() {
         let sb = secret_box();
         let sealed = sb.seal(b"NETabc", "connection:1").unwrap();
         assert_eq!(sb.open(&sealed, "connection:1").unwrap(), b"NETabc");
+        assert_eq!(sb.sealed_with(&sealed), SealedWith::Current);
+        assert!(sealed.starts_with(&sb.current_header()));
     }
 
     #[test]
@@ -180,8 +376,74 @@ mod tests {
         let sb = secret_box();
         let sealed = sb.seal(b"NETabc", "connection:1").unwrap();
         assert!(sb.open(&sealed, "connection:2").is_err());
-        assert!(secret_box().open(&sealed, "connection:1").is_err());
+        assert!(matches!(
+            secret_box().open(&sealed, "connection:1"),
+            Err(CryptoError::UnknownKey(id)) if id == sb.current_id()
+        ));
         assert!(sb.open(&sealed[..10], "connection:1").is_err());
+    }
+
+    #[test]
+    fn a_tampered_key_id_does_not_open() {
+        let old = SecretBox::generate_base64();
+        let ring = secret_box().with_old_keys([old.as_str()]).unwrap();
+        let mut sealed = ring.seal(b"NETabc", "c").unwrap();
+        // Point the header at the other key of the ring: the header is authenticated too.
+        let other = SecretBox::from_base64(&old).unwrap().current_header();
+        sealed[..HEADER_LEN].copy_from_slice(&other);
+        assert!(ring.open(&sealed, "c").is_err());
+    }
+
+    #[test]
+    fn old_keys_open_and_the_current_key_seals() {
+        let old_text = SecretBox::generate_base64();
+        let old = SecretBox::from_base64(&old_text).unwrap();
+        let by_old = old.seal(b"NETold", "c").unwrap();
+        let ring = secret_box().with_old_keys([old_text.as_str()]).unwrap();
+        assert_eq!(ring.open(&by_old, "c").unwrap(), b"NETold");
+        assert_eq!(ring.sealed_with(&by_old), SealedWith::Old(old.current_id()));
+        let resealed = ring.reseal(&by_old, "c").unwrap().expect("re-sealed");
+        assert_eq!(ring.sealed_with(&resealed), SealedWith::Current);
+        assert_eq!(ring.open(&resealed, "c").unwrap(), b"NETold");
+        assert!(
+            ring.reseal(&resealed, "c").unwrap().is_none(),
+            "already current"
+        );
+        assert!(
+            old.open(&resealed, "c").is_err(),
+            "the old key alone no longer opens it"
+        );
+    }
+
+    #[test]
+    fn values_sealed_before_key_ids_open_with_any_key_of_the_ring() {
+        let old_text = SecretBox::generate_base64();
+        let legacy = legacy_seal(&old_text, b"NETlegacy", "c");
+        let ring = secret_box().with_old_keys([old_text.as_str()]).unwrap();
+        assert_eq!(ring.sealed_with(&legacy), SealedWith::Unnamed);
+        assert_eq!(ring.open(&legacy, "c").unwrap(), b"NETlegacy");
+        assert!(ring.open(&legacy, "d").is_err());
+        assert!(secret_box().open(&legacy, "c").is_err());
+        let resealed = ring.reseal(&legacy, "c").unwrap().expect("re-sealed");
+        assert_eq!(ring.sealed_with(&resealed), SealedWith::Current);
+    }
+
+    #[test]
+    fn key_ids_are_stable_and_a_key_is_not_added_twice() {
+        let text = SecretBox::generate_base64();
+        let one = SecretBox::from_base64(&text).unwrap();
+        let again = SecretBox::from_base64(&text).unwrap();
+        assert_eq!(one.current_id(), again.current_id());
+        assert_ne!(one.current_id(), secret_box().current_id());
+        let other = SecretBox::generate_base64();
+        let ring = one
+            .with_old_keys([text.as_str(), other.as_str(), other.as_str()])
+            .unwrap();
+        assert_eq!(ring.old_ids().len(), 1);
+        assert!(
+            !format!("{ring:?}").contains(&text[..8]),
+            "Debug shows ids only"
+        );
     }
 
     #[test]
@@ -198,6 +460,7 @@ mod tests {
     fn key_must_be_32_bytes_of_base64() {
         assert!(SecretBox::from_base64("short").is_err());
         assert!(SecretBox::from_base64("not base64 at all!").is_err());
+        assert!(secret_box().with_old_keys(["short"]).is_err());
     }
 
     #[test]

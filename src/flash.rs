@@ -15,17 +15,19 @@ pub(crate) enum Flash {
     Restored,
     UserCreated,
     UserSaved,
+    UserDeleted,
     PasswordReset,
 }
 
 impl Flash {
-    const ALL: [Flash; 7] = [
+    const ALL: [Flash; 8] = [
         Flash::Created,
         Flash::Saved,
         Flash::Deleted,
         Flash::Restored,
         Flash::UserCreated,
         Flash::UserSaved,
+        Flash::UserDeleted,
         Flash::PasswordReset,
     ];
 
@@ -37,6 +39,7 @@ impl Flash {
             Flash::Restored => "restored",
             Flash::UserCreated => "user-created",
             Flash::UserSaved => "user-saved",
+            Flash::UserDeleted => "user-deleted",
             Flash::PasswordReset => "password-reset",
         }
     }
@@ -51,6 +54,9 @@ impl Flash {
             Flash::Restored => "Connection restored.",
             Flash::UserCreated => "User created.",
             Flash::UserSaved => "User saved.",
+            Flash::UserDeleted => {
+                "User deleted. Their entries in the audit trail stay, under their email."
+            }
             Flash::PasswordReset => "Password reset; the user's sessions have ended.",
         }
     }

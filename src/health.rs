@@ -5,6 +5,8 @@
 //! and carries this build's migrations, the private PostgreSQL (when used) is running, and no
 //! shutdown is under way. Both need no sign-in and say nothing secret. `/ready` runs at most one
 //! check a second, however many pollers there are, so it cannot be used to exhaust the pool.
+//! When requests run as the database owner instead of the request role, `/ready` still answers
+//! 200 (the app works) and carries a `warning` saying so.
 
 use std::time::{Duration, Instant};
 
@@ -31,6 +33,7 @@ pub(crate) async fn health() -> HttpResponse {
         .json(Report {
             status: "ok",
             reason: None,
+            warning: None,
         })
 }
 
@@ -47,24 +50,32 @@ pub(crate) async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
         .json(report)
 }
 
-/// A probe's answer: `{"status":"ready"}` or `{"status":"unavailable","reason":"…"}`.
+/// A probe's answer: `{"status":"ready"}` or `{"status":"unavailable","reason":"…"}`, either
+/// with a `warning` when something is wrong that does not stop the instance from serving.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub(crate) struct Report {
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<&'static str>,
 }
+
+/// The warning while requests cannot run as the request role (the log at start-up says why).
+const OWNER_WARNING: &str = "requests run as the database owner, not the request role, so the audit trail is not protected from the app; the start-up log says why";
 
 impl Report {
     const READY: Report = Report {
         status: "ready",
         reason: None,
+        warning: None,
     };
 
     fn unavailable(reason: &'static str) -> Self {
         Report {
             status: "unavailable",
             reason: Some(reason),
+            warning: None,
         }
     }
 }
@@ -79,16 +90,24 @@ pub(crate) struct Readiness {
     pool: DbPool,
     embedded: Option<EmbeddedProbe>,
     shutdown: Shutdown,
+    /// Whether pooled connections run as the request role.
+    request_role_in_use: bool,
     /// Held while checking, so concurrent probes wait for one check instead of each running one.
     last: Mutex<Option<(Instant, Report)>>,
 }
 
 impl Readiness {
-    pub(crate) fn new(pool: DbPool, embedded: Option<EmbeddedProbe>, shutdown: Shutdown) -> Self {
+    pub(crate) fn new(
+        pool: DbPool,
+        embedded: Option<EmbeddedProbe>,
+        shutdown: Shutdown,
+        request_role_in_use: bool,
+    ) -> Self {
         Self {
             pool,
             embedded,
             shutdown,
+            request_role_in_use,
             last: Mutex::new(None),
         }
     }
@@ -104,7 +123,10 @@ impl Readiness {
         {
             return report;
         }
-        let report = self.run_checks().await;
+        let mut report = self.run_checks().await;
+        if !self.request_role_in_use {
+            report.warning = Some(OWNER_WARNING);
+        }
         if let Some(reason) = report.reason {
             tracing::debug!(reason, "not ready");
         }

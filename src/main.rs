@@ -6,14 +6,18 @@ use junction::startup::Application;
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     junction::telemetry::init(cli.config.log_format);
-    if let Some(Command::User(command)) = cli.command {
-        return match junction::cli::run_user_command(
-            &cli.config,
-            command,
-            junction::cli::read_password,
-        )
-        .await
-        {
+    let outcome = match cli.command {
+        Some(Command::User(command)) => Some(
+            junction::cli::run_user_command(&cli.config, command, junction::cli::read_password)
+                .await,
+        ),
+        Some(Command::Secrets(command)) => {
+            Some(junction::cli::run_secrets_command(&cli.config, command).await)
+        }
+        None => None,
+    };
+    if let Some(outcome) = outcome {
+        return match outcome {
             Ok(message) => {
                 println!("{message}");
                 std::process::ExitCode::SUCCESS

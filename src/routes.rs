@@ -54,4 +54,5 @@ route_table! {
     get "/users/{id}" => users::handlers::edit_user_form,
     post "/users/{id}" => users::handlers::save_user,
     post "/users/{id}/password" => users::handlers::reset_user_password,
+    post "/users/{id}/delete" => users::handlers::delete_user,
 }

@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::net::TcpListener;
-use std::path::Path;
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -11,12 +10,11 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use secrecy::SecretString;
+use secrecy::ExposeSecret;
 
 use crate::config::Config;
-use crate::crypto::SecretBox;
-use crate::db::embedded::{Durability, EmbeddedPostgres, write_private_file};
-use crate::db::{self, DbPool};
+use crate::db::embedded::{Durability, EmbeddedPostgres};
+use crate::db::{self, RequestRole};
 use crate::error::AppError;
 use crate::health::{self, Readiness};
 use crate::routes;
@@ -48,17 +46,15 @@ pub struct Prepared {
     pub database_url: String,
     /// The private PostgreSQL, when no database URL was configured; dropping it stops it.
     pub embedded: Option<EmbeddedPostgres>,
+    /// Whether requests run as the request role.
+    pub request_role: RequestRole,
 }
 
-/// Resolves the database (configured or private), applies migrations, checks the secret key.
+/// Resolves the database (configured or private), applies migrations, sets up the request role,
+/// loads the keyring and checks it opens what is stored.
 pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
-    let (database_url, secret_key, embedded) = match &config.database_url {
-        Some(url) => {
-            let key = config.secret_key.clone().context(
-                "JUNCTION_SECRET_KEY is required with DATABASE_URL: set it to 32 random bytes in base64, e.g. `openssl rand -base64 32`",
-            )?;
-            (url.clone(), key, None)
-        }
+    let (database_url, embedded) = match &config.database_url {
+        Some(url) => (url.expose_secret().to_string(), None),
         None => {
             let root = config.data_dir.clone();
             let embedded = tokio::task::spawn_blocking(move || {
@@ -71,23 +67,30 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
                 "no DATABASE_URL: using the private PostgreSQL in the data folder"
             );
             ensure_database(&embedded.database_url("postgres"), EMBEDDED_DATABASE).await?;
-            let key = match &config.secret_key {
-                Some(key) => key.clone(),
-                None => load_or_create_secret_key(&config.data_dir)?,
-            };
-            (
-                embedded.database_url(EMBEDDED_DATABASE),
-                key,
-                Some(embedded),
-            )
+            (embedded.database_url(EMBEDDED_DATABASE), Some(embedded))
         }
     };
-    let secrets = SecretBox::from_base64(&secret_key).context("JUNCTION_SECRET_KEY")?;
-    db::run_migrations(&database_url)
+    let secrets = crate::secrets::keyring::load(config, embedded.is_some())?;
+    let request_role = db::migrate(&database_url, &config.db_request_role)
         .await
         .context("applying database migrations")?;
-    let pool = db::build_pool(&database_url, config.db_pool_size, config.db_timeouts())?;
-    verify_secret_key(&pool, &secrets).await?;
+    match &request_role {
+        RequestRole::InUse(role) => {
+            tracing::info!(role = %role, "serving requests as the database role {role}");
+        }
+        RequestRole::Unavailable { role, reason } => tracing::warn!(
+            role = %role,
+            reason = %reason,
+            "requests run as the database user of the URL, not as the role {role}: the app could alter or drop the audit trail. {reason}"
+        ),
+    }
+    let pool = db::build_pool(
+        &database_url,
+        config.db_pool_size,
+        config.db_timeouts(),
+        request_role.in_use(),
+    )?;
+    crate::secrets::service::verify(&pool, &secrets).await?;
     let connectors = Connectors::new(&OutboundSettings {
         allow_private_targets: config.allow_private_targets,
         tune_pacer: std::sync::Arc::new(RatePacer::new(
@@ -99,6 +102,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         state: AppState::new(config, pool, secrets, connectors)?,
         database_url,
         embedded,
+        request_role,
     })
 }
 
@@ -124,21 +128,22 @@ impl Application {
             state,
             database_url,
             embedded,
+            request_role,
         } = prepare(&config).await?;
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
-            crate::auth::service::bootstrap_admin(
-                &state,
-                email,
-                SecretString::from(password.clone()),
-            )
-            .await?;
+            crate::auth::service::bootstrap_admin(&state, email, password.clone()).await?;
         }
         let listener =
             TcpListener::bind(config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
         crate::auth::service::announce_setup_code(&state, port).await?;
         let background = vec![
-            crate::maintenance::spawn(state.pool.clone()),
+            crate::maintenance::spawn(
+                state.pool.clone(),
+                crate::maintenance::Settings {
+                    audit_retention_days: config.audit_retention_days,
+                },
+            ),
             crate::auth::session_cache::spawn_listener(
                 state.sessions.clone(),
                 database_url,
@@ -151,6 +156,7 @@ impl Application {
             state.pool.clone(),
             embedded.as_ref().map(EmbeddedPostgres::probe),
             shutdown.clone(),
+            request_role.in_use().is_some(),
         ));
         let pool = web::Data::new(state.pool.clone());
         let state = web::Data::new(state);
@@ -361,70 +367,6 @@ pub async fn ensure_database(admin_url: &str, database: &str) -> anyhow::Result<
         ))
         .execute(&mut conn)
         .await?;
-    }
-    Ok(())
-}
-
-/// The secret key of the private setup: generated once into the data folder, owner-only.
-fn load_or_create_secret_key(data_dir: &Path) -> anyhow::Result<String> {
-    let path = data_dir.join("secret.key");
-    if let Ok(existing) = std::fs::read_to_string(&path) {
-        return Ok(existing.trim().to_string());
-    }
-    let key = SecretBox::generate_base64();
-    write_private_file(&path, key.as_bytes())
-        .with_context(|| format!("writing the generated secret key to {}", path.display()))?;
-    tracing::info!(path = %path.display(), "generated the secret key that encrypts API keys; back it up with the database");
-    Ok(key)
-}
-
-const KEY_CHECK: &str = "secret_key_check";
-const KEY_CHECK_PLAINTEXT: &[u8] = b"junction secret key check";
-
-/// Refuses to start when the secret key cannot open what the database holds: limping on would
-/// make every stored API key unusable one by one.
-pub async fn verify_secret_key(pool: &DbPool, secrets: &SecretBox) -> anyhow::Result<()> {
-    use crate::db::schema::{app_meta, connections};
-    let mut conn = pool.get().await.context("connecting to the database")?;
-    let stored: Option<Vec<u8>> = app_meta::table
-        .find(KEY_CHECK)
-        .select(app_meta::value)
-        .first(&mut conn)
-        .await
-        .optional()?;
-    let refuse = || {
-        anyhow::anyhow!(
-            "JUNCTION_SECRET_KEY does not match the key this database's API keys were encrypted with. \
-             Start with the original key; nothing was changed."
-        )
-    };
-    match stored {
-        Some(sealed) => {
-            let opened = secrets.open(&sealed, KEY_CHECK).map_err(|_| refuse())?;
-            if opened != KEY_CHECK_PLAINTEXT {
-                return Err(refuse());
-            }
-        }
-        None => {
-            let sealed = secrets.seal(KEY_CHECK_PLAINTEXT, KEY_CHECK)?;
-            diesel::insert_into(app_meta::table)
-                .values((app_meta::key.eq(KEY_CHECK), app_meta::value.eq(sealed)))
-                .on_conflict_do_nothing()
-                .execute(&mut conn)
-                .await?;
-        }
-    }
-    // A database restored from elsewhere may hold keys sealed with another secret: check one.
-    let newest: Option<(uuid::Uuid, Vec<u8>)> = connections::table
-        .select((connections::id, connections::api_key_ciphertext))
-        .order(connections::updated_at.desc())
-        .first(&mut conn)
-        .await
-        .optional()?;
-    if let Some((id, sealed)) = newest {
-        secrets
-            .open(&sealed, &crate::connections::service::key_context(id))
-            .map_err(|_| refuse())?;
     }
     Ok(())
 }

@@ -76,7 +76,7 @@ pub(crate) async fn list_audit_events(
         hidden_types: if sees_everyone {
             Vec::new()
         } else {
-            vec![super::USER]
+            vec![super::USER, super::SECRET_KEY]
         },
     };
     let mut conn = state.pool.get().await?;

@@ -1,6 +1,7 @@
 //! The audit trail: who changed what, when, from where, field by field. Secrets appear only as
-//! "changed" with a short fingerprint. Entries are append-only (a database trigger refuses
-//! updates and deletes).
+//! "changed" with a short fingerprint. Entries are append-only: database triggers refuse every
+//! update, delete and truncate, and the request role may only read and insert. The one way out is
+//! retention (`model::expire`), run by the owner, which records what it removed.
 
 pub(crate) mod handlers;
 pub(crate) mod model;
@@ -99,9 +100,13 @@ impl Entry {
 pub(crate) const CONNECTION: &str = "Connection";
 pub(crate) const USER: &str = "User";
 pub(crate) const AGENT: &str = "Agent";
-pub(crate) const ENTITY_TYPES: &[&str] = &[CONNECTION, USER, AGENT];
+/// The key that encrypts stored API keys (its rotation).
+pub(crate) const SECRET_KEY: &str = "Secret key";
+/// The trail itself (entries removed past their retention, named in the database function).
+pub(crate) const AUDIT_TRAIL: &str = "Audit trail";
+pub(crate) const ENTITY_TYPES: &[&str] = &[CONNECTION, USER, AGENT, SECRET_KEY, AUDIT_TRAIL];
 /// What users without the System Admin role may see.
-pub(crate) const VIEWER_ENTITY_TYPES: &[&str] = &[CONNECTION, AGENT];
+pub(crate) const VIEWER_ENTITY_TYPES: &[&str] = &[CONNECTION, AGENT, AUDIT_TRAIL];
 pub(crate) const ACTIONS: &[&str] = &[
     "create",
     "update",
@@ -114,6 +119,7 @@ pub(crate) const ACTIONS: &[&str] = &[
     "test query",
     "export",
     "reset password",
+    "rotate",
 ];
 
 /// "Yes" / "No", as the forms label a check box.

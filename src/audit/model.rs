@@ -125,3 +125,24 @@ pub(crate) async fn changes_since(
         .load(conn)
         .await
 }
+
+/// Removes at most `max_rows` entries older than `keep_days`, with an entry saying how many, in
+/// one transaction (the database function the append-only trigger lets through; only the
+/// owner of the table may run it). Returns how many went.
+pub(crate) async fn expire(
+    conn: &mut AsyncPgConnection,
+    keep_days: i32,
+    max_rows: i32,
+) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Removed {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        removed: i64,
+    }
+    let found: Removed = diesel::sql_query("SELECT audit_events_expire($1, $2) AS removed")
+        .bind::<diesel::sql_types::Integer, _>(keep_days)
+        .bind::<diesel::sql_types::Integer, _>(max_rows)
+        .get_result(conn)
+        .await?;
+    Ok(found.removed)
+}

@@ -4,6 +4,13 @@
 //! Queries run on `diesel-async` over a deadpool pool, so a request handler awaits the database
 //! instead of blocking an actix worker. Only the migration runner uses a synchronous connection,
 //! on a thread of its own.
+//!
+//! Migrations run as the user of the database URL (the owner of the tables). Requests do not:
+//! every pooled connection runs `SET ROLE` to the *request role*, which owns nothing, may read
+//! and write the app's tables but only read and append to the audit trail, and so cannot drop,
+//! truncate or rewrite it. The role is created and granted after every migration run (see
+//! [`RequestRole`]); where that is not allowed, requests run as the URL's user and the log and
+//! `/ready` say so.
 
 pub(crate) mod connect;
 pub mod embedded;
@@ -22,6 +29,7 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
+use secrecy::{ExposeSecret, SecretString};
 
 pub(crate) use faults::is_unavailable;
 
@@ -30,6 +38,33 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// The advisory lock instances take while migrating, so that several starting together apply
 /// each migration once (`auth` uses 7242001 for the first administrator).
 const MIGRATION_LOCK: i64 = 7_242_000;
+
+/// The role requests are served as, unless `JUNCTION_DB_REQUEST_ROLE` names another.
+pub const DEFAULT_REQUEST_ROLE: &str = "junction_request";
+
+/// Whether requests are served as the request role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestRole {
+    /// Every pooled connection runs `SET ROLE` to this role.
+    InUse(String),
+    /// Requests run as the user of the database URL, because of `reason`.
+    Unavailable { role: String, reason: String },
+}
+
+impl RequestRole {
+    /// The role to `SET ROLE` to, when there is one.
+    pub fn in_use(&self) -> Option<&str> {
+        match self {
+            RequestRole::InUse(role) => Some(role),
+            RequestRole::Unavailable { .. } => None,
+        }
+    }
+}
+
+/// `name` as a quoted SQL identifier.
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
 
 /// How long database work may take before the app gives up and answers 503.
 #[derive(Debug, Clone, Copy)]
@@ -70,6 +105,9 @@ pub struct DbPool {
     pool: Pool<AsyncPgConnection>,
     /// The whole checkout: waiting, then checking idle connections or opening a new one.
     checkout: Duration,
+    /// For [`DbPool::owner_connection`].
+    url: SecretString,
+    timeouts: DbTimeouts,
 }
 
 /// What the pool holds right now.
@@ -98,6 +136,32 @@ impl DbPool {
         result
     }
 
+    /// A connection of its own (not pooled) as the user of the database URL, without the
+    /// request role: only for the one task that needs the owner's rights, removing audit entries
+    /// past their retention. Closed when dropped.
+    pub(crate) async fn owner_connection(
+        &self,
+    ) -> Result<AsyncPgConnection, diesel::ConnectionError> {
+        let connect = async {
+            let mut conn =
+                connect::establish(self.url.expose_secret(), self.timeouts.stall()).await?;
+            conn.batch_execute(&format!(
+                "SET statement_timeout = {}",
+                self.timeouts.statement.as_millis()
+            ))
+            .await
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        };
+        tokio::time::timeout(self.timeouts.connect, connect)
+            .await
+            .unwrap_or_else(|_| {
+                Err(diesel::ConnectionError::BadConnection(
+                    "opening a database connection timed out".into(),
+                ))
+            })
+    }
+
     pub fn status(&self) -> PoolStatus {
         let status = self.pool.status();
         PoolStatus {
@@ -109,15 +173,21 @@ impl DbPool {
     }
 }
 
-/// Builds the pool. Connections are opened lazily, each with the `statement_timeout` set and
-/// its socket guarded against a server that stops answering (see [`connect`]).
+/// Builds the pool. Connections are opened lazily, each with the `statement_timeout` set, its
+/// socket guarded against a server that stops answering (see [`connect`]), and switched to
+/// `request_role` when given.
 pub fn build_pool(
     database_url: &str,
     max_size: usize,
     timeouts: DbTimeouts,
+    request_role: Option<&str>,
 ) -> anyhow::Result<DbPool> {
     let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    let set_role = request_role
+        .map(|role| format!("; SET ROLE {}", quote_identifier(role)))
+        .unwrap_or_default();
     config.custom_setup = Box::new(move |url| {
+        let set_role = set_role.clone();
         async move {
             let mut conn = connect::establish(url, timeouts.stall()).await?;
             // diesel-async keeps prepared statements; after five runs PostgreSQL may switch one to
@@ -125,7 +195,7 @@ pub fn build_pool(
             // plan scans the whole table instead of the trigram index (8-12 ms instead of
             // 1 ms at 10,000 rows, see BENCHMARKS.md). Planning each time costs ~0.2 ms.
             conn.batch_execute(&format!(
-                "SET plan_cache_mode = force_custom_plan; SET statement_timeout = {}",
+                "SET plan_cache_mode = force_custom_plan; SET statement_timeout = {}{set_role}",
                 timeouts.statement.as_millis()
             ))
             .await
@@ -146,6 +216,8 @@ pub fn build_pool(
     Ok(DbPool {
         pool,
         checkout: timeouts.wait + timeouts.connect,
+        url: SecretString::from(database_url.to_string()),
+        timeouts,
     })
 }
 
@@ -175,21 +247,36 @@ pub(crate) async fn missing_migrations(conn: &mut AsyncPgConnection) -> diesel::
         .saturating_sub(usize::try_from(found.applied).unwrap_or(0)))
 }
 
-/// Applies every pending migration.
+/// Applies every pending migration, then sets up the default request role (the test databases'
+/// templates and the benchmarks use it).
+pub async fn run_migrations(database_url: &str) -> anyhow::Result<()> {
+    migrate(database_url, DEFAULT_REQUEST_ROLE).await.map(drop)
+}
+
+/// Applies every pending migration, then creates `request_role` when missing and grants it what
+/// requests need on every table (so tables made since, by whichever user, are covered), and says
+/// whether requests can be served as it. Only a failing migration is an error.
 ///
 /// Diesel's migration harness is synchronous; `AsyncConnectionWrapper` drives the async connection
 /// on a runtime of its own, which must not be nested inside ours, so it runs on a plain thread.
-pub async fn run_migrations(database_url: &str) -> anyhow::Result<()> {
+pub async fn migrate(database_url: &str, request_role: &str) -> anyhow::Result<RequestRole> {
     let url = database_url.to_string();
+    let role = request_role.to_string();
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("migrations".into())
         .spawn(move || {
-            let result = (|| -> anyhow::Result<usize> {
+            let result = (|| -> anyhow::Result<(usize, RequestRole)> {
                 use diesel::Connection;
                 use diesel::connection::SimpleConnection;
                 let mut conn =
                     <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(&url)?;
+                // The migration that first creates the role reads its name from here.
+                diesel::RunQueryDsl::execute(
+                    diesel::sql_query("SELECT set_config('junction.request_role', $1, false)")
+                        .bind::<diesel::sql_types::Text, _>(&role),
+                    &mut conn,
+                )?;
                 // Instances starting together queue here; the lock ends with the connection.
                 if !try_lock(&mut conn)? {
                     tracing::info!("another instance is applying migrations: waiting for it");
@@ -202,19 +289,70 @@ pub async fn run_migrations(database_url: &str) -> anyhow::Result<()> {
                     .run_pending_migrations(MIGRATIONS)
                     .map_err(|e| anyhow::anyhow!("{e}"))?
                     .len();
+                // Under the same lock: granting on one table from two sessions at once fails.
+                let request_role = grant_request_role(&mut conn, &role);
                 SimpleConnection::batch_execute(
                     &mut conn,
                     &format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"),
                 )?;
-                Ok(applied)
+                Ok((applied, request_role))
             })();
             let _ = tx.send(result);
         })?;
-    let applied = rx.await??;
+    let (applied, request_role) = rx.await??;
     if applied > 0 {
         tracing::info!(applied, "database migrations applied");
     }
-    Ok(())
+    Ok(request_role)
+}
+
+/// Runs the migrations' `junction_grant_request_role`, then proves the role can be taken on.
+fn grant_request_role(
+    conn: &mut AsyncConnectionWrapper<AsyncPgConnection>,
+    role: &str,
+) -> RequestRole {
+    #[derive(diesel::QueryableByName)]
+    struct Granted {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        problem: Option<String>,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Current {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        role: String,
+    }
+    let unavailable = |reason: String| RequestRole::Unavailable {
+        role: role.to_string(),
+        reason,
+    };
+    let granted: Result<Granted, _> = diesel::RunQueryDsl::get_result(
+        diesel::sql_query("SELECT junction_grant_request_role($1) AS problem")
+            .bind::<diesel::sql_types::Text, _>(role),
+        conn,
+    );
+    match granted {
+        Ok(Granted { problem: None }) => {}
+        Ok(Granted {
+            problem: Some(problem),
+        }) => return unavailable(problem),
+        Err(error) => return unavailable(error.to_string()),
+    }
+    let tried = diesel::connection::SimpleConnection::batch_execute(
+        conn,
+        &format!("SET ROLE {}", quote_identifier(role)),
+    )
+    .and_then(|()| {
+        diesel::RunQueryDsl::get_result::<Current>(
+            diesel::sql_query("SELECT current_user::text AS role"),
+            conn,
+        )
+    });
+    let reset = diesel::connection::SimpleConnection::batch_execute(conn, "RESET ROLE");
+    match (tried, reset) {
+        (Ok(current), Ok(())) if current.role == role => RequestRole::InUse(role.to_string()),
+        (Ok(current), Ok(())) => unavailable(format!("SET ROLE gave {}", current.role)),
+        (Err(error), _) | (_, Err(error)) => unavailable(error.to_string()),
+    }
 }
 
 fn try_lock(conn: &mut AsyncConnectionWrapper<AsyncPgConnection>) -> anyhow::Result<bool> {

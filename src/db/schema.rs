@@ -111,7 +111,6 @@ diesel::table! {
 diesel::joinable!(connections -> cloud_agents (cloud_agent_id));
 diesel::joinable!(connection_tests -> connections (connection_id));
 diesel::joinable!(sessions -> users (user_id));
-diesel::joinable!(audit_events -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     app_meta,

@@ -51,3 +51,16 @@ pub(crate) fn password_reset(user: &User) -> Entry {
     }];
     entry
 }
+
+pub(crate) fn deleted(user: &User) -> Entry {
+    let mut entry = Entry::new("delete", USER, user.id, &user.email);
+    entry.changes = [
+        Change::of("Email", Some(user.email.clone()), None),
+        Change::of("Is Active", yes_no(user.is_active), None),
+        Change::of("Roles", Some(roles_text(user)), None),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    entry
+}

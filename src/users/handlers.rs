@@ -128,13 +128,14 @@ pub(crate) async fn edit_user_form(
 ) -> AppResult<HttpResponse> {
     user.require(Permission::ManageUsers)?;
     let target = load(&state, *path).await?;
-    let page = UserFormPage::new(
+    let mut page = UserFormPage::new(
         Layout::new(&request, Nav::Users),
         Some(target.id),
         &target.email,
         target.is_active,
         target.roles(),
     );
+    page.deletable = target.id != user.id;
     render_page(&page, StatusCode::OK, &request)
 }
 
@@ -174,6 +175,7 @@ pub(crate) async fn save_user(
         roles,
     );
     page.roles_error = errors.roles;
+    page.deletable = target.id != user.id;
     render_page(&page, StatusCode::UNPROCESSABLE_ENTITY, &request)
 }
 
@@ -224,5 +226,53 @@ pub(crate) async fn reset_user_password(
         target.roles(),
     );
     page.password_error = errors.password;
+    page.deletable = target.id != user.id;
+    render_page(&page, StatusCode::UNPROCESSABLE_ENTITY, &request)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DeleteForm {
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// POST /users/{id}/delete — removes the account for good; its audit entries stay.
+pub(crate) async fn delete_user(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+    form: web::Form<DeleteForm>,
+) -> AppResult<HttpResponse> {
+    user.require(Permission::ManageUsers)?;
+    let result = if form.confirm.is_some() {
+        let mut conn = state.pool.get().await?;
+        service::delete(&mut conn, user.actor(), *path).await
+    } else {
+        Err(UserFailure::Invalid(service::UserErrors {
+            delete: Some(service::CONFIRM_DELETE),
+            ..service::UserErrors::default()
+        }))
+    };
+    let errors = match result {
+        Ok(_) => {
+            let mut response = see_other("/users");
+            Flash::UserDeleted.set(&mut response);
+            return Ok(response.finish());
+        }
+        Err(UserFailure::Invalid(errors)) => errors,
+        Err(UserFailure::NotFound) => return Err(AppError::NotFound),
+        Err(UserFailure::App(error)) => return Err(error),
+    };
+    let target = load(&state, *path).await?;
+    let mut page = UserFormPage::new(
+        Layout::new(&request, Nav::Users),
+        Some(target.id),
+        &target.email,
+        target.is_active,
+        target.roles(),
+    );
+    page.deletable = target.id != user.id;
+    page.delete_error = errors.delete;
     render_page(&page, StatusCode::UNPROCESSABLE_ENTITY, &request)
 }

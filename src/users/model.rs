@@ -42,6 +42,14 @@ pub(crate) enum UserWriteError {
     Db(#[from] DieselError),
 }
 
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DeleteError {
+    #[error("another record still refers to this user")]
+    StillReferenced,
+    #[error(transparent)]
+    Db(#[from] DieselError),
+}
+
 pub(crate) async fn any_user_exists(conn: &mut AsyncPgConnection) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(users::table.select(users::id)))
         .get_result(conn)
@@ -175,4 +183,19 @@ pub(crate) async fn lock_active_system_admins(
         .for_update()
         .load(conn)
         .await
+}
+
+/// Deletes the account; its sessions go with it. Audit entries keep its id and email (they do
+/// not refer to the row).
+pub(crate) async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> Result<bool, DeleteError> {
+    diesel::delete(users::table.find(id))
+        .execute(conn)
+        .await
+        .map(|deleted| deleted > 0)
+        .map_err(|e| match e {
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+                DeleteError::StillReferenced
+            }
+            other => DeleteError::Db(other),
+        })
 }

@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::audit as entries;
-use super::model::{self, User, UserWriteError};
+use super::model::{self, DeleteError, User, UserWriteError};
 use crate::audit::{self, Actor};
 use crate::auth::password::{self, Hasher};
 use crate::auth::{Roles, model as sessions};
@@ -17,6 +17,12 @@ use crate::error::AppError;
 pub(crate) const LAST_ADMIN: &str =
     "This is the last active System Admin: make someone else System Admin first.";
 const DUPLICATE_EMAIL: &str = "A user with this email already exists.";
+pub(crate) const DELETE_SELF: &str =
+    "You cannot delete your own account: another System Admin can.";
+pub(crate) const CONFIRM_DELETE: &str =
+    "Tick the box to confirm: a deleted user cannot be restored.";
+const STILL_REFERENCED: &str =
+    "Other records still refer to this user, so it cannot be deleted: clear Is Active instead.";
 
 /// What was wrong with the input, field by field.
 #[derive(Debug, Default)]
@@ -24,11 +30,23 @@ pub(crate) struct UserErrors {
     pub email: Option<&'static str>,
     pub password: Option<&'static str>,
     pub roles: Option<&'static str>,
+    /// Why the user was not deleted.
+    pub delete: Option<&'static str>,
 }
 
 impl UserErrors {
     fn is_empty(&self) -> bool {
-        self.email.is_none() && self.password.is_none() && self.roles.is_none()
+        self.email.is_none()
+            && self.password.is_none()
+            && self.roles.is_none()
+            && self.delete.is_none()
+    }
+
+    fn delete(message: &'static str) -> UserFailure {
+        UserFailure::Invalid(UserErrors {
+            delete: Some(message),
+            ..UserErrors::default()
+        })
     }
 }
 
@@ -71,7 +89,7 @@ fn check_new(new: &NewUser) -> Result<(), UserFailure> {
     let errors = UserErrors {
         email: check_email(&new.email).err(),
         password: password::check_policy(&new.password).err(),
-        roles: None,
+        ..UserErrors::default()
     };
     if errors.is_empty() {
         Ok(())
@@ -219,6 +237,37 @@ pub(crate) async fn reset_password(
         }
         sessions::delete_sessions_of(conn, id).await?;
         audit::record(conn, actor, entries::password_reset(&target)).await?;
+        Ok(target)
+    })
+    .await
+}
+
+/// Deletes an account for good, with its audit entry; the entries it made stay, under its email.
+/// Nobody deletes themselves, and the last active System Admin stays (locked as in
+/// [`update_access`]).
+pub(crate) async fn delete(
+    conn: &mut AsyncPgConnection,
+    actor: Actor,
+    id: Uuid,
+) -> Result<User, UserFailure> {
+    if actor.user_id == Some(id) {
+        return Err(UserErrors::delete(DELETE_SELF));
+    }
+    conn.transaction::<_, UserFailure, _>(async move |conn| {
+        let admins = model::lock_active_system_admins(conn).await?;
+        let target = model::find_for_update(conn, id)
+            .await?
+            .ok_or(UserFailure::NotFound)?;
+        if target.is_system_admin && target.is_active && admins.iter().all(|admin| *admin == id) {
+            return Err(UserErrors::delete(LAST_ADMIN));
+        }
+        match model::delete(conn, id).await {
+            Ok(true) => {}
+            Ok(false) => return Err(UserFailure::NotFound),
+            Err(DeleteError::StillReferenced) => return Err(UserErrors::delete(STILL_REFERENCED)),
+            Err(DeleteError::Db(e)) => return Err(e.into()),
+        }
+        audit::record(conn, actor, entries::deleted(&target)).await?;
         Ok(target)
     })
     .await

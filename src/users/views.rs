@@ -43,6 +43,9 @@ pub(crate) struct UserFormPage<'a> {
     pub email_error: Option<&'a str>,
     pub password_error: Option<&'a str>,
     pub roles_error: Option<&'a str>,
+    /// Offer Delete (not on one's own account).
+    pub deletable: bool,
+    pub delete_error: Option<&'a str>,
 }
 
 impl<'a> UserFormPage<'a> {
@@ -63,6 +66,8 @@ impl<'a> UserFormPage<'a> {
             email_error: None,
             password_error: None,
             roles_error: None,
+            deletable: false,
+            delete_error: None,
         }
     }
 }

@@ -3,9 +3,11 @@
 mod access;
 mod agents;
 mod architecture;
+mod audit_trail;
 mod connections;
 mod helpers;
 mod integrity;
+mod secrets;
 mod signin;
 mod startup;
 mod testing;

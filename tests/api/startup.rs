@@ -55,8 +55,13 @@ fn help_lists_every_setting() {
         "JUNCTION_ALLOW_PRIVATE_TARGETS",
         "JUNCTION_ADMIN_EMAIL",
         "JUNCTION_TRUSTED_PROXIES",
+        "JUNCTION_SECRET_KEY_FILE",
+        "JUNCTION_SECRET_KEYS_OLD",
+        "JUNCTION_AUDIT_RETENTION_DAYS",
+        "JUNCTION_DB_REQUEST_ROLE",
     ] {
         assert!(help.contains(variable), "--help mentions {variable}");
     }
     assert!(help.contains("user"), "and the user command");
+    assert!(help.contains("secrets"), "and the secrets command");
 }
