@@ -256,6 +256,7 @@ pub(crate) async fn delete_user(
     };
     let errors = match result {
         Ok(_) => {
+            state.sessions.forget_user(*path);
             let mut response = see_other("/users");
             Flash::UserDeleted.set(&mut response);
             return Ok(response.finish());
