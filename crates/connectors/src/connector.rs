@@ -109,6 +109,12 @@ pub struct QueryPreview {
     pub call_label: String,
     /// More rows exist than the preview shows.
     pub truncated: bool,
+    /// The totals of the whole result when the query asked for them (one cell per column,
+    /// empty where the system gives no total), shown as a last, marked row.
+    pub totals: Option<Vec<String>>,
+    /// What the person who wrote the query should know about a query that still ran as
+    /// planned (a value sent as typed, a deprecated field, …), each with its position.
+    pub warnings: Vec<String>,
 }
 
 /// A query refused before anything was sent, with where the mistake is.

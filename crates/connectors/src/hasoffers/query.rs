@@ -24,6 +24,8 @@ use std::fmt;
 
 use super::implementation::{ImplementationType, Params};
 
+pub(crate) use methods::{is_pageable, is_read_call};
+
 /// The longest Query text accepted, in bytes.
 ///
 /// A long `a = 1 AND b = 2 AND …` chain becomes an equally deep expression tree, and deep
