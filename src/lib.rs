@@ -20,6 +20,7 @@ mod error;
 mod flash;
 mod health;
 mod maintenance;
+mod pacing;
 mod shutdown;
 mod state;
 mod static_files;
