@@ -7,6 +7,7 @@ mod connections;
 mod helpers;
 mod integrity;
 mod pacing;
+mod reports;
 mod signin;
 mod startup;
 mod testing;

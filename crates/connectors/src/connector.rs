@@ -158,7 +158,13 @@ pub trait Connector: Send + Sync {
     ) -> BoxFuture<'a, QueryOutcome>;
 
     /// Checks `query` without running it.
-    fn check_query(&self, settings: &ConnectionSettings, query: &str) -> Result<(), QueryMistake>;
+    fn check_query(&self, settings: &ConnectionSettings, query: &str) -> Result<(), QueryMistake> {
+        self.check_saved_query(&settings.fields, query)
+    }
+
+    /// Checks a saved `query` from the connection's own fields alone, without its secret, e.g.
+    /// to flag on the Connections list the saved queries that newer rules refuse.
+    fn check_saved_query(&self, fields: &FieldValues, query: &str) -> Result<(), QueryMistake>;
 
     /// Streams the whole result of `query` as CSV, page by page, in bounded memory.
     fn export_csv(&self, settings: ConnectionSettings, query: String) -> CsvStream;

@@ -16,7 +16,8 @@ use super::query::{QueryError, QueryPlan, parse_query};
 use super::rows::{TotalsRow, flatten, totals_row};
 use super::settings::{FIELDS, IMPLEMENTATION_TYPE, Settings};
 use crate::connector::{
-    ConnectionSettings, Connector, CsvStream, FieldSpec, QueryMistake, QueryOutcome, QueryPreview,
+    ConnectionSettings, Connector, CsvStream, FieldSpec, FieldValues, QueryMistake, QueryOutcome,
+    QueryPreview,
 };
 use crate::outbound::OutboundPolicy;
 use crate::outcome::{TestOutcome, is_close_to_timeout};
@@ -194,10 +195,9 @@ impl Connector for HasOffersConnector {
         self.preview(settings, query, max_rows).boxed()
     }
 
-    fn check_query(&self, settings: &ConnectionSettings, query: &str) -> Result<(), QueryMistake> {
-        // Only the Implementation Type decides what a query means, so a saved query can be
-        // checked (e.g. for the Connections list) without opening its key.
-        let field = settings.fields.get(IMPLEMENTATION_TYPE.name).unwrap_or("");
+    fn check_saved_query(&self, fields: &FieldValues, query: &str) -> Result<(), QueryMistake> {
+        // Only the Implementation Type decides what a query means.
+        let field = fields.get(IMPLEMENTATION_TYPE.name).unwrap_or("");
         let implementation_type =
             ImplementationType::parse(field.trim()).ok_or_else(|| QueryMistake {
                 message: "The Implementation Type of this connection is unknown: edit the \
