@@ -20,6 +20,7 @@ mod error;
 mod flash;
 mod health;
 mod maintenance;
+mod pacing;
 mod secrets;
 mod shutdown;
 mod state;

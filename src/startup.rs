@@ -17,10 +17,11 @@ use crate::db::embedded::{Durability, EmbeddedPostgres};
 use crate::db::{self, RequestRole};
 use crate::error::AppError;
 use crate::health::{self, Readiness};
+use crate::pacing::PgPacer;
 use crate::routes;
 use crate::shutdown::{self, Phase, Shutdown};
 use crate::state::AppState;
-use junction_connectors::{Connectors, OutboundSettings, RatePacer};
+use junction_connectors::{Connectors, OutboundSettings};
 
 /// A built, bound, not yet running application.
 pub struct Application {
@@ -93,7 +94,9 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     crate::secrets::service::verify(&pool, &secrets).await?;
     let connectors = Connectors::new(&OutboundSettings {
         allow_private_targets: config.allow_private_targets,
-        tune_pacer: std::sync::Arc::new(RatePacer::new(
+        // TUNE's budget is per network, so every instance on this database shares it.
+        tune_pacer: std::sync::Arc::new(PgPacer::new(
+            pool.clone(),
             config.tune_rate_limit,
             std::time::Duration::from_secs(config.tune_rate_window_secs.max(1)),
         )),

@@ -80,7 +80,11 @@ pub(crate) async fn list_connections(
     drop(conn);
     let view = ConnectionsPage {
         layout: Layout::new(&request, Nav::Connections),
-        list: ListView { query, page },
+        list: ListView {
+            attention: super::attention::for_rows(&state.connectors, &page.rows),
+            query,
+            page,
+        },
     };
     let mut response = if is_htmx(&request) && !request.headers().contains_key("HX-Boosted") {
         render_fragment(&view.as_results(), StatusCode::OK)?
@@ -183,6 +187,16 @@ async fn render_form(
         conflict: context.conflict,
         read_only,
         history,
+        query_attention: (context.kind == FormKind::Edit)
+            .then(|| {
+                super::attention::query_attention(
+                    &state.connectors,
+                    context.connector.kind,
+                    &context.form.implementation_type,
+                    &context.form.query,
+                )
+            })
+            .flatten(),
     };
     render_page(&page, status, request)
 }

@@ -1,5 +1,6 @@
 //! The Connections area: list, connector selection, the provider form, clone and delete.
 
+pub(crate) mod attention;
 pub(crate) mod audit;
 pub(crate) mod form;
 pub(crate) mod handlers;

@@ -333,6 +333,9 @@ pub(crate) struct ListRow {
     pub last_test_at: Option<DateTime<Utc>>,
     pub last_test_code: Option<String>,
     pub last_test_close: bool,
+    /// With `query`: enough to check the saved query against the current rules.
+    pub implementation_type: String,
+    pub query: String,
 }
 
 /// One page of rows, and how many match (counted up to `COUNT_CAP`, so that counting costs a
@@ -397,6 +400,8 @@ pub(crate) async fn list(conn: &mut AsyncPgConnection, query: &ListQuery) -> Que
         connections::last_test_at,
         connections::last_test_code,
         connections::last_test_close,
+        connections::implementation_type,
+        connections::query,
     ));
     let name = lower(connections::name);
     rows_query = match (query.sort, query.descending) {

@@ -31,6 +31,8 @@ pub(crate) struct ConnectionsPage {
 pub(crate) struct ListView {
     pub query: ListQuery,
     pub page: ListPage,
+    /// Why a row's saved query needs attention, by connection.
+    pub attention: std::collections::HashMap<Uuid, String>,
 }
 
 pub(crate) struct SortLink {
@@ -86,6 +88,11 @@ impl ListView {
                 (true, true) => "descending",
             },
         }
+    }
+
+    /// Why the saved query of `row` needs attention, if it does.
+    pub(crate) fn attention(&self, row: &ListRow) -> Option<&str> {
+        self.attention.get(&row.id).map(String::as_str)
     }
 
     pub(crate) fn rows(&self) -> &[ListRow] {
@@ -228,6 +235,8 @@ pub(crate) struct ConnectionFormPage<'a> {
     pub read_only: bool,
     /// Recent Test Connection / Test Query runs (edit only).
     pub history: Option<TestHistoryPartial>,
+    /// Why the saved query needs attention under the current rules (edit only).
+    pub query_attention: Option<String>,
 }
 
 impl ConnectionFormPage<'_> {

@@ -7,6 +7,8 @@ mod audit_trail;
 mod connections;
 mod helpers;
 mod integrity;
+mod pacing;
+mod reports;
 mod secrets;
 mod signin;
 mod startup;

@@ -109,6 +109,12 @@ pub struct QueryPreview {
     pub call_label: String,
     /// More rows exist than the preview shows.
     pub truncated: bool,
+    /// The totals of the whole result when the query asked for them (one cell per column,
+    /// empty where the system gives no total), shown as a last, marked row.
+    pub totals: Option<Vec<String>>,
+    /// What the person who wrote the query should know about a query that still ran as
+    /// planned (a value sent as typed, a deprecated field, …), each with its position.
+    pub warnings: Vec<String>,
 }
 
 /// A query refused before anything was sent, with where the mistake is.
@@ -152,7 +158,13 @@ pub trait Connector: Send + Sync {
     ) -> BoxFuture<'a, QueryOutcome>;
 
     /// Checks `query` without running it.
-    fn check_query(&self, settings: &ConnectionSettings, query: &str) -> Result<(), QueryMistake>;
+    fn check_query(&self, settings: &ConnectionSettings, query: &str) -> Result<(), QueryMistake> {
+        self.check_saved_query(&settings.fields, query)
+    }
+
+    /// Checks a saved `query` from the connection's own fields alone, without its secret, e.g.
+    /// to flag on the Connections list the saved queries that newer rules refuse.
+    fn check_saved_query(&self, fields: &FieldValues, query: &str) -> Result<(), QueryMistake>;
 
     /// Streams the whole result of `query` as CSV, page by page, in bounded memory.
     fn export_csv(&self, settings: ConnectionSettings, query: String) -> CsvStream;

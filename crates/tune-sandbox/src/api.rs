@@ -106,10 +106,8 @@ pub(crate) fn handle(
             "IP {ip} is not white-listed. Please enable it in the application, Support => API"
         )));
     }
-    if let Err(usage) = shared
-        .rate
-        .check(&format!("{network_id}/{key}"), Instant::now())
-    {
+    // TUNE counts usage per network: every key and API of the network spends one budget.
+    if let Err(usage) = shared.rate.check(&network_id, Instant::now()) {
         return Outcome::Error(ApiError::new(shared.rate.message(usage)));
     }
     match dispatch(shared, flavour, target, params) {
@@ -149,6 +147,43 @@ fn dispatch(
     };
     let sizes = shared.sizes;
     match (flavour, target) {
+        (Flavour::Network, "Offer") if method == "getApprovedAffiliateIds" => {
+            let offer = required_id(params)?;
+            let ids: Vec<u64> = (1..=sizes.affiliates)
+                .filter(|&affiliate| data::affiliate_approved_for(offer, affiliate))
+                .collect();
+            Ok(find::id_list(&ids, params))
+        }
+        (Flavour::Network, "Affiliate") if method == "getApprovedOfferIds" => {
+            let affiliate = required_id(params)?;
+            // "If the supplied affiliate_id does not exist, this method returns all offer IDs
+            // (regardless of offer status)" (affiliate-getapprovedofferids).
+            let known = affiliate >= 1 && affiliate <= sizes.affiliates;
+            let ids: Vec<u64> = (1..=sizes.offers)
+                .filter(|&offer| !known || data::affiliate_approved_for(offer, affiliate))
+                .collect();
+            Ok(find::id_list(&ids, params))
+        }
+        (Flavour::Network, "Tag") => {
+            if method == "findAllOfferTagRelations" {
+                let row = |id: u64| data::offer_tag(&sizes, id);
+                let table = Table {
+                    model: "OffersTags",
+                    fields: ["id", "tag_id", "offer_id"].map(String::from).to_vec(),
+                    max_id: 2 * data::offer_tag_relations(&sizes),
+                    dense: false,
+                    row: &row,
+                    contain: &no_contain,
+                };
+                return find::find_all_relations(&table, params, "offer_id");
+            }
+            let row = |id: u64| data::tag(id);
+            find_method(
+                &network_table("Tag", data::TAGS, &row, &no_contain),
+                method,
+                params,
+            )
+        }
         (Flavour::Network, "Offer") => {
             let row = |id: u64| data::offer(&sizes, id);
             let contain = |name: &str, id: u64, _: &Row| offer_contain(&sizes, name, id);
@@ -263,6 +298,13 @@ fn dispatch(
         // (mytryk only shows that status is not 1).
         _ => Err(ApiError::new(format!("Unknown target: {target}"))),
     }
+}
+
+/// The `id` argument, a whole number, or TUNE's "Missing required argument: id".
+fn required_id(params: &PhpArray) -> Result<u64, ApiError> {
+    str_param(params, "id")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .ok_or_else(|| ApiError::missing("id"))
 }
 
 fn no_contain(_: &str, _: u64, _: &Row) -> Option<Value> {

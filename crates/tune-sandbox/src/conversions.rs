@@ -119,6 +119,7 @@ pub(crate) fn get_conversions(
     params: &PhpArray,
     scope: Scope,
 ) -> Result<Value, ApiError> {
+    super::report::check_time_zone_dates(params)?;
     let mut fields = Vec::new();
     for name in params
         .get("fields")

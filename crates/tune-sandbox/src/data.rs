@@ -574,6 +574,71 @@ pub(crate) fn conversion(sizes: &Sizes, id: u64) -> Option<Row> {
     Some(v)
 }
 
+// ---------------------------------------------------------------- Approvals
+
+/// Whether `affiliate_id` may run `offer_id`: active offers that need no approval, and of those
+/// that do, the ones approved for it (odd offers for the key's affiliate, consistent with
+/// [`affiliate_is_approved`]).
+pub(crate) fn affiliate_approved_for(offer_id: u64, affiliate_id: u64) -> bool {
+    offer_status(offer_id) == "active"
+        && (!offer_requires_approval(offer_id) || (offer_id + affiliate_id).is_multiple_of(2))
+}
+
+// ---------------------------------------------------------------- Tags
+
+/// Tags, as in pyoffers `tag.json` (`Tag::findAll`): channels and custom tags.
+pub(crate) const TAGS: u64 = 12;
+
+pub(crate) fn tag(id: u64) -> Option<Row> {
+    if id == 0 || id > TAGS {
+        return None;
+    }
+    let names = [
+        "Desktop / Web",
+        "Mobile Web",
+        "iOS",
+        "Android",
+        "Email",
+        "Search",
+        "Social",
+        "Native",
+        "Incent",
+        "Top Performer",
+        "Seasonal",
+        "Test",
+    ];
+    let channel = id <= 9;
+    Some(row! {
+        "id" => s(id),
+        "attribute" => if channel { "Channel" } else { "Custom" },
+        "name" => names[(id - 1) as usize],
+        "user_created" => if channel { "0" } else { "1" },
+        "pi_visible" => "1",
+        "affiliate_applicable" => if channel { "1" } else { "0" },
+        "offer_applicable" => "1",
+        "advertiser_applicable" => if channel { "1" } else { "0" },
+        "active" => "1",
+    })
+}
+
+/// Offer–tag relations: `Tag::findAllOfferTagRelations` rows, `{"OffersTags": {id, tag_id,
+/// offer_id}}` with even ids (pyoffers `tag.json`: 2, 4, 6, 8, 14, 16). Half as many as offers.
+pub(crate) fn offer_tag_relations(sizes: &Sizes) -> u64 {
+    (sizes.offers / 2).max(3)
+}
+
+pub(crate) fn offer_tag(sizes: &Sizes, id: u64) -> Option<Row> {
+    if id == 0 || !id.is_multiple_of(2) || id / 2 > offer_tag_relations(sizes) {
+        return None;
+    }
+    let k = id / 2;
+    Some(row! {
+        "id" => s(id),
+        "tag_id" => s(1 + mix(121, k) % TAGS),
+        "offer_id" => s(1 + mix(122, k) % sizes.offers),
+    })
+}
+
 // ---------------------------------------------------------------- Brand
 
 pub(crate) fn brand(network_id: &str) -> Value {

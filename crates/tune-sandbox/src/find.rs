@@ -455,6 +455,57 @@ pub(crate) fn find_all(table: &Table<'_>, params: &PhpArray) -> Result<Value, Ap
     }))
 }
 
+/// `Tag::findAllOfferTagRelations` and its kin: filters, sort and paging like `findAll`, but the
+/// answer is always a wrapper holding only `page` and `current`, no `count` nor `pageCount`
+/// (pyoffers `tag.json`), so a client must page by whether a page came back full. Without a
+/// sort, rows come ordered by `default_order` (the recording lists relations by offer).
+pub(crate) fn find_all_relations(
+    table: &Table<'_>,
+    params: &PhpArray,
+    default_order: &str,
+) -> Result<Value, ApiError> {
+    let mut query = Query::parse(table, params)?;
+    if query.sort.is_empty() {
+        query.sort.push((default_order.to_string(), false));
+    }
+    let ids = query.matching_ids(table);
+    let (page, page_ids) = page_of(&ids, params);
+    Ok(json!({
+        "page": page,
+        "current": 0,
+        "data": query.render_map(table, &page_ids),
+    }))
+}
+
+/// `page` of `items` by the request's `limit` (all of them without one), and the page number.
+pub(crate) fn page_of<T: Clone>(items: &[T], params: &PhpArray) -> (u64, Vec<T>) {
+    let Some(limit) = positive_param(params, "limit") else {
+        return (1, items.to_vec());
+    };
+    let page = positive_param(params, "page").unwrap_or(1);
+    let start = (page - 1).saturating_mul(limit);
+    let slice = items
+        .iter()
+        .skip(usize::try_from(start).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .cloned()
+        .collect();
+    (page, slice)
+}
+
+/// A list of ids as the lookups that return one answer (`getApprovedAffiliateIds`,
+/// `getApprovedOfferIds`): a bare array of id strings, `[]` when empty, with `limit` and `page`
+/// cutting it but no paging wrapper (their method pages: "Return response will be in the
+/// following format: array").
+pub(crate) fn id_list(ids: &[u64], params: &PhpArray) -> Value {
+    let (_, page) = page_of(ids, params);
+    Value::Array(
+        page.into_iter()
+            .map(|id| Value::String(id.to_string()))
+            .collect(),
+    )
+}
+
 pub(crate) fn find_all_ids(table: &Table<'_>, params: &PhpArray) -> Result<Value, ApiError> {
     let query = Query::parse(table, params)?;
     Ok(Value::Array(

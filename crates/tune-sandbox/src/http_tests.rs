@@ -834,3 +834,195 @@ async fn the_request_log_keeps_method_path_and_parameters_in_order() {
     );
     sb.stop().await;
 }
+
+fn affiliate_url(sb: &RunningSandbox, query: &str) -> String {
+    format!(
+        "{}/Apiv3/json?NetworkId={}&api_key={}&{query}",
+        sb.base_url(),
+        sb.config().network_id,
+        sb.config().affiliate_key
+    )
+}
+
+#[tokio::test]
+async fn every_key_of_a_network_spends_the_same_rate_budget() {
+    let sb = start(SandboxConfig {
+        rate_limit: 2,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let network = network_url(&sb, "Target=Offer&Method=findAll&limit=1&fields[]=id");
+    let affiliate = affiliate_url(&sb, "Target=Affiliate_Offer&Method=findAll&limit=1");
+    assert_eq!(get_json(&network).await["response"]["status"], json!(1));
+    assert_eq!(get_json(&affiliate).await["response"]["status"], json!(1));
+    // The third call of the network is refused, whichever key makes it.
+    let refused = get_json(&affiliate).await;
+    assert_eq!(refused["response"]["status"], json!(-1));
+    assert!(
+        refused["response"]["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("Configured: 2/10s window; Your usage: 3.")),
+        "{refused}"
+    );
+    sb.stop().await;
+}
+
+#[tokio::test]
+async fn offer_tag_relations_page_without_page_count() {
+    let sb = start(SandboxConfig::default()).await;
+    let all = get_json(&network_url(
+        &sb,
+        "Target=Tag&Method=findAllOfferTagRelations",
+    ))
+    .await;
+    let data = &all["response"]["data"];
+    // The recorded shape: only page and current around an id-keyed map of OffersTags.
+    assert_eq!(keys(data), ["page", "current", "data"]);
+    assert_eq!((&data["page"], &data["current"]), (&json!(1), &json!(0)));
+    let relations = data["data"].as_object().expect("an id-keyed map");
+    assert_eq!(
+        relations.len(),
+        60,
+        "half as many relations as the 120 offers"
+    );
+    let first = relations.values().next().expect("a relation");
+    assert_eq!(keys(&first["OffersTags"]), ["id", "tag_id", "offer_id"]);
+    assert!(
+        relations
+            .keys()
+            .all(|id| id.parse::<u64>().is_ok_and(|n| n % 2 == 0))
+    );
+    let offers: Vec<u64> = relations
+        .values()
+        .map(|r| {
+            r["OffersTags"]["offer_id"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        offers.is_sorted(),
+        "unsorted, they come by offer: {offers:?}"
+    );
+
+    // With limit and page: the same wrapper, still without count or pageCount.
+    let mut seen = Vec::new();
+    for page in 1..=4 {
+        let v = get_json(&network_url(
+            &sb,
+            &format!(
+                "Target=Tag&Method=findAllOfferTagRelations&limit=25&page={page}&sort[id]=asc"
+            ),
+        ))
+        .await;
+        let data = &v["response"]["data"];
+        assert_eq!(keys(data), ["page", "current", "data"], "page {page}");
+        assert_eq!(data["page"], json!(page));
+        seen.extend(keys(&data["data"]));
+    }
+    assert_eq!(seen.len(), 60, "25 + 25 + 10, then an empty page: {seen:?}");
+    assert_eq!(seen.first().map(String::as_str), Some("2"));
+    sb.stop().await;
+}
+
+#[tokio::test]
+async fn approved_id_lookups_are_bare_lists_cut_by_limit_and_page() {
+    let sb = start(SandboxConfig::default()).await;
+    let ids = |v: Value| -> Vec<String> {
+        v["response"]["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("a bare list: {v}"))
+            .iter()
+            .map(|id| id.as_str().expect("ids are strings").to_string())
+            .collect()
+    };
+    let all = ids(get_json(&network_url(
+        &sb,
+        "Target=Affiliate&Method=getApprovedOfferIds&id=1",
+    ))
+    .await);
+    assert!(!all.is_empty() && all.len() < 120, "{}", all.len());
+    let first = ids(get_json(&network_url(
+        &sb,
+        "Target=Affiliate&Method=getApprovedOfferIds&id=1&limit=5&page=1",
+    ))
+    .await);
+    let second = ids(get_json(&network_url(
+        &sb,
+        "Target=Affiliate&Method=getApprovedOfferIds&id=1&limit=5&page=2",
+    ))
+    .await);
+    assert_eq!([first, second].concat(), all[..10]);
+    // An affiliate that does not exist gets every offer id, as TUNE documents.
+    let unknown = ids(get_json(&network_url(
+        &sb,
+        "Target=Affiliate&Method=getApprovedOfferIds&id=99999",
+    ))
+    .await);
+    assert_eq!(unknown.len(), 120);
+    // Both lookups tell the same story.
+    let offer = &all[0];
+    let affiliates = ids(get_json(&network_url(
+        &sb,
+        &format!("Target=Offer&Method=getApprovedAffiliateIds&id={offer}"),
+    ))
+    .await);
+    assert!(
+        affiliates.contains(&"1".to_string()),
+        "offer {offer} is approved for affiliate 1"
+    );
+    // Past the end: the empty PHP array.
+    let past = get_json(&network_url(
+        &sb,
+        &format!("Target=Offer&Method=getApprovedAffiliateIds&id={offer}&limit=100&page=9"),
+    ))
+    .await;
+    assert_eq!(past["response"]["data"], json!([]));
+    let missing = get_json(&network_url(
+        &sb,
+        "Target=Offer&Method=getApprovedAffiliateIds",
+    ))
+    .await;
+    assert_eq!(
+        missing["response"]["errorMessage"],
+        json!("Missing required argument: id")
+    );
+    sb.stop().await;
+}
+
+#[tokio::test]
+async fn a_report_date_that_is_not_a_date_is_a_validation_error_in_data_errors_error() {
+    let sb = start(SandboxConfig::default()).await;
+    for target in ["Report&Method=getStats", "Report&Method=getConversions"] {
+        let v = get_json(&network_url(
+            &sb,
+            &format!(
+                "Target={target}&fields[]=Stat.clicks&data_start=2024-02-30&data_end=2024-03-01"
+            ),
+        ))
+        .await;
+        let response = &v["response"];
+        assert_eq!(response["status"], json!(-1), "{target}");
+        assert_eq!(
+            response["errorMessage"],
+            Value::Null,
+            "{target}: no top-level message"
+        );
+        assert_eq!(response["errors"], json!([]), "{target}");
+        assert_eq!(
+            response["data"]["errors"]["error"],
+            json!([{"err_code": 3, "err_msg": "data_start is not valid.", "attribute_name": "data_start"}]),
+            "{target}"
+        );
+    }
+    // Real dates, leap day included, are accepted.
+    let ok = get_json(&network_url(
+        &sb,
+        "Target=Report&Method=getStats&fields[]=Stat.clicks&data_start=2024-02-29&data_end=2024-03-01",
+    ))
+    .await;
+    assert_eq!(ok["response"]["status"], json!(1));
+    sb.stop().await;
+}

@@ -46,7 +46,8 @@ pub struct SandboxConfig {
     pub affiliate_key: String,
     /// Advertiser API key, checked against `api_key` for `Advertiser_*` Targets.
     pub advertiser_key: String,
-    /// Requests allowed per window and key; 0 disables throttling.
+    /// Requests allowed per window and network (every key and API of the network together, as
+    /// TUNE counts); 0 disables throttling.
     pub rate_limit: u32,
     /// Length of the sliding rate window.
     pub rate_window: Duration,
@@ -91,12 +92,27 @@ impl Default for SandboxConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ApiError {
     pub message: String,
+    /// The argument a validation error is about. Such an error carries its detail in
+    /// `data.errors.error` (`err_code` 3, "X is not valid.") with an empty `errors` and no
+    /// `errorMessage`: the shape HitFox/hasoffersv3 and sportnginlegacy/hasoffers `response.rb`
+    /// read (reference §26). Which arguments TUNE validates this way was not captured; the
+    /// sandbox does it for the report's `data_start`/`data_end`.
+    pub attribute: Option<String>,
 }
 
 impl ApiError {
     pub(crate) fn new(message: impl Into<String>) -> Self {
         ApiError {
             message: message.into(),
+            attribute: None,
+        }
+    }
+
+    /// `attribute` is not valid; reported in `data.errors.error` only.
+    pub(crate) fn invalid(attribute: &str) -> Self {
+        ApiError {
+            message: format!("{attribute} is not valid."),
+            attribute: Some(attribute.to_string()),
         }
     }
 

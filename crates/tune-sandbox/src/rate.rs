@@ -1,4 +1,5 @@
-//! Sliding-window rate limiting per network key, with TUNE's real throttle message.
+//! Sliding-window rate limiting per network (every key of the network counts together), with
+//! TUNE's real throttle message.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};

@@ -7,7 +7,8 @@
 //! is neither grouped nor aggregated. `groups[]` fields appear in every row even when
 //! `fields[]` omits them. `totals=1` adds `data.totals.Stat` (§23). `data_start`,
 //! `data_end`, `hour_offset` and `currency` are accepted and echoed: the seeded days have
-//! no time of day to shift and every figure is in USD.
+//! no time of day to shift and every figure is in USD. A `data_start`/`data_end` that is not a
+//! `YYYY-MM-DD` date is refused as a validation error ([`check_time_zone_dates`]).
 
 use std::cmp::Ordering;
 
@@ -314,11 +315,49 @@ impl Group {
     }
 }
 
+/// `data_start` and `data_end`, when sent, must be calendar dates (`YYYY-MM-DD`).
+pub(crate) fn check_time_zone_dates(params: &PhpArray) -> Result<(), ApiError> {
+    for name in ["data_start", "data_end"] {
+        if let Some(value) = params.get(name)
+            && !value.as_str().is_some_and(is_calendar_date)
+        {
+            return Err(ApiError::invalid(name));
+        }
+    }
+    Ok(())
+}
+
+fn is_calendar_date(text: &str) -> bool {
+    let mut parts = text.split('-');
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(y, 4) && digits(m, 2) && digits(d, 2)) {
+        return false;
+    }
+    let (Ok(y), Ok(m), Ok(d)) = (y.parse::<u32>(), m.parse::<u32>(), d.parse::<u32>()) else {
+        return false;
+    };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&d)
+}
+
 pub(crate) fn get_stats(
     facts: &[Fact],
     params: &PhpArray,
     scope: Scope,
 ) -> Result<Value, ApiError> {
+    check_time_zone_dates(params)?;
     let fields = field_list(params, "fields", scope)?;
     if fields.is_empty() {
         return Err(ApiError::missing("fields"));

@@ -35,6 +35,8 @@ pub struct RecordedRequest {
     pub query: String,
     /// Decoded key/value pairs: query first, then the form body.
     pub params: Vec<(String, String)>,
+    /// When it arrived, e.g. to check that calls stayed under a rate limit.
+    pub received: std::time::Instant,
 }
 
 impl RecordedRequest {
@@ -214,6 +216,7 @@ async fn serve(
         path: req.path().to_string(),
         query: req.query_string().to_string(),
         params: pairs.clone(),
+        received: std::time::Instant::now(),
     });
     let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
     if uri_len > shared.config.max_get_url_len {
@@ -313,7 +316,10 @@ async fn serve(
             if fault == Fault::Http429 {
                 status = StatusCode::TOO_MANY_REQUESTS;
             }
-            error_envelope(&params, &e.message)
+            match &e.attribute {
+                Some(attribute) => validation_envelope(&params, attribute, &e.message),
+                None => error_envelope(&params, &e.message),
+            }
         }
     };
     let mut body = envelope.to_string().into_bytes();
@@ -443,6 +449,22 @@ pub(crate) fn error_envelope(params: &PhpArray, message: &str) -> Value {
             "data": "",
             "errors": [{"publicMessage": message}],
             "errorMessage": message
+        }
+    })
+}
+
+/// A validation error whose detail sits in `data.errors.error` only (see `ApiError::attribute`).
+pub(crate) fn validation_envelope(params: &PhpArray, attribute: &str, message: &str) -> Value {
+    json!({
+        "request": request_echo(params),
+        "response": {
+            "status": -1,
+            "httpStatus": 200,
+            "data": {"errors": {"error": [
+                {"err_code": 3, "err_msg": message, "attribute_name": attribute}
+            ]}},
+            "errors": [],
+            "errorMessage": null
         }
     })
 }

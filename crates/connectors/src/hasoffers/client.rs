@@ -12,9 +12,15 @@
 //! * **Timeout.** The connection's timeout bounds the whole call: rate pacing, every attempt
 //!   (connect, TLS, headers and body, via reqwest's per-request total timeout) and retry backoff.
 //! * **Retries.** On TUNE's "API usage exceeded rate limit" (the call was not executed, so always
-//!   safe) and on HTTP 5xx for read methods only (`find*`, `get*`, …): a 502/504 on a write may
-//!   have been carried out, and repeating a create would duplicate it. Bounded by attempt count and
-//!   by the remaining timeout budget. Never on auth failures or other API errors.
+//!   safe) and on HTTP 5xx for read methods only (the Query's allow-list,
+//!   [`super::query::is_read_call`]): a 502/504 on a write may have been carried out, and
+//!   repeating a create would duplicate it. Bounded by attempt count and by the remaining timeout
+//!   budget. Never on auth failures or other API errors.
+//! * **Throttling.** TUNE's limit is a sliding window per network, shared by every caller of the
+//!   network, and its refusal states it ("Configured: 50/10s window"). A retry sooner than that
+//!   window usually fails again (reference §27), so a throttled call waits the stated window
+//!   before its retry. When that wait cannot fit in what is left of the Timeout, the call stops
+//!   at once and says so, rather than waiting past the Timeout.
 //! * **Redirects** are not followed. TUNE's API does not redirect; a redirect means a wrong Server
 //!   URL (e.g. http → https, or the web login host), which is better reported than silently chased
 //!   to another host with the key in tow. The target is named in the message.
@@ -35,6 +41,7 @@ use url::Url;
 use super::error::{CallError, MalformedKind};
 use super::implementation::Params;
 use super::key::ApiKey;
+use super::query::is_read_call;
 use super::request::{Endpoint, PreparedRequest, build_request};
 use super::settings::Settings;
 use super::wire::{self, DecodeError, Envelope, Paging};
@@ -57,7 +64,8 @@ pub(crate) const TUNE_WINDOW: Duration = Duration::from_secs(10);
 pub(crate) struct RetryPolicy {
     /// Attempts in total, first one included (the 414 → POST resend is not counted).
     pub(crate) max_attempts: u32,
-    /// First wait after a rate-limit answer; doubles each time.
+    /// First wait after a rate-limit answer that states no window; doubles each time. A stated
+    /// window is waited out instead.
     pub(crate) rate_limit_backoff: Duration,
     /// First wait after a 5xx; doubles each time.
     pub(crate) server_error_backoff: Duration,
@@ -131,13 +139,6 @@ impl CallSuccess {
     pub(crate) fn paging(&self) -> Option<Paging> {
         Paging::from_data(&self.data)
     }
-}
-
-/// True for methods that only read, so a 5xx may be retried without risk of doing a write twice.
-fn is_read_method(method: &str) -> bool {
-    ["find", "get", "count", "valid", "list"]
-        .iter()
-        .any(|prefix| method.starts_with(prefix))
 }
 
 /// The TUNE client. Cheap to clone; clones share the HTTP connection pool and the rate pacer.
@@ -255,13 +256,28 @@ impl TuneClient {
                     continue;
                 }
                 Attempt::RetryRateLimited(message) => {
-                    let err = CallError::RateLimited { attempts, message };
-                    let wait = rate_backoff;
-                    rate_backoff = rate_backoff.saturating_mul(2);
+                    let stated = wire::stated_rate_limit(&message);
+                    let wait = match stated {
+                        Some((_, window)) => window,
+                        None => {
+                            let wait = rate_backoff;
+                            rate_backoff = rate_backoff.saturating_mul(2);
+                            wait
+                        }
+                    };
+                    let fits = deadline.saturating_duration_since(Instant::now() + wait)
+                        >= MIN_ATTEMPT_BUDGET;
+                    let err = CallError::RateLimited {
+                        attempts,
+                        message,
+                        stated,
+                        wait_exceeds_timeout: retries_left > 0 && !fits,
+                        timeout_ms: u64::try_from(settings.timeout.as_millis()).unwrap_or(u64::MAX),
+                    };
                     (wait, err)
                 }
                 Attempt::RetryServerError(err) => {
-                    if !is_read_method(method) {
+                    if !is_read_call(settings.implementation_type, target, method) {
                         return Err(err);
                     }
                     let wait = server_backoff;

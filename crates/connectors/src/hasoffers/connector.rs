@@ -9,12 +9,15 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
 use super::client::{ClientConfig, ClientInitError, TuneClient};
+use super::implementation::ImplementationType;
 use super::messages::settings_refused;
-use super::query::{PlanKind, QueryError, QueryPlan, page_params, parse_query};
-use super::rows::flatten;
-use super::settings::{FIELDS, Settings};
+use super::paging::{Pager, Step};
+use super::query::{QueryError, QueryPlan, parse_query};
+use super::rows::{TotalsRow, flatten, totals_row};
+use super::settings::{FIELDS, IMPLEMENTATION_TYPE, Settings};
 use crate::connector::{
-    ConnectionSettings, Connector, CsvStream, FieldSpec, QueryMistake, QueryOutcome, QueryPreview,
+    ConnectionSettings, Connector, CsvStream, FieldSpec, FieldValues, QueryMistake, QueryOutcome,
+    QueryPreview,
 };
 use crate::outbound::OutboundPolicy;
 use crate::outcome::{TestOutcome, is_close_to_timeout};
@@ -106,22 +109,16 @@ impl HasOffersConnector {
         let mut preview = QueryPreview {
             columns: plan.columns.clone(),
             call_label: format!("{}::{}", plan.target, plan.method),
+            warnings: plan.warnings.iter().map(ToString::to_string).collect(),
             ..QueryPreview::default()
         };
-        let pages = plan.kind != PlanKind::Other;
-        let page_size = plan.page_size.unwrap_or(wanted.clamp(1, PREVIEW_PAGE));
-        let mut page = 1;
+        let mut pager = Pager::new(&plan, wanted.clamp(1, PREVIEW_PAGE));
         // The Timeout bounds each call, so each call is judged against it, not the whole run.
         let mut slowest = Duration::ZERO;
         loop {
-            let params = if pages {
-                page_params(&plan, page, page_size)
-            } else {
-                plan.params.clone()
-            };
             let call_started = Instant::now();
             let result = client
-                .call(&tune, &plan.target, &plan.method, &params)
+                .call(&tune, &plan.target, &plan.method, &pager.params(&plan))
                 .await;
             slowest = slowest.max(call_started.elapsed());
             preview.calls += 1;
@@ -145,14 +142,21 @@ impl HasOffersConnector {
             if preview.columns.is_empty() {
                 preview.columns = rows.columns.clone();
             }
+            if plan.totals && preview.totals.is_none() {
+                preview.totals = totals_row(&success.data, &preview.columns).map(|t| t.cells);
+            }
+            let more = match pager.step(&success.data, &rows) {
+                Step::Repeated => {
+                    preview.warnings.push(pager.repeated_warning());
+                    break;
+                }
+                Step::Rows { more } => more,
+            };
             preview.total = rows.total.or(preview.total);
-            let got = rows.rows.len() as u64;
             preview.rows.extend(rows.rows);
-            let last_page = !pages || got == 0 || rows.page_count.is_none_or(|count| page >= count);
-            if preview.rows.len() as u64 >= wanted || last_page {
+            if preview.rows.len() as u64 >= wanted || !more {
                 break;
             }
-            page += 1;
         }
         let available = preview.total.unwrap_or(preview.rows.len() as u64);
         preview.truncated = preview.rows.len() as u64 > wanted || available > wanted;
@@ -191,13 +195,18 @@ impl Connector for HasOffersConnector {
         self.preview(settings, query, max_rows).boxed()
     }
 
-    fn check_query(&self, settings: &ConnectionSettings, query: &str) -> Result<(), QueryMistake> {
-        let tune = tune_settings(settings).map_err(|refused| QueryMistake {
-            message: refused.message,
-            line: None,
-            column: None,
-        })?;
-        parse_query(query, tune.implementation_type)
+    fn check_saved_query(&self, fields: &FieldValues, query: &str) -> Result<(), QueryMistake> {
+        // Only the Implementation Type decides what a query means.
+        let field = fields.get(IMPLEMENTATION_TYPE.name).unwrap_or("");
+        let implementation_type =
+            ImplementationType::parse(field.trim()).ok_or_else(|| QueryMistake {
+                message: "The Implementation Type of this connection is unknown: edit the \
+                          connection and choose one."
+                    .into(),
+                line: None,
+                column: None,
+            })?;
+        parse_query(query, implementation_type)
             .map(|_| ())
             .map_err(mistake)
     }
@@ -213,9 +222,11 @@ struct ExportState {
     client: TuneClient,
     tune: Settings,
     plan: QueryPlan,
-    page: u64,
+    pager: Pager,
     sent: u64,
     header: Option<Vec<String>>,
+    /// The report's totals row, written once every row is.
+    totals: Option<TotalsRow>,
     done: bool,
 }
 
@@ -227,6 +238,17 @@ fn error_line(message: &str) -> Bytes {
     ))
 }
 
+/// The totals row at the end of a file: marked in its first column without a total, or, when
+/// every column has one, by a comment line before it.
+fn totals_lines(totals: &TotalsRow) -> Vec<u8> {
+    let mut out = Vec::new();
+    if !totals.labelled {
+        out.extend_from_slice(b"# Totals of the whole result, as TUNE reports them:\n");
+    }
+    out.extend_from_slice(&csv_line(&totals.cells));
+    out
+}
+
 fn export(client: TuneClient, settings: ConnectionSettings, query: String) -> CsvStream {
     let start = match tune_settings(&settings) {
         Err(outcome) => Err(outcome.message),
@@ -235,10 +257,11 @@ fn export(client: TuneClient, settings: ConnectionSettings, query: String) -> Cs
             Ok(plan) => Ok(ExportState {
                 client,
                 tune,
+                pager: Pager::new(&plan, EXPORT_PAGE),
                 plan,
-                page: 1,
                 sent: 0,
                 header: None,
+                totals: None,
                 done: false,
             }),
         },
@@ -257,13 +280,7 @@ fn export(client: TuneClient, settings: ConnectionSettings, query: String) -> Cs
             if state.done {
                 return None;
             }
-            let pages = state.plan.kind != PlanKind::Other;
-            let page_size = state.plan.page_size.unwrap_or(EXPORT_PAGE);
-            let params = if pages {
-                page_params(&state.plan, state.page, page_size)
-            } else {
-                state.plan.params.clone()
-            };
+            let params = state.pager.params(&state.plan);
             let result = state
                 .client
                 .call(&state.tune, &state.plan.target, &state.plan.method, &params)
@@ -285,18 +302,28 @@ fn export(client: TuneClient, settings: ConnectionSettings, query: String) -> Cs
                 chunk.extend_from_slice(&csv_line(&rows.columns));
                 state.header = Some(rows.columns.clone());
             }
-            let got = rows.rows.len() as u64;
-            for row in rows.rows {
-                if state.plan.limit.is_some_and(|limit| state.sent >= limit) {
-                    break;
-                }
-                chunk.extend_from_slice(&csv_line(&row));
-                state.sent += 1;
+            if state.plan.totals && state.totals.is_none() {
+                state.totals = totals_row(&success.data, &rows.columns);
             }
-            let last_page =
-                !pages || got == 0 || rows.page_count.is_none_or(|count| state.page >= count);
-            state.done = last_page || state.plan.limit.is_some_and(|limit| state.sent >= limit);
-            state.page += 1;
+            let more = match state.pager.step(&success.data, &rows) {
+                Step::Repeated => false,
+                Step::Rows { more } => {
+                    for row in rows.rows {
+                        if state.plan.limit.is_some_and(|limit| state.sent >= limit) {
+                            break;
+                        }
+                        chunk.extend_from_slice(&csv_line(&row));
+                        state.sent += 1;
+                    }
+                    more
+                }
+            };
+            state.done = !more || state.plan.limit.is_some_and(|limit| state.sent >= limit);
+            if state.done
+                && let Some(totals) = &state.totals
+            {
+                chunk.extend_from_slice(&totals_lines(totals));
+            }
             Some((Bytes::from(chunk), state))
         },
     ))
@@ -463,6 +490,150 @@ mod tests {
             // TUNE's phone numbers start with "+", which a spreadsheet would evaluate.
             assert!(phone.starts_with("'+1 555 "), "{line}");
         }
+        tune.stop().await;
+    }
+
+    async fn export(url: &str, query: &str) -> String {
+        let settings = test_support::connection(url, ImplementationType::NetworkApi, 5_000);
+        let file = connector().export_csv(settings, query.into());
+        let chunks: Vec<Bytes> = futures_util::StreamExt::collect(file).await;
+        String::from_utf8(chunks.concat()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_export_whose_pages_carry_no_page_count_reads_every_page() {
+        let tune = sandbox(SandboxConfig::default()).await;
+        // Tag::findAllOfferTagRelations answers {page, current, data}: no count, no pageCount.
+        let text = export(
+            &tune.base_url(),
+            "Target=Tag&Method=findAllOfferTagRelations&limit=25",
+        )
+        .await;
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "id,tag_id,offer_id");
+        assert_eq!(
+            lines.len(),
+            1 + 60,
+            "every relation, not the first page only: {text}"
+        );
+        let pages: Vec<Option<String>> = tune
+            .requests()
+            .iter()
+            .map(|r| r.param("page").map(str::to_string))
+            .collect();
+        // 25 + 25 + 10: the short third page is the last.
+        assert_eq!(
+            pages,
+            [Some("1".into()), Some("2".into()), Some("3".into())]
+        );
+        let mut ids: Vec<&str> = lines[1..]
+            .iter()
+            .map(|l| l.split(',').next().unwrap())
+            .collect();
+        let count = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), count, "no relation twice");
+        tune.stop().await;
+    }
+
+    #[tokio::test]
+    async fn paged_exports_add_a_stable_sort_unless_the_query_sorts() {
+        let tune = sandbox(SandboxConfig::default()).await;
+        export(&tune.base_url(), "SELECT id, name FROM Offer LIMIT 3").await;
+        export(
+            &tune.base_url(),
+            "SELECT id, name FROM Offer ORDER BY name LIMIT 3",
+        )
+        .await;
+        export(&tune.base_url(), "Target=Offer&Method=findAllIds").await;
+        let seen = tune.requests();
+        assert_eq!(seen[0].param("sort[id]"), Some("asc"));
+        assert_eq!(seen[1].param("sort[id]"), None);
+        assert_eq!(seen[1].param("sort[name]"), Some("asc"));
+        assert_eq!(
+            seen[2].param("sort[id]"),
+            None,
+            "a call that does not page is sent as written"
+        );
+        tune.stop().await;
+    }
+
+    #[tokio::test]
+    async fn methods_beyond_find_all_page_too_and_keep_the_users_limit() {
+        let tune = sandbox(SandboxConfig::default()).await;
+        let whole = preview(
+            &tune.base_url(),
+            5_000,
+            "Target=Affiliate&Method=getApprovedOfferIds&id=1",
+            100,
+        )
+        .await;
+        let paged = preview(
+            &tune.base_url(),
+            5_000,
+            "Target=Affiliate&Method=getApprovedOfferIds&id=1&limit=5",
+            100,
+        )
+        .await;
+        assert!(whole.rows.len() > 10, "{}", whole.rows.len());
+        assert_eq!(
+            paged.rows, whole.rows,
+            "a bare list of ids, fetched five at a time"
+        );
+        let calls = whole.rows.len().div_ceil(5) + usize::from(whole.rows.len() % 5 == 0);
+        assert_eq!(paged.calls as usize, calls);
+        let seen = tune.requests();
+        assert!(seen[1..].iter().all(|r| r.param("limit") == Some("5")));
+        assert_eq!(seen[2].param("page"), Some("2"));
+        // A method that does not page still gets the limit the user typed.
+        preview(
+            &tune.base_url(),
+            5_000,
+            "Target=Offer&Method=findAllIds&limit=7",
+            100,
+        )
+        .await;
+        let last = tune.requests().pop().unwrap();
+        assert_eq!((last.param("limit"), last.param("page")), (Some("7"), None));
+        tune.stop().await;
+    }
+
+    #[tokio::test]
+    async fn the_totals_row_and_the_warnings_reach_the_preview_and_the_file() {
+        let tune = sandbox(SandboxConfig::default()).await;
+        let query = "SELECT Stat.date, Stat.clicks FROM Report WHERE Stat.date BETWEEN '2024-01-01' AND '2024-01-31' GROUP BY Stat.date WITH TOTALS";
+        let shown = preview(&tune.base_url(), 5_000, query, 10).await;
+        assert_eq!(shown.rows.len(), 10);
+        let totals = shown.totals.clone().expect("a totals row");
+        assert_eq!(totals[0], "Totals");
+        let clicks: u64 = totals[1].parse().expect("the clicks total");
+        let text = export(&tune.base_url(), query).await;
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1 + 31 + 1, "{text}");
+        assert_eq!(
+            lines[32],
+            format!("Totals,{clicks}"),
+            "the whole month's totals, last"
+        );
+        let sum: u64 = lines[1..32]
+            .iter()
+            .map(|l| l.split(',').nth(1).unwrap().parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(sum, clicks);
+        // A value sent as typed is said in the preview.
+        let warned = preview(
+            &tune.base_url(),
+            5_000,
+            "Target=Offer&Method=findAll&fields[]=id&filters[name][LIKE]=%ff%fe",
+            5,
+        )
+        .await;
+        assert_eq!(warned.warnings.len(), 1, "{:?}", warned.warnings);
+        assert!(
+            warned.warnings[0].contains("sent exactly as typed"),
+            "{:?}",
+            warned.warnings
+        );
         tune.stop().await;
     }
 }

@@ -1,5 +1,7 @@
 //! How a TUNE call can fail, classified once; [`super::messages`] words each class for people.
 
+use std::time::Duration;
+
 use super::wire::ApiErrorDetail;
 use crate::outbound::OutboundRefusal;
 use crate::outcome::OutcomeCode;
@@ -51,6 +53,13 @@ pub(crate) enum CallError {
         attempts: u32,
         /// TUNE's message.
         message: String,
+        /// The budget the message states (calls per window), when it states one.
+        stated: Option<(u32, Duration)>,
+        /// Waiting for the window to pass would have taken the call past its Timeout, so no
+        /// (further) retry was made.
+        wait_exceeds_timeout: bool,
+        /// The connection's Timeout, in ms.
+        timeout_ms: u64,
     },
     /// Junction's own pacer gave no slot in time, so nothing more was sent.
     #[error("held back by rate pacing for {network}: {refusal}")]

@@ -41,16 +41,21 @@ impl CallError {
             )
             .with_hint("TUNE does not accept wildcards in the whitelist: add the exact address.")
             .with_detail(message.clone()),
-            Self::RateLimited { message, attempts } => TestOutcome::new(
-                code,
-                "TUNE's rate limit was reached (50 calls per 10 s) and retries did not get through; \
-                 try again in a few seconds.",
-            )
-            .with_hint(
-                "Other users or scheduled runs on the same TUNE network share this limit; TUNE can \
-                 raise it through your account manager.",
-            )
-            .with_detail(format!("{message} ({attempts} attempts)")),
+            Self::RateLimited {
+                message,
+                attempts,
+                stated,
+                wait_exceeds_timeout,
+                timeout_ms,
+            } => rate_limited_outcome(*stated, *wait_exceeds_timeout, *timeout_ms)
+                .with_hint(
+                    "Everyone calling this TUNE network shares its limit: other users, scheduled \
+                     runs and other tools. TUNE can raise it through your account manager.",
+                )
+                .with_detail(format!(
+                    "{message} ({attempts} attempt{})",
+                    if *attempts == 1 { "" } else { "s" }
+                )),
             Self::HeldBack { refusal, .. } => held_back_outcome(refusal)
                 .with_detail(self.to_string()),
             Self::Api { message, errors } => {
@@ -148,6 +153,43 @@ impl CallError {
             .with_hint("Try again; if it persists, a firewall or proxy may be interfering.")
             .with_detail(detail.clone()),
         }
+    }
+}
+
+/// TUNE refused a call for its rate limit: the budget as TUNE stated it, and whether Junction
+/// stopped because waiting for the window would have passed the Timeout.
+fn rate_limited_outcome(
+    stated: Option<(u32, Duration)>,
+    wait_exceeds_timeout: bool,
+    timeout_ms: u64,
+) -> TestOutcome {
+    let code = OutcomeCode::RateLimited;
+    let budget = match stated {
+        Some((calls, window)) => format!("{calls} calls per {}", window_words(window)),
+        None => "its calls per time window".to_string(),
+    };
+    let again = stated.map_or_else(
+        || "in a few seconds".to_string(),
+        |(_, window)| format!("in {}", window_words(window)),
+    );
+    if wait_exceeds_timeout {
+        TestOutcome::new(
+            code,
+            format!(
+                "TUNE's rate limit for this network is used up ({budget}). A retry only gets \
+                 through once that window has passed, which is longer than what is left of your \
+                 {timeout_ms} ms Timeout, so Junction stopped instead of waiting past it; try \
+                 again {again}, or raise the Timeout."
+            ),
+        )
+    } else {
+        TestOutcome::new(
+            code,
+            format!(
+                "TUNE's rate limit for this network was reached ({budget}) and the retries, each \
+                 after waiting out the window, did not get through; try again {again}."
+            ),
+        )
     }
 }
 

@@ -12,6 +12,7 @@ mod error;
 mod implementation;
 mod key;
 mod messages;
+mod paging;
 mod probe;
 mod query;
 mod request;

@@ -23,7 +23,8 @@ pub(crate) struct Probe {
 
 /// Network: `Offer::findAll limit=1 fields[]=id`; Affiliate: `Affiliate_Offer::findAll limit=1
 /// fields[]=id`; Advertiser: `Advertiser_Report::getStats fields[]=Stat.clicks` limited to today
-/// (UTC), so the probe stays cheap on a network with years of stats.
+/// (UTC), so the probe stays cheap on a network with years of stats. One value is sent as the
+/// scalar `values`, the documented form for a single value (reference §21).
 pub(crate) fn probe_for(implementation_type: ImplementationType) -> Probe {
     let p = |k: &str, v: &str| (k.to_string(), v.to_string());
     match implementation_type {
@@ -45,7 +46,7 @@ pub(crate) fn probe_for(implementation_type: ImplementationType) -> Probe {
                 params: vec![
                     p("fields[]", "Stat.clicks"),
                     p("filters[Stat.date][conditional]", "EQUAL_TO"),
-                    p("filters[Stat.date][values][]", &today),
+                    p("filters[Stat.date][values]", &today),
                     p("limit", "1"),
                 ],
             }
@@ -199,9 +200,11 @@ mod tests {
         assert_eq!(seen[1].param("Method"), Some("getStats"));
         assert_eq!(seen[1].param("fields[]"), Some("Stat.clicks"));
         assert_eq!(
-            seen[1].param("filters[Stat.date][values][]"),
-            Some(utc_today().as_str())
+            seen[1].param("filters[Stat.date][values]"),
+            Some(utc_today().as_str()),
+            "one date is sent as the scalar values"
         );
+        assert_eq!(seen[1].param("filters[Stat.date][values][]"), None);
         tune.stop().await;
     }
 }

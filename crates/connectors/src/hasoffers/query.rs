@@ -24,6 +24,8 @@ use std::fmt;
 
 use super::implementation::{ImplementationType, Params};
 
+pub(crate) use methods::{is_pageable, is_read_call};
+
 /// The longest Query text accepted, in bytes.
 ///
 /// A long `a = 1 AND b = 2 AND …` chain becomes an equally deep expression tree, and deep
@@ -258,7 +260,8 @@ The Query can be written in one of two forms.
 
    Target and Method are required; pairs are separated by & or new lines.
    Values are sent as typed: %deal% stays %deal%. A value whose every % starts an escape (%25, %5B) is decoded, and + is then a space.
-   limit=n sets the page size; the preview pages by itself, so page= is not accepted.
+   limit=n sets the page size; the preview and the CSV page by themselves (every method that pages, until TUNE's last page), so page= is not accepted.
+   Paged findAll exports are sorted by id unless the query sorts, so no row is skipped or repeated between pages.
    Do not put NetworkToken, api_key or NetworkId here: the connection adds its own credentials.
 
    Only read methods are sent; writes such as create, update or delete are refused. Read methods:

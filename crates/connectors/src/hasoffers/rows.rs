@@ -91,6 +91,48 @@ pub(crate) fn flatten(data: &Value, wanted_columns: &[String], kind: PlanKind) -
     }
 }
 
+/// A report's totals as a row of the result's columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TotalsRow {
+    /// One cell per column: the total of each `Stat.x` column, [`TOTALS_LABEL`] in the first
+    /// column that has none, the other cells empty.
+    pub(crate) cells: Vec<String>,
+    /// Whether a cell carries [`TOTALS_LABEL`] (every column may have a total).
+    pub(crate) labelled: bool,
+}
+
+/// What marks the totals row.
+pub(crate) const TOTALS_LABEL: &str = "Totals";
+
+/// The totals TUNE sends with a report asked for `totals=1` (`data.totals.Stat`, the same on
+/// every page: the totals of the whole result), laid out in `columns`. `None` when the answer
+/// carries no totals.
+pub(crate) fn totals_row(data: &Value, columns: &[String]) -> Option<TotalsRow> {
+    let stat = data.get("totals")?.get("Stat")?.as_object()?;
+    let mut cells: Vec<String> = columns
+        .iter()
+        .map(|column| {
+            column
+                .strip_prefix("Stat.")
+                .and_then(|field| stat.get(field))
+                .map(text)
+                .unwrap_or_default()
+        })
+        .collect();
+    let free = columns.iter().position(|column| {
+        column
+            .strip_prefix("Stat.")
+            .is_none_or(|f| !stat.contains_key(f))
+    });
+    if let Some(i) = free {
+        cells[i] = TOTALS_LABEL.to_string();
+    }
+    Some(TotalsRow {
+        cells,
+        labelled: free.is_some(),
+    })
+}
+
 /// One record of the result, before it is turned into cells.
 enum Record<'a> {
     /// An object: model-keyed or plain.
@@ -380,6 +422,34 @@ mod tests {
         let page = flatten(&data, &wanted, PlanKind::Report);
         assert_eq!(page.rows[0], cols(&["2024-01-01", "X", "20645"]));
         assert_eq!((page.total, page.page_count), (Some(2), Some(1)));
+    }
+
+    #[test]
+    fn the_totals_row_fills_stat_columns_and_is_marked() {
+        let data = json!({
+            "page": 1, "current": 0, "count": 2, "pageCount": 1,
+            "data": [{"Stat": {"clicks": "20", "date": "2024-01-01", "profit": "-3.50"}}],
+            "totals": {"Stat": {"clicks": "20657", "profit": "-194.25"}}
+        });
+        let columns = cols(&["Stat.date", "Offer.name", "Stat.clicks", "Stat.profit"]);
+        assert_eq!(
+            totals_row(&data, &columns),
+            Some(TotalsRow {
+                cells: cols(&["Totals", "", "20657", "-194.25"]),
+                labelled: true
+            }),
+            "the first column without a total says Totals; negative totals stay as sent"
+        );
+        let only_totals = cols(&["Stat.clicks", "Stat.profit"]);
+        assert_eq!(
+            totals_row(&data, &only_totals),
+            Some(TotalsRow {
+                cells: cols(&["20657", "-194.25"]),
+                labelled: false
+            })
+        );
+        assert_eq!(totals_row(&json!({"page": 1, "data": []}), &columns), None);
+        assert_eq!(totals_row(&json!([]), &columns), None);
     }
 
     #[test]

@@ -7,12 +7,16 @@
 //! Shapes handled:
 //! * success: `{"request":{…},"response":{"status":1,"data":…,"errors":[],…}}`;
 //! * the 2012 form without `httpStatus`/`errorMessage`, with or without the `response` wrapper;
-//! * errors: `status` other than 1, message in `errorMessage` or `errors[].publicMessage`;
+//! * errors: `status` other than 1, message in `errorMessage`, `errors[].publicMessage` or, as
+//!   real envelopes also carry it, `data.errors.error` (a list of entries or a map of messages;
+//!   HitFox/hasoffersv3 and sportnginlegacy/hasoffers `response.rb`);
 //! * the auth failure: `{"response":{"errors":{"publicMessage":"…"},"link":"…"}}`, no `status`.
 //!
 //! The echoed `request` carries the API key (`NetworkToken` / `api_key`); nothing needs it, so
 //! [`decode`] does not keep it, and hides the key wherever else it appears before the envelope
 //! leaves this module.
+
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
@@ -92,6 +96,18 @@ pub(crate) fn is_rate_limited_error(message: &str, errors: &[ApiErrorDetail]) ->
 /// True when a TUNE message is the rate-limit refusal.
 pub(crate) fn is_rate_limit_message(message: &str) -> bool {
     message.contains(RATE_LIMIT_MARKER)
+}
+
+/// The budget a throttling message states, e.g. 50 calls per 10 s from "Configured: 50/10s
+/// window" (fractions of a second as the sandbox's short test windows write them, "2/0.5s").
+pub(crate) fn stated_rate_limit(message: &str) -> Option<(u32, Duration)> {
+    let rest = &message[message.find("Configured:")? + "Configured:".len()..];
+    let spec = rest.split_whitespace().next()?;
+    let (calls, window) = spec.split_once('/')?;
+    let calls = calls.parse::<u32>().ok()?;
+    let secs = window.strip_suffix('s')?.parse::<f64>().ok()?;
+    (secs.is_finite() && secs > 0.0 && secs <= 3600.0)
+        .then(|| (calls, Duration::from_secs_f64(secs)))
 }
 
 /// True when a TUNE message is the IP-whitelist refusal.
@@ -181,6 +197,9 @@ pub(crate) fn decode(body: &[u8], api_key: &ApiKey) -> Result<Envelope, DecodeEr
         return Ok(Envelope::Success { data });
     }
 
+    // Validation detail can sit in `data.errors.error` rather than in `errors`.
+    let mut errors = errors;
+    errors.extend(data_errors(response.get("data")));
     let message = response
         .get("errorMessage")
         .and_then(Value::as_str)
@@ -190,6 +209,7 @@ pub(crate) fn decode(body: &[u8], api_key: &ApiKey) -> Result<Envelope, DecodeEr
             let joined: Vec<&str> = errors
                 .iter()
                 .filter_map(|e| e.public_message.as_deref().or(e.err_msg.as_deref()))
+                .filter(|m| !m.trim().is_empty())
                 .collect();
             (!joined.is_empty()).then(|| joined.join("; "))
         })
@@ -206,6 +226,31 @@ pub(crate) fn decode(body: &[u8], api_key: &ApiKey) -> Result<Envelope, DecodeEr
         message: api_key.redact(&message),
         errors,
     })
+}
+
+/// The entries of an error's `data.errors.error`: a list of entries (`err_msg`, `publicMessage`,
+/// `attribute_name`), one entry, a map of field → message, or a plain message.
+fn data_errors(data: Option<&Value>) -> Vec<ApiErrorDetail> {
+    let Some(error) = data
+        .and_then(|d| d.get("errors"))
+        .and_then(|e| e.get("error"))
+    else {
+        return Vec::new();
+    };
+    match error {
+        Value::Object(map) if !looks_like_entry(map) => map
+            .iter()
+            .filter_map(|(key, value)| {
+                let mut entry = parse_error_entry(value)?;
+                // A map keyed by field names the field; numeric keys are just positions.
+                if entry.attribute_name.is_none() && !key.chars().all(|c| c.is_ascii_digit()) {
+                    entry.attribute_name = Some(key.clone());
+                }
+                Some(entry)
+            })
+            .collect(),
+        other => parse_errors(other),
+    }
 }
 
 /// `errors` as array of entries, a single entry object, or an object of entries (`{"0":{…}}`).
@@ -380,6 +425,63 @@ mod tests {
                 }]
             }
         );
+    }
+
+    #[test]
+    fn the_message_is_read_from_data_errors_error_too() {
+        // The shapes the public clients read: a list of entries, or a map keyed by field.
+        let list = body(
+            json!({"response":{"status":-1,"errors":[],"errorMessage":null,
+            "data":{"errors":{"error":[{"err_code":"1","err_msg":"Name cannot be blank.","attribute_name":"name"}]}}}}),
+        );
+        let Envelope::ApiError { message, errors } = decode(&list, KEY).unwrap() else {
+            panic!("expected an api error")
+        };
+        assert_eq!(message, "Name cannot be blank.");
+        assert_eq!(errors[0].summary(), "name: Name cannot be blank. (code 1)");
+        let map = body(
+            json!({"response":{"status":"-1","errors":{},"errorMessage":"",
+            "data":{"error_code":1,"errors":{"error":{"offer_url":"Offer URL is not valid."}}}}}),
+        );
+        let Envelope::ApiError { message, errors } = decode(&map, KEY).unwrap() else {
+            panic!("expected an api error")
+        };
+        assert_eq!(message, "Offer URL is not valid.");
+        assert_eq!(errors[0].attribute_name.as_deref(), Some("offer_url"));
+        // errorMessage still leads when present; the detail is kept beside it.
+        let both = body(
+            json!({"response":{"status":-1,"errors":[],"errorMessage":"Could not create offer.",
+            "data":{"errors":{"error":["Offer URL is not valid."]}}}}),
+        );
+        let Envelope::ApiError { message, errors } = decode(&both, KEY).unwrap() else {
+            panic!("expected an api error")
+        };
+        assert_eq!(message, "Could not create offer.");
+        assert_eq!(errors.len(), 1);
+        // Only when TUNE said nothing at all is there no message.
+        let silent = body(json!({"response":{"status":-1,"errors":[],"data":""}}));
+        assert!(matches!(decode(&silent, KEY).unwrap(),
+            Envelope::ApiError { message, .. } if message == "TUNE reported an error without a message"));
+    }
+
+    #[test]
+    fn the_stated_rate_limit_is_read_from_the_throttling_message() {
+        let real = "API usage exceeded rate limit.  Configured: 50/10s window; Your usage: 51.  See https://help.tune.com/hasoffers/rate-limit-error/ for guidance.";
+        assert_eq!(stated_rate_limit(real), Some((50, Duration::from_secs(10))));
+        assert_eq!(
+            stated_rate_limit(
+                "API usage exceeded rate limit.  Configured: 2/0.5s window; Your usage: 3."
+            ),
+            Some((2, Duration::from_millis(500)))
+        );
+        for unreadable in [
+            "API usage exceeded rate limit.",
+            "Configured: 50/10m window",
+            "Configured: many/10s window",
+            "Configured: 50/-1s window",
+        ] {
+            assert_eq!(stated_rate_limit(unreadable), None, "{unreadable}");
+        }
     }
 
     #[test]

@@ -35,14 +35,26 @@ fn serve_raw(bytes: &'static [u8]) -> SocketAddr {
     addr
 }
 
-#[test]
-fn only_read_methods_are_retried_after_a_server_error() {
-    for m in ["findAll", "findById", "getStats", "getConversions"] {
-        assert!(is_read_method(m), "{m}");
-    }
-    for m in ["create", "update", "setPayout", "addTag"] {
-        assert!(!is_read_method(m), "{m}");
-    }
+#[tokio::test]
+async fn only_calls_on_the_read_allow_list_are_retried_after_a_server_error() {
+    let tune = faulty(Fault::GatewayTimeout504).await;
+    let s = settings(&tune.base_url(), NET, 5_000);
+    let client = open_client();
+    // Looks like a read by its name, but is not on the allow-list: sent once.
+    let err = client
+        .call(&s, "Offer", "findAndDeleteDuplicates", &Vec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), OutcomeCode::HttpStatus);
+    assert_eq!(tune.requests_seen(), 1);
+    // A listed read that is not a find or get by prefix alone is retried.
+    let err = client
+        .call(&s, "Affiliate", "simpleSearch", &Vec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), OutcomeCode::HttpStatus);
+    assert_eq!(tune.requests_seen(), 1 + 3);
+    tune.stop().await;
 }
 
 #[tokio::test]
@@ -313,27 +325,121 @@ async fn a_hanging_server_times_out_within_the_connection_timeout() {
 }
 
 #[tokio::test]
-async fn rate_limit_answers_are_retried_and_then_reported() {
+async fn a_message_tune_gives_only_in_data_errors_error_reaches_the_user() {
     let tune = sandbox(SandboxConfig::default()).await;
-    tune.set_fault_times(Fault::RateLimited, 2);
-    let client = open_client();
-    let ok = client
+    let params: Params = [
+        ("fields[]", "Stat.clicks"),
+        ("data_start", "2024-02-30"),
+        ("data_end", "2024-03-01"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .to_vec();
+    let err = open_client()
         .call(
             &settings(&tune.base_url(), NET, 5_000),
-            "Offer",
-            "findAll",
-            &Vec::new(),
+            "Report",
+            "getStats",
+            &params,
         )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), OutcomeCode::ApiError);
+    let outcome = err.to_outcome();
+    assert_eq!(
+        outcome.message,
+        "TUNE answered with an error: data_start is not valid."
+    );
+    assert_eq!(
+        outcome.detail.as_deref(),
+        Some("data_start: data_start is not valid. (code 3)")
+    );
+    tune.stop().await;
+}
+
+/// A sandbox whose throttling window is short enough for tests, and a client that does not
+/// pace itself, so TUNE's own refusals are what is tested.
+async fn throttling_sandbox(
+    limit: u32,
+    window: Duration,
+) -> (tune_sandbox::RunningSandbox, TuneClient) {
+    let tune = sandbox(SandboxConfig {
+        rate_limit: limit,
+        rate_window: window,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let mut config = ClientConfig::new(OutboundPolicy::allow_private());
+    config.pacer = Arc::new(RatePacer::new(0, Duration::from_secs(1)));
+    (tune, TuneClient::with_config(config).unwrap())
+}
+
+#[tokio::test]
+async fn a_throttled_call_waits_out_the_window_tune_states_before_its_retry() {
+    let window = Duration::from_millis(400);
+    let (tune, client) = throttling_sandbox(2, window).await;
+    let s = settings(&tune.base_url(), NET, 5_000);
+    let probe = vec![("limit".to_string(), "1".to_string())];
+    for _ in 0..2 {
+        client.call(&s, "Offer", "findAll", &probe).await.unwrap();
+    }
+    // The third is refused ("Configured: 2/0.4s window"), waits the window, and gets through.
+    let third = client.call(&s, "Offer", "findAll", &probe).await.unwrap();
+    assert_eq!(third.attempts, 2);
+    let seen = tune.requests();
+    assert_eq!(seen.len(), 4);
+    let gap = seen[3].received.duration_since(seen[2].received);
+    assert!(
+        gap >= window,
+        "retried after {gap:?}, before the {window:?} window had passed"
+    );
+    tune.stop().await;
+}
+
+#[tokio::test]
+async fn a_throttle_whose_window_outlasts_the_timeout_stops_at_once_and_says_so() {
+    // TUNE's real window: 50 calls per 10 s, far longer than a 2 s Timeout.
+    let tune = faulty(Fault::RateLimited).await;
+    let started = Instant::now();
+    let outcome = test_connection(&open_client(), &settings(&tune.base_url(), NET, 2_000)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "it did not wait in vain"
+    );
+    assert_eq!(outcome.code, OutcomeCode::RateLimited);
+    assert_eq!(
+        outcome.message,
+        "TUNE's rate limit for this network is used up (50 calls per 10 s). A retry only gets \
+         through once that window has passed, which is longer than what is left of your 2000 ms \
+         Timeout, so Junction stopped instead of waiting past it; try again in 10 s, or raise the \
+         Timeout."
+    );
+    assert!(outcome.detail.unwrap().ends_with("(1 attempt)"));
+    assert_eq!(
+        tune.requests_seen(),
+        1,
+        "nothing was retried that could not succeed"
+    );
+    tune.stop().await;
+}
+
+#[tokio::test]
+async fn rate_limit_answers_are_retried_and_then_reported() {
+    let (tune, client) = throttling_sandbox(50, Duration::from_millis(100)).await;
+    tune.set_fault_times(Fault::RateLimited, 2);
+    let s = settings(&tune.base_url(), NET, 5_000);
+    let ok = client
+        .call(&s, "Offer", "findAll", &Vec::new())
         .await
         .unwrap();
     assert_eq!(ok.attempts, 3);
 
     tune.set_fault(Fault::RateLimited);
-    let outcome = test_connection(&client, &settings(&tune.base_url(), NET, 5_000)).await;
+    let outcome = test_connection(&client, &s).await;
     assert_eq!(outcome.code, OutcomeCode::RateLimited);
     assert_eq!(
         outcome.message,
-        "TUNE's rate limit was reached (50 calls per 10 s) and retries did not get through; try again in a few seconds."
+        "TUNE's rate limit for this network was reached (50 calls per 100 ms) and the retries, \
+         each after waiting out the window, did not get through; try again in 100 ms."
     );
     assert_eq!(tune.requests_seen(), 3 + 3, "bounded attempts");
     tune.stop().await;

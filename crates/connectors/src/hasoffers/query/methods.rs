@@ -133,6 +133,36 @@ pub(super) fn refusal(api: ImplementationType, model: &str, method: &str) -> Opt
     )
 }
 
+/// Whether `target::method` (the target as sent, prefix included) is a read on `api`, so a
+/// retry after a server error cannot do a write twice.
+pub(crate) fn is_read_call(api: ImplementationType, target: &str, method: &str) -> bool {
+    let model = target.strip_prefix(api.target_prefix()).unwrap_or(target);
+    read_methods(api, model).contains(&method)
+}
+
+/// Whether `method` takes `limit` and `page`, so a result can be fetched page by page.
+///
+/// The `findAll*` family does (filtering-sorting-paging; `Tag::findAllOfferTagRelations` with a
+/// wrapper that has no `pageCount`, pyoffers `tag.json`), as do reports and these lookups whose
+/// method pages list `limit`/`page` (reference §20). Whether a response actually has more
+/// pages is decided by the response, never by this list. `findAllIds` and `findAllByIds` take
+/// filters or ids only.
+pub(crate) fn is_pageable(method: &str) -> bool {
+    const PAGED: [&str; 9] = [
+        "getStats",
+        "getConversions",
+        "findMyOffers",
+        "findMyApprovedOffers",
+        "getApprovedAffiliateIds",
+        "getApprovedOfferIds",
+        "simpleSearch",
+        "findAddedConversions",
+        "findUpdatedConversions",
+    ];
+    (method.starts_with("findAll") && !matches!(method, "findAllIds" | "findAllByIds"))
+        || PAGED.contains(&method)
+}
+
 /// Why a target the user named does not exist on `api`, when it is a known mistake.
 ///
 /// The Affiliate API has no `Affiliate_Conversion`: it reaches conversions through the
@@ -218,6 +248,45 @@ mod tests {
                 *ok,
                 "{why}: {model}::{method}"
             );
+        }
+    }
+
+    #[test]
+    fn retries_know_read_calls_by_the_allow_list() {
+        assert!(is_read_call(NetworkApi, "Offer", "getApprovedAffiliateIds"));
+        assert!(is_read_call(
+            AffiliateApi,
+            "Affiliate_Offer",
+            "findMyApprovedOffers"
+        ));
+        assert!(is_read_call(AdvertiserApi, "Advertiser_Report", "getStats"));
+        // A name that merely looks like a read is not one.
+        assert!(!is_read_call(NetworkApi, "Offer", "getPayoutsAndCreateOne"));
+        assert!(!is_read_call(NetworkApi, "Offer", "create"));
+    }
+
+    #[test]
+    fn pageable_methods_are_the_find_all_family_reports_and_the_documented_lookups() {
+        for method in [
+            "findAll",
+            "findAllOfferTagRelations",
+            "getStats",
+            "getConversions",
+            "findMyApprovedOffers",
+            "getApprovedAffiliateIds",
+            "getApprovedOfferIds",
+            "simpleSearch",
+        ] {
+            assert!(is_pageable(method), "{method}");
+        }
+        for method in [
+            "findById",
+            "findAllIds",
+            "findAllByIds",
+            "getBrand",
+            "getPayoutDetails",
+        ] {
+            assert!(!is_pageable(method), "{method}");
         }
     }
 

@@ -1,0 +1,2 @@
+DROP FUNCTION take_rate_slot(TEXT, INTEGER, BIGINT, BIGINT);
+DROP TABLE rate_budgets;

@@ -1,0 +1,44 @@
+//! Saved queries that the connector's current rules refuse (e.g. a report that selects
+//! `Stat.date` without grouping by it): flagged on the list and the form as needing attention
+//! rather than failing at the next run. Checking needs no secret and sends nothing.
+
+use std::collections::HashMap;
+
+use junction_connectors::{Connectors, FieldValues};
+use uuid::Uuid;
+
+use super::model::ListRow;
+
+/// Why the saved `query` of a connection needs attention, or `None` when it passes (an empty
+/// query is simply not set).
+pub(crate) fn query_attention(
+    connectors: &Connectors,
+    kind: &str,
+    implementation_type: &str,
+    query: &str,
+) -> Option<String> {
+    if query.trim().is_empty() {
+        return None;
+    }
+    let connector = connectors.get(kind)?;
+    let fields = FieldValues::from_iter([("implementation_type", implementation_type)]);
+    connector
+        .check_saved_query(&fields, query)
+        .err()
+        .map(|mistake| mistake.message)
+}
+
+/// [`query_attention`] for each row of a list page that needs it.
+pub(crate) fn for_rows(connectors: &Connectors, rows: &[ListRow]) -> HashMap<Uuid, String> {
+    rows.iter()
+        .filter_map(|row| {
+            query_attention(
+                connectors,
+                &row.connector,
+                &row.implementation_type,
+                &row.query,
+            )
+            .map(|message| (row.id, message))
+        })
+        .collect()
+}

@@ -1,0 +1,94 @@
+//! TUNE's rate budget is per network, so app instances on one database share it.
+
+use std::time::Duration;
+
+use junction::config::Config;
+use junction::startup::Application;
+use tune_sandbox::{DEFAULT_NETWORK_TOKEN, RecordedRequest, SandboxConfig};
+
+use crate::helpers::{TestApp, spawn_app_with, valid_form, with};
+
+const LIMIT: usize = 4;
+const WINDOW: Duration = Duration::from_secs(1);
+
+fn paced(config: &mut Config) {
+    config.tune_rate_limit = LIMIT;
+    config.tune_rate_window_secs = WINDOW.as_secs();
+}
+
+/// A second instance of `app`: same database, same secret key, its own port.
+async fn second_instance(app: &TestApp) -> String {
+    let mut config = Config::for_tests(app.db.url.clone(), app.secret_key.clone());
+    paced(&mut config);
+    let application = Application::build(config)
+        .await
+        .expect("build the second instance");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    address
+}
+
+/// The most requests the sandbox received within any `window`.
+fn busiest_window(requests: &[RecordedRequest], window: Duration) -> usize {
+    let mut times: Vec<_> = requests.iter().map(|r| r.received).collect();
+    times.sort();
+    (0..times.len())
+        .map(|i| {
+            times[i..]
+                .iter()
+                .take_while(|t| t.duration_since(times[i]) < window)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[actix_web::test]
+async fn two_instances_calling_one_network_together_stay_under_its_limit() {
+    // Arrange: two instances on one database, one sandbox network that does not throttle, so
+    // its log shows what the instances sent.
+    let app = spawn_app_with(paced).await;
+    let other = second_instance(&app).await;
+    let tune = tune_sandbox::spawn(
+        SandboxConfig {
+            rate_limit: 0,
+            ..SandboxConfig::default()
+        },
+        0,
+    )
+    .await
+    .expect("start the TUNE sandbox");
+    let url = tune.base_url();
+    let form = with(
+        with(valid_form("Shared network"), "server_url", &url),
+        "api_key",
+        DEFAULT_NETWORK_TOKEN,
+    );
+    let id = app.create_connection(&form).await;
+    let path = format!("/connections/{id}/test");
+
+    // Act: both instances test the connection five times at once (the session is in the
+    // shared database, so one sign-in serves both).
+    let calls = (0..10).map(|i| {
+        let base = if i % 2 == 0 { &app.address } else { &other };
+        app.client
+            .post(format!("{base}{path}"))
+            .header("HX-Request", "true")
+            .send()
+    });
+    let answers = futures_util::future::join_all(calls).await;
+
+    // Assert: every test got through, and the network never saw more than its limit per window.
+    for answer in answers {
+        let body = answer.expect("an answer").text().await.expect("a body");
+        assert!(body.contains("Connected to TUNE network"), "{body}");
+    }
+    let seen = tune.requests();
+    assert!(seen.len() >= 10, "{} requests", seen.len());
+    assert!(
+        busiest_window(&seen, WINDOW) <= LIMIT,
+        "{} calls within one {WINDOW:?} window, the limit is {LIMIT}",
+        busiest_window(&seen, WINDOW)
+    );
+    tune.stop().await;
+}
