@@ -18,6 +18,9 @@
 //! | `JUNCTION_METRICS_BIND` | unset | Address of the Prometheus `/metrics` listener (e.g. `127.0.0.1:9464`); unset: no metrics listener. |
 //! | `JUNCTION_LOG_FORMAT` | `text` | `text` (human-readable) or `json` (one object per line). |
 //! | `JUNCTION_TRUSTED_PROXIES` | unset | Comma-separated CIDRs of reverse proxies whose `Forwarded` / `X-Forwarded-For` give the client's address (for sign-in throttling and the audit trail). Unset: the socket's peer is the client. |
+//! | `JUNCTION_SCHEDULER` | `true` | Run scheduled connection tests in this instance (each due test runs once across instances). |
+//! | `JUNCTION_SCHEDULER_CONCURRENCY` | `8` | Scheduled tests one instance runs at the same time at most; more due tests run late. |
+//! | `JUNCTION_SCHEDULER_TICK_MS` | `5000` | How often an instance looks for due tests. |
 //! | `RUST_LOG` | `info` | Log filter (tracing `EnvFilter` syntax). |
 
 use std::net::SocketAddr;
@@ -118,6 +121,10 @@ pub struct Config {
     /// Log format: text (human-readable) or json (one object per line).
     #[arg(long, env = "JUNCTION_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Scheduled tests (connection health).
+    #[command(flatten)]
+    pub monitoring: crate::monitoring::settings::MonitoringSettings,
 }
 
 /// How log lines are written.
@@ -149,6 +156,7 @@ impl std::fmt::Debug for Config {
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
             .field("metrics_bind", &self.metrics_bind)
             .field("log_format", &self.log_format)
+            .field("monitoring", &self.monitoring)
             .finish()
     }
 }
@@ -223,6 +231,7 @@ impl Config {
             shutdown_timeout_secs: 30,
             metrics_bind: None,
             log_format: LogFormat::Text,
+            monitoring: crate::monitoring::settings::MonitoringSettings::for_tests(),
         }
     }
 

@@ -34,6 +34,8 @@ pub struct Application {
     shutdown_timeout: Duration,
     /// Periodic housekeeping; stopped with the server.
     maintenance: tokio::task::JoinHandle<()>,
+    /// Scheduled connection tests, unless turned off; stopped with the server.
+    scheduler: Option<tokio::task::JoinHandle<()>>,
     // Declared after `server` so the database outlives it when dropped.
     embedded: Option<EmbeddedPostgres>,
 }
@@ -140,6 +142,10 @@ impl Application {
         ));
         let pool = web::Data::new(state.pool.clone());
         let state = web::Data::new(state);
+        let scheduler = config
+            .monitoring
+            .scheduler
+            .then(|| crate::monitoring::scheduler::spawn(state.clone(), &config.monitoring));
         let shared_shutdown = web::Data::new(shutdown.clone());
         let server = HttpServer::new(move || {
             // Outermost first on the way in: request id, logs and metrics; headers; htmx toasts;
@@ -193,6 +199,7 @@ impl Application {
             shutdown,
             shutdown_timeout,
             maintenance,
+            scheduler,
             embedded,
         })
     }
@@ -222,6 +229,7 @@ impl Application {
             shutdown,
             shutdown_timeout,
             maintenance,
+            scheduler,
             embedded,
             ..
         } = self;
@@ -259,6 +267,9 @@ impl Application {
             }
         };
         maintenance.abort();
+        if let Some(scheduler) = scheduler {
+            scheduler.abort();
+        }
         if let Some((handle, task)) = metrics {
             handle.stop(true).await;
             let _ = task.await;

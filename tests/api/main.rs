@@ -6,6 +6,7 @@ mod architecture;
 mod connections;
 mod helpers;
 mod integrity;
+mod monitoring;
 mod signin;
 mod startup;
 mod testing;
