@@ -79,7 +79,14 @@ pub(crate) async fn record_in(
             ))
             .execute(conn)
             .await?;
-        crate::monitoring::health::after_run(conn, actor, connection, &run).await?;
+        let facts = crate::monitoring::record::RunFacts {
+            connection_id: connection.id,
+            connection_name: &connection.name,
+            outcome_code: &run.outcome_code,
+            close_to_timeout: run.close_to_timeout,
+            message: &run.message,
+        };
+        crate::monitoring::record::after_run(conn, actor, &facts).await?;
     }
     diesel::insert_into(connection_tests::table)
         .values(&run)

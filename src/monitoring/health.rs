@@ -3,13 +3,6 @@
 //! after that is a recovery, a success close to the timeout or a rate-limited answer degraded.
 
 use chrono::{DateTime, Utc};
-use diesel::QueryResult;
-use diesel_async::AsyncPgConnection;
-
-use super::model;
-use crate::audit::{self, Actor, CONNECTION, Change, Entry};
-use crate::connections::model::Connection;
-use crate::connections::runs::NewRun;
 use junction_connectors::OutcomeCode;
 
 /// The state kept on the connection row.
@@ -141,58 +134,6 @@ pub(crate) fn next(
             (after, change)
         }
     }
-}
-
-/// Applies a Test Connection run to the connection's health, inside the transaction that records
-/// the run; a change of state is audited there too.
-pub(crate) async fn after_run(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    connection: &Connection,
-    run: &NewRun,
-) -> QueryResult<Option<Transition>> {
-    let Some((before, threshold, now)) = model::lock_health(conn, connection.id).await? else {
-        return Ok(None);
-    };
-    let seen = Observation::of(&run.outcome_code, run.close_to_timeout, &run.message);
-    let (after, change) = next(&before, &seen, threshold, now);
-    if after != before {
-        model::store_health(conn, connection.id, &after).await?;
-    }
-    if let Some(change) = &change {
-        audit::record(
-            conn,
-            actor.clone(),
-            entry(connection, &before, &after, change),
-        )
-        .await?;
-    }
-    Ok(change)
-}
-
-fn entry(
-    connection: &Connection,
-    before: &HealthState,
-    after: &HealthState,
-    change: &Transition,
-) -> Entry {
-    let mut entry = Entry::new("health change", CONNECTION, connection.id, &connection.name);
-    entry.changes = Change::of(
-        "Health",
-        Some(before.health.as_str().to_string()),
-        Some(after.health.as_str().to_string()),
-    )
-    .into_iter()
-    .collect();
-    entry.detail = Some(match change {
-        Transition::Failing => format!(
-            "Failing after {} consecutive failed tests; first failure: {}",
-            after.streak,
-            after.streak_first_message.as_deref().unwrap_or("")
-        ),
-        Transition::Recovered => "Recovered: the connection test succeeded again".to_string(),
-    });
-    entry
 }
 
 #[cfg(test)]

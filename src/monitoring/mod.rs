@@ -4,6 +4,7 @@
 pub(crate) mod handlers;
 pub(crate) mod health;
 pub(crate) mod model;
+pub(crate) mod record;
 pub(crate) mod scheduler;
 pub(crate) mod service;
 pub mod settings;
