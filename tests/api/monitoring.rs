@@ -403,7 +403,7 @@ async fn the_connection_page_draws_a_month_of_history_as_an_accessible_timeline(
     );
     assert!(svg.contains("<polyline"), "latency line");
     assert!(body.contains("60 tests, 1 failed"), "the summary in words");
-    assert!(body.contains("Uptime 98.3%"), "uptime over the window");
+    assert!(body.contains("uptime 98.3%"), "uptime over the window");
 }
 
 #[actix_web::test]
