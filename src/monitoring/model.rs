@@ -191,7 +191,9 @@ pub(crate) async fn monitoring(
 }
 
 /// Changes "Test automatically" and the failure threshold; returns the row after, or `None`
-/// for an unknown connection. The due time follows in the database (see the migration).
+/// for an unknown connection. The due time follows in the database (see the migration). The
+/// version stays: it guards the connection form, which these settings are not part of, so a
+/// form open elsewhere still saves.
 pub(crate) async fn set_schedule(
     conn: &mut AsyncPgConnection,
     id: Uuid,
@@ -206,7 +208,6 @@ pub(crate) async fn set_schedule(
     .set((
         connections::check_every.eq(every),
         connections::failure_threshold.eq(threshold),
-        connections::version.eq(connections::version + 1),
         connections::updated_at.eq(diesel::dsl::now),
     ))
     .returning(MONITORING)

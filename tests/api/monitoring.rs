@@ -487,6 +487,14 @@ async fn the_schedule_is_changed_by_an_audited_post_and_inactive_says_so() {
         "{changes}"
     );
     assert!(changes.contains("Failure threshold"), "{changes}");
+    // The connection form loaded before the change still saves: the schedule is not its field.
+    let save = with(
+        crate::helpers::without(valid_form("Scheduled"), "api_key"),
+        "version",
+        "1",
+    );
+    let saved = app.post_form(&format!("/connections/{id}"), &save).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
 
     let refused = app
         .post_form(
