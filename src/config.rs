@@ -22,6 +22,9 @@
 //! | `JUNCTION_AUDIT_RETENTION_DAYS` | unset (keep for ever) | Audit entries older than this many days are removed by the hourly maintenance, which records how many. |
 //! | `JUNCTION_DB_REQUEST_ROLE` | `junction_request` | The database role requests are served as (created and granted at start-up; see the README). |
 //! | `JUNCTION_TRUSTED_PROXIES` | unset | Comma-separated CIDRs of reverse proxies whose `Forwarded` / `X-Forwarded-For` give the client's address (for sign-in throttling and the audit trail). Unset: the socket's peer is the client. |
+//! | `JUNCTION_SCHEDULER` | `true` | Run scheduled connection tests in this instance (each due test runs once across instances). |
+//! | `JUNCTION_SCHEDULER_CONCURRENCY` | `8` | Scheduled tests one instance runs at the same time at most; more due tests run late. |
+//! | `JUNCTION_SCHEDULER_TICK_MS` | `5000` | How often an instance looks for due tests. |
 //! | `RUST_LOG` | `info` | Log filter (tracing `EnvFilter` syntax). |
 
 use std::net::SocketAddr;
@@ -164,6 +167,10 @@ pub struct Config {
     /// Log format: text (human-readable) or json (one object per line).
     #[arg(long, env = "JUNCTION_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Scheduled tests (connection health).
+    #[command(flatten)]
+    pub monitoring: crate::monitoring::settings::MonitoringSettings,
 }
 
 /// How log lines are written.
@@ -281,6 +288,7 @@ impl Config {
             shutdown_timeout_secs: 30,
             metrics_bind: None,
             log_format: LogFormat::Text,
+            monitoring: crate::monitoring::settings::MonitoringSettings::for_tests(),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod monitoring;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

@@ -53,6 +53,11 @@ pub(crate) async fn run_once(pool: &DbPool, settings: Settings) {
         Ok(purged) => tracing::info!(purged, "expired deleted connections removed"),
         Err(error) => tracing::error!(error = %error, "purging deleted connections failed"),
     }
+    match crate::monitoring::service::roll_up_old_runs(&mut conn).await {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "test runs past retention rolled up"),
+        Err(error) => tracing::error!(error = %error, "rolling up old test runs failed"),
+    }
     if let Err(error) = crate::auth::model::purge_expired_sessions(&mut conn).await {
         tracing::error!(error = %error, "purging expired sessions failed");
     }

@@ -31,7 +31,7 @@ pub struct Application {
     metrics: Option<(u16, Server)>,
     shutdown: Shutdown,
     shutdown_timeout: Duration,
-    /// Housekeeping and the session cache's listener; stopped with the server.
+    /// Housekeeping, the session cache's listener and the scheduler; stopped with the server.
     background: Vec<tokio::task::JoinHandle<()>>,
     // Declared after `server` so the database outlives it when dropped.
     embedded: Option<EmbeddedPostgres>,
@@ -140,7 +140,7 @@ impl Application {
             TcpListener::bind(config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
         crate::auth::service::announce_setup_code(&state, port).await?;
-        let background = vec![
+        let mut background = vec![
             crate::maintenance::spawn(
                 state.pool.clone(),
                 crate::maintenance::Settings {
@@ -163,6 +163,12 @@ impl Application {
         ));
         let pool = web::Data::new(state.pool.clone());
         let state = web::Data::new(state);
+        if config.monitoring.scheduler {
+            background.push(crate::monitoring::scheduler::spawn(
+                state.clone(),
+                &config.monitoring,
+            ));
+        }
         let shared_shutdown = web::Data::new(shutdown.clone());
         let server = HttpServer::new(move || {
             // Outermost first on the way in: request id, logs and metrics; headers; htmx toasts;

@@ -38,6 +38,8 @@ pub(crate) struct ListParams {
     page: Option<String>,
     #[serde(default)]
     per_page: Option<String>,
+    #[serde(default)]
+    health: String,
 }
 
 impl ListParams {
@@ -64,6 +66,7 @@ impl ListParams {
                 .unwrap_or(1)
                 .clamp(1, 1_000_000),
             per_page,
+            health: crate::monitoring::views::HealthFilter::parse(&self.health),
         }
     }
 }
@@ -171,8 +174,14 @@ async fn render_form(
         )),
         _ => None,
     };
-    drop(conn);
     let read_only = !CurrentUser::of(request).is_some_and(|u| u.can(Permission::ManageConnections));
+    let health = match (context.kind, context.id) {
+        (FormKind::Edit, Some(id)) => {
+            crate::monitoring::service::panel(&mut conn, id, !read_only).await?
+        }
+        _ => None,
+    };
+    drop(conn);
     let page = ConnectionFormPage {
         layout: Layout::new(request, Nav::Connections),
         kind: context.kind,
@@ -197,6 +206,7 @@ async fn render_form(
                 )
             })
             .flatten(),
+        health,
     };
     render_page(&page, status, request)
 }

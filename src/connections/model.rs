@@ -46,6 +46,8 @@ pub struct NewConnection {
     pub query: String,
     pub server_url: String,
     pub api_key_ciphertext: Vec<u8>,
+    /// "Test automatically": `off` unless the creator chose otherwise.
+    pub check_every: String,
 }
 
 /// The editable columns; `None` for the key means "keep the stored one".
@@ -317,6 +319,8 @@ pub(crate) struct ListQuery {
     pub descending: bool,
     pub page: i64,
     pub per_page: i64,
+    /// `?health=`: only connections in this state.
+    pub health: Option<crate::monitoring::views::HealthFilter>,
 }
 
 /// One row of the Connections list.
@@ -336,6 +340,9 @@ pub(crate) struct ListRow {
     /// With `query`: enough to check the saved query against the current rules.
     pub implementation_type: String,
     pub query: String,
+    pub check_every: String,
+    pub health: String,
+    pub health_since: Option<DateTime<Utc>>,
 }
 
 /// One page of rows, and how many match (counted up to `COUNT_CAP`, so that counting costs a
@@ -381,6 +388,14 @@ fn filtered(query: &ListQuery) -> diesel::dsl::IntoBoxed<'static, Source, diesel
                 .or(connections::connector.eq_any(kinds)),
         );
     }
+    let monitored = connections::is_active.and(connections::check_every.ne("off"));
+    match query.health.map(|h| h.state()) {
+        None => {}
+        Some(Some(state)) => {
+            boxed = boxed.filter(monitored.and(connections::health.eq(state.as_str())));
+        }
+        Some(None) => boxed = boxed.filter(diesel::dsl::not(monitored)),
+    }
     boxed
 }
 
@@ -402,6 +417,9 @@ pub(crate) async fn list(conn: &mut AsyncPgConnection, query: &ListQuery) -> Que
         connections::last_test_close,
         connections::implementation_type,
         connections::query,
+        connections::check_every,
+        connections::health,
+        connections::health_since,
     ));
     let name = lower(connections::name);
     rows_query = match (query.sort, query.descending) {
@@ -452,19 +470,20 @@ async fn count_capped(conn: &mut AsyncPgConnection, query: &ListQuery) -> QueryR
     }
 
     let search = query.search.trim();
+    let health = query.health.map_or("", |h| h.sql_condition());
     let count: Count = if search.is_empty() {
-        diesel::sql_query(
-            "SELECT count(*) AS n FROM (SELECT 1 FROM connections WHERE deleted_at IS NULL LIMIT $1) AS matches",
-        )
+        diesel::sql_query(format!(
+            "SELECT count(*) AS n FROM (SELECT 1 FROM connections WHERE deleted_at IS NULL{health} LIMIT $1) AS matches",
+        ))
         .bind::<BigInt, _>(COUNT_CAP + 1)
         .get_result(conn)
         .await?
     } else {
         let kinds: Vec<String> = query.matching_kinds.iter().map(|k| k.to_string()).collect();
-        diesel::sql_query(
-            "SELECT count(*) AS n FROM (SELECT 1 FROM connections WHERE deleted_at IS NULL \
+        diesel::sql_query(format!(
+            "SELECT count(*) AS n FROM (SELECT 1 FROM connections WHERE deleted_at IS NULL{health} \
              AND (lower(name) LIKE $2 ESCAPE '\\' OR connector = ANY($3)) LIMIT $1) AS matches",
-        )
+        ))
         .bind::<BigInt, _>(COUNT_CAP + 1)
         .bind::<Text, _>(like_pattern(search))
         .bind::<Array<Text>, _>(kinds)

@@ -25,6 +25,8 @@ pub struct NewRun {
     pub hint: Option<String>,
     pub elapsed_ms: i32,
     pub close_to_timeout: bool,
+    /// `manual` (a person's click) or `schedule`.
+    pub trigger: String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -49,33 +51,55 @@ pub(crate) async fn record(
     let actor = actor.clone();
     let connection = connection.clone();
     conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
-        let action = if run.kind == "connection" {
-            "test connection"
-        } else {
-            "test query"
-        };
-        let summary = format!("{}: {}", run.outcome_code, run.message);
-        if run.kind == "connection" {
-            diesel::update(connections::table.find(run.connection_id))
-                .set((
-                    connections::last_test_at.eq(diesel::dsl::now),
-                    connections::last_test_code.eq(&run.outcome_code),
-                    connections::last_test_close.eq(run.close_to_timeout),
-                ))
-                .execute(conn)
-                .await?;
-        }
-        diesel::insert_into(connection_tests::table)
-            .values(&run)
+        record_in(conn, &actor, &connection, run).await
+    })
+    .await
+}
+
+/// [`record`] inside the caller's transaction. A Test Connection also updates the row's health
+/// (auditing a change of state); scheduled runs are not audited themselves, only such changes.
+pub(crate) async fn record_in(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    connection: &Connection,
+    run: NewRun,
+) -> QueryResult<()> {
+    let action = if run.kind == "connection" {
+        "test connection"
+    } else {
+        "test query"
+    };
+    let summary = format!("{}: {}", run.outcome_code, run.message);
+    if run.kind == "connection" {
+        diesel::update(connections::table.find(run.connection_id))
+            .set((
+                connections::last_test_at.eq(diesel::dsl::now),
+                connections::last_test_code.eq(&run.outcome_code),
+                connections::last_test_close.eq(run.close_to_timeout),
+            ))
             .execute(conn)
             .await?;
-        audit::record(
-            conn,
-            actor,
-            super::audit::tested(&connection, action, &summary),
-        )
-        .await
-    })
+        let facts = crate::monitoring::record::RunFacts {
+            connection_id: connection.id,
+            connection_name: &connection.name,
+            outcome_code: &run.outcome_code,
+            close_to_timeout: run.close_to_timeout,
+            message: &run.message,
+        };
+        crate::monitoring::record::after_run(conn, actor, &facts).await?;
+    }
+    diesel::insert_into(connection_tests::table)
+        .values(&run)
+        .execute(conn)
+        .await?;
+    if run.trigger == crate::monitoring::SCHEDULE {
+        return Ok(());
+    }
+    audit::record(
+        conn,
+        actor.clone(),
+        super::audit::tested(connection, action, &summary),
+    )
     .await
 }
 

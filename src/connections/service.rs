@@ -139,6 +139,8 @@ pub(crate) async fn create(
         query: input.query,
         server_url: input.server_url,
         api_key_ciphertext: seal(secrets, key, id)?,
+        // Created by a person in the form: monitored hourly (imports and bulk start off).
+        check_every: crate::monitoring::Every::FORM_DEFAULT.as_str().to_string(),
     };
     let agent = agent_name(conn, new.cloud_agent_id).await?;
     let actor = actor.clone();

@@ -68,28 +68,33 @@ fn run_of(
     outcome: &TestOutcome,
 ) -> NewRun {
     NewRun {
+        user_label: user.email.clone(),
+        ..run_of_outcome(connection, kind, outcome)
+    }
+}
+
+fn run_of_outcome(connection: &Connection, kind: &str, outcome: &TestOutcome) -> NewRun {
+    NewRun {
         connection_id: connection.id,
         kind: kind.to_string(),
-        user_label: user.email.clone(),
+        user_label: String::new(),
         outcome_code: outcome.code.as_str().to_string(),
         message: outcome.message.clone(),
         hint: outcome.hint.clone(),
         elapsed_ms: outcome.elapsed_ms.min(i32::MAX as u64) as i32,
         close_to_timeout: outcome.close_to_timeout,
+        trigger: "manual".to_string(),
     }
 }
 
-/// POST /connections/{id}/test — Test Connection.
-pub(crate) async fn test_connection(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    user: CurrentUser,
-    path: web::Path<Uuid>,
-) -> AppResult<HttpResponse> {
-    user.require(Permission::ManageConnections)?;
-    let connection = load(&state, *path).await?;
-    let outcome = connector(&state, &connection)?
-        .test_connection(&settings(&state, &connection)?)
+/// Test Connection itself, the same for a person's click and a scheduled test: calls the
+/// connector in-process (the built-in agent) and reports the outcome; records nothing.
+pub(crate) async fn run_connection_test(
+    state: &AppState,
+    connection: &Connection,
+) -> AppResult<TestOutcome> {
+    let outcome = connector(state, connection)?
+        .test_connection(&settings(state, connection)?)
         .await;
     tracing::info!(
         connection.id = %connection.id,
@@ -104,6 +109,28 @@ pub(crate) async fn test_connection(
         outcome.code.as_str(),
         std::time::Duration::from_millis(outcome.elapsed_ms),
     );
+    Ok(outcome)
+}
+
+/// The history row of a scheduled Test Connection.
+pub(crate) fn scheduled_run_of(connection: &Connection, outcome: &TestOutcome) -> NewRun {
+    NewRun {
+        user_label: crate::monitoring::SCHEDULE.to_string(),
+        trigger: crate::monitoring::SCHEDULE.to_string(),
+        ..run_of_outcome(connection, "connection", outcome)
+    }
+}
+
+/// POST /connections/{id}/test — Test Connection.
+pub(crate) async fn test_connection(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    user.require(Permission::ManageConnections)?;
+    let connection = load(&state, *path).await?;
+    let outcome = run_connection_test(&state, &connection).await?;
     let mut conn = state.pool.get().await?;
     runs::record(
         &mut conn,

@@ -59,6 +59,9 @@ impl ListView {
         if self.query.per_page != DEFAULT_PER_PAGE {
             params.push(("per_page", self.query.per_page.to_string()));
         }
+        if let Some(health) = self.query.health {
+            params.push(("health", health.as_str().to_string()));
+        }
         let encoded = serde_urlencoded::to_string(&params).unwrap_or_default();
         if encoded.is_empty() {
             "/connections".to_string()
@@ -237,6 +240,8 @@ pub(crate) struct ConnectionFormPage<'a> {
     pub history: Option<TestHistoryPartial>,
     /// Why the saved query needs attention under the current rules (edit only).
     pub query_attention: Option<String>,
+    /// Health, timeline and schedule (edit only).
+    pub health: Option<crate::monitoring::views::HealthPanel>,
 }
 
 impl ConnectionFormPage<'_> {
@@ -360,7 +365,9 @@ impl TestHistoryPartial {
         let sees_everyone = viewer.is_some_and(|v| v.can(Permission::ManageUsers));
         if !sees_everyone {
             for run in &mut runs {
-                if viewer.is_none_or(|v| !v.email.eq_ignore_ascii_case(&run.user_label)) {
+                if run.user_label != crate::monitoring::SCHEDULE
+                    && viewer.is_none_or(|v| !v.email.eq_ignore_ascii_case(&run.user_label))
+                {
                     run.user_label = crate::audit::ANOTHER_USER.into();
                 }
             }
@@ -444,6 +451,23 @@ impl QueryResultPartial {
 }
 
 impl ListView {
+    /// The health chip of a row: class and words.
+    pub(crate) fn health(&self, row: &ListRow) -> (&'static str, String) {
+        crate::monitoring::views::chip(
+            crate::monitoring::views::is_monitored(row.is_active, &row.check_every),
+            &row.health,
+            row.health_since.as_ref(),
+        )
+    }
+
+    /// The health filter's options: value, label, selected.
+    pub(crate) fn health_options(&self) -> Vec<(&'static str, &'static str, bool)> {
+        crate::monitoring::views::HealthFilter::ALL
+            .into_iter()
+            .map(|f| (f.as_str(), f.label(), self.query.health == Some(f)))
+            .collect()
+    }
+
     pub(crate) fn last_test(&self, row: &ListRow) -> Option<(&'static str, &'static str, String)> {
         let at = row.last_test_at.as_ref()?;
         let (class, label) = outcome_chip(

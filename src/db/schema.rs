@@ -40,6 +40,15 @@ diesel::table! {
         last_test_at -> Nullable<Timestamptz>,
         last_test_code -> Nullable<Text>,
         last_test_close -> Bool,
+        check_every -> Text,
+        check_query -> Bool,
+        next_check_at -> Nullable<Timestamptz>,
+        failure_threshold -> Int4,
+        health -> Text,
+        health_since -> Nullable<Timestamptz>,
+        failure_streak -> Int4,
+        streak_started_at -> Nullable<Timestamptz>,
+        streak_first_message -> Nullable<Text>,
     }
 }
 
@@ -55,6 +64,19 @@ diesel::table! {
         hint -> Nullable<Text>,
         elapsed_ms -> Int4,
         close_to_timeout -> Bool,
+        trigger -> Text,
+    }
+}
+
+diesel::table! {
+    connection_test_daily (connection_id, day) {
+        connection_id -> Uuid,
+        day -> Date,
+        runs -> Int4,
+        failures -> Int4,
+        degraded -> Int4,
+        sum_ms -> Int8,
+        max_ms -> Int4,
     }
 }
 
@@ -110,12 +132,14 @@ diesel::table! {
 
 diesel::joinable!(connections -> cloud_agents (cloud_agent_id));
 diesel::joinable!(connection_tests -> connections (connection_id));
+diesel::joinable!(connection_test_daily -> connections (connection_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     app_meta,
     audit_events,
     cloud_agents,
+    connection_test_daily,
     connection_tests,
     connections,
     sessions,

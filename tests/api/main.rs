@@ -7,6 +7,7 @@ mod audit_trail;
 mod connections;
 mod helpers;
 mod integrity;
+mod monitoring;
 mod pacing;
 mod reports;
 mod secrets;

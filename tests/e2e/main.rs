@@ -13,6 +13,7 @@ mod axe;
 mod browser;
 mod flow;
 mod forms;
+mod health;
 mod keyboard;
 mod layout;
 mod support;

@@ -1,0 +1,304 @@
+//! Queries of the schedule and the health columns.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Double, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::health::{Health, HealthState};
+use crate::db::schema::connections;
+
+/// The health columns of one connection, locked for the rest of the transaction, with its
+/// threshold and the database's time.
+pub(crate) async fn lock_health(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<(HealthState, i32, DateTime<Utc>)>> {
+    type Row = (
+        String,
+        Option<DateTime<Utc>>,
+        i32,
+        Option<DateTime<Utc>>,
+        Option<String>,
+        i32,
+        DateTime<Utc>,
+    );
+    let row: Option<Row> = connections::table
+        .find(id)
+        .select((
+            connections::health,
+            connections::health_since,
+            connections::failure_streak,
+            connections::streak_started_at,
+            connections::streak_first_message,
+            connections::failure_threshold,
+            diesel::dsl::sql::<Timestamptz>("now()"),
+        ))
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(
+        row.map(|(health, since, streak, started, first, threshold, now)| {
+            (
+                HealthState {
+                    health: Health::parse(&health).unwrap_or(Health::Unknown),
+                    since,
+                    streak,
+                    streak_started_at: started,
+                    streak_first_message: first,
+                },
+                threshold,
+                now,
+            )
+        }),
+    )
+}
+
+pub(crate) async fn store_health(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    state: &HealthState,
+) -> QueryResult<()> {
+    diesel::update(connections::table.find(id))
+        .set((
+            connections::health.eq(state.health.as_str()),
+            connections::health_since.eq(state.since),
+            connections::failure_streak.eq(state.streak),
+            connections::streak_started_at.eq(state.streak_started_at),
+            connections::streak_first_message.eq(&state.streak_first_message),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// A due test this instance has claimed.
+#[derive(Debug, Clone, QueryableByName)]
+pub(crate) struct Claim {
+    #[diesel(sql_type = SqlUuid)]
+    pub id: Uuid,
+    /// When the test was due; the next one is due a period later, whenever this one ran.
+    #[diesel(sql_type = Timestamptz)]
+    pub due: DateTime<Utc>,
+    /// The claim: the row's due time until the test ends. Should this instance die, the test is
+    /// due again then.
+    #[diesel(sql_type = Timestamptz)]
+    pub lease_until: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    pub claimed_at: DateTime<Utc>,
+}
+
+/// Claims up to `limit` due tests, oldest due first, skipping rows another instance is claiming
+/// at the same moment. The lease lasts the connection's timeout plus `margin_secs`.
+pub(crate) async fn claim_due(
+    conn: &mut AsyncPgConnection,
+    limit: i64,
+    margin_secs: f64,
+) -> QueryResult<Vec<Claim>> {
+    diesel::sql_query(
+        "UPDATE connections AS c \
+         SET next_check_at = now() + make_interval(secs => c.timeout_ms / 1000.0 + $2) \
+         FROM (SELECT id, next_check_at AS due FROM connections \
+               WHERE next_check_at <= now() AND is_active AND deleted_at IS NULL \
+               ORDER BY next_check_at LIMIT $1 FOR UPDATE SKIP LOCKED) AS d \
+         WHERE c.id = d.id \
+         RETURNING c.id, d.due, c.next_check_at AS lease_until, now() AS claimed_at",
+    )
+    .bind::<BigInt, _>(limit)
+    .bind::<Double, _>(margin_secs)
+    .load(conn)
+    .await
+}
+
+/// Sets the next due time a period after the one just served (no drift), or now when that has
+/// passed already (no burst after an outage); only while the row still holds this claim, so a
+/// slow instance never overwrites a newer claim or a changed setting. False when it did not.
+pub(crate) async fn finish(conn: &mut AsyncPgConnection, claim: &Claim) -> QueryResult<bool> {
+    diesel::sql_query(
+        "UPDATE connections \
+         SET next_check_at = GREATEST($2 + check_interval(check_every), now()) \
+         WHERE id = $1 AND next_check_at = $3",
+    )
+    .bind::<SqlUuid, _>(claim.id)
+    .bind::<Timestamptz, _>(claim.due)
+    .bind::<Timestamptz, _>(claim.lease_until)
+    .execute(conn)
+    .await
+    .map(|n| n == 1)
+}
+
+/// What the connection page shows of the schedule and health.
+#[derive(Debug, Clone, Queryable)]
+pub(crate) struct Monitoring {
+    pub id: Uuid,
+    pub name: String,
+    pub version: i32,
+    pub is_active: bool,
+    pub check_every: String,
+    pub failure_threshold: i32,
+    pub next_check_at: Option<DateTime<Utc>>,
+    pub health: String,
+    pub health_since: Option<DateTime<Utc>>,
+    pub failure_streak: i32,
+    pub streak_started_at: Option<DateTime<Utc>>,
+    pub streak_first_message: Option<String>,
+}
+
+type MonitoringColumns = (
+    connections::id,
+    connections::name,
+    connections::version,
+    connections::is_active,
+    connections::check_every,
+    connections::failure_threshold,
+    connections::next_check_at,
+    connections::health,
+    connections::health_since,
+    connections::failure_streak,
+    connections::streak_started_at,
+    connections::streak_first_message,
+);
+
+const MONITORING: MonitoringColumns = (
+    connections::id,
+    connections::name,
+    connections::version,
+    connections::is_active,
+    connections::check_every,
+    connections::failure_threshold,
+    connections::next_check_at,
+    connections::health,
+    connections::health_since,
+    connections::failure_streak,
+    connections::streak_started_at,
+    connections::streak_first_message,
+);
+
+/// A live connection's schedule and health.
+pub(crate) async fn monitoring(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<Monitoring>> {
+    connections::table
+        .find(id)
+        .filter(connections::deleted_at.is_null())
+        .select(MONITORING)
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Changes "Test automatically" and the failure threshold; returns the row after, or `None`
+/// for an unknown connection. The due time follows in the database (see the migration). The
+/// version stays: it guards the connection form, which these settings are not part of, so a
+/// form open elsewhere still saves.
+pub(crate) async fn set_schedule(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    every: &str,
+    threshold: i32,
+) -> QueryResult<Option<Monitoring>> {
+    diesel::update(
+        connections::table
+            .find(id)
+            .filter(connections::deleted_at.is_null()),
+    )
+    .set((
+        connections::check_every.eq(every),
+        connections::failure_threshold.eq(threshold),
+        connections::updated_at.eq(diesel::dsl::now),
+    ))
+    .returning(MONITORING)
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+/// One day of Test Connection runs.
+#[derive(Debug, Clone, PartialEq, QueryableByName)]
+pub(crate) struct Day {
+    #[diesel(sql_type = diesel::sql_types::Date)]
+    pub day: chrono::NaiveDate,
+    #[diesel(sql_type = BigInt)]
+    pub runs: i64,
+    #[diesel(sql_type = BigInt)]
+    pub failures: i64,
+    #[diesel(sql_type = BigInt)]
+    pub degraded: i64,
+    #[diesel(sql_type = BigInt)]
+    pub sum_ms: i64,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub max_ms: i32,
+}
+
+/// How many days the timeline covers.
+pub(crate) const TIMELINE_DAYS: i32 = 30;
+
+/// The last [`TIMELINE_DAYS`] days (UTC) of Test Connection runs, raw runs and roll-ups
+/// together; both reads are bounded by time on an index, whatever the connection's age.
+pub(crate) async fn timeline_days(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Vec<Day>> {
+    diesel::sql_query(
+        "WITH bounds AS (SELECT (now() AT TIME ZONE 'UTC')::date - ($2 - 1) AS first_day), \
+         raw AS ( \
+           SELECT (ran_at AT TIME ZONE 'UTC')::date AS day, count(*) AS runs, \
+                  count(*) FILTER (WHERE outcome_code NOT IN ('success', 'rate_limited')) AS failures, \
+                  count(*) FILTER (WHERE outcome_code = 'rate_limited' OR (outcome_code = 'success' AND close_to_timeout)) AS degraded, \
+                  sum(elapsed_ms)::bigint AS sum_ms, max(elapsed_ms) AS max_ms \
+           FROM connection_tests, bounds \
+           WHERE connection_id = $1 AND kind = 'connection' \
+             AND ran_at >= (bounds.first_day::timestamp AT TIME ZONE 'UTC') \
+           GROUP BY 1), \
+         rolled AS ( \
+           SELECT day, runs::bigint, failures::bigint, degraded::bigint, sum_ms, max_ms \
+           FROM connection_test_daily, bounds WHERE connection_id = $1 AND day >= bounds.first_day) \
+         SELECT day, sum(runs)::bigint AS runs, sum(failures)::bigint AS failures, \
+                sum(degraded)::bigint AS degraded, sum(sum_ms)::bigint AS sum_ms, max(max_ms) AS max_ms \
+         FROM (SELECT * FROM raw UNION ALL SELECT * FROM rolled) AS both_kinds \
+         GROUP BY day ORDER BY day",
+    )
+    .bind::<SqlUuid, _>(id)
+    .bind::<diesel::sql_types::Integer, _>(TIMELINE_DAYS)
+    .load(conn)
+    .await
+}
+
+/// Runs older than this many days are rolled up, then removed.
+pub(crate) const RAW_RETENTION_DAYS: i32 = 30;
+
+/// Rolls up and removes one batch of runs past retention, in one statement (so two instances
+/// doing it at once never count a run twice: the rows are locked and skipped). Returns how many
+/// runs it removed; call again while that is the whole batch.
+pub(crate) async fn roll_up_batch(conn: &mut AsyncPgConnection, batch: i64) -> QueryResult<usize> {
+    #[derive(QueryableByName)]
+    struct Removed {
+        #[diesel(sql_type = BigInt)]
+        removed: i64,
+    }
+    let removed: Removed = diesel::sql_query(
+        "WITH gone AS ( \
+           DELETE FROM connection_tests WHERE id IN ( \
+             SELECT id FROM connection_tests WHERE ran_at < now() - make_interval(days => $2) \
+             ORDER BY ran_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
+           RETURNING connection_id, kind, ran_at, outcome_code, close_to_timeout, elapsed_ms), \
+         rolled AS ( \
+           INSERT INTO connection_test_daily AS d (connection_id, day, runs, failures, degraded, sum_ms, max_ms) \
+           SELECT connection_id, (ran_at AT TIME ZONE 'UTC')::date, count(*), \
+                  count(*) FILTER (WHERE outcome_code NOT IN ('success', 'rate_limited')), \
+                  count(*) FILTER (WHERE outcome_code = 'rate_limited' OR (outcome_code = 'success' AND close_to_timeout)), \
+                  sum(elapsed_ms), max(elapsed_ms) \
+           FROM gone WHERE kind = 'connection' GROUP BY 1, 2 \
+           ON CONFLICT (connection_id, day) DO UPDATE SET \
+             runs = d.runs + excluded.runs, failures = d.failures + excluded.failures, \
+             degraded = d.degraded + excluded.degraded, sum_ms = d.sum_ms + excluded.sum_ms, \
+             max_ms = GREATEST(d.max_ms, excluded.max_ms) \
+           RETURNING 1) \
+         SELECT count(*) AS removed FROM gone",
+    )
+    .bind::<BigInt, _>(batch)
+    .bind::<diesel::sql_types::Integer, _>(RAW_RETENTION_DAYS)
+    .get_result(conn)
+    .await?;
+    Ok(usize::try_from(removed.removed).unwrap_or(0))
+}

@@ -1,0 +1,71 @@
+//! Applying a recorded Test Connection run to the connection's health, in the transaction that
+//! records the run; a change of state is audited there too.
+
+use diesel::QueryResult;
+use diesel_async::AsyncPgConnection;
+use uuid::Uuid;
+
+use super::health::{HealthState, Observation, Transition, next};
+use super::model;
+use crate::audit::{self, Actor, CONNECTION, Change, Entry};
+
+/// What health needs to know of a run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunFacts<'a> {
+    pub connection_id: Uuid,
+    pub connection_name: &'a str,
+    pub outcome_code: &'a str,
+    pub close_to_timeout: bool,
+    pub message: &'a str,
+}
+
+/// Applies a Test Connection run to the connection's health, inside the transaction that records
+/// the run; a change of state is audited there too.
+pub(crate) async fn after_run(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    run: &RunFacts<'_>,
+) -> QueryResult<Option<Transition>> {
+    let Some((before, threshold, now)) = model::lock_health(conn, run.connection_id).await? else {
+        return Ok(None);
+    };
+    let seen = Observation::of(run.outcome_code, run.close_to_timeout, run.message);
+    let (after, change) = next(&before, &seen, threshold, now);
+    if after != before {
+        model::store_health(conn, run.connection_id, &after).await?;
+    }
+    if let Some(change) = &change {
+        audit::record(conn, actor.clone(), entry(run, &before, &after, change)).await?;
+    }
+    Ok(change)
+}
+
+fn entry(
+    run: &RunFacts<'_>,
+    before: &HealthState,
+    after: &HealthState,
+    change: &Transition,
+) -> Entry {
+    let mut entry = Entry::new(
+        "health change",
+        CONNECTION,
+        run.connection_id,
+        run.connection_name,
+    );
+    entry.changes = Change::of(
+        "Health",
+        Some(before.health.as_str().to_string()),
+        Some(after.health.as_str().to_string()),
+    )
+    .into_iter()
+    .collect();
+    entry.detail = Some(match change {
+        Transition::Failing => format!(
+            "Failing after {} consecutive failed tests; first failure: {}",
+            after.streak,
+            after.streak_first_message.as_deref().unwrap_or("")
+        ),
+        Transition::Recovered => "Recovered: the connection test succeeded again".to_string(),
+    });
+    entry
+}

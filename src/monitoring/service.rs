@@ -1,0 +1,125 @@
+//! The rules of the connection page's Health section: what it shows, and saving "Test
+//! automatically" and the failure threshold with its audit entry in one transaction.
+
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use uuid::Uuid;
+
+use super::Every;
+use super::model::{self, Monitoring};
+use super::timeline::Timeline;
+use super::views::HealthPanel;
+use crate::audit::{self, Actor, CONNECTION, Change, Entry};
+use crate::error::AppError;
+
+/// The section for a live connection, or `None` for an unknown one.
+pub(crate) async fn panel(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    can_change: bool,
+) -> Result<Option<HealthPanel>, AppError> {
+    let Some(monitoring) = model::monitoring(conn, id).await? else {
+        return Ok(None);
+    };
+    let days = model::timeline_days(conn, id).await?;
+    let timeline = Timeline::build(chrono::Utc::now().date_naive(), &days);
+    Ok(Some(HealthPanel {
+        monitoring,
+        timeline,
+        can_change,
+    }))
+}
+
+/// "Test automatically" and the threshold, as posted.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub(crate) struct ScheduleForm {
+    #[serde(default)]
+    pub check_every: String,
+    #[serde(default)]
+    pub failure_threshold: String,
+}
+
+/// The smallest and largest failure threshold (the column's CHECK constraint agrees).
+pub(crate) const THRESHOLD_RANGE: std::ops::RangeInclusive<i32> = 1..=20;
+
+impl ScheduleForm {
+    /// Parsed at the edge; the message says what to pick instead.
+    pub(crate) fn parse(&self) -> Result<(Every, i32), String> {
+        let every = Every::parse(self.check_every.trim()).ok_or(
+            "Choose how often to test automatically: off, every 5, 15 or 60 minutes, or daily.",
+        )?;
+        let threshold = self
+            .failure_threshold
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|t| THRESHOLD_RANGE.contains(t))
+            .ok_or(
+                "The failure threshold is a whole number of consecutive failed tests from 1 to 20.",
+            )?;
+        Ok((every, threshold))
+    }
+}
+
+fn every_label(stored: &str) -> Option<String> {
+    Some(match Every::parse(stored) {
+        Some(every) => every.label().to_string(),
+        None => stored.to_string(),
+    })
+}
+
+/// Saves the schedule and audits the change; `None` for an unknown connection.
+pub(crate) async fn save_schedule(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: Uuid,
+    every: Every,
+    threshold: i32,
+) -> Result<Option<Monitoring>, AppError> {
+    let actor = actor.clone();
+    let saved = conn
+        .transaction::<_, diesel::result::Error, _>(async move |conn| {
+            let Some(before) = model::monitoring(conn, id).await? else {
+                return Ok(None);
+            };
+            let Some(after) = model::set_schedule(conn, id, every.as_str(), threshold).await?
+            else {
+                return Ok(None);
+            };
+            let mut entry = Entry::new("update", CONNECTION, id, &after.name);
+            entry.entity_version = Some(after.version);
+            entry.changes = [
+                Change::of(
+                    "Test automatically",
+                    every_label(&before.check_every),
+                    every_label(&after.check_every),
+                ),
+                Change::of(
+                    "Failure threshold",
+                    Some(before.failure_threshold.to_string()),
+                    Some(after.failure_threshold.to_string()),
+                ),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if !entry.changes.is_empty() {
+                audit::record(conn, actor, entry).await?;
+            }
+            Ok(Some(after))
+        })
+        .await?;
+    Ok(saved)
+}
+
+/// Housekeeping: rolls up and removes the runs past retention, a batch at a time.
+pub(crate) async fn roll_up_old_runs(conn: &mut AsyncPgConnection) -> Result<usize, AppError> {
+    const BATCH: i64 = 5_000;
+    let mut total = 0;
+    loop {
+        let removed = model::roll_up_batch(conn, BATCH).await?;
+        total += removed;
+        if removed < BATCH as usize {
+            return Ok(total);
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! How health reads on the pages: the list's chip and filter.
+
+use askama::Template;
+use chrono::{DateTime, Utc};
+
+use super::Every;
+use super::health::Health;
+use super::model::Monitoring;
+use super::timeline::Timeline;
+use crate::views::format_time;
+
+/// The connection page's Health section: state, failure streak, the 30-day timeline and the
+/// schedule's settings.
+#[derive(Template)]
+#[template(path = "monitoring/_health_panel.html")]
+pub(crate) struct HealthPanel {
+    pub monitoring: Monitoring,
+    pub timeline: Timeline,
+    /// The viewer may change the schedule.
+    pub can_change: bool,
+}
+
+impl HealthPanel {
+    pub(crate) fn chip(&self) -> (&'static str, String) {
+        let m = &self.monitoring;
+        chip(
+            is_monitored(m.is_active, &m.check_every),
+            &m.health,
+            m.health_since.as_ref(),
+        )
+    }
+
+    /// Options of "Test automatically": value, label, selected.
+    pub(crate) fn every_options(&self) -> Vec<(&'static str, &'static str, bool)> {
+        Every::ALL
+            .into_iter()
+            .map(|e| {
+                (
+                    e.as_str(),
+                    e.label(),
+                    e.as_str() == self.monitoring.check_every,
+                )
+            })
+            .collect()
+    }
+
+    /// What the schedule does now, in words.
+    pub(crate) fn schedule_note(&self) -> String {
+        let m = &self.monitoring;
+        if !m.is_active {
+            return "Not tested automatically while inactive.".to_string();
+        }
+        match (Every::parse(&m.check_every), m.next_check_at.as_ref()) {
+            (Some(Every::Off) | None, _) => "Not tested automatically.".to_string(),
+            (Some(every), Some(next)) => {
+                format!("{}; next test due {}.", every.label(), format_time(next))
+            }
+            (Some(every), None) => format!("{}.", every.label()),
+        }
+    }
+
+    /// The current failure streak, with its first failure's message.
+    pub(crate) fn streak(&self) -> Option<(String, String)> {
+        let m = &self.monitoring;
+        let started = m.streak_started_at.as_ref()?;
+        (m.failure_streak > 0).then(|| {
+            (
+                format!(
+                    "{} consecutive failed test{} since {}",
+                    m.failure_streak,
+                    if m.failure_streak == 1 { "" } else { "s" },
+                    format_time(started)
+                ),
+                m.streak_first_message.clone().unwrap_or_default(),
+            )
+        })
+    }
+}
+
+/// The list's `?health=` filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HealthFilter {
+    Healthy,
+    Failing,
+    Degraded,
+    /// Monitored, but not tested yet.
+    Untested,
+    /// Inactive, or "Test automatically" off.
+    NotMonitored,
+}
+
+impl HealthFilter {
+    pub(crate) const ALL: [HealthFilter; 5] = [
+        HealthFilter::Healthy,
+        HealthFilter::Failing,
+        HealthFilter::Degraded,
+        HealthFilter::Untested,
+        HealthFilter::NotMonitored,
+    ];
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            HealthFilter::Healthy => "healthy",
+            HealthFilter::Failing => "failing",
+            HealthFilter::Degraded => "degraded",
+            HealthFilter::Untested => "untested",
+            HealthFilter::NotMonitored => "not_monitored",
+        }
+    }
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            HealthFilter::Healthy => "Healthy",
+            HealthFilter::Failing => "Failing",
+            HealthFilter::Degraded => "Degraded",
+            HealthFilter::Untested => "Not tested yet",
+            HealthFilter::NotMonitored => "Not monitored",
+        }
+    }
+
+    /// Unknown values mean no filter: a hand-edited address still shows a list.
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == text)
+    }
+
+    /// The filter as a fixed SQL condition (`AND …`) on `connections`, for raw counting queries.
+    pub(crate) fn sql_condition(self) -> &'static str {
+        match self {
+            HealthFilter::Healthy => {
+                " AND is_active AND check_every <> 'off' AND health = 'healthy'"
+            }
+            HealthFilter::Failing => {
+                " AND is_active AND check_every <> 'off' AND health = 'failing'"
+            }
+            HealthFilter::Degraded => {
+                " AND is_active AND check_every <> 'off' AND health = 'degraded'"
+            }
+            HealthFilter::Untested => {
+                " AND is_active AND check_every <> 'off' AND health = 'unknown'"
+            }
+            HealthFilter::NotMonitored => " AND NOT (is_active AND check_every <> 'off')",
+        }
+    }
+
+    /// The stored state a monitored connection must have, or `None` for "not monitored".
+    pub(crate) fn state(self) -> Option<Health> {
+        match self {
+            HealthFilter::Healthy => Some(Health::Healthy),
+            HealthFilter::Failing => Some(Health::Failing),
+            HealthFilter::Degraded => Some(Health::Degraded),
+            HealthFilter::Untested => Some(Health::Unknown),
+            HealthFilter::NotMonitored => None,
+        }
+    }
+}
+
+/// Whether a connection is tested automatically.
+pub(crate) fn is_monitored(is_active: bool, check_every: &str) -> bool {
+    is_active && check_every != super::Every::Off.as_str()
+}
+
+/// The list's health chip: its class and its words (never colour alone).
+pub(crate) fn chip(
+    monitored: bool,
+    health: &str,
+    since: Option<&DateTime<Utc>>,
+) -> (&'static str, String) {
+    if !monitored {
+        return ("chip-muted", "not monitored".to_string());
+    }
+    match Health::parse(health).unwrap_or(Health::Unknown) {
+        Health::Healthy => ("chip-ok", "healthy".to_string()),
+        Health::Failing => (
+            "chip-bad",
+            match since {
+                Some(since) => format!("failing since {}", format_time(since)),
+                None => "failing".to_string(),
+            },
+        ),
+        Health::Degraded => ("chip-warn", "degraded".to_string()),
+        Health::Unknown => ("chip-muted", "not tested yet".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chip_says_not_monitored_whatever_the_stored_state_when_checks_are_off() {
+        assert_eq!(chip(false, "failing", None).1, "not monitored");
+        assert_eq!(
+            chip(true, "failing", None),
+            ("chip-bad", "failing".to_string())
+        );
+        assert_eq!(chip(true, "degraded", None).0, "chip-warn");
+        assert!(!is_monitored(false, "60m"));
+        assert!(!is_monitored(true, "off"));
+        assert!(is_monitored(true, "5m"));
+    }
+
+    #[test]
+    fn filters_round_trip_and_unknown_text_is_no_filter() {
+        for filter in HealthFilter::ALL {
+            assert_eq!(HealthFilter::parse(filter.as_str()), Some(filter));
+        }
+        assert_eq!(HealthFilter::parse("bogus"), None);
+    }
+}
