@@ -18,6 +18,8 @@
 //! | `JUNCTION_METRICS_BIND` | unset | Address of the Prometheus `/metrics` listener (e.g. `127.0.0.1:9464`); unset: no metrics listener. |
 //! | `JUNCTION_LOG_FORMAT` | `text` | `text` (human-readable) or `json` (one object per line). |
 //! | `JUNCTION_TRUSTED_PROXIES` | unset | Comma-separated CIDRs of reverse proxies whose `Forwarded` / `X-Forwarded-For` give the client's address (for sign-in throttling and the audit trail). Unset: the socket's peer is the client. |
+//! | `JUNCTION_AGENT_POLL_MS`, `JUNCTION_AGENT_HEARTBEAT_MS`, `JUNCTION_AGENT_LEASE_MS` | `25000`, `10000`, `30000` | Corporate agents: how long a poll for work is held, how often they send a heartbeat, how long a claimed job stays theirs without one. |
+//! | `JUNCTION_AGENT_OFFLINE_MS`, `JUNCTION_AGENT_CLAIM_WAIT_MS` | `30000`, `10000` | An agent not seen this long is offline (runs on it are answered at once); a job not claimed this long is cancelled. |
 //! | `RUST_LOG` | `info` | Log filter (tracing `EnvFilter` syntax). |
 
 use std::net::SocketAddr;
@@ -118,6 +120,10 @@ pub struct Config {
     /// Log format: text (human-readable) or json (one object per line).
     #[arg(long, env = "JUNCTION_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// The timing of the corporate agents' protocol and queue.
+    #[command(flatten)]
+    pub agent: crate::jobs::AgentSettings,
 }
 
 /// How log lines are written.
@@ -149,6 +155,7 @@ impl std::fmt::Debug for Config {
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
             .field("metrics_bind", &self.metrics_bind)
             .field("log_format", &self.log_format)
+            .field("agent", &self.agent)
             .finish()
     }
 }
@@ -170,6 +177,9 @@ pub struct Cli {
 
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
+    /// Run a corporate agent: connect out to a Junction server and run its connections' work
+    /// inside this network.
+    Agent(crate::agent::config::AgentArgs),
     /// Create a user, or reset a user's password, from the shell.
     #[command(subcommand)]
     User(UserCommand),
@@ -223,6 +233,7 @@ impl Config {
             shutdown_timeout_secs: 30,
             metrics_bind: None,
             log_format: LogFormat::Text,
+            agent: crate::jobs::AgentSettings::default(),
         }
     }
 

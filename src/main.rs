@@ -6,6 +6,9 @@ use junction::startup::Application;
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     junction::telemetry::init(cli.config.log_format);
+    if let Some(Command::Agent(args)) = cli.command {
+        return junction::agent::run(args).await;
+    }
     if let Some(Command::User(command)) = cli.command {
         return match junction::cli::run_user_command(
             &cli.config,

@@ -34,6 +34,8 @@ pub struct Application {
     shutdown_timeout: Duration,
     /// Periodic housekeeping; stopped with the server.
     maintenance: tokio::task::JoinHandle<()>,
+    /// The agent queue's notification listener and lease reaper; stopped with the server.
+    queue_tasks: [tokio::task::JoinHandle<()>; 2],
     // Declared after `server` so the database outlives it when dropped.
     embedded: Option<EmbeddedPostgres>,
 }
@@ -131,6 +133,10 @@ impl Application {
         let port = listener.local_addr()?.port();
         crate::auth::service::announce_setup_code(&state, port).await?;
         let maintenance = crate::maintenance::spawn(state.pool.clone());
+        let queue_tasks = [
+            crate::jobs::listener::spawn(state.pool.clone(), state.jobs.events.clone()),
+            crate::jobs::service::spawn_reaper(state.pool.clone(), state.jobs.clone()),
+        ];
         let shutdown = Shutdown::default();
         let shutdown_timeout = Duration::from_secs(config.shutdown_timeout_secs);
         let readiness = web::Data::new(Readiness::new(
@@ -157,6 +163,7 @@ impl Application {
                 .app_data(extractor_errors::form())
                 .app_data(extractor_errors::query())
                 .configure(routes::configure)
+                .configure(routes::configure_agent_api)
                 .default_service(web::to(not_found))
         })
         // We handle the signals (see `run_until_stopped`); actix would cut downloads.
@@ -193,6 +200,7 @@ impl Application {
             shutdown,
             shutdown_timeout,
             maintenance,
+            queue_tasks,
             embedded,
         })
     }
@@ -222,6 +230,7 @@ impl Application {
             shutdown,
             shutdown_timeout,
             maintenance,
+            queue_tasks,
             embedded,
             ..
         } = self;
@@ -259,6 +268,7 @@ impl Application {
             }
         };
         maintenance.abort();
+        queue_tasks.iter().for_each(tokio::task::JoinHandle::abort);
         if let Some((handle, task)) = metrics {
             handle.stop(true).await;
             let _ = task.await;

@@ -20,6 +20,8 @@ pub struct AppState {
     pub(crate) trusted_proxies: TrustedProxies,
     /// Asked for on the setup page when Junction listens beyond this machine.
     pub(crate) setup_code: Option<SetupCode>,
+    /// The queue of corporate agents' work, as this instance waits on it.
+    pub(crate) jobs: crate::jobs::Jobs,
 }
 
 impl AppState {
@@ -41,6 +43,7 @@ impl AppState {
             trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
             setup_code,
             secrets,
+            jobs: crate::jobs::Jobs::new(&config.agent),
         })
     }
 }

@@ -3,6 +3,7 @@
 mod access;
 mod agents;
 mod architecture;
+mod cloud_agent;
 mod connections;
 mod helpers;
 mod integrity;

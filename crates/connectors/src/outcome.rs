@@ -40,11 +40,14 @@ pub enum OutcomeCode {
     UrlRefused,
     /// Any other network failure (reset, closed connection…).
     Network,
+    /// The corporate agent that should run it is offline, deactivated, busy or stopped
+    /// answering: nothing reached the external system from it.
+    AgentUnavailable,
 }
 
 impl OutcomeCode {
     /// Every code, in declaration order.
-    pub const ALL: [OutcomeCode; 13] = [
+    pub const ALL: [OutcomeCode; 14] = [
         Self::Success,
         Self::AuthRejected,
         Self::IpNotWhitelisted,
@@ -58,6 +61,7 @@ impl OutcomeCode {
         Self::Tls,
         Self::UrlRefused,
         Self::Network,
+        Self::AgentUnavailable,
     ];
 
     /// Stable snake_case code.
@@ -76,6 +80,7 @@ impl OutcomeCode {
             Self::Tls => "tls",
             Self::UrlRefused => "url_refused",
             Self::Network => "network",
+            Self::AgentUnavailable => "agent_unavailable",
         }
     }
 
@@ -200,6 +205,7 @@ mod tests {
             "tls",
             "url_refused",
             "network",
+            "agent_unavailable",
         ];
         for (code, name) in OutcomeCode::ALL.iter().zip(expected) {
             assert_eq!(code.as_str(), name);
