@@ -22,8 +22,6 @@ pub const OLDEST_ACCEPTED: u32 = 1;
 
 /// Header carrying the agent's protocol version.
 pub const PROTOCOL_HEADER: &str = "junction-agent-protocol";
-/// Header carrying a job's lease token on chunk uploads (whose body is the chunk itself).
-pub const LEASE_HEADER: &str = "junction-lease";
 
 /// Where the endpoints live.
 pub const PREFIX: &str = "/agent/v1/";
@@ -36,15 +34,6 @@ pub fn result_path(job: Uuid) -> String {
     format!("/agent/v1/jobs/{job}/result")
 }
 
-/// `/agent/v1/jobs/{id}/chunks/{seq}`
-pub fn chunk_path(job: Uuid, seq: u32) -> String {
-    format!("/agent/v1/jobs/{job}/chunks/{seq}")
-}
-
-/// `/agent/v1/jobs/{id}/pace`
-pub fn pace_path(job: Uuid) -> String {
-    format!("/agent/v1/jobs/{job}/pace")
-}
 
 /// Largest chunk of a download the server takes in one call.
 pub const MAX_CHUNK_BYTES: usize = 256 * 1024;
@@ -118,8 +107,6 @@ pub struct HeartbeatReply {
 pub struct Job {
     pub id: Uuid,
     pub lease_token: Uuid,
-    /// Calls the agent may make at once; then it asks for more ([`PaceRequest`]).
-    pub grant: u32,
     pub work: Work,
 }
 
@@ -179,8 +166,8 @@ pub enum Work {
         query: String,
         max_rows: usize,
     },
-    /// Stream the query's CSV to the server in chunks ([`chunk_path`]), then send
-    /// [`JobResult::Exported`].
+    /// A download of the query's whole CSV: reserved (the server does not queue it yet, and
+    /// this release's agents answer it with a plain refusal).
     ExportCsv {
         settings: JobSettings,
         query: String,
@@ -216,28 +203,6 @@ pub enum JobResult {
     Exported { chunks: u32 },
 }
 
-/// `POST /agent/v1/jobs/{id}/pace`: the job's calls are spent; ask for more.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PaceRequest {
-    pub lease_token: Uuid,
-    /// The budget to spend, as the connector names it (e.g. a TUNE network).
-    pub key: String,
-    /// How long the agent can wait for a call slot.
-    pub wait_ms: u64,
-}
-
-/// The answer to a [`PaceRequest`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum PaceReply {
-    /// `calls` more calls may be made now; the server waited `waited_ms` for them.
-    Granted { calls: u32, waited_ms: u64 },
-    /// No call slot comes free in time: the budget of the window is used up.
-    Busy { limit: u64, window_ms: u64 },
-    /// The shared budget could not be checked.
-    Unavailable { message: String },
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,7 +212,6 @@ mod tests {
         let job = Job {
             id: Uuid::nil(),
             lease_token: Uuid::nil(),
-            grant: 1,
             work: Work::TestConnection {
                 settings: JobSettings {
                     connector: "hasoffers".into(),

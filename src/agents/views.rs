@@ -20,6 +20,8 @@ pub(crate) struct AgentRow {
     pub version: String,
     pub hostname: String,
     pub address: String,
+    /// When its current registration token was made.
+    pub token_created: String,
     pub connections: i64,
 }
 
@@ -45,6 +47,7 @@ impl AgentRow {
             },
             hostname: dash(agent.hostname),
             address: dash(agent.remote_addr),
+            token_created: dash(agent.token_created_at.as_ref().map(format_time)),
             id: agent.id,
             name: agent.name,
             is_builtin: agent.is_builtin,

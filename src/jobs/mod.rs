@@ -47,14 +47,6 @@ impl JobKind {
             .find(|kind| kind.as_str() == text)
     }
 
-    /// What the job is, as messages name it: "this test", "this download".
-    pub(crate) fn noun(self) -> &'static str {
-        match self {
-            Self::TestConnection => "test",
-            Self::TestQuery => "query",
-            Self::ExportCsv => "download",
-        }
-    }
 }
 
 /// The timing of the agent protocol and queue, as configured (milliseconds, so tests can make
@@ -100,7 +92,6 @@ impl AgentSettings {
             offline_after: ms(self.agent_offline_ms.max(10)),
             claim_wait: ms(self.agent_claim_wait_ms.max(10)),
             chunk_bytes: crate::agent::protocol::MAX_CHUNK_BYTES,
-            window: 4,
             retention: Duration::from_secs(7 * 24 * 60 * 60),
         }
     }
@@ -138,8 +129,6 @@ pub(crate) struct AgentTiming {
     pub claim_wait: Duration,
     /// The size of each chunk of a download.
     pub chunk_bytes: usize,
-    /// Chunks of a download waiting to be sent before the agent's next upload is held.
-    pub window: i64,
     /// Finished jobs are kept this long (their outcomes are in the test history anyway).
     pub retention: Duration,
 }

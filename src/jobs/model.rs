@@ -104,7 +104,6 @@ pub(crate) struct JobState {
     pub attempts: i32,
     pub queued_at: DateTime<Utc>,
     pub claimed_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
     pub result: Option<serde_json::Value>,
     pub error: Option<String>,
     pub agent_ms: Option<i32>,
@@ -148,24 +147,6 @@ pub(crate) async fn complete(
         }
         Ok(done)
     })
-    .await
-}
-
-/// Whether `lease_token` is the running job's current lease, held by `agent`.
-pub(crate) async fn holds_lease(
-    conn: &mut AsyncPgConnection,
-    id: Uuid,
-    agent: Uuid,
-    lease_token: Uuid,
-) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        agent_jobs::table
-            .find(id)
-            .filter(agent_jobs::agent_id.eq(agent))
-            .filter(agent_jobs::lease_token.eq(lease_token))
-            .filter(agent_jobs::status.eq("running")),
-    ))
-    .get_result(conn)
     .await
 }
 
@@ -309,103 +290,6 @@ pub(crate) async fn cleanup(conn: &mut AsyncPgConnection, retention: Duration) -
     .bind::<BigInt, _>(millis(retention))
     .execute(conn)
     .await
-}
-
-/// What happened to an uploaded chunk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ChunkStored {
-    /// Stored (or already stored: a retried upload).
-    Stored,
-    /// The lease is gone: cancelled by the person, or no longer this agent's.
-    Gone,
-}
-
-/// Stores one chunk of a running download under its lease, and marks the job as having sent
-/// output (it is never run again from here on).
-pub(crate) async fn insert_chunk(
-    conn: &mut AsyncPgConnection,
-    id: Uuid,
-    agent: Uuid,
-    lease_token: Uuid,
-    seq: i32,
-    data: Vec<u8>,
-) -> QueryResult<ChunkStored> {
-    conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
-        let held = diesel::update(
-            agent_jobs::table
-                .find(id)
-                .filter(agent_jobs::agent_id.eq(agent))
-                .filter(agent_jobs::lease_token.eq(lease_token))
-                .filter(agent_jobs::status.eq("running")),
-        )
-        .set(agent_jobs::output_started.eq(true))
-        .execute(conn)
-        .await?
-            == 1;
-        if !held {
-            return Ok(ChunkStored::Gone);
-        }
-        diesel::insert_into(agent_job_chunks::table)
-            .values((
-                agent_job_chunks::job_id.eq(id),
-                agent_job_chunks::seq.eq(seq),
-                agent_job_chunks::data.eq(data),
-            ))
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await?;
-        notify(conn, super::JOB_CHANNEL, &id.to_string()).await?;
-        Ok(ChunkStored::Stored)
-    })
-    .await
-}
-
-/// Chunks of the job stored and not yet sent to the person.
-pub(crate) async fn pending_chunks(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<i64> {
-    agent_job_chunks::table
-        .filter(agent_job_chunks::job_id.eq(id))
-        .count()
-        .get_result(conn)
-        .await
-}
-
-/// Takes chunk `seq` off the table, to be sent; wakes an upload held back by the window.
-pub(crate) async fn take_chunk(
-    conn: &mut AsyncPgConnection,
-    id: Uuid,
-    seq: i32,
-) -> QueryResult<Option<Vec<u8>>> {
-    conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
-        let data: Option<Vec<u8>> = diesel::delete(
-            agent_job_chunks::table
-                .filter(agent_job_chunks::job_id.eq(id))
-                .filter(agent_job_chunks::seq.eq(seq)),
-        )
-        .returning(agent_job_chunks::data)
-        .get_result(conn)
-        .await
-        .optional()?;
-        if data.is_some() {
-            notify(conn, super::JOB_CHANNEL, &id.to_string()).await?;
-        }
-        Ok(data)
-    })
-    .await
-}
-
-/// Jobs queued or running, and how many of each, for the metrics.
-pub(crate) async fn counts(conn: &mut AsyncPgConnection) -> QueryResult<(i64, i64)> {
-    let queued = agent_jobs::table
-        .filter(agent_jobs::status.eq("queued"))
-        .count()
-        .get_result(conn)
-        .await?;
-    let running = agent_jobs::table
-        .filter(agent_jobs::status.eq("running"))
-        .count()
-        .get_result(conn)
-        .await?;
-    Ok((queued, running))
 }
 
 /// Fails a running job under its lease (e.g. its key could not be opened to hand it out).

@@ -103,7 +103,6 @@ fn to_job(secrets: &SecretBox, claimed: &model::Claimed) -> Result<Job, String> 
     Ok(Job {
         id: claimed.id,
         lease_token: claimed.lease_token,
-        grant: 0,
         work,
     })
 }

@@ -438,3 +438,74 @@ async fn a_job_whose_agent_dies_is_handed_out_again_once_then_reported() {
         .unwrap();
     assert_eq!((status.as_str(), attempts), ("failed", 2), "run twice at most");
 }
+
+#[actix_web::test]
+async fn the_agent_endpoints_refuse_unknown_tokens_deactivated_agents_and_other_protocols() {
+    let app = spawn_app_with(fast).await;
+    let (agent, token) = create_agent(&app, "Office LAN").await;
+    let anonymous = new_client();
+    let hello = |token: String, version: &'static str| {
+        let request = anonymous
+            .post(app.url("/agent/v1/hello"))
+            .bearer_auth(token)
+            .header("Junction-Agent-Protocol", version)
+            .header("Content-Type", "application/json")
+            .body(r#"{"agent_version": "0.1.0", "hostname": "h", "concurrency": 1}"#);
+        async move { read(request.send().await.unwrap()).await }
+    };
+    type Case = (&'static str, &'static str, u16, &'static str);
+    let cases: Vec<(String, Case)> = vec![
+        (token.clone(), ("1", "the right token", 200, "Office LAN")),
+        ("jat_0000".into(), ("1", "an unknown token", 401, "not valid")),
+        (String::new(), ("1", "no token", 401, "not valid")),
+        (token.clone(), ("2", "a newer agent", 426, "Upgrade the server first")),
+        (token.clone(), ("0", "an older agent", 426, "Upgrade the agent")),
+    ];
+    for (token, (version, why, status, says)) in cases {
+        let page = hello(token, version).await;
+        assert_eq!(page.status, status, "{why}: {}", page.body);
+        assert!(page.body.contains(says), "{why}: {}", page.body);
+    }
+    let deactivated = app
+        .post_form(&format!("/agents/{agent}/active"), &[("active", "false")])
+        .await;
+    assert_eq!(deactivated.status, 303, "{}", deactivated.body);
+    let page = hello(token.clone(), "1").await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(page.body.contains("deactivated"), "{}", page.body);
+}
+
+#[actix_web::test]
+async fn an_agent_never_receives_another_agents_jobs() {
+    let app = spawn_app_with(fast).await;
+    let tune = sandbox().await;
+    let (office, _office_token) = create_agent(&app, "Office LAN").await;
+    let (branch, branch_token) = create_agent(&app, "Branch LAN").await;
+    let id = connection_on(&app, "Office TUNE", office, &tune).await;
+    // The office agent looks online (it was seen just now) but only the branch agent runs.
+    let mut conn = app.db.connect().await;
+    diesel::sql_query("UPDATE cloud_agents SET last_seen_at = now() + interval '1 hour' WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(office)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let process = AgentProcess::start(&app.address, &branch_token).await;
+    until_online(&app, branch, &process).await;
+
+    let tested = app.post_htmx(&format!("/connections/{id}/test"), &[]).await;
+
+    assert!(
+        tested
+            .body
+            .contains("The agent “Office LAN” is online but did not take this work in time"),
+        "{}",
+        tested.body
+    );
+    assert_eq!(tune.requests_seen(), 0, "the branch agent did not run it");
+    let (status, attempts): (String, i32) = agent_jobs::table
+        .select((agent_jobs::status, agent_jobs::attempts))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!((status.as_str(), attempts), ("cancelled", 0));
+}
