@@ -15,6 +15,8 @@ ALTER TABLE cloud_agents
     ADD COLUMN name_key TEXT;
 CREATE UNIQUE INDEX cloud_agents_name_key_unique ON cloud_agents (name_key);
 UPDATE cloud_agents SET name_key = 'iconduct' WHERE is_builtin;
+-- Agents made before: their names were unique ignoring case; the app folds further from now on.
+UPDATE cloud_agents SET name_key = lower(btrim(name)) WHERE NOT is_builtin;
 
 CREATE TABLE agent_jobs (
     id UUID PRIMARY KEY,

@@ -118,7 +118,11 @@ impl Client {
     /// The next job, or `None` when the long poll ended without one.
     pub(crate) async fn next_job(&self, poll: Duration) -> Result<Option<Job>, CallError> {
         let response = self
-            .post(NEXT_JOB, &serde_json::json!({}), poll + Duration::from_secs(15))
+            .post(
+                NEXT_JOB,
+                &serde_json::json!({}),
+                poll + Duration::from_secs(15),
+            )
             .await?;
         if response.status() == StatusCode::NO_CONTENT {
             return Ok(None);

@@ -173,7 +173,10 @@ mod tests {
         }
         let resolved = args("https://a.example").resolve().unwrap();
         assert_eq!(resolved.concurrency, 1);
-        assert!(resolved.reach.deny_metadata, "metadata is denied by default");
+        assert!(
+            resolved.reach.deny_metadata,
+            "metadata is denied by default"
+        );
         assert!(!format!("{resolved:?}").contains("jat_abc"));
     }
 }

@@ -142,7 +142,10 @@ async fn run_agent(args: AgentArgs) -> Result<(), String> {
 /// SIGTERM or SIGINT.
 async fn signalled() {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}
@@ -280,18 +283,19 @@ async fn execute(connectors: &Connectors, work: Work) -> JobResult {
             JobResult::TestConnection(connector.test_connection(&settings).await)
         }
         (Work::TestConnection { .. }, None) => JobResult::TestConnection(unknown()),
-        (Work::TestQuery {
-            query, max_rows, ..
-        }, Some(connector)) => JobResult::TestQuery(
-            connector
-                .preview_query(&settings, query, *max_rows)
-                .await,
-        ),
+        (
+            Work::TestQuery {
+                query, max_rows, ..
+            },
+            Some(connector),
+        ) => JobResult::TestQuery(connector.preview_query(&settings, query, *max_rows).await),
         (Work::TestQuery { .. }, None) => JobResult::TestQuery(QueryOutcome::Failed(unknown())),
-        (Work::ExportCsv { .. }, _) => JobResult::TestQuery(QueryOutcome::Failed(TestOutcome::new(
-            OutcomeCode::AgentUnavailable,
-            "This agent version does not run downloads.",
-        ))),
+        (Work::ExportCsv { .. }, _) => {
+            JobResult::TestQuery(QueryOutcome::Failed(TestOutcome::new(
+                OutcomeCode::AgentUnavailable,
+                "This agent version does not run downloads.",
+            )))
+        }
     }
 }
 

@@ -34,7 +34,6 @@ pub fn result_path(job: Uuid) -> String {
     format!("/agent/v1/jobs/{job}/result")
 }
 
-
 /// Largest chunk of a download the server takes in one call.
 pub const MAX_CHUNK_BYTES: usize = 256 * 1024;
 
@@ -200,7 +199,9 @@ pub enum JobResult {
     TestConnection(TestOutcome),
     TestQuery(QueryOutcome),
     /// Every chunk of the file was sent: `chunks` of them, numbered from 0.
-    Exported { chunks: u32 },
+    Exported {
+        chunks: u32,
+    },
 }
 
 #[cfg(test)]

@@ -185,7 +185,8 @@ pub(crate) async fn heartbeat(
     let answer = async {
         let mut conn = state.pool.get().await?;
         model::touch(&mut conn, agent.id).await?;
-        let stop = jobs::extend_leases(&mut conn, agent.id, &leases, state.jobs.timing.lease).await?;
+        let stop =
+            jobs::extend_leases(&mut conn, agent.id, &leases, state.jobs.timing.lease).await?;
         Ok::<_, AppError>(stop)
     }
     .await;
@@ -212,7 +213,15 @@ pub(crate) async fn job_result(
     let completed = async {
         let mut conn = state.pool.get().await?;
         Ok::<_, AppError>(
-            jobs::complete(&mut conn, *path, agent.id, body.lease_token, result, agent_ms).await?,
+            jobs::complete(
+                &mut conn,
+                *path,
+                agent.id,
+                body.lease_token,
+                result,
+                agent_ms,
+            )
+            .await?,
         )
     }
     .await;

@@ -212,7 +212,15 @@ pub(crate) async fn set_agent_active(
                 "Active connections use this agent: {}. Move them to another agent or make them inactive first.",
                 names.join(", ")
             );
-            form_page(&state, &request, *path, None, Some(message), StatusCode::CONFLICT).await
+            form_page(
+                &state,
+                &request,
+                *path,
+                None,
+                Some(message),
+                StatusCode::CONFLICT,
+            )
+            .await
         }
         Err(failure) => Err(unexpected(failure)),
     }
@@ -266,7 +274,15 @@ pub(crate) async fn delete_agent(
                 "These connections use this agent: {}. Move them to another agent first (deleted ones count until they are purged).",
                 names.join(", ")
             );
-            form_page(&state, &request, *path, None, Some(message), StatusCode::CONFLICT).await
+            form_page(
+                &state,
+                &request,
+                *path,
+                None,
+                Some(message),
+                StatusCode::CONFLICT,
+            )
+            .await
         }
         Err(AgentFailure::BuiltIn) => Err(AppError::BadRequest(
             "The built-in IConduct agent cannot be deleted.".into(),

@@ -293,7 +293,10 @@ pub(crate) async fn rename(
             .find(id)
             .filter(cloud_agents::is_builtin.eq(false)),
     )
-    .set((cloud_agents::name.eq(name), cloud_agents::name_key.eq(name_key)))
+    .set((
+        cloud_agents::name.eq(name),
+        cloud_agents::name_key.eq(name_key),
+    ))
     .returning(CloudAgent::as_returning())
     .get_result(conn)
     .await

@@ -56,10 +56,16 @@ async fn look_alike_of(conn: &mut AsyncPgConnection, name: &str) -> Option<Strin
         .map(|agent| agent.name)
 }
 
-async fn classify(conn: &mut AsyncPgConnection, error: AgentWriteError, name: &str) -> AgentFailure {
+async fn classify(
+    conn: &mut AsyncPgConnection,
+    error: AgentWriteError,
+    name: &str,
+) -> AgentFailure {
     match error {
         AgentWriteError::DuplicateName => {
-            let existing = look_alike_of(conn, name).await.unwrap_or_else(|| name.to_string());
+            let existing = look_alike_of(conn, name)
+                .await
+                .unwrap_or_else(|| name.to_string());
             AgentFailure::InvalidName(format!(
                 "An agent named “{existing}” already exists, and “{name}” would look the same (capitals, invisible characters and look-alike letters do not count)."
             ))

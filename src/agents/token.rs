@@ -30,6 +30,10 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.starts_with(PREFIX) && a.len() == PREFIX.len() + 64, "{a}");
         assert_eq!(hash(&a).len(), 32);
-        assert_eq!(hash(&a), hash(&format!("{a}\n")), "a token file's newline is ignored");
+        assert_eq!(
+            hash(&a),
+            hash(&format!("{a}\n")),
+            "a token file's newline is ignored"
+        );
     }
 }

@@ -33,11 +33,9 @@ impl AgentRow {
             online: agent.is_active && agent.is_online(offline_after),
             last_seen: match (agent.is_builtin, agent.last_seen_at) {
                 (true, _) => "—".into(),
-                (false, Some(at)) => format!(
-                    "{} ({})",
-                    crate::jobs::service::ago(at),
-                    format_time(&at)
-                ),
+                (false, Some(at)) => {
+                    format!("{} ({})", crate::jobs::service::ago(at), format_time(&at))
+                }
                 (false, None) => "Never".into(),
             },
             version: if agent.is_builtin {

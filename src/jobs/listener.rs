@@ -105,7 +105,8 @@ pub(crate) fn spawn(pool: crate::db::DbPool, events: Events) -> tokio::task::Joi
 
 async fn listen(pool: &crate::db::DbPool, events: &Events) -> anyhow::Result<()> {
     let pooled = pool.get().await?;
-    let mut conn: AsyncPgConnection = diesel_async::pooled_connection::deadpool::Object::take(pooled);
+    let mut conn: AsyncPgConnection =
+        diesel_async::pooled_connection::deadpool::Object::take(pooled);
     conn.batch_execute(&format!("LISTEN {WORK_CHANNEL}; LISTEN {JOB_CHANNEL}"))
         .await?;
     // Whatever was notified before this LISTEN is unknown to waiters: let them re-check.

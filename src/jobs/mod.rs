@@ -46,7 +46,6 @@ impl JobKind {
             .into_iter()
             .find(|kind| kind.as_str() == text)
     }
-
 }
 
 /// The timing of the agent protocol and queue, as configured (milliseconds, so tests can make

@@ -277,7 +277,10 @@ pub(crate) async fn reap(
 
 /// Deletes jobs finished longer than `retention` ago, and chunks of finished jobs left
 /// behind by a download whose request went away with its instance.
-pub(crate) async fn cleanup(conn: &mut AsyncPgConnection, retention: Duration) -> QueryResult<usize> {
+pub(crate) async fn cleanup(
+    conn: &mut AsyncPgConnection,
+    retention: Duration,
+) -> QueryResult<usize> {
     diesel::sql_query(
         "DELETE FROM agent_job_chunks c USING agent_jobs j \
          WHERE c.job_id = j.id AND j.finished_at < now() - interval '1 hour'",

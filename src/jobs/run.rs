@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use junction_connectors::{
-    ConnectionSettings, OutcomeCode, QueryOutcome, TestOutcome,
-};
+use junction_connectors::{ConnectionSettings, OutcomeCode, QueryOutcome, TestOutcome};
 use uuid::Uuid;
 
 use super::JobKind;

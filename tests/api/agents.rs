@@ -71,7 +71,9 @@ async fn agents_admins_add_rename_and_delete_corporate_agents() {
     let in_use = post(format!("/agents/{id}/delete"), "").await;
     assert_eq!(in_use.status, 409);
     assert!(
-        in_use.body.contains("These connections use this agent: On HQ."),
+        in_use
+            .body
+            .contains("These connections use this agent: On HQ."),
         "the refusal names the connections: {}",
         in_use.body
     );
@@ -86,7 +88,9 @@ async fn agents_admins_add_rename_and_delete_corporate_agents() {
     .await;
     assert_eq!(deactivate.status, 409, "active connections use it");
     assert!(
-        deactivate.body.contains("Active connections use this agent: On HQ."),
+        deactivate
+            .body
+            .contains("Active connections use this agent: On HQ."),
         "{}",
         deactivate.body
     );
@@ -148,11 +152,17 @@ async fn users_without_the_agents_role_only_see_the_agents() {
 #[actix_web::test]
 async fn look_alike_agent_names_are_refused_naming_the_existing_agent() {
     let app = spawn_app().await;
-    for name in ["lConduct", "I\u{0421}onduct", "ICon\u{200B}duct", "ICONDUCT"] {
+    for name in [
+        "lConduct",
+        "I\u{0421}onduct",
+        "ICon\u{200B}duct",
+        "ICONDUCT",
+    ] {
         let page = app.post_form("/agents/new", &[("name", name)]).await;
         assert_eq!(page.status, 422, "{name:?} was accepted");
         assert!(
-            page.body.contains("An agent named “IConduct” already exists"),
+            page.body
+                .contains("An agent named “IConduct” already exists"),
             "{name:?}: {}",
             page.body
         );
@@ -163,7 +173,9 @@ async fn look_alike_agent_names_are_refused_naming_the_existing_agent() {
             .status,
         200
     );
-    let twin = app.post_form("/agents/new", &[("name", "0ffice LAN")]).await;
+    let twin = app
+        .post_form("/agents/new", &[("name", "0ffice LAN")])
+        .await;
     assert_eq!(twin.status, 422, "{}", twin.body);
     assert!(twin.body.contains("“Office LAN” already exists"));
 }

@@ -168,7 +168,11 @@ async fn the_server_never_calls_the_server_url_of_a_connection_on_a_corporate_ag
         .await;
 
     // Assert
-    assert_eq!(tune.requests_seen(), 0, "the server itself called the target");
+    assert_eq!(
+        tune.requests_seen(),
+        0,
+        "the server itself called the target"
+    );
     for (what, page) in [("Test Connection", &tested), ("Test Query", &queried)] {
         assert_eq!(page.status, 200, "{what}: {}", page.body);
         assert!(
@@ -241,7 +245,10 @@ async fn test_connection_and_test_query_run_on_the_corporate_agent() {
     assert_eq!(jobs.len(), 2, "one job per run");
     for (status, payload, sealed) in jobs {
         assert_eq!(status, "done");
-        assert!(sealed.is_none(), "the sealed key is gone once the job ended");
+        assert!(
+            sealed.is_none(),
+            "the sealed key is gone once the job ended"
+        );
         assert!(!payload.to_string().contains(DEFAULT_NETWORK_TOKEN));
     }
     assert!(!process.output().contains(DEFAULT_NETWORK_TOKEN));
@@ -250,7 +257,10 @@ async fn test_connection_and_test_query_run_on_the_corporate_agent() {
     let agents = app.get("/agents").await;
     assert!(agents.body.contains("Online"), "{}", agents.body);
     assert!(agents.body.contains(env!("CARGO_PKG_VERSION")));
-    assert!(agents.body.contains("127.0.0.1"), "the address it connects from");
+    assert!(
+        agents.body.contains("127.0.0.1"),
+        "the address it connects from"
+    );
 }
 
 #[actix_web::test]
@@ -313,13 +323,23 @@ async fn a_wrong_or_rotated_token_is_refused_and_the_agent_says_so() {
         "the old token stops working at once: {}",
         process.output()
     );
-    assert!(process.output().contains("not valid"), "{}", process.output());
+    assert!(
+        process.output().contains("not valid"),
+        "{}",
+        process.output()
+    );
 
     let mut again = AgentProcess::start(&app.address, &new_token).await;
     until_online(&app, agent, &again).await;
-    let _ = again.child.start_kill();
+    let pid = again.child.id().expect("the agent runs") as i32;
+    // SAFETY: signalling our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    assert_eq!(again.exited().await, Some(0), "SIGTERM stops it cleanly");
     let audit = app.get("/audit?entity_type=Agent").await;
-    assert!(audit.body.contains("Registration token"), "rotation audited");
+    assert!(
+        audit.body.contains("Registration token"),
+        "rotation audited"
+    );
     assert!(!audit.body.contains(&new_token) && !audit.body.contains(&token));
 }
 
@@ -436,7 +456,11 @@ async fn a_job_whose_agent_dies_is_handed_out_again_once_then_reported() {
         .first(&mut conn)
         .await
         .unwrap();
-    assert_eq!((status.as_str(), attempts), ("failed", 2), "run twice at most");
+    assert_eq!(
+        (status.as_str(), attempts),
+        ("failed", 2),
+        "run twice at most"
+    );
 }
 
 #[actix_web::test]
@@ -456,10 +480,19 @@ async fn the_agent_endpoints_refuse_unknown_tokens_deactivated_agents_and_other_
     type Case = (&'static str, &'static str, u16, &'static str);
     let cases: Vec<(String, Case)> = vec![
         (token.clone(), ("1", "the right token", 200, "Office LAN")),
-        ("jat_0000".into(), ("1", "an unknown token", 401, "not valid")),
+        (
+            "jat_0000".into(),
+            ("1", "an unknown token", 401, "not valid"),
+        ),
         (String::new(), ("1", "no token", 401, "not valid")),
-        (token.clone(), ("2", "a newer agent", 426, "Upgrade the server first")),
-        (token.clone(), ("0", "an older agent", 426, "Upgrade the agent")),
+        (
+            token.clone(),
+            ("2", "a newer agent", 426, "Upgrade the server first"),
+        ),
+        (
+            token.clone(),
+            ("0", "an older agent", 426, "Upgrade the agent"),
+        ),
     ];
     for (token, (version, why, status, says)) in cases {
         let page = hello(token, version).await;
@@ -484,11 +517,13 @@ async fn an_agent_never_receives_another_agents_jobs() {
     let id = connection_on(&app, "Office TUNE", office, &tune).await;
     // The office agent looks online (it was seen just now) but only the branch agent runs.
     let mut conn = app.db.connect().await;
-    diesel::sql_query("UPDATE cloud_agents SET last_seen_at = now() + interval '1 hour' WHERE id = $1")
-        .bind::<diesel::sql_types::Uuid, _>(office)
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    diesel::sql_query(
+        "UPDATE cloud_agents SET last_seen_at = now() + interval '1 hour' WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(office)
+    .execute(&mut conn)
+    .await
+    .unwrap();
     let process = AgentProcess::start(&app.address, &branch_token).await;
     until_online(&app, branch, &process).await;
 

@@ -79,7 +79,9 @@ impl InternalReach {
                 ip,
             });
         }
-        if range.is_some() && !self.allow.is_empty() && !self.allow.iter().any(|net| net.contains(&ip))
+        if range.is_some()
+            && !self.allow.is_empty()
+            && !self.allow.iter().any(|net| net.contains(&ip))
         {
             return Err(OutboundRefusal::OutsideAllowed {
                 host: host.to_string(),
@@ -163,7 +165,9 @@ pub(crate) enum OutboundRefusal {
         range: BlockedRange,
     },
     /// A corporate agent refuses cloud metadata and link-local addresses (`--deny-metadata`).
-    #[error("{host} points to a link-local or cloud metadata address ({ip}), which this agent refuses")]
+    #[error(
+        "{host} points to a link-local or cloud metadata address ({ip}), which this agent refuses"
+    )]
     Metadata { host: String, ip: IpAddr },
     /// A corporate agent limited to some internal ranges (`--allow`) was asked for another.
     #[error("{host} points to {ip}, outside the internal ranges this agent may reach")]
@@ -621,24 +625,60 @@ mod tests {
             ("10.20.3.4", true, true, true, "inside the allowed range"),
             ("127.0.0.1", true, false, true, "loopback is internal too"),
             ("fd12::1", true, true, true, "an allowed IPv6 range"),
-            ("8.8.8.8", true, true, true, "public addresses are never limited"),
+            (
+                "8.8.8.8",
+                true,
+                true,
+                true,
+                "public addresses are never limited",
+            ),
             ("169.254.169.254", false, false, true, "cloud metadata"),
             ("169.254.10.1", false, false, true, "link-local in general"),
             ("fe80::1", false, false, true, "IPv6 link-local"),
-            ("fd00:ec2::254", false, false, true, "EC2's IPv6 metadata address"),
-            ("::ffff:169.254.169.254", false, false, true, "metadata behind IPv4-mapped"),
+            (
+                "fd00:ec2::254",
+                false,
+                false,
+                true,
+                "EC2's IPv6 metadata address",
+            ),
+            (
+                "::ffff:169.254.169.254",
+                false,
+                false,
+                true,
+                "metadata behind IPv4-mapped",
+            ),
         ];
         for (addr, by_default, when_limited, when_lifted, why) in cases {
-            assert_eq!(default.check_ip("h", ip(addr)).is_ok(), *by_default, "{why}: default");
-            assert_eq!(limited.check_ip("h", ip(addr)).is_ok(), *when_limited, "{why}: --allow");
-            assert_eq!(lifted.check_ip("h", ip(addr)).is_ok(), *when_lifted, "{why}: lifted");
+            assert_eq!(
+                default.check_ip("h", ip(addr)).is_ok(),
+                *by_default,
+                "{why}: default"
+            );
+            assert_eq!(
+                limited.check_ip("h", ip(addr)).is_ok(),
+                *when_limited,
+                "{why}: --allow"
+            );
+            assert_eq!(
+                lifted.check_ip("h", ip(addr)).is_ok(),
+                *when_lifted,
+                "{why}: lifted"
+            );
         }
         assert_eq!(
-            default.check_ip("meta", ip("169.254.169.254")).unwrap_err().to_string(),
+            default
+                .check_ip("meta", ip("169.254.169.254"))
+                .unwrap_err()
+                .to_string(),
             "meta points to a link-local or cloud metadata address (169.254.169.254), which this agent refuses"
         );
         assert_eq!(
-            limited.check_ip("db", ip("10.1.1.1")).unwrap_err().to_string(),
+            limited
+                .check_ip("db", ip("10.1.1.1"))
+                .unwrap_err()
+                .to_string(),
             "db points to 10.1.1.1, outside the internal ranges this agent may reach"
         );
     }

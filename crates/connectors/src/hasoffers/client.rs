@@ -125,8 +125,9 @@ impl ProxySettings {
         } else {
             format!("http://{}", raw.trim())
         };
-        let url = Url::parse(&with_scheme)
-            .map_err(|_| "HTTPS_PROXY is not a URL such as http://proxy.example:3128".to_string())?;
+        let url = Url::parse(&with_scheme).map_err(|_| {
+            "HTTPS_PROXY is not a URL such as http://proxy.example:3128".to_string()
+        })?;
         if url.host_str().is_none() {
             return Err("HTTPS_PROXY has no host name".into());
         }
@@ -211,7 +212,10 @@ impl TuneClient {
         let mut builder = reqwest::Client::builder().no_proxy();
         if let Some(proxy) = &config.proxy {
             config.policy.proxy_host = proxy.url.host_str().map(str::to_string);
-            let no_proxy = proxy.no_proxy.as_deref().and_then(reqwest::NoProxy::from_string);
+            let no_proxy = proxy
+                .no_proxy
+                .as_deref()
+                .and_then(reqwest::NoProxy::from_string);
             builder = builder.proxy(
                 reqwest::Proxy::all(proxy.url.clone())
                     .map_err(init)?
