@@ -54,6 +54,22 @@ fn settings(state: &AppState, connection: &Connection) -> AppResult<ConnectionSe
     })
 }
 
+/// A run of `connection` on its corporate agent, asked for by `user`.
+fn on_agent<'a>(
+    agent: &'a crate::agents::model::CloudAgent,
+    user: &'a CurrentUser,
+    connection: &'a Connection,
+    settings: &'a ConnectionSettings,
+) -> agent_run::OnAgent<'a> {
+    agent_run::OnAgent {
+        agent,
+        queued_by: &user.email,
+        connection_id: connection.id,
+        connector: &connection.connector,
+        settings,
+    }
+}
+
 async fn history(state: &AppState, id: Uuid, user: &CurrentUser) -> AppResult<TestHistoryPartial> {
     let mut conn = state.pool.get().await?;
     let runs = runs::recent(&mut conn, id, runs::HISTORY_LENGTH).await?;
@@ -93,15 +109,8 @@ pub(crate) async fn test_connection(
         Placement::Server => (connector.test_connection(&settings).await, None),
         Placement::Refused(outcome) => (outcome, None),
         Placement::Agent(agent) => {
-            agent_run::test_connection(
-                &state,
-                &agent,
-                &user.email,
-                connection.id,
-                &connection.connector,
-                &settings,
-            )
-            .await?
+            agent_run::test_connection(&state, on_agent(&agent, &user, &connection, &settings))
+                .await?
         }
     };
     tracing::info!(
@@ -172,11 +181,7 @@ pub(crate) async fn test_query(
         Placement::Agent(agent) => {
             agent_run::test_query(
                 &state,
-                &agent,
-                &user.email,
-                connection.id,
-                &connection.connector,
-                &settings,
+                on_agent(&agent, &user, &connection, &settings),
                 &text,
                 PREVIEW_ROWS,
             )

@@ -108,16 +108,31 @@ fn busy(agent: &CloudAgent) -> TestOutcome {
     ))
 }
 
+/// One connection's run on a corporate agent, as a person asked for it.
+pub(crate) struct OnAgent<'a> {
+    pub agent: &'a CloudAgent,
+    /// Who asked (their email), for the job row.
+    pub queued_by: &'a str,
+    pub connection_id: Uuid,
+    /// The connector kind, e.g. `hasoffers`.
+    pub connector: &'a str,
+    pub settings: &'a ConnectionSettings,
+}
+
 async fn run(
     state: &AppState,
-    agent: &CloudAgent,
-    queued_by: &str,
-    connection_id: Uuid,
+    on: &OnAgent<'_>,
     kind: JobKind,
     payload: Payload,
-    settings: &ConnectionSettings,
     calls: u32,
 ) -> AppResult<Result<(JobResult, RanOn), TestOutcome>> {
+    let OnAgent {
+        agent,
+        queued_by,
+        connection_id,
+        settings,
+        ..
+    } = *on;
     let id = service::enqueue(
         &state.pool,
         &state.secrets,
@@ -160,23 +175,10 @@ async fn run(
 /// Test Connection on a corporate agent.
 pub(crate) async fn test_connection(
     state: &AppState,
-    agent: &CloudAgent,
-    queued_by: &str,
-    connection_id: Uuid,
-    connector: &str,
-    settings: &ConnectionSettings,
+    on: OnAgent<'_>,
 ) -> AppResult<(TestOutcome, Option<RanOn>)> {
-    let result = run(
-        state,
-        agent,
-        queued_by,
-        connection_id,
-        JobKind::TestConnection,
-        payload(connector, settings),
-        settings,
-        2,
-    )
-    .await?;
+    let work = payload(on.connector, on.settings);
+    let result = run(state, &on, JobKind::TestConnection, work, 2).await?;
     Ok(match result {
         Ok((JobResult::TestConnection(outcome), ran_on)) => (outcome, Some(ran_on)),
         Ok((_, ran_on)) => (
@@ -190,28 +192,14 @@ pub(crate) async fn test_connection(
 /// Test Query on a corporate agent.
 pub(crate) async fn test_query(
     state: &AppState,
-    agent: &CloudAgent,
-    queued_by: &str,
-    connection_id: Uuid,
-    connector: &str,
-    settings: &ConnectionSettings,
+    on: OnAgent<'_>,
     query: &str,
     max_rows: usize,
 ) -> AppResult<(QueryOutcome, Option<RanOn>)> {
-    let mut work = payload(connector, settings);
+    let mut work = payload(on.connector, on.settings);
     work.query = Some(query.to_string());
     work.max_rows = Some(max_rows);
-    let result = run(
-        state,
-        agent,
-        queued_by,
-        connection_id,
-        JobKind::TestQuery,
-        work,
-        settings,
-        10,
-    )
-    .await?;
+    let result = run(state, &on, JobKind::TestQuery, work, 10).await?;
     Ok(match result {
         Ok((JobResult::TestQuery(outcome), ran_on)) => (outcome, Some(ran_on)),
         Ok((_, ran_on)) => (

@@ -175,10 +175,10 @@ impl Drop for CancelOnDrop {
         let (pool, id) = (self.pool.clone(), self.id);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                if let Ok(mut conn) = pool.get().await {
-                    if let Err(error) = model::cancel(&mut conn, id).await {
-                        tracing::warn!(job.id = %id, error = %error, "cancelling an abandoned job failed");
-                    }
+                if let Ok(mut conn) = pool.get().await
+                    && let Err(error) = model::cancel(&mut conn, id).await
+                {
+                    tracing::warn!(job.id = %id, error = %error, "cancelling an abandoned job failed");
                 }
             });
         }
