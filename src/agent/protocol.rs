@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use junction_connectors::{FieldValues, QueryOutcome, TestOutcome};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -137,7 +137,8 @@ impl std::fmt::Debug for JobSettings {
 
 /// The secret goes over the wire as a plain string (inside TLS) and back into a `SecretString`.
 mod secret {
-    use super::*;
+    use secrecy::{ExposeSecret, SecretString};
+    use serde::Deserialize;
 
     pub(super) fn serialize<S: serde::Serializer>(
         secret: &SecretString,
@@ -207,6 +208,7 @@ pub enum JobResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
 
     #[test]
     fn the_key_travels_in_a_claimed_job_and_nowhere_in_its_debug_form() {

@@ -10,7 +10,11 @@ use futures_util::StreamExt;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::{JOB_CHANNEL, WORK_CHANNEL};
+/// The channel an enqueue notifies, with the agent's id as payload: wakes its long poll.
+pub(crate) const WORK_CHANNEL: &str = "junction_agent_work";
+/// The channel a job's progress notifies (result, chunk stored or sent, cancelled, reaped),
+/// with the job's id as payload.
+pub(crate) const JOB_CHANNEL: &str = "junction_job_events";
 
 /// Something a waiter may care about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

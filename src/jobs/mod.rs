@@ -15,11 +15,7 @@ pub(crate) mod service;
 
 use std::time::Duration;
 
-/// The channel an enqueue notifies, with the agent's id as payload: wakes its long poll.
-pub(crate) const WORK_CHANNEL: &str = "junction_agent_work";
-/// The channel a job's progress notifies (result, chunk stored or sent, cancelled, reaped),
-/// with the job's id as payload.
-pub(crate) const JOB_CHANNEL: &str = "junction_job_events";
+pub(crate) use listener::{JOB_CHANNEL, WORK_CHANNEL};
 
 /// How often a waiter re-checks the database even without a notification.
 pub(crate) const RECHECK: Duration = Duration::from_secs(1);
