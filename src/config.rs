@@ -25,6 +25,8 @@
 //! | `JUNCTION_SCHEDULER` | `true` | Run scheduled connection tests in this instance (each due test runs once across instances). |
 //! | `JUNCTION_SCHEDULER_CONCURRENCY` | `8` | Scheduled tests one instance runs at the same time at most; more due tests run late. |
 //! | `JUNCTION_SCHEDULER_TICK_MS` | `5000` | How often an instance looks for due tests. |
+//! | `JUNCTION_AGENT_POLL_MS`, `JUNCTION_AGENT_HEARTBEAT_MS`, `JUNCTION_AGENT_LEASE_MS` | `25000`, `10000`, `30000` | Corporate agents: how long a poll for work is held, how often they send a heartbeat, how long a claimed job stays theirs without one. |
+//! | `JUNCTION_AGENT_OFFLINE_MS`, `JUNCTION_AGENT_CLAIM_WAIT_MS` | `30000`, `10000` | An agent not seen this long is offline (runs on it are answered at once); a job not claimed this long is cancelled. |
 //! | `RUST_LOG` | `info` | Log filter (tracing `EnvFilter` syntax). |
 
 use std::net::SocketAddr;
@@ -171,6 +173,9 @@ pub struct Config {
     /// Scheduled tests (connection health).
     #[command(flatten)]
     pub monitoring: crate::monitoring::settings::MonitoringSettings,
+    /// The timing of the corporate agents' protocol and queue.
+    #[command(flatten)]
+    pub agent: crate::jobs::AgentSettings,
 }
 
 /// How log lines are written.
@@ -216,6 +221,9 @@ pub struct Cli {
 
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
+    /// Run a corporate agent: connect out to a Junction server and run its connections' work
+    /// inside this network.
+    Agent(crate::agent::config::AgentArgs),
     /// Create a user, or reset a user's password, from the shell.
     #[command(subcommand)]
     User(UserCommand),
@@ -289,6 +297,7 @@ impl Config {
             metrics_bind: None,
             log_format: LogFormat::Text,
             monitoring: crate::monitoring::settings::MonitoringSettings::for_tests(),
+            agent: crate::jobs::AgentSettings::default(),
         }
     }
 

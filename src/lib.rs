@@ -3,10 +3,12 @@
 //! The binary (`main.rs`) and the tests reach the app through the public modules below; every
 //! feature module is private to the crate.
 
+pub mod agent;
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod jobs;
 pub mod monitoring;
 pub mod routes;
 pub mod startup;

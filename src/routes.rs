@@ -48,6 +48,8 @@ route_table! {
     get "/agents/{id}" => agents::handlers::edit_agent_form,
     post "/agents/{id}" => agents::handlers::rename_agent,
     post "/agents/{id}/delete" => agents::handlers::delete_agent,
+    post "/agents/{id}/token" => agents::handlers::rotate_agent_token,
+    post "/agents/{id}/active" => agents::handlers::set_agent_active,
     get "/audit" => audit::handlers::list_audit_events,
     get "/users" => users::handlers::list_users,
     get "/users/new" => users::handlers::new_user_form,
@@ -56,4 +58,25 @@ route_table! {
     post "/users/{id}" => users::handlers::save_user,
     post "/users/{id}/password" => users::handlers::reset_user_password,
     post "/users/{id}/delete" => users::handlers::delete_user,
+}
+
+/// The endpoints corporate agents call, authenticated by the agent's token instead of a session
+/// (see `agent::protocol`).
+pub const AGENT_ROUTES: &[&str] = &[
+    "/agent/v1/hello",
+    "/agent/v1/jobs/next",
+    "/agent/v1/heartbeat",
+    "/agent/v1/jobs/{id}/result",
+];
+
+pub fn configure_agent_api(cfg: &mut web::ServiceConfig) {
+    use agents::api;
+    cfg.service(
+        web::scope("/agent/v1")
+            .app_data(api::json_config())
+            .route("/hello", web::post().to(api::hello))
+            .route("/jobs/next", web::post().to(api::next_job))
+            .route("/heartbeat", web::post().to(api::heartbeat))
+            .route("/jobs/{id}/result", web::post().to(api::job_result)),
+    );
 }

@@ -31,7 +31,8 @@ pub struct Application {
     metrics: Option<(u16, Server)>,
     shutdown: Shutdown,
     shutdown_timeout: Duration,
-    /// Housekeeping, the session cache's listener and the scheduler; stopped with the server.
+    /// Housekeeping, the session cache's listener, the scheduler and the agent queue's listener
+    /// and lease reaper; stopped with the server.
     background: Vec<tokio::task::JoinHandle<()>>,
     // Declared after `server` so the database outlives it when dropped.
     embedded: Option<EmbeddedPostgres>,
@@ -152,6 +153,8 @@ impl Application {
                 database_url,
                 config.db_timeouts().stall(),
             ),
+            crate::jobs::listener::spawn(state.pool.clone(), state.jobs.events.clone()),
+            crate::jobs::service::spawn_reaper(state.pool.clone(), state.jobs.clone()),
         ];
         let shutdown = Shutdown::default();
         let shutdown_timeout = Duration::from_secs(config.shutdown_timeout_secs);
@@ -186,6 +189,7 @@ impl Application {
                 .app_data(extractor_errors::form())
                 .app_data(extractor_errors::query())
                 .configure(routes::configure)
+                .configure(routes::configure_agent_api)
                 .default_service(web::to(not_found))
         })
         // We handle the signals (see `run_until_stopped`); actix would cut downloads.

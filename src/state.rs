@@ -25,6 +25,8 @@ pub struct AppState {
     pub(crate) setup_code: Option<SetupCode>,
     /// Who is signed in, remembered for a moment (see the module).
     pub(crate) sessions: Arc<SessionCache>,
+    /// The queue of corporate agents' work, as this instance waits on it.
+    pub(crate) jobs: crate::jobs::Jobs,
 }
 
 impl AppState {
@@ -47,6 +49,7 @@ impl AppState {
             setup_code,
             sessions: Arc::default(),
             secrets,
+            jobs: crate::jobs::Jobs::new(&config.agent),
         })
     }
 }

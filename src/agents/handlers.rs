@@ -1,5 +1,6 @@
-//! The Agents page: everyone signed in sees the agents; Agents Admins (and System Admins) add,
-//! rename and delete corporate agents. The built-in "IConduct" agent cannot be changed.
+//! The Agents page: everyone signed in sees the agents and their status; Agents Admins (and
+//! System Admins) add, rename, re-key, deactivate and delete corporate agents. The built-in
+//! "IConduct" agent cannot be changed.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -8,7 +9,7 @@ use uuid::Uuid;
 
 use super::model;
 use super::service::{self, AgentFailure};
-use super::views::{AgentFormPage, AgentsPage};
+use super::views::{AgentFormPage, AgentRow, AgentTokenPage, AgentsPage};
 use crate::auth::{CurrentUser, Permission};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -32,9 +33,13 @@ async fn list_page(
     let mut conn = state.pool.get().await?;
     let agents = model::list_with_usage(&mut conn).await?;
     drop(conn);
+    let offline_after = state.jobs.timing.offline_after;
     let page = AgentsPage {
         layout: Layout::new(request, Nav::Agents),
-        agents,
+        agents: agents
+            .into_iter()
+            .map(|usage| AgentRow::new(usage, offline_after))
+            .collect(),
         new_name,
         new_name_error: error,
     };
@@ -62,7 +67,7 @@ pub(crate) async fn create_agent(
     let result = service::create(&mut conn, user.actor(), &typed).await;
     drop(conn);
     match result {
-        Ok(_) => Ok(see_other("/agents").finish()),
+        Ok((agent, token)) => token_page(&request, &agent, token, true),
         Err(AgentFailure::InvalidName(message)) => {
             list_page(
                 &state,
@@ -83,7 +88,7 @@ fn unexpected(failure: AgentFailure) -> AppError {
         AgentFailure::BuiltIn => AppError::BadRequest(BUILTIN.into()),
         AgentFailure::NotFound => AppError::NotFound,
         AgentFailure::App(error) => error,
-        AgentFailure::InvalidName(_) | AgentFailure::InUse => {
+        AgentFailure::InvalidName(_) | AgentFailure::InUse(_) => {
             AppError::Internal(anyhow::anyhow!("agent refusal without a page to show it"))
         }
     }
@@ -108,14 +113,117 @@ pub(crate) async fn edit_agent_form(
     if found.agent.is_builtin {
         return Err(AppError::BadRequest(BUILTIN.into()));
     }
+    form_page(&state, &request, *path, None, None, StatusCode::OK).await
+}
+
+/// The agent's page: its name form, status, connections, token and activation buttons.
+async fn form_page(
+    state: &AppState,
+    request: &HttpRequest,
+    id: Uuid,
+    typed_name: Option<&str>,
+    error: Option<String>,
+    status: StatusCode,
+) -> AppResult<HttpResponse> {
+    let found = usage(state, id).await?;
+    let mut conn = state.pool.get().await?;
+    let connections = model::connections_of(&mut conn, id).await?;
+    drop(conn);
     let page = AgentFormPage {
-        layout: Layout::new(&request, Nav::Agents),
-        id: found.agent.id,
-        name: &found.agent.name,
-        connections: found.connections,
-        error: None,
+        layout: Layout::new(request, Nav::Agents),
+        name: typed_name.unwrap_or(&found.agent.name).to_string(),
+        row: AgentRow::new(found, state.jobs.timing.offline_after),
+        connections,
+        error,
     };
-    render_page(&page, StatusCode::OK, &request)
+    render_page(&page, status, request)
+}
+
+/// The registration token, shown this once, with the command that starts the agent.
+fn token_page(
+    request: &HttpRequest,
+    agent: &model::CloudAgent,
+    token: String,
+    created: bool,
+) -> AppResult<HttpResponse> {
+    let server = {
+        let info = request.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    };
+    let page = AgentTokenPage {
+        layout: Layout::new(request, Nav::Agents),
+        id: agent.id,
+        name: agent.name.clone(),
+        token,
+        server,
+        created,
+    };
+    let mut response = render_page(&page, StatusCode::OK, request)?;
+    // The token is on this page only: never kept by a cache or shown again from history.
+    response.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+/// POST /agents/{id}/token — a new token; the old one stops working at once.
+pub(crate) async fn rotate_agent_token(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    user.require(Permission::ManageAgents)?;
+    let mut conn = state.pool.get().await?;
+    let result = service::rotate_token(&mut conn, user.actor(), *path).await;
+    drop(conn);
+    match result {
+        Ok((agent, token)) => token_page(&request, &agent, token, false),
+        Err(failure) => Err(unexpected(failure)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ActiveForm {
+    /// "true" to activate, anything else to deactivate.
+    #[serde(default)]
+    active: String,
+}
+
+/// POST /agents/{id}/active — activate or deactivate; deactivating is refused while active
+/// connections use the agent.
+pub(crate) async fn set_agent_active(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+    form: web::Form<ActiveForm>,
+) -> AppResult<HttpResponse> {
+    user.require(Permission::ManageAgents)?;
+    let active = form.active == "true";
+    let mut conn = state.pool.get().await?;
+    let result = service::set_active(&mut conn, user.actor(), *path, active).await;
+    drop(conn);
+    match result {
+        Ok(agent) => Ok(see_other(&format!("/agents/{}", agent.id)).finish()),
+        Err(AgentFailure::InUse(names)) => {
+            let message = format!(
+                "Active connections use this agent: {}. Move them to another agent or make them inactive first.",
+                names.join(", ")
+            );
+            form_page(
+                &state,
+                &request,
+                *path,
+                None,
+                Some(message),
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+        Err(failure) => Err(unexpected(failure)),
+    }
 }
 
 /// POST /agents/{id} — rename.
@@ -134,15 +242,15 @@ pub(crate) async fn rename_agent(
     match result {
         Ok(_) => Ok(see_other("/agents").finish()),
         Err(AgentFailure::InvalidName(message)) => {
-            let found = usage(&state, *path).await?;
-            let page = AgentFormPage {
-                layout: Layout::new(&request, Nav::Agents),
-                id: found.agent.id,
-                name: &typed,
-                connections: found.connections,
-                error: Some(message),
-            };
-            render_page(&page, StatusCode::UNPROCESSABLE_ENTITY, &request)
+            form_page(
+                &state,
+                &request,
+                *path,
+                Some(&typed),
+                Some(message),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(failure) => Err(unexpected(failure)),
     }
@@ -161,19 +269,20 @@ pub(crate) async fn delete_agent(
     drop(conn);
     match result {
         Ok(_) => Ok(see_other("/agents").finish()),
-        Err(AgentFailure::InUse) => {
-            let found = usage(&state, *path).await?;
-            let connections = found.connections;
-            let page = AgentFormPage {
-                layout: Layout::new(&request, Nav::Agents),
-                id: found.agent.id,
-                name: &found.agent.name,
-                connections,
-                error: Some(format!(
-                    "{connections} connections (deleted ones included, for their 30 days) use this agent: move them to another agent first."
-                )),
-            };
-            render_page(&page, StatusCode::CONFLICT, &request)
+        Err(AgentFailure::InUse(names)) => {
+            let message = format!(
+                "These connections use this agent: {}. Move them to another agent first (deleted ones count until they are purged).",
+                names.join(", ")
+            );
+            form_page(
+                &state,
+                &request,
+                *path,
+                None,
+                Some(message),
+                StatusCode::CONFLICT,
+            )
+            .await
         }
         Err(AgentFailure::BuiltIn) => Err(AppError::BadRequest(
             "The built-in IConduct agent cannot be deleted.".into(),

@@ -1,5 +1,6 @@
 //! Cloud agent queries.
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
@@ -15,6 +16,130 @@ pub(crate) struct CloudAgent {
     pub id: Uuid,
     pub name: String,
     pub is_builtin: bool,
+    pub is_active: bool,
+    pub token_created_at: Option<DateTime<Utc>>,
+    pub last_seen_at: Option<DateTime<Utc>>,
+    pub agent_version: Option<String>,
+    pub hostname: Option<String>,
+    pub remote_addr: Option<String>,
+}
+
+impl CloudAgent {
+    /// Seen within `offline_after` (the built-in agent, the server itself, always is).
+    pub(crate) fn is_online(&self, offline_after: std::time::Duration) -> bool {
+        self.is_builtin
+            || self.last_seen_at.is_some_and(|seen| {
+                (Utc::now() - seen).to_std().unwrap_or_default() <= offline_after
+            })
+    }
+}
+
+pub(crate) async fn find(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<CloudAgent>> {
+    cloud_agents::table
+        .find(id)
+        .select(CloudAgent::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The agent whose token hashes to `hash`.
+pub(crate) async fn find_by_token_hash(
+    conn: &mut diesel_async::AsyncPgConnection,
+    hash: &[u8],
+) -> QueryResult<Option<CloudAgent>> {
+    cloud_agents::table
+        .filter(cloud_agents::token_hash.eq(hash))
+        .filter(cloud_agents::is_builtin.eq(false))
+        .select(CloudAgent::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// What the agent said about itself when it connected, and where it connected from.
+pub(crate) async fn record_hello(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: Uuid,
+    version: &str,
+    hostname: &str,
+    remote_addr: Option<&str>,
+) -> QueryResult<()> {
+    diesel::update(cloud_agents::table.find(id))
+        .set((
+            cloud_agents::last_seen_at.eq(diesel::dsl::now),
+            cloud_agents::agent_version.eq(version),
+            cloud_agents::hostname.eq(hostname),
+            cloud_agents::remote_addr.eq(remote_addr),
+        ))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+pub(crate) async fn touch(conn: &mut diesel_async::AsyncPgConnection, id: Uuid) -> QueryResult<()> {
+    diesel::update(cloud_agents::table.find(id))
+        .set(cloud_agents::last_seen_at.eq(diesel::dsl::now))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Sets a new token hash: the old token stops working with this statement.
+pub(crate) async fn set_token_hash(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: Uuid,
+    hash: &[u8],
+) -> QueryResult<usize> {
+    diesel::update(
+        cloud_agents::table
+            .find(id)
+            .filter(cloud_agents::is_builtin.eq(false)),
+    )
+    .set((
+        cloud_agents::token_hash.eq(hash),
+        cloud_agents::token_created_at.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await
+}
+
+pub(crate) async fn set_active(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: Uuid,
+    active: bool,
+) -> QueryResult<usize> {
+    diesel::update(
+        cloud_agents::table
+            .find(id)
+            .filter(cloud_agents::is_builtin.eq(false)),
+    )
+    .set(cloud_agents::is_active.eq(active))
+    .execute(conn)
+    .await
+}
+
+/// The connections on an agent (deleted ones in their restore window included), by name:
+/// (id, name, is active, is deleted).
+pub(crate) async fn connections_of(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Vec<(Uuid, String, bool, bool)>> {
+    use crate::db::schema::connections;
+    connections::table
+        .filter(connections::cloud_agent_id.eq(id))
+        .select((
+            connections::id,
+            connections::name,
+            connections::is_active,
+            connections::deleted_at.is_not_null(),
+        ))
+        .order(connections::name.asc())
+        .load(conn)
+        .await
 }
 
 /// Every agent, the built-in one first, then by name.
@@ -140,9 +265,16 @@ fn classify(error: diesel::result::Error) -> AgentWriteError {
 pub(crate) async fn insert(
     conn: &mut diesel_async::AsyncPgConnection,
     name: &str,
+    name_key: &str,
+    token_hash: &[u8],
 ) -> Result<CloudAgent, AgentWriteError> {
     diesel::insert_into(cloud_agents::table)
-        .values(cloud_agents::name.eq(name))
+        .values((
+            cloud_agents::name.eq(name),
+            cloud_agents::name_key.eq(name_key),
+            cloud_agents::token_hash.eq(token_hash),
+            cloud_agents::token_created_at.eq(diesel::dsl::now),
+        ))
         .returning(CloudAgent::as_returning())
         .get_result(conn)
         .await
@@ -154,13 +286,17 @@ pub(crate) async fn rename(
     conn: &mut diesel_async::AsyncPgConnection,
     id: Uuid,
     name: &str,
+    name_key: &str,
 ) -> Result<Option<CloudAgent>, AgentWriteError> {
     diesel::update(
         cloud_agents::table
             .find(id)
             .filter(cloud_agents::is_builtin.eq(false)),
     )
-    .set(cloud_agents::name.eq(name))
+    .set((
+        cloud_agents::name.eq(name),
+        cloud_agents::name_key.eq(name_key),
+    ))
     .returning(CloudAgent::as_returning())
     .get_result(conn)
     .await

@@ -13,9 +13,12 @@ use crate::state::AppState;
 
 pub(crate) const SESSION_COOKIE: &str = "junction_session";
 
-/// Paths reachable without a session: sign-in, first-run setup, the probes, static files.
+/// Paths reachable without a session: sign-in, first-run setup, the probes, static files, and
+/// the agent protocol (authenticated by each agent's token instead).
 pub(crate) fn is_public(path: &str) -> bool {
-    matches!(path, "/signin" | "/setup" | "/health" | "/ready") || path.starts_with("/static/")
+    matches!(path, "/signin" | "/setup" | "/health" | "/ready")
+        || path.starts_with("/static/")
+        || path.starts_with(crate::agent::protocol::PREFIX)
 }
 
 /// The session cookie: `HttpOnly`, `SameSite=Lax`, `Secure` when served over https.

@@ -12,9 +12,9 @@ use super::model::{self, Connection};
 use super::runs::{self, NewRun};
 use super::service;
 use super::views::{QueryResultPartial, TestHistoryPartial, TestResultPartial};
-use crate::agents::model::BUILTIN_AGENT_ID;
 use crate::auth::{CurrentUser, Permission};
 use crate::error::{AppError, AppResult};
+use crate::jobs::run::{self as agent_run, Placement};
 use crate::state::AppState;
 use crate::views::{is_htmx, render_fragment, see_other};
 use junction_connectors::TestOutcome;
@@ -40,10 +40,9 @@ fn connector<'a>(state: &'a AppState, connection: &Connection) -> AppResult<&'a 
 fn settings(state: &AppState, connection: &Connection) -> AppResult<ConnectionSettings> {
     Ok(ConnectionSettings {
         timeout: std::time::Duration::from_millis(connection.timeout_ms.max(1) as u64),
-        // The built-in cloud agent runs in our network: it may not reach private addresses
-        // unless the operator allows it. A corporate agent exists to reach internal systems.
-        allow_private_targets: state.connectors.allow_private_targets
-            || connection.cloud_agent_id != BUILTIN_AGENT_ID,
+        // Only what the operator allowed the server; a corporate agent's own policy applies on
+        // the agent (work for it never runs here: see `jobs::run::placement`).
+        allow_private_targets: state.connectors.allow_private_targets,
         fields: FieldValues::from_iter([
             ("server_url", connection.server_url.as_str()),
             (
@@ -53,6 +52,22 @@ fn settings(state: &AppState, connection: &Connection) -> AppResult<ConnectionSe
         ]),
         secret: service::open_key(&state.secrets, connection)?,
     })
+}
+
+/// A run of `connection` on its corporate agent, asked for by `queued_by`.
+fn on_agent<'a>(
+    agent: &'a crate::agents::model::CloudAgent,
+    queued_by: &'a str,
+    connection: &'a Connection,
+    settings: &'a ConnectionSettings,
+) -> agent_run::OnAgent<'a> {
+    agent_run::OnAgent {
+        agent,
+        queued_by,
+        connection_id: connection.id,
+        connector: &connection.connector,
+        settings,
+    }
 }
 
 async fn history(state: &AppState, id: Uuid, user: &CurrentUser) -> AppResult<TestHistoryPartial> {
@@ -87,15 +102,23 @@ fn run_of_outcome(connection: &Connection, kind: &str, outcome: &TestOutcome) ->
     }
 }
 
-/// Test Connection itself, the same for a person's click and a scheduled test: calls the
-/// connector in-process (the built-in agent) and reports the outcome; records nothing.
+/// Test Connection itself, the same for a person's click and a scheduled test: in-process for
+/// the built-in agent, through the queue for a corporate one; records nothing.
 pub(crate) async fn run_connection_test(
     state: &AppState,
     connection: &Connection,
-) -> AppResult<TestOutcome> {
-    let outcome = connector(state, connection)?
-        .test_connection(&settings(state, connection)?)
-        .await;
+    queued_by: &str,
+) -> AppResult<(TestOutcome, Option<agent_run::RanOn>)> {
+    let connector = connector(state, connection)?;
+    let settings = settings(state, connection)?;
+    let (outcome, ran_on) = match agent_run::placement(state, connection.cloud_agent_id).await? {
+        Placement::Server => (connector.test_connection(&settings).await, None),
+        Placement::Refused(outcome) => (outcome, None),
+        Placement::Agent(agent) => {
+            agent_run::test_connection(state, on_agent(&agent, queued_by, connection, &settings))
+                .await?
+        }
+    };
     tracing::info!(
         connection.id = %connection.id,
         outcome = outcome.code.as_str(),
@@ -109,7 +132,7 @@ pub(crate) async fn run_connection_test(
         outcome.code.as_str(),
         std::time::Duration::from_millis(outcome.elapsed_ms),
     );
-    Ok(outcome)
+    Ok((outcome, ran_on))
 }
 
 /// The history row of a scheduled Test Connection.
@@ -130,7 +153,7 @@ pub(crate) async fn test_connection(
 ) -> AppResult<HttpResponse> {
     user.require(Permission::ManageConnections)?;
     let connection = load(&state, *path).await?;
-    let outcome = run_connection_test(&state, &connection).await?;
+    let (outcome, ran_on) = run_connection_test(&state, &connection, &user.email).await?;
     let mut conn = state.pool.get().await?;
     runs::record(
         &mut conn,
@@ -145,6 +168,7 @@ pub(crate) async fn test_connection(
     }
     let partial = TestResultPartial {
         outcome,
+        ran_on: ran_on.map(|r| r.summary()),
         timeout_ms: connection.timeout_ms,
         history: history(&state, connection.id, &user).await?,
     };
@@ -172,9 +196,26 @@ pub(crate) async fn test_query(
         .query
         .unwrap_or_else(|| connection.query.clone());
     let text: String = text.chars().take(super::form::QUERY_MAX as usize).collect();
-    let outcome = connector(&state, &connection)?
-        .preview_query(&settings(&state, &connection)?, &text, PREVIEW_ROWS)
-        .await;
+    let connector = connector(&state, &connection)?;
+    let settings = settings(&state, &connection)?;
+    let (outcome, ran_on) = match agent_run::placement(&state, connection.cloud_agent_id).await? {
+        Placement::Server => (
+            connector
+                .preview_query(&settings, &text, PREVIEW_ROWS)
+                .await,
+            None,
+        ),
+        Placement::Refused(outcome) => (QueryOutcome::Failed(outcome), None),
+        Placement::Agent(agent) => {
+            agent_run::test_query(
+                &state,
+                on_agent(&agent, &user.email, &connection, &settings),
+                &text,
+                PREVIEW_ROWS,
+            )
+            .await?
+        }
+    };
     let summary = match &outcome {
         QueryOutcome::Rows(preview) => TestOutcome::new(
             junction_connectors::OutcomeCode::Success,
@@ -219,6 +260,7 @@ pub(crate) async fn test_query(
     }
     let partial = QueryResultPartial {
         outcome,
+        ran_on: ran_on.map(|r| r.summary()),
         query: text,
         history: history(&state, connection.id, &user).await?,
     };
@@ -237,6 +279,13 @@ pub(crate) async fn export_csv(
     let connection = load(&state, *path).await?;
     let connector = connector(&state, &connection)?;
     let settings = settings(&state, &connection)?;
+    match agent_run::placement(&state, connection.cloud_agent_id).await? {
+        Placement::Server => {}
+        Placement::Refused(outcome) => return Err(AppError::BadRequest(outcome.message)),
+        Placement::Agent(agent) => {
+            return Err(AppError::BadRequest(agent_run::export_refused(&agent)));
+        }
+    }
     if let Err(mistake) = connector.check_query(&settings, &connection.query) {
         return Err(AppError::BadRequest(format!(
             "The saved query is not valid, so there is nothing to download: {}",

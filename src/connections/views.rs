@@ -395,6 +395,8 @@ impl TestHistoryPartial {
 #[template(path = "connections/_test_result.html")]
 pub(crate) struct TestResultPartial {
     pub outcome: TestOutcome,
+    /// Which corporate agent ran it and where the time went, when one did.
+    pub ran_on: Option<String>,
     pub timeout_ms: i32,
     pub history: TestHistoryPartial,
 }
@@ -410,6 +412,8 @@ impl TestResultPartial {
 #[template(path = "connections/_query_result.html")]
 pub(crate) struct QueryResultPartial {
     pub outcome: QueryOutcome,
+    /// Which corporate agent ran it and where the time went, when one did.
+    pub ran_on: Option<String>,
     pub query: String,
     pub history: TestHistoryPartial,
 }

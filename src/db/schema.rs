@@ -9,11 +9,51 @@ diesel::table! {
 }
 
 diesel::table! {
+    agent_job_chunks (job_id, seq) {
+        job_id -> Uuid,
+        seq -> Int4,
+        data -> Bytea,
+    }
+}
+
+diesel::table! {
+    agent_jobs (id) {
+        id -> Uuid,
+        agent_id -> Uuid,
+        connection_id -> Nullable<Uuid>,
+        kind -> Text,
+        priority -> Int2,
+        status -> Text,
+        payload -> Jsonb,
+        secret_sealed -> Nullable<Bytea>,
+        attempts -> Int4,
+        lease_token -> Nullable<Uuid>,
+        lease_expires_at -> Nullable<Timestamptz>,
+        output_started -> Bool,
+        queued_at -> Timestamptz,
+        claimed_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+        result -> Nullable<Jsonb>,
+        error -> Nullable<Text>,
+        agent_ms -> Nullable<Int4>,
+        queued_by -> Text,
+    }
+}
+
+diesel::table! {
     cloud_agents (id) {
         id -> Uuid,
         name -> Text,
         is_builtin -> Bool,
         created_at -> Timestamptz,
+        token_hash -> Nullable<Bytea>,
+        token_created_at -> Nullable<Timestamptz>,
+        is_active -> Bool,
+        last_seen_at -> Nullable<Timestamptz>,
+        agent_version -> Nullable<Text>,
+        hostname -> Nullable<Text>,
+        remote_addr -> Nullable<Text>,
+        name_key -> Nullable<Text>,
     }
 }
 
@@ -130,12 +170,17 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(agent_job_chunks -> agent_jobs (job_id));
+diesel::joinable!(agent_jobs -> cloud_agents (agent_id));
+diesel::joinable!(agent_jobs -> connections (connection_id));
 diesel::joinable!(connections -> cloud_agents (cloud_agent_id));
 diesel::joinable!(connection_tests -> connections (connection_id));
 diesel::joinable!(connection_test_daily -> connections (connection_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    agent_job_chunks,
+    agent_jobs,
     app_meta,
     audit_events,
     cloud_agents,

@@ -104,14 +104,15 @@ async fn run_and_record(state: &AppState, claim: &Claim) -> AppResult<()> {
     Ok(())
 }
 
-/// The seam between the schedule and whoever runs the test. Today every connection is tested
-/// in-process, exactly as a person's click is; connections on a corporate Cloud Agent are to go
-/// through the agent's job queue here, with background priority.
+/// The seam between the schedule and whoever runs the test: exactly what a person's click runs,
+/// in-process for the built-in agent and through its queue for a corporate one.
 pub(crate) async fn run_scheduled_test(
     state: &AppState,
     connection: &Connection,
 ) -> AppResult<TestOutcome> {
-    testing::run_connection_test(state, connection).await
+    testing::run_connection_test(state, connection, super::SCHEDULE)
+        .await
+        .map(|(outcome, _)| outcome)
 }
 
 /// How the audit trail names the schedule when a scheduled test changes a connection's health.

@@ -3,10 +3,9 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use junction::db::schema::cloud_agents;
-use tune_sandbox::{DEFAULT_NETWORK_TOKEN, SandboxConfig};
 use uuid::Uuid;
 
-use crate::helpers::{BUILTIN_AGENT, read, spawn_app, spawn_app_with, valid_form, with};
+use crate::helpers::{BUILTIN_AGENT, read, spawn_app, valid_form, with};
 
 async fn agent_id(app: &crate::helpers::TestApp, name: &str) -> Uuid {
     let mut conn = app.db.connect().await;
@@ -39,9 +38,12 @@ async fn agents_admins_add_rename_and_delete_corporate_agents() {
             .await
         }
     };
-    assert_eq!(
-        post("/agents/new".into(), "Head office LAN").await.status,
-        303
+    let created = post("/agents/new".into(), "Head office LAN").await;
+    assert_eq!(created.status, 200, "the token is shown once");
+    assert!(
+        created.body.contains("it is shown only once") && created.body.contains("jat_"),
+        "{}",
+        created.body
     );
     let duplicate = post("/agents/new".into(), "head OFFICE lan").await;
     assert_eq!(duplicate.status, 422);
@@ -68,7 +70,30 @@ async fn agents_admins_add_rename_and_delete_corporate_agents() {
         .await;
     let in_use = post(format!("/agents/{id}/delete"), "").await;
     assert_eq!(in_use.status, 409);
-    assert!(in_use.body.contains("use this agent"));
+    assert!(
+        in_use
+            .body
+            .contains("These connections use this agent: On HQ."),
+        "the refusal names the connections: {}",
+        in_use.body
+    );
+    let deactivate = read(
+        agents_admin
+            .post(app.url(&format!("/agents/{id}/active")))
+            .form(&[("active", "false")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(deactivate.status, 409, "active connections use it");
+    assert!(
+        deactivate
+            .body
+            .contains("Active connections use this agent: On HQ."),
+        "{}",
+        deactivate.body
+    );
     let move_back = with(
         with(valid_form("On HQ"), "version", "1"),
         "cloud_agent_id",
@@ -125,33 +150,32 @@ async fn users_without_the_agents_role_only_see_the_agents() {
 }
 
 #[actix_web::test]
-async fn connections_on_a_corporate_agent_may_reach_internal_addresses() {
-    let app = spawn_app_with(|config| config.allow_private_targets = false).await;
-    let tune = tune_sandbox::spawn(SandboxConfig::default(), 0)
-        .await
-        .unwrap();
+async fn look_alike_agent_names_are_refused_naming_the_existing_agent() {
+    let app = spawn_app().await;
+    for name in [
+        "lConduct",
+        "I\u{0421}onduct",
+        "ICon\u{200B}duct",
+        "ICONDUCT",
+    ] {
+        let page = app.post_form("/agents/new", &[("name", name)]).await;
+        assert_eq!(page.status, 422, "{name:?} was accepted");
+        assert!(
+            page.body
+                .contains("An agent named “IConduct” already exists"),
+            "{name:?}: {}",
+            page.body
+        );
+    }
     assert_eq!(
-        app.post_form("/agents/new", &[("name", "Corp LAN")])
+        app.post_form("/agents/new", &[("name", "Office LAN")])
             .await
             .status,
-        303
+        200
     );
-    let corp = agent_id(&app, "Corp LAN").await.to_string();
-    let url = tune.base_url();
-    let fields = with(
-        with(
-            with(valid_form("internal"), "server_url", &url),
-            "api_key",
-            DEFAULT_NETWORK_TOKEN,
-        ),
-        "cloud_agent_id",
-        &corp,
-    );
-    let id = app.create_connection(&fields).await;
-    let page = app.post_htmx(&format!("/connections/{id}/test"), &[]).await;
-    assert!(
-        page.body.contains("Connected to TUNE network"),
-        "{}",
-        page.body
-    );
+    let twin = app
+        .post_form("/agents/new", &[("name", "0ffice LAN")])
+        .await;
+    assert_eq!(twin.status, 422, "{}", twin.body);
+    assert!(twin.body.contains("“Office LAN” already exists"));
 }

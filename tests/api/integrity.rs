@@ -75,7 +75,8 @@ async fn a_change_whose_audit_entry_cannot_be_written_is_not_made() {
         app.post_form("/agents/new", &[("name", "Branch LAN")])
             .await
             .status,
-        303
+        200,
+        "the new agent's token page"
     );
     let agent: Uuid = {
         let mut conn = app.db.connect().await;

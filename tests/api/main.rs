@@ -4,6 +4,7 @@ mod access;
 mod agents;
 mod architecture;
 mod audit_trail;
+mod cloud_agent;
 mod connections;
 mod helpers;
 mod integrity;

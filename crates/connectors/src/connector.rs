@@ -91,7 +91,7 @@ pub struct Choice {
 }
 
 /// The first rows of a query's result.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueryPreview {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<String>>,
@@ -118,15 +118,17 @@ pub struct QueryPreview {
 }
 
 /// A query refused before anything was sent, with where the mistake is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueryMistake {
     pub message: String,
     pub line: Option<u64>,
     pub column: Option<u64>,
 }
 
-/// How a Test Query ended.
-#[derive(Debug, Clone)]
+/// How a Test Query ended. Like the other outcomes it travels as JSON between a corporate agent
+/// and the server (`{"rows": …}`, `{"invalid": …}` or `{"failed": …}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum QueryOutcome {
     Rows(QueryPreview),
     Invalid(QueryMistake),
@@ -168,4 +170,47 @@ pub trait Connector: Send + Sync {
 
     /// Streams the whole result of `query` as CSV, page by page, in bounded memory.
     fn export_csv(&self, settings: ConnectionSettings, query: String) -> CsvStream;
+
+    /// The rate budget calls with these settings spend (e.g. a TUNE network's), when the
+    /// external system has one: what a server grants a corporate agent calls from.
+    fn pacer_key(&self, _settings: &ConnectionSettings) -> Option<crate::pacer::PacerKey> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::OutcomeCode;
+
+    #[test]
+    fn query_outcomes_come_back_from_json_as_they_were_sent() {
+        let outcomes = [
+            QueryOutcome::Rows(QueryPreview {
+                columns: vec!["id".into(), "name".into()],
+                rows: vec![vec!["1".into(), "Offer \"A\"".into()]],
+                total: Some(120),
+                calls: 2,
+                elapsed_ms: 40,
+                slowest_call_ms: 25,
+                close_to_timeout: false,
+                call_label: "Offer::findAll".into(),
+                truncated: true,
+            }),
+            QueryOutcome::Invalid(QueryMistake {
+                message: "Unknown column".into(),
+                line: Some(1),
+                column: Some(8),
+            }),
+            QueryOutcome::Failed(TestOutcome::new(OutcomeCode::Timeout, "No answer")),
+        ];
+        for outcome in outcomes {
+            let json = serde_json::to_string(&outcome).unwrap();
+            assert_eq!(
+                serde_json::from_str::<QueryOutcome>(&json).unwrap(),
+                outcome,
+                "{json}"
+            );
+        }
+    }
 }

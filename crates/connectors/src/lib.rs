@@ -24,6 +24,9 @@ pub use connector::{
     Choice, ConnectionSettings, Connector, CsvStream, FieldKind, FieldSpec, FieldValues,
     QueryMistake, QueryOutcome, QueryPreview,
 };
+/// CIDR ranges, as [`InternalReach::allow`] takes them.
+pub use ipnet::IpNet;
+pub use outbound::InternalReach;
 pub use outcome::{OutcomeCode, TestOutcome};
 pub use pacer::{Pacer, PacerKey, PacerRefusal, RatePacer, Slot};
-pub use registry::{Connectors, OutboundSettings};
+pub use registry::{AgentOutbound, Connectors, OutboundSettings, ProxySettings};

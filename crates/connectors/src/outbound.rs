@@ -15,20 +15,81 @@
 //!   scheme allow-list (http/https only).
 //!
 //! `allow_private_targets` turns the address check off for local development, the sandbox and tests.
+//! On a corporate agent it is on (reaching internal systems is what an agent is for), limited by
+//! the agent operator's [`InternalReach`]: cloud metadata refused by default, and private
+//! destinations optionally restricted to given ranges.
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
+use ipnet::IpNet;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
 
 /// Where a connector may send requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct OutboundPolicy {
-    /// When true, loopback/private/link-local targets are allowed (local demo, sandbox, tests).
-    /// The project's configuration sets it from an environment variable; it defaults to false.
+    /// When true, loopback/private/link-local targets are allowed (local demo, sandbox, tests,
+    /// corporate agents). The server's configuration sets it from an environment variable; it
+    /// defaults to false.
     pub(crate) allow_private_targets: bool,
+    /// With `allow_private_targets`: the limits a corporate agent's operator set. `None`: none.
+    pub(crate) internal: Option<Arc<InternalReach>>,
+    /// The HTTP proxy's host: resolved without the check (the operator chose it), since with a
+    /// proxy the connection goes there and the proxy reaches the target.
+    pub(crate) proxy_host: Option<String>,
+}
+
+/// What a corporate agent may reach besides public addresses, as its operator decides
+/// (`junction agent --allow CIDR --deny-metadata`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InternalReach {
+    /// When not empty, non-public destinations must fall in one of these ranges. Public
+    /// addresses are always allowed.
+    pub allow: Vec<IpNet>,
+    /// Refuse link-local addresses (169.254.0.0/16, fe80::/10), where cloud metadata services
+    /// answer, and the EC2 IPv6 metadata address fd00:ec2::254, whatever `allow` says.
+    pub deny_metadata: bool,
+}
+
+impl Default for InternalReach {
+    /// Every internal address but cloud metadata.
+    fn default() -> Self {
+        Self {
+            allow: Vec::new(),
+            deny_metadata: true,
+        }
+    }
+}
+
+/// The EC2 instance metadata service's IPv6 address (its IPv4 one is link-local).
+const EC2_METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
+
+impl InternalReach {
+    fn check(&self, host: &str, ip: IpAddr) -> Result<(), OutboundRefusal> {
+        let range = blocked_range(ip);
+        let metadata = range == Some(BlockedRange::LinkLocal)
+            || ip == IpAddr::V6(EC2_METADATA_V6)
+            || matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_link_local()));
+        if self.deny_metadata && metadata {
+            return Err(OutboundRefusal::Metadata {
+                host: host.to_string(),
+                ip,
+            });
+        }
+        if range.is_some()
+            && !self.allow.is_empty()
+            && !self.allow.iter().any(|net| net.contains(&ip))
+        {
+            return Err(OutboundRefusal::OutsideAllowed {
+                host: host.to_string(),
+                ip,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Why an address is not a permitted outbound target.
@@ -103,6 +164,14 @@ pub(crate) enum OutboundRefusal {
         /// Which blocked range it falls in.
         range: BlockedRange,
     },
+    /// A corporate agent refuses cloud metadata and link-local addresses (`--deny-metadata`).
+    #[error(
+        "{host} points to a link-local or cloud metadata address ({ip}), which this agent refuses"
+    )]
+    Metadata { host: String, ip: IpAddr },
+    /// A corporate agent limited to some internal ranges (`--allow`) was asked for another.
+    #[error("{host} points to {ip}, outside the internal ranges this agent may reach")]
+    OutsideAllowed { host: String, ip: IpAddr },
 }
 
 /// Returns the blocked range `ip` falls in, or `None` when it is an acceptable public target.
@@ -188,6 +257,8 @@ impl OutboundPolicy {
     pub(crate) const fn strict() -> Self {
         Self {
             allow_private_targets: false,
+            internal: None,
+            proxy_host: None,
         }
     }
 
@@ -195,13 +266,27 @@ impl OutboundPolicy {
     pub(crate) const fn allow_private() -> Self {
         Self {
             allow_private_targets: true,
+            internal: None,
+            proxy_host: None,
+        }
+    }
+
+    /// A corporate agent's: internal addresses within its operator's `reach`.
+    pub(crate) fn internal(reach: InternalReach) -> Self {
+        Self {
+            allow_private_targets: true,
+            internal: Some(Arc::new(reach)),
+            proxy_host: None,
         }
     }
 
     /// Checks one resolved (or literal) address for `host`.
     pub(crate) fn check_ip(&self, host: &str, ip: IpAddr) -> Result<(), OutboundRefusal> {
         if self.allow_private_targets {
-            return Ok(());
+            return match &self.internal {
+                Some(reach) => reach.check(host, ip),
+                None => Ok(()),
+            };
         }
         match blocked_range(ip) {
             Some(range) => Err(OutboundRefusal::BlockedAddress {
@@ -289,7 +374,7 @@ impl StdError for ResolveError {}
 
 /// A `reqwest` DNS resolver that resolves with the system resolver (tokio `lookup_host`) and drops
 /// every address the policy refuses, so the check holds for the address actually connected to.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct GuardedResolver {
     policy: OutboundPolicy,
 }
@@ -303,14 +388,22 @@ impl GuardedResolver {
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let policy = self.policy;
+        let policy = self.policy.clone();
         let host = name.as_str().to_string();
         Box::pin(async move {
             // Port 0: the connector replaces it with the URL's port.
             let found = tokio::net::lookup_host((host.as_str(), 0))
                 .await
                 .map_err(|_| ResolveError::NotFound { host: host.clone() })?;
-            let allowed = policy.filter_addrs(&host, found)?;
+            let allowed = if policy
+                .proxy_host
+                .as_deref()
+                .is_some_and(|proxy| proxy.eq_ignore_ascii_case(&host))
+            {
+                found.collect()
+            } else {
+                policy.filter_addrs(&host, found)?
+            };
             let addrs: Addrs = Box::new(allowed.into_iter());
             Ok(addrs)
         })
@@ -511,6 +604,91 @@ mod tests {
             strict.filter_addrs("h", Vec::new()),
             Err(ResolveError::NotFound { .. })
         ));
+    }
+
+    #[test]
+    fn an_agent_reaches_internal_addresses_but_not_cloud_metadata_unless_its_operator_lifts_it() {
+        let nets = |list: &[&str]| list.iter().map(|n| n.parse().unwrap()).collect::<Vec<_>>();
+        let default = OutboundPolicy::internal(InternalReach::default());
+        let limited = OutboundPolicy::internal(InternalReach {
+            allow: nets(&["10.20.0.0/16", "fd12::/16"]),
+            deny_metadata: true,
+        });
+        let lifted = OutboundPolicy::internal(InternalReach {
+            allow: Vec::new(),
+            deny_metadata: false,
+        });
+        type Case<'a> = (&'a str, bool, bool, bool, &'a str);
+        let cases: &[Case] = &[
+            // (address, default agent, --allow 10.20.0.0/16 fd12::/16, --no-deny-metadata, why)
+            ("10.0.0.5", true, false, true, "a private address"),
+            ("10.20.3.4", true, true, true, "inside the allowed range"),
+            ("127.0.0.1", true, false, true, "loopback is internal too"),
+            ("fd12::1", true, true, true, "an allowed IPv6 range"),
+            (
+                "8.8.8.8",
+                true,
+                true,
+                true,
+                "public addresses are never limited",
+            ),
+            ("169.254.169.254", false, false, true, "cloud metadata"),
+            ("169.254.10.1", false, false, true, "link-local in general"),
+            ("fe80::1", false, false, true, "IPv6 link-local"),
+            (
+                "fd00:ec2::254",
+                false,
+                false,
+                true,
+                "EC2's IPv6 metadata address",
+            ),
+            (
+                "::ffff:169.254.169.254",
+                false,
+                false,
+                true,
+                "metadata behind IPv4-mapped",
+            ),
+        ];
+        for (addr, by_default, when_limited, when_lifted, why) in cases {
+            assert_eq!(
+                default.check_ip("h", ip(addr)).is_ok(),
+                *by_default,
+                "{why}: default"
+            );
+            assert_eq!(
+                limited.check_ip("h", ip(addr)).is_ok(),
+                *when_limited,
+                "{why}: --allow"
+            );
+            assert_eq!(
+                lifted.check_ip("h", ip(addr)).is_ok(),
+                *when_lifted,
+                "{why}: lifted"
+            );
+        }
+        assert_eq!(
+            default
+                .check_ip("meta", ip("169.254.169.254"))
+                .unwrap_err()
+                .to_string(),
+            "meta points to a link-local or cloud metadata address (169.254.169.254), which this agent refuses"
+        );
+        assert_eq!(
+            limited
+                .check_ip("db", ip("10.1.1.1"))
+                .unwrap_err()
+                .to_string(),
+            "db points to 10.1.1.1, outside the internal ranges this agent may reach"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_proxys_own_address_is_not_held_to_the_policy() {
+        let mut policy = OutboundPolicy::strict();
+        policy.proxy_host = Some("LOCALHOST".into());
+        let resolver = GuardedResolver::new(policy);
+        assert!(resolver.resolve("localhost".parse().unwrap()).await.is_ok());
     }
 
     #[tokio::test]

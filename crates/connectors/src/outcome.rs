@@ -7,11 +7,11 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The class of a connection test's result. `as_str` values are stable: they are stored and used by
 /// the UI and in logs, so never rename one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeCode {
     /// The remote API answered and accepted the credentials.
@@ -40,11 +40,14 @@ pub enum OutcomeCode {
     UrlRefused,
     /// Any other network failure (reset, closed connection…).
     Network,
+    /// The corporate agent that should run it is offline, deactivated, busy or stopped
+    /// answering: nothing reached the external system from it.
+    AgentUnavailable,
 }
 
 impl OutcomeCode {
     /// Every code, in declaration order.
-    pub const ALL: [OutcomeCode; 13] = [
+    pub const ALL: [OutcomeCode; 14] = [
         Self::Success,
         Self::AuthRejected,
         Self::IpNotWhitelisted,
@@ -58,6 +61,7 @@ impl OutcomeCode {
         Self::Tls,
         Self::UrlRefused,
         Self::Network,
+        Self::AgentUnavailable,
     ];
 
     /// Stable snake_case code.
@@ -76,6 +80,7 @@ impl OutcomeCode {
             Self::Tls => "tls",
             Self::UrlRefused => "url_refused",
             Self::Network => "network",
+            Self::AgentUnavailable => "agent_unavailable",
         }
     }
 
@@ -104,8 +109,9 @@ pub(crate) fn is_close_to_timeout(elapsed: Duration, timeout: Duration) -> bool 
     !timeout.is_zero() && elapsed.as_secs_f64() > timeout.as_secs_f64() * CLOSE_TO_TIMEOUT_RATIO
 }
 
-/// The result of a connection test, ready to show to an integration administrator.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The result of a connection test, ready to show to an integration administrator. It travels
+/// as JSON from a corporate agent to the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestOutcome {
     /// The result class.
     pub code: OutcomeCode,
@@ -199,6 +205,7 @@ mod tests {
             "tls",
             "url_refused",
             "network",
+            "agent_unavailable",
         ];
         for (code, name) in OutcomeCode::ALL.iter().zip(expected) {
             assert_eq!(code.as_str(), name);
@@ -252,6 +259,17 @@ mod tests {
             Duration::from_millis(1_000)
         ));
         assert!(!is_close_to_timeout(Duration::from_secs(5), Duration::ZERO));
+    }
+
+    #[test]
+    fn an_outcome_comes_back_from_json_as_it_was_sent() {
+        let outcome = TestOutcome::new(OutcomeCode::IpNotWhitelisted, "Not white-listed")
+            .with_hint("Add 203.0.113.7")
+            .with_detail("HTTP 200")
+            .timed(Duration::from_millis(900), Duration::from_millis(1_000));
+        let json = serde_json::to_string(&outcome).unwrap();
+        assert!(json.contains(r#""code":"ip_not_whitelisted""#), "{json}");
+        assert_eq!(serde_json::from_str::<TestOutcome>(&json).unwrap(), outcome);
     }
 
     #[test]

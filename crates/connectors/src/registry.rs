@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use crate::connector::Connector;
 use crate::hasoffers;
+use crate::outbound::InternalReach;
 use crate::pacer::Pacer;
+
+pub use crate::hasoffers::ProxySettings;
 
 /// Settings shared by every connector's outbound calls.
 #[derive(Debug, Clone)]
@@ -14,6 +17,17 @@ pub struct OutboundSettings {
     /// Keeps calls to each TUNE network under its rate limit; one for the whole process (or
     /// one shared with other processes).
     pub tune_pacer: Arc<dyn Pacer>,
+}
+
+/// What a corporate agent's operator decides about its outbound calls.
+#[derive(Debug, Clone)]
+pub struct AgentOutbound {
+    /// Which internal addresses it may reach.
+    pub reach: InternalReach,
+    /// The corporate HTTP proxy, e.g. from `HTTPS_PROXY` ([`ProxySettings::from_env`]).
+    pub proxy: Option<ProxySettings>,
+    /// Sent as `User-Agent`, so the external system's logs tell an agent's calls apart.
+    pub user_agent: String,
 }
 
 /// The live connectors, by kind. Built once; shared by every request.
@@ -29,6 +43,22 @@ impl Connectors {
         Ok(Self {
             hasoffers: hasoffers::HasOffersConnector::new(Arc::clone(&settings.tune_pacer))?,
             allow_private_targets: settings.allow_private_targets,
+        })
+    }
+
+    /// The connectors of a corporate agent: its calls may reach internal systems (within
+    /// `agent.reach`), paced by `settings.tune_pacer` (the budget its server grants), through
+    /// `agent.proxy` when set. `settings.allow_private_targets` is ignored: reaching internal
+    /// systems is what an agent is for.
+    pub fn for_agent(settings: &OutboundSettings, agent: &AgentOutbound) -> anyhow::Result<Self> {
+        Ok(Self {
+            hasoffers: hasoffers::HasOffersConnector::for_agent(
+                Arc::clone(&settings.tune_pacer),
+                agent.reach.clone(),
+                agent.proxy.clone(),
+                agent.user_agent.clone(),
+            )?,
+            allow_private_targets: true,
         })
     }
 

@@ -25,8 +25,11 @@
 //!   URL (e.g. http → https, or the web login host), which is better reported than silently chased
 //!   to another host with the key in tow. The target is named in the message.
 //! * **Outbound safety.** Every call goes through [`OutboundPolicy`]: literal IPs are checked before
-//!   sending and host names at connection time by the [`GuardedResolver`]. No proxy is used, so
-//!   no `HTTP(S)_PROXY` variable can reroute calls around the check.
+//!   sending and host names at connection time by the [`GuardedResolver`]. No proxy is used unless
+//!   one is configured ([`ClientConfig::proxy`], a corporate agent behind its `HTTPS_PROXY`), so
+//!   no stray `HTTP(S)_PROXY` variable can reroute the server's calls around the check. Through a
+//!   proxy the proxy resolves names, so the client first checks what its own resolver says the
+//!   name is (a name it cannot resolve is left to the proxy).
 
 use std::error::Error as StdError;
 use std::sync::Arc;
@@ -97,6 +100,50 @@ pub(crate) struct ClientConfig {
     /// Backstop for connection set-up on the shared HTTP client; per-call timeouts are shorter in
     /// practice and take precedence.
     pub(crate) connect_timeout_ceiling: Duration,
+    /// The HTTP proxy calls go through; `None`: straight to TUNE.
+    pub(crate) proxy: Option<ProxySettings>,
+    /// Sent as `User-Agent`; a corporate agent says it is one.
+    pub(crate) user_agent: String,
+}
+
+/// An HTTP(S) proxy for outbound calls, e.g. a corporate agent's `HTTPS_PROXY`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxySettings {
+    /// `http://proxy.corp:3128` (credentials in the URL are used and never logged).
+    pub url: Url,
+    /// Hosts reached without the proxy, as in `NO_PROXY` (`corp.example,.internal,10.0.0.0/8`).
+    pub no_proxy: Option<String>,
+}
+
+impl ProxySettings {
+    /// From `HTTPS_PROXY` (or `https_proxy`, then `ALL_PROXY`/`all_proxy`) and `NO_PROXY` (or
+    /// `no_proxy`), as curl reads them; `Ok(None)` when no proxy is set.
+    pub fn from_env() -> Result<Option<Self>, String> {
+        let var = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+        };
+        let Some(raw) = var(&["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]) else {
+            return Ok(None);
+        };
+        // curl accepts a bare host:port; so do we.
+        let with_scheme = if raw.contains("://") {
+            raw.trim().to_string()
+        } else {
+            format!("http://{}", raw.trim())
+        };
+        let url = Url::parse(&with_scheme).map_err(|_| {
+            "HTTPS_PROXY is not a URL such as http://proxy.example:3128".to_string()
+        })?;
+        if url.host_str().is_none() {
+            return Err("HTTPS_PROXY has no host name".into());
+        }
+        Ok(Some(Self {
+            url,
+            no_proxy: var(&["NO_PROXY", "no_proxy"]),
+        }))
+    }
 }
 
 impl ClientConfig {
@@ -110,6 +157,8 @@ impl ClientConfig {
             max_get_url_len: 2000,
             max_body_bytes: 64 * 1024 * 1024,
             connect_timeout_ceiling: Duration::from_secs(120),
+            proxy: None,
+            user_agent: USER_AGENT.to_string(),
         }
     }
 }
@@ -158,15 +207,29 @@ enum Attempt {
 
 impl TuneClient {
     /// A client with full configuration (shared pacer, retry policy, limits).
-    pub(crate) fn with_config(config: ClientConfig) -> Result<Self, ClientInitError> {
-        let http = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .no_proxy()
+    pub(crate) fn with_config(mut config: ClientConfig) -> Result<Self, ClientInitError> {
+        let init = |e: reqwest::Error| ClientInitError(e.without_url().to_string());
+        // Only what the caller configured: never the environment's proxy variables by accident.
+        let mut builder = reqwest::Client::builder().no_proxy();
+        if let Some(proxy) = &config.proxy {
+            config.policy.proxy_host = proxy.url.host_str().map(str::to_string);
+            let no_proxy = proxy
+                .no_proxy
+                .as_deref()
+                .and_then(reqwest::NoProxy::from_string);
+            builder = builder.proxy(
+                reqwest::Proxy::all(proxy.url.clone())
+                    .map_err(init)?
+                    .no_proxy(no_proxy),
+            );
+        }
+        let http = builder
+            .user_agent(config.user_agent.clone())
             .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(GuardedResolver::new(config.policy)))
+            .dns_resolver(Arc::new(GuardedResolver::new(config.policy.clone())))
             .connect_timeout(config.connect_timeout_ceiling)
             .build()
-            .map_err(|e| ClientInitError(e.without_url().to_string()))?;
+            .map_err(init)?;
         Ok(Self {
             http,
             config: Arc::new(config),
@@ -190,6 +253,9 @@ impl TuneClient {
             .policy
             .check_url(&endpoint.url)
             .map_err(CallError::UrlRefused)?;
+        if self.config.proxy.is_some() {
+            self.check_name_before_the_proxy(&endpoint.url).await?;
+        }
 
         let retry = self.config.retry;
         let mut attempts = 0u32;
@@ -298,6 +364,21 @@ impl TuneClient {
             }
             retries_left -= 1;
             tokio::time::sleep_until(after_wait).await;
+        }
+    }
+
+    /// Through a proxy, the proxy resolves the name and our resolver is never asked: check what
+    /// our own resolver makes of it first. A name it cannot resolve is the proxy's to reach.
+    async fn check_name_before_the_proxy(&self, url: &Url) -> Result<(), CallError> {
+        let Some(url::Host::Domain(name)) = url.host() else {
+            return Ok(());
+        };
+        let Ok(found) = tokio::net::lookup_host((name, 0)).await else {
+            return Ok(());
+        };
+        match self.config.policy.filter_addrs(name, found) {
+            Err(ResolveError::Refused(refusal)) => Err(CallError::UrlRefused(refusal)),
+            Ok(_) | Err(ResolveError::NotFound { .. }) => Ok(()),
         }
     }
 

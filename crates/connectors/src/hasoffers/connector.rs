@@ -8,7 +8,7 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
-use super::client::{ClientConfig, ClientInitError, TuneClient};
+use super::client::{ClientConfig, ClientInitError, ProxySettings, TuneClient};
 use super::implementation::ImplementationType;
 use super::messages::settings_refused;
 use super::paging::{Pager, Step};
@@ -19,7 +19,7 @@ use crate::connector::{
     ConnectionSettings, Connector, CsvStream, FieldSpec, FieldValues, QueryMistake, QueryOutcome,
     QueryPreview,
 };
-use crate::outbound::OutboundPolicy;
+use crate::outbound::{InternalReach, OutboundPolicy};
 use crate::outcome::{TestOutcome, is_close_to_timeout};
 use crate::pacer::Pacer;
 use crate::spreadsheet::csv_line;
@@ -43,11 +43,33 @@ impl HasOffersConnector {
         Self::with_config(config)
     }
 
+    /// The connector of a corporate agent: internal addresses within `reach`, through `proxy`
+    /// when there is one, introducing itself as `user_agent`.
+    pub(crate) fn for_agent(
+        pacer: Arc<dyn Pacer>,
+        reach: InternalReach,
+        proxy: Option<ProxySettings>,
+        user_agent: String,
+    ) -> Result<Self, ClientInitError> {
+        let mut config = ClientConfig::new(OutboundPolicy::strict());
+        config.pacer = pacer;
+        config.proxy = proxy;
+        config.user_agent = user_agent;
+        Self::with_policies(config, OutboundPolicy::internal(reach))
+    }
+
     /// Both clients from one configuration (same pacer, same limits); only the policy differs.
-    fn with_config(mut config: ClientConfig) -> Result<Self, ClientInitError> {
+    fn with_config(config: ClientConfig) -> Result<Self, ClientInitError> {
+        Self::with_policies(config, OutboundPolicy::allow_private())
+    }
+
+    fn with_policies(
+        mut config: ClientConfig,
+        open: OutboundPolicy,
+    ) -> Result<Self, ClientInitError> {
         config.policy = OutboundPolicy::strict();
         let strict = TuneClient::with_config(config.clone())?;
-        config.policy = OutboundPolicy::allow_private();
+        config.policy = open;
         let open = TuneClient::with_config(config)?;
         Ok(Self { strict, open })
     }
@@ -214,6 +236,12 @@ impl Connector for HasOffersConnector {
     fn export_csv(&self, settings: ConnectionSettings, query: String) -> CsvStream {
         let client = self.client(&settings).clone();
         export(client, settings, query)
+    }
+
+    fn pacer_key(&self, settings: &ConnectionSettings) -> Option<crate::pacer::PacerKey> {
+        Settings::try_from(settings)
+            .ok()
+            .map(|tune| tune.endpoint.pacer_key.clone())
     }
 }
 

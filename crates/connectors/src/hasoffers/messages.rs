@@ -246,6 +246,23 @@ fn url_refused_outcome(refusal: &OutboundRefusal) -> TestOutcome {
             ),
         )
         .with_detail(refusal.to_string()),
+        OutboundRefusal::Metadata { ip, .. } => TestOutcome::new(
+            code,
+            format!(
+                "This Server URL points to a link-local address ({ip}), where cloud metadata \
+                 services answer, which this agent refuses. Use the system's own address; the \
+                 agent's operator can lift this with --no-deny-metadata."
+            ),
+        )
+        .with_detail(refusal.to_string()),
+        OutboundRefusal::OutsideAllowed { ip, .. } => TestOutcome::new(
+            code,
+            format!(
+                "This Server URL points to {ip}, outside the internal ranges this agent may reach. \
+                 Ask the agent's operator to add its range (--allow), or use another agent."
+            ),
+        )
+        .with_detail(refusal.to_string()),
         OutboundRefusal::Scheme(scheme) => TestOutcome::new(
             code,
             format!("The Server URL must start with https:// (or http://), not {scheme}://."),

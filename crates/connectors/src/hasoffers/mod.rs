@@ -22,6 +22,7 @@ mod settings;
 mod test_support;
 mod wire;
 
+pub use client::ProxySettings;
 pub(crate) use connector::HasOffersConnector;
 pub use implementation::ImplementationType;
 pub use query::QUERY_HELP;

@@ -1,0 +1,12 @@
+DROP TABLE agent_job_chunks;
+DROP TABLE agent_jobs;
+DROP INDEX cloud_agents_name_key_unique;
+ALTER TABLE cloud_agents
+    DROP COLUMN token_hash,
+    DROP COLUMN token_created_at,
+    DROP COLUMN is_active,
+    DROP COLUMN last_seen_at,
+    DROP COLUMN agent_version,
+    DROP COLUMN hostname,
+    DROP COLUMN remote_addr,
+    DROP COLUMN name_key;

@@ -1,0 +1,164 @@
+//! The agent's HTTP calls to its server: every one a POST with its token and protocol version.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::config::Resolved;
+use super::protocol::{
+    self, ErrorBody, HEARTBEAT, HELLO, Heartbeat, HeartbeatReply, Hello, Job, NEXT_JOB,
+    PROTOCOL_HEADER, PROTOCOL_VERSION, ResultBody, Welcome,
+};
+
+/// Why a call did not work.
+#[derive(Debug)]
+pub(crate) enum CallError {
+    /// The server refused the agent for good (401 unknown or rotated token, 403 deactivated,
+    /// 426 incompatible version): the agent says why and exits.
+    Fatal(String),
+    /// The job is no longer this agent's (409): drop it.
+    Gone,
+    /// The server is away or failing; try again later.
+    Transient(String),
+}
+
+pub(crate) struct Client {
+    http: reqwest::Client,
+    server: Url,
+    token: SecretString,
+}
+
+impl Client {
+    pub(crate) fn new(config: &Resolved) -> Result<Self, String> {
+        // The system proxy settings (HTTPS_PROXY, NO_PROXY) apply: reqwest reads them.
+        let mut builder = reqwest::Client::builder()
+            .user_agent(format!("junction-agent/{}", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(pem) = &config.ca_pem {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| format!("the CA file holds no PEM certificate: {e}"))?;
+            if certificates.is_empty() {
+                return Err("the CA file holds no PEM certificate".into());
+            }
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        let http = builder
+            .build()
+            .map_err(|e| format!("setting up HTTPS: {e}"))?;
+        Ok(Self {
+            http,
+            server: config.server.clone(),
+            token: config.token.clone(),
+        })
+    }
+
+    async fn post<B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, CallError> {
+        let url = self
+            .server
+            .join(path)
+            .map_err(|e| CallError::Fatal(format!("the server URL cannot take {path}: {e}")))?;
+        let body = serde_json::to_vec(body)
+            .map_err(|e| CallError::Fatal(format!("encoding a request: {e}")))?;
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(self.token.expose_secret())
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| CallError::Transient(describe(&e)))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let message = response
+            .bytes()
+            .await
+            .ok()
+            .and_then(|body| serde_json::from_slice::<ErrorBody>(&body).ok())
+            .map(|body| body.message)
+            .unwrap_or_else(|| format!("the server answered {status}"));
+        Err(match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::UPGRADE_REQUIRED => {
+                CallError::Fatal(message)
+            }
+            StatusCode::CONFLICT | StatusCode::GONE => CallError::Gone,
+            _ => CallError::Transient(message),
+        })
+    }
+
+    async fn read<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, CallError> {
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| CallError::Transient(format!("reading the server's answer: {e}")))?;
+        serde_json::from_slice(&body)
+            .map_err(|e| CallError::Transient(format!("reading the server's answer: {e}")))
+    }
+
+    pub(crate) async fn hello(&self, hello: &Hello) -> Result<Welcome, CallError> {
+        Self::read(self.post(HELLO, hello, Duration::from_secs(30)).await?).await
+    }
+
+    /// The next job, or `None` when the long poll ended without one.
+    pub(crate) async fn next_job(&self, poll: Duration) -> Result<Option<Job>, CallError> {
+        let response = self
+            .post(
+                NEXT_JOB,
+                &serde_json::json!({}),
+                poll + Duration::from_secs(15),
+            )
+            .await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        Self::read(response).await.map(Some)
+    }
+
+    pub(crate) async fn heartbeat(&self, beat: &Heartbeat) -> Result<HeartbeatReply, CallError> {
+        Self::read(self.post(HEARTBEAT, beat, Duration::from_secs(30)).await?).await
+    }
+
+    pub(crate) async fn send_result(
+        &self,
+        job: uuid::Uuid,
+        body: &ResultBody,
+    ) -> Result<(), CallError> {
+        self.post(&protocol::result_path(job), body, Duration::from_secs(30))
+            .await
+            .map(|_| ())
+    }
+}
+
+/// A transport failure in one line, without the URL's query (there is none, but be safe).
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = if error.is_timeout() {
+        "the server did not answer in time".to_string()
+    } else if error.is_connect() {
+        "the server could not be reached".to_string()
+    } else {
+        "the call to the server failed".to_string()
+    };
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
