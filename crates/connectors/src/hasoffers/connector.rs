@@ -12,10 +12,11 @@ use super::client::{ClientConfig, ClientInitError, TuneClient};
 use super::messages::settings_refused;
 use super::query::{PlanKind, QueryError, QueryPlan, page_params, parse_query};
 use super::rows::flatten;
-use super::settings::{FIELDS, Settings};
+use super::settings::{self, FORM, Settings};
 use crate::connector::{
-    ConnectionSettings, Connector, CsvStream, FieldSpec, QueryMistake, QueryOutcome, QueryPreview,
+    ConnectionSettings, Connector, CsvStream, QueryMistake, QueryOutcome, QueryPreview,
 };
+use crate::fields::{CheckedFields, ConnectorForm, FieldValues, TypedFields};
 use crate::outbound::OutboundPolicy;
 use crate::outcome::{TestOutcome, is_close_to_timeout};
 use crate::pacer::Pacer;
@@ -165,8 +166,16 @@ impl HasOffersConnector {
 }
 
 impl Connector for HasOffersConnector {
-    fn fields(&self) -> &'static [FieldSpec] {
-        FIELDS
+    fn form(&self) -> &'static ConnectorForm {
+        &FORM
+    }
+
+    fn check_fields(&self, typed: &TypedFields<'_>) -> CheckedFields {
+        settings::check_fields(typed)
+    }
+
+    fn may_keep_secret(&self, stored: &FieldValues, new: &FieldValues) -> Result<(), String> {
+        settings::may_keep_key(stored, new)
     }
 
     fn test_connection<'a>(
