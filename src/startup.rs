@@ -50,6 +50,15 @@ pub struct Prepared {
 
 /// Resolves the database (configured or private), applies migrations, checks the secret key.
 pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
+    prepare_with(config, |_| Ok(())).await
+}
+
+/// Like [`prepare`], with `register` adding connectors to the ones Junction ships (a test
+/// suite proves so that a connector needs no change in the web app).
+pub async fn prepare_with(
+    config: &Config,
+    register: impl FnOnce(&mut Connectors) -> anyhow::Result<()>,
+) -> anyhow::Result<Prepared> {
     let (database_url, secret_key, embedded) = match &config.database_url {
         Some(url) => {
             let key = config.secret_key.clone().context(
@@ -86,13 +95,14 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         .context("applying database migrations")?;
     let pool = db::build_pool(&database_url, config.db_pool_size, config.db_timeouts())?;
     verify_secret_key(&pool, &secrets).await?;
-    let connectors = Connectors::new(&OutboundSettings {
+    let mut connectors = Connectors::new(&OutboundSettings {
         allow_private_targets: config.allow_private_targets,
         tune_pacer: std::sync::Arc::new(RatePacer::new(
             config.tune_rate_limit,
             std::time::Duration::from_secs(config.tune_rate_window_secs.max(1)),
         )),
     })?;
+    register(&mut connectors)?;
     Ok(Prepared {
         state: AppState::new(config, pool, secrets, connectors)?,
         embedded,
@@ -114,10 +124,18 @@ fn security_headers() -> DefaultHeaders {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, |_| Ok(())).await
+    }
+
+    /// Like [`Application::build`], with connectors added (see [`prepare_with`]).
+    pub async fn build_with(
+        config: Config,
+        register: impl FnOnce(&mut Connectors) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Self> {
         if config.metrics_bind.is_some() {
             crate::telemetry::prometheus().context("starting the metrics recorder")?;
         }
-        let Prepared { state, embedded } = prepare(&config).await?;
+        let Prepared { state, embedded } = prepare_with(&config, register).await?;
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
             crate::auth::service::bootstrap_admin(
                 &state,

@@ -12,13 +12,12 @@ use super::model::{self, Connection};
 use super::runs::{self, NewRun};
 use super::service;
 use super::views::{QueryResultPartial, TestHistoryPartial, TestResultPartial};
-use crate::agents::model::BUILTIN_AGENT_ID;
 use crate::auth::{CurrentUser, Permission};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::views::{is_htmx, render_fragment, see_other};
 use junction_connectors::TestOutcome;
-use junction_connectors::{ConnectionSettings, Connector, FieldValues, QueryOutcome};
+use junction_connectors::{ConnectionSettings, Connector, QueryOutcome};
 
 /// Rows the Test Query preview shows at most.
 pub(crate) const PREVIEW_ROWS: usize = 100;
@@ -38,21 +37,8 @@ fn connector<'a>(state: &'a AppState, connection: &Connection) -> AppResult<&'a 
 /// The settings for one run, from the stored row; the key is opened here and lives only as long
 /// as the run.
 fn settings(state: &AppState, connection: &Connection) -> AppResult<ConnectionSettings> {
-    Ok(ConnectionSettings {
-        timeout: std::time::Duration::from_millis(connection.timeout_ms.max(1) as u64),
-        // The built-in cloud agent runs in our network: it may not reach private addresses
-        // unless the operator allows it. A corporate agent exists to reach internal systems.
-        allow_private_targets: state.connectors.allow_private_targets
-            || connection.cloud_agent_id != BUILTIN_AGENT_ID,
-        fields: FieldValues::from_iter([
-            ("server_url", connection.server_url.as_str()),
-            (
-                "implementation_type",
-                connection.implementation_type.as_str(),
-            ),
-        ]),
-        secret: service::open_key(&state.secrets, connection)?,
-    })
+    let connector = connector(state, connection)?;
+    service::run_settings(&state.connectors, &state.secrets, connector, connection)
 }
 
 async fn history(state: &AppState, id: Uuid, user: &CurrentUser) -> AppResult<TestHistoryPartial> {
@@ -144,7 +130,7 @@ pub(crate) async fn test_query(
         .into_inner()
         .query
         .unwrap_or_else(|| connection.query.clone());
-    let text: String = text.chars().take(super::form::QUERY_MAX as usize).collect();
+    let text: String = text.chars().take(super::form::QUERY_MAX).collect();
     let outcome = connector(&state, &connection)?
         .preview_query(&settings(&state, &connection)?, &text, PREVIEW_ROWS)
         .await;

@@ -40,6 +40,7 @@ diesel::table! {
         last_test_at -> Nullable<Timestamptz>,
         last_test_code -> Nullable<Text>,
         last_test_close -> Bool,
+        settings -> Jsonb,
     }
 }
 
