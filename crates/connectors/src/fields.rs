@@ -362,6 +362,17 @@ pub fn check_by_kind(form: &ConnectorForm, typed: &TypedFields<'_>) -> CheckedFi
         let typed_value = typed.values.get(spec.name).unwrap_or("");
         let (shown, result) = match spec.kind {
             FieldKind::Url => check_url(typed_value, spec, secret_label),
+            // An address pasted into a text field is stored and shown in plain text too.
+            FieldKind::Text if typed_value.contains("://") => {
+                match refuse_credentials(typed_value.trim(), spec, secret_label) {
+                    Some(refused) => refused,
+                    None => {
+                        let value = typed_value.trim().to_string();
+                        let result = check_text(&value, spec);
+                        (value, result)
+                    }
+                }
+            }
             _ => {
                 let value = typed_value.trim().to_string();
                 let result = check_text(&value, spec);
@@ -568,18 +579,8 @@ fn check_url(
     secret_label: &str,
 ) -> (String, Result<Option<String>, String>) {
     let text = text.trim();
-    let (shown, removed) = strip_credentials(text);
-    if !removed.is_empty() {
-        let what = match plain_names(&removed) {
-            Some(names) => format!("{names} was taken out of it"),
-            None => "what looked like one was taken out of it".to_string(),
-        };
-        let message = format!(
-            "Keys and passwords go in the {secret_label} field, never in the {}, which is stored \
-             and shown as plain text: {what}. Paste the key in {secret_label}.",
-            spec.label
-        );
-        return (shown, Err(message));
+    if let Some(refused) = refuse_credentials(text, spec, secret_label) {
+        return refused;
     }
     let example = if spec.placeholder.is_empty() {
         "https://example.com"
@@ -617,7 +618,30 @@ fn check_url(
         }
         Ok(Some(url_text(&url)))
     })();
-    (shown, result)
+    (text.to_string(), result)
+}
+
+/// `Some` when `text` carries credentials: the text without them, and the message pointing to
+/// the secret field.
+fn refuse_credentials(
+    text: &str,
+    spec: &FieldSpec,
+    secret_label: &str,
+) -> Option<(String, Result<Option<String>, String>)> {
+    let (shown, removed) = strip_credentials(text);
+    if removed.is_empty() {
+        return None;
+    }
+    let what = match plain_names(&removed) {
+        Some(names) => format!("{names} was taken out of it"),
+        None => "what looked like one was taken out of it".to_string(),
+    };
+    let message = format!(
+        "Keys and passwords go in the {secret_label} field, never in the {}, which is stored \
+         and shown as plain text: {what}. Paste the key in {secret_label}.",
+        spec.label
+    );
+    Some((shown, Err(message)))
 }
 
 /// A parsed URL as stored: the parser's normal form without a lone trailing slash.
@@ -817,6 +841,10 @@ mod tests {
             assert!(!message.contains("abc") && !message.contains("NET123") && !message.contains("hunter2"), "{typed}: no value in {message}");
             assert_eq!(checked.values.get("base_url"), Some(shown), "{typed}: shown again without it");
         }
+        let in_text = check(&[("base_url", "https://x.example"), ("mode", "a"), ("username", "see https://x.example/?token=abc")], Some("p"), false);
+        let message = in_text.problems.get("username").expect("a text field holding an address is checked too");
+        assert!(message.contains("token") && !message.contains("abc"), "{message}");
+        assert_eq!(in_text.values.get("username"), Some("see https://x.example/"));
         let pasted_key = check(&[("base_url", "https://x.example/?NETabcdef0123456789abcdef0123=1&x=2"), ("mode", "a")], Some("p"), false);
         assert!(pasted_key.problems.get("base_url").is_none(), "an odd name is no credential by itself");
     }
