@@ -53,7 +53,9 @@ fn generic_value(c: &Connection, field: GenericField, agent_name: &str) -> Optio
 
 /// The secret's label in the trail, e.g. "API Key".
 fn secret_label(form: &ConnectorForm) -> String {
-    form.secret().map_or("Secret", |spec| spec.label).to_string()
+    form.secret()
+        .map_or("Secret", |spec| spec.label)
+        .to_string()
 }
 
 fn entry(action: &'static str, c: &Connection) -> Entry {

@@ -239,8 +239,14 @@ pub(crate) async fn create_connection(
     let connector = live_connector(&state, &path)?;
     let mut form = ConnectionForm::from_pairs(form.into_inner(), connector.1.form());
     let mut conn = state.pool.get().await?;
-    let result =
-        service::create(&mut conn, &user.actor(), &state.secrets, connector, &mut form).await;
+    let result = service::create(
+        &mut conn,
+        &user.actor(),
+        &state.secrets,
+        connector,
+        &mut form,
+    )
+    .await;
     drop(conn);
     match result {
         Ok(created) => {
@@ -282,7 +288,12 @@ pub(crate) async fn edit_connection_form(
     let connection = load(&state, *path).await?;
     let form = service::form_of(&connection);
     let errors = FieldErrors::default();
-    let mut context = FormContext::new(FormKind::Edit, connector_of(&state, &connection)?, &form, &errors);
+    let mut context = FormContext::new(
+        FormKind::Edit,
+        connector_of(&state, &connection)?,
+        &form,
+        &errors,
+    );
     context.id = Some(connection.id);
     context.key_status = Some(key_status(&state, &connection)?);
     context.stored_name = Some(connection.name.clone());
@@ -353,7 +364,12 @@ pub(crate) async fn save_connection(
         Err(SaveFailure::NotFound) => return Err(AppError::NotFound),
         Err(SaveFailure::App(error)) => return Err(error),
     };
-    let mut context = FormContext::new(FormKind::Edit, connector_of(&state, &current)?, &form, &errors);
+    let mut context = FormContext::new(
+        FormKind::Edit,
+        connector_of(&state, &current)?,
+        &form,
+        &errors,
+    );
     context.id = Some(id);
     context.key_status = Some(key_status(&state, &current)?);
     context.notice = notice;
@@ -373,7 +389,12 @@ pub(crate) async fn clone_connection_form(
     let connection = load(&state, *path).await?;
     let form = service::clone_form_of(&connection);
     let errors = FieldErrors::default();
-    let mut context = FormContext::new(FormKind::Clone, connector_of(&state, &connection)?, &form, &errors);
+    let mut context = FormContext::new(
+        FormKind::Clone,
+        connector_of(&state, &connection)?,
+        &form,
+        &errors,
+    );
     context.notice = Some(format!(
         "Copy of “{}”: every setting but the API key, which you enter again. The copy starts inactive.",
         connection.name

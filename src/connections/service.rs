@@ -150,7 +150,10 @@ pub(crate) async fn create(
     let input = validate(conn, connector, form, FormMode::Create).await?;
     let id = Uuid::new_v4();
     // A connector without a secret still gets a sealed (empty) one: the column is shared.
-    let secret = input.secret.clone().unwrap_or_else(|| SecretString::from(""));
+    let secret = input
+        .secret
+        .clone()
+        .unwrap_or_else(|| SecretString::from(""));
     let key_fingerprint = input
         .secret
         .as_ref()

@@ -12,7 +12,7 @@ use crate::connections::runs::Run;
 use crate::views::{Layout, format_time, iso_time};
 use junction_connectors::{
     ConnectorForm, ConnectorInfo, Connectors, FieldKind, FieldSpec, FormItem, GenericField,
-    QueryOutcome, Section, SecretShape, TestOutcome,
+    QueryOutcome, SecretShape, Section, TestOutcome,
 };
 
 /// Rows per list page unless the address asks for 50 or 100.
@@ -398,7 +398,9 @@ impl ConnectionFormPage<'_> {
     }
 
     pub(crate) fn query_summary(&self) -> &'static str {
-        self.connector_form.query_help.map_or("", |help| help.summary)
+        self.connector_form
+            .query_help
+            .map_or("", |help| help.summary)
     }
 
     pub(crate) fn query_examples(&self) -> &'static str {

@@ -59,20 +59,30 @@ async fn a_credential_in_the_server_url_is_refused_and_the_url_comes_back_withou
             .find(r#"<p id="server_url-error" class="field-error">"#)
             .unwrap_or_else(|| panic!("{typed}: a message next to Server URL"));
         let message = &page.body[at..];
-        assert!(message.contains("API Key field"), "{typed}: points to API Key");
+        assert!(
+            message.contains("API Key field"),
+            "{typed}: points to API Key"
+        );
         assert!(message.contains(named), "{typed}: names {named}");
         assert!(
             page.body.contains(&format!(r#"value="{shown}""#)),
             "{typed}: shown again as {shown}"
         );
-        assert!(!page.body.contains("NETleak"), "{typed}: the key is never shown");
+        assert!(
+            !page.body.contains("NETleak"),
+            "{typed}: the key is never shown"
+        );
         assert!(
             page.body.contains(r#"value="Leaky""#),
             "{typed}: the other values are kept"
         );
     }
     let mut conn = app.db.connect().await;
-    let saved: i64 = connections::table.count().get_result(&mut conn).await.unwrap();
+    let saved: i64 = connections::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(saved, 0, "nothing stored");
     let audited: Vec<serde_json::Value> = audit_events::table
         .select(audit_events::changes)
@@ -128,9 +138,7 @@ async fn with_migration_connection<T: Send + 'static>(
 const SETTINGS_MIGRATION: &str = "20261201100000";
 
 /// Reverts migrations down to and including the connector settings one.
-fn revert_to_before_settings(
-    conn: &mut impl MigrationHarness<diesel::pg::Pg>,
-) {
+fn revert_to_before_settings(conn: &mut impl MigrationHarness<diesel::pg::Pg>) {
     loop {
         let version = conn
             .revert_last_migration(junction::db::MIGRATIONS)
@@ -197,7 +205,9 @@ async fn the_upgrade_takes_stored_credentials_out_of_server_urls_and_their_audit
         .await
         .unwrap();
     assert!(
-        entries.iter().all(|(_, c, _)| !c.to_string().contains("NETold1")),
+        entries
+            .iter()
+            .all(|(_, c, _)| !c.to_string().contains("NETold1")),
         "no entry holds the key: {entries:?}"
     );
     assert!(
@@ -224,7 +234,10 @@ async fn the_previous_version_keeps_working_during_a_rolling_upgrade() {
         .unwrap();
     assert_eq!(
         legacy,
-        ("network_api".into(), "https://demo.api.hasoffers.com".into())
+        (
+            "network_api".into(),
+            "https://demo.api.hasoffers.com".into()
+        )
     );
 
     // What the previous version writes there reaches the settings this one reads.
@@ -237,7 +250,16 @@ async fn the_previous_version_keeps_working_during_a_rolling_upgrade() {
         .await
         .unwrap();
     let page = app.get(&format!("/connections/{id}")).await;
-    assert!(page.body.contains(r#"<option value="affiliate_api" selected>"#));
-    assert!(page.body.contains(r#"value="https://other.api.hasoffers.com""#));
-    assert!(!page.body.contains("NETold2"), "a key it stores there is taken out");
+    assert!(
+        page.body
+            .contains(r#"<option value="affiliate_api" selected>"#)
+    );
+    assert!(
+        page.body
+            .contains(r#"value="https://other.api.hasoffers.com""#)
+    );
+    assert!(
+        !page.body.contains("NETold2"),
+        "a key it stores there is taken out"
+    );
 }

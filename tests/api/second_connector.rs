@@ -12,8 +12,8 @@ use futures_util::future::BoxFuture;
 use junction::db::schema::{audit_events, connections};
 use junction_connectors::{
     Choice, ConnectionSettings, Connector, ConnectorForm, ConnectorInfo, CsvStream, FieldKind,
-    FieldSpec, FormItem, GenericField, OutcomeCode, QueryMistake, QueryOutcome, Section,
-    SecretShape, TestOutcome,
+    FieldSpec, FormItem, GenericField, OutcomeCode, QueryMistake, QueryOutcome, SecretShape,
+    Section, TestOutcome,
 };
 use secrecy::ExposeSecret;
 use uuid::Uuid;
@@ -165,7 +165,8 @@ async fn a_second_connector_shows_its_own_form_from_its_description() {
 
     let selection = app.get("/connections/new").await;
     assert!(
-        selection.body.contains("/connections/new/ledger") && selection.body.contains("Ledger Books"),
+        selection.body.contains("/connections/new/ledger")
+            && selection.body.contains("Ledger Books"),
         "its tile is live on the Connector Selection Page"
     );
 
@@ -187,13 +188,25 @@ async fn a_second_connector_shows_its_own_form_from_its_description() {
     }
     assert!(!form.body.contains(r#"name="query""#), "Query is not used");
     for hasoffers in ["Implementation Type", "Server URL", "API Key"] {
-        assert!(!form.body.contains(hasoffers), "no HasOffers field: {hasoffers}");
+        assert!(
+            !form.body.contains(hasoffers),
+            "no HasOffers field: {hasoffers}"
+        );
     }
-    let order: Vec<usize> = ["for=\"name\"", "for=\"base_url\"", "for=\"password\"", "for=\"ledger\"", "for=\"is_active\""]
-        .iter()
-        .map(|label| form.body.find(label).expect(label))
-        .collect();
-    assert!(order.is_sorted(), "fields in the connector's order: {order:?}");
+    let order: Vec<usize> = [
+        "for=\"name\"",
+        "for=\"base_url\"",
+        "for=\"password\"",
+        "for=\"ledger\"",
+        "for=\"is_active\"",
+    ]
+    .iter()
+    .map(|label| form.body.find(label).expect(label))
+    .collect();
+    assert!(
+        order.is_sorted(),
+        "fields in the connector's order: {order:?}"
+    );
 }
 
 #[actix_web::test]
@@ -215,27 +228,50 @@ async fn a_second_connector_validates_with_its_own_words_and_keeps_what_was_type
     assert_eq!(page.status, 422, "{}", page.body);
     for (field, message) in [
         ("username", "user name."),
-        ("base_url", "Keys and passwords go in the Bookkeeper Password field"),
+        (
+            "base_url",
+            "Keys and passwords go in the Bookkeeper Password field",
+        ),
         ("ledger", "Choose the general or the sales ledger."),
     ] {
         let error = format!(r#"<p id="{field}-error" class="field-error">"#);
-        let at = page.body.find(&error).unwrap_or_else(|| panic!("{field} has its error"));
+        let at = page
+            .body
+            .find(&error)
+            .unwrap_or_else(|| panic!("{field} has its error"));
         assert!(
             page.body[at..].contains(message),
             "{field}: {message:?} next to it"
         );
     }
-    assert!(page.body.contains("Bookkeeper: Enter the bookkeeper"), "the summary labels it");
     assert!(
-        page.body.contains(r#"value="https://books.example.com/api?page=2""#),
+        page.body.contains("Bookkeeper: Enter the bookkeeper"),
+        "the summary labels it"
+    );
+    assert!(
+        page.body
+            .contains(r#"value="https://books.example.com/api?page=2""#),
         "the address comes back without the credential"
     );
-    assert!(!page.body.contains("S3SSION"), "the credential is never shown");
-    assert!(!page.body.contains("s3cret pass"), "the password is never shown");
-    assert!(page.body.contains(r#"value="yyyy-MM-dd""#), "DateTime Format kept");
+    assert!(
+        !page.body.contains("S3SSION"),
+        "the credential is never shown"
+    );
+    assert!(
+        !page.body.contains("s3cret pass"),
+        "the password is never shown"
+    );
+    assert!(
+        page.body.contains(r#"value="yyyy-MM-dd""#),
+        "DateTime Format kept"
+    );
     assert!(page.body.contains(r#"value="15000""#), "Timeout kept");
     let mut conn = app.db.connect().await;
-    let count: i64 = connections::table.count().get_result(&mut conn).await.unwrap();
+    let count: i64 = connections::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(count, 0, "nothing saved");
 }
 
@@ -243,7 +279,9 @@ async fn a_second_connector_validates_with_its_own_words_and_keeps_what_was_type
 async fn a_second_connector_saves_its_fields_as_settings_tests_with_them_and_audits_them() {
     let app = spawn().await;
 
-    let created = app.post_form("/connections/new/ledger", &ledger_form()).await;
+    let created = app
+        .post_form("/connections/new/ledger", &ledger_form())
+        .await;
     assert_eq!(created.status, 303, "{}", created.body);
     let id: Uuid = created
         .location
@@ -280,12 +318,24 @@ async fn a_second_connector_saves_its_fields_as_settings_tests_with_them_and_aud
     );
 
     let edit = app.get(&format!("/connections/{id}")).await;
-    assert!(edit.body.contains(r#"value="https://books.example.com/api""#));
+    assert!(
+        edit.body
+            .contains(r#"value="https://books.example.com/api""#)
+    );
     assert!(edit.body.contains(r#"value="ada""#));
     assert!(edit.body.contains(r#"<option value="sales" selected>"#));
-    assert!(edit.body.contains("Bookkeeper Password set"), "the secret's status");
-    assert!(!edit.body.contains("ends in"), "no part of a password is hinted at");
-    assert!(edit.body.contains("Leave blank to keep the current password"));
+    assert!(
+        edit.body.contains("Bookkeeper Password set"),
+        "the secret's status"
+    );
+    assert!(
+        !edit.body.contains("ends in"),
+        "no part of a password is hinted at"
+    );
+    assert!(
+        edit.body
+            .contains("Leave blank to keep the current password")
+    );
 
     let tested = app.post_htmx(&format!("/connections/{id}/test"), &[]).await;
     assert_eq!(tested.status, 200, "{}", tested.body);
@@ -327,7 +377,11 @@ async fn a_second_connector_saves_its_fields_as_settings_tests_with_them_and_aud
         }
     }
     let saved = app.post_form(&format!("/connections/{id}"), &renamed).await;
-    assert_eq!(saved.status, 303, "same address keeps the password: {}", saved.body);
+    assert_eq!(
+        saved.status, 303,
+        "same address keeps the password: {}",
+        saved.body
+    );
 
     let mut other_ledger = renamed.clone();
     for field in &mut other_ledger {
@@ -338,10 +392,17 @@ async fn a_second_connector_saves_its_fields_as_settings_tests_with_them_and_aud
             field.1 = "2";
         }
     }
-    let refused = app.post_form(&format!("/connections/{id}"), &other_ledger).await;
-    assert_eq!(refused.status, 422, "another choice needs the password again by default");
+    let refused = app
+        .post_form(&format!("/connections/{id}"), &other_ledger)
+        .await;
+    assert_eq!(
+        refused.status, 422,
+        "another choice needs the password again by default"
+    );
     other_ledger.push(("password", "another pass"));
-    let saved = app.post_form(&format!("/connections/{id}"), &other_ledger).await;
+    let saved = app
+        .post_form(&format!("/connections/{id}"), &other_ledger)
+        .await;
     assert_eq!(saved.status, 303, "{}", saved.body);
 
     let changes: Vec<serde_json::Value> = audit_events::table
@@ -353,18 +414,37 @@ async fn a_second_connector_saves_its_fields_as_settings_tests_with_them_and_aud
         .await
         .unwrap();
     let created = changes[0].to_string();
-    for label in ["Books Address", "Bookkeeper", "Sales ledger", "DateTime Format", "Bookkeeper Password"] {
-        assert!(created.contains(label), "the create entry names {label}: {created}");
+    for label in [
+        "Books Address",
+        "Bookkeeper",
+        "Sales ledger",
+        "DateTime Format",
+        "Bookkeeper Password",
+    ] {
+        assert!(
+            created.contains(label),
+            "the create entry names {label}: {created}"
+        );
     }
     assert!(!created.contains("s3cret"), "never the password");
-    assert!(!created.contains("\"Query\""), "a field not used is not audited");
+    assert!(
+        !created.contains("\"Query\""),
+        "a field not used is not audited"
+    );
     let renamed = changes[1].to_string();
     assert!(renamed.contains(r#""field":"Bookkeeper""#), "{renamed}");
-    assert!(!renamed.contains("Bookkeeper Password"), "the password was kept");
+    assert!(
+        !renamed.contains("Bookkeeper Password"),
+        "the password was kept"
+    );
     let moved = changes[2].to_string();
     assert!(
-        moved.contains(r#""before":"Sales ledger""#) && moved.contains(r#""after":"General ledger""#),
+        moved.contains(r#""before":"Sales ledger""#)
+            && moved.contains(r#""after":"General ledger""#),
         "choices by their labels: {moved}"
     );
-    assert!(moved.contains("Bookkeeper Password") && !moved.contains("another pass"), "{moved}");
+    assert!(
+        moved.contains("Bookkeeper Password") && !moved.contains("another pass"),
+        "{moved}"
+    );
 }

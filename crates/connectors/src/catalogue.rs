@@ -130,7 +130,10 @@ mod tests {
 
     #[test]
     fn hasoffers_is_live_in_erp_accounting() {
-        let info = CATALOGUE.iter().find(|c| c.kind == "hasoffers").expect("listed");
+        let info = CATALOGUE
+            .iter()
+            .find(|c| c.kind == "hasoffers")
+            .expect("listed");
         assert!(info.available);
         assert_eq!(info.section, Section::ErpAccounting);
         assert_eq!(info.title, "TUNE (formerly HasOffers)");
@@ -142,7 +145,11 @@ mod tests {
         kinds.sort();
         kinds.dedup();
         assert_eq!(kinds.len(), CATALOGUE.len());
-        assert!(by_section(CATALOGUE).iter().all(|(_, tiles)| !tiles.is_empty()));
+        assert!(
+            by_section(CATALOGUE)
+                .iter()
+                .all(|(_, tiles)| !tiles.is_empty())
+        );
     }
 
     #[test]

@@ -125,7 +125,12 @@ pub(crate) fn check_fields(typed: &TypedFields<'_>) -> CheckedFields {
 fn only_network_id(mut url: Url) -> (String, Option<String>) {
     let mut kept = Vec::new();
     let mut refused = Vec::new();
-    for segment in url.query().unwrap_or("").split('&').filter(|s| !s.is_empty()) {
+    for segment in url
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|s| !s.is_empty())
+    {
         let name = parameter_name(segment);
         if name.eq_ignore_ascii_case("NetworkId") {
             let value = url::form_urlencoded::parse(segment.as_bytes())
@@ -174,9 +179,11 @@ pub(crate) fn may_keep_key(stored: &FieldValues, new: &FieldValues) -> Result<()
     let after = url_origin(value(new, &SERVER_URL));
     let (Some((scheme, host, port)), Some((new_scheme, new_host, new_port))) = (before, after)
     else {
-        return Err("Enter the API key again: the stored key is only sent to the address it \
+        return Err(
+            "Enter the API key again: the stored key is only sent to the address it \
                     was entered for."
-            .into());
+                .into(),
+        );
     };
     if scheme != new_scheme {
         return Err(if new_scheme == "http" {
@@ -191,9 +198,11 @@ pub(crate) fn may_keep_key(stored: &FieldValues, new: &FieldValues) -> Result<()
         });
     }
     if host != new_host {
-        return Err("Enter the API key again: the Server URL now points to another host, and \
+        return Err(
+            "Enter the API key again: the Server URL now points to another host, and \
                     the stored key is only sent to the host it was entered for."
-            .into());
+                .into(),
+        );
     }
     if port != new_port {
         return Err(format!(
@@ -513,9 +522,15 @@ mod tests {
             assert_eq!(checked.values.get("server_url"), Some(*shown), "{url}");
             match message {
                 Some(expected) => {
-                    let got = checked.problems.get("server_url").unwrap_or_else(|| panic!("{url}: refused"));
+                    let got = checked
+                        .problems
+                        .get("server_url")
+                        .unwrap_or_else(|| panic!("{url}: refused"));
                     assert!(got.contains(expected), "{url}: {got}");
-                    assert!(!got.contains("NETabc123"), "{url}: the key is not repeated: {got}");
+                    assert!(
+                        !got.contains("NETabc123"),
+                        "{url}: the key is not repeated: {got}"
+                    );
                 }
                 None => assert!(checked.problems.is_empty(), "{url}: {:?}", checked.problems),
             }
@@ -526,10 +541,19 @@ mod tests {
     fn an_api_key_is_trimmed_and_has_no_blanks_inside() {
         let url = "https://demo.api.hasoffers.com";
         let trimmed = typed(url, Some("  NETkey  "));
-        assert_eq!(trimmed.secret.as_ref().map(|k| k.expose_secret()), Some("NETkey"));
+        assert_eq!(
+            trimmed.secret.as_ref().map(|k| k.expose_secret()),
+            Some("NETkey")
+        );
         let spaced = typed(url, Some("NET key"));
         assert!(spaced.secret.is_none());
-        assert!(spaced.problems.get("api_key").unwrap().contains("no spaces"));
+        assert!(
+            spaced
+                .problems
+                .get("api_key")
+                .unwrap()
+                .contains("no spaces")
+        );
         let missing = typed(url, None);
         assert_eq!(missing.problems.get("api_key"), Some(API_KEY.missing));
     }
@@ -537,7 +561,9 @@ mod tests {
     #[test]
     fn the_stored_key_stays_only_with_its_api_scheme_host_and_port() {
         let values = |t: &str, url: &str| -> FieldValues {
-            [("implementation_type", t), ("server_url", url)].into_iter().collect()
+            [("implementation_type", t), ("server_url", url)]
+                .into_iter()
+                .collect()
         };
         let stored = values("network_api", "https://demo.api.hasoffers.com");
         let kept = [
@@ -545,13 +571,25 @@ mod tests {
             "https://DEMO.api.hasoffers.com:443",
         ];
         for url in kept {
-            assert_eq!(may_keep_key(&stored, &values("network_api", url)), Ok(()), "{url}");
+            assert_eq!(
+                may_keep_key(&stored, &values("network_api", url)),
+                Ok(()),
+                "{url}"
+            );
         }
         let refused = [
-            ("affiliate_api", "https://demo.api.hasoffers.com", "Enter the Affiliate API key"),
+            (
+                "affiliate_api",
+                "https://demo.api.hasoffers.com",
+                "Enter the Affiliate API key",
+            ),
             ("network_api", "http://demo.api.hasoffers.com", "clear text"),
             ("network_api", "https://evil.example.com", "another host"),
-            ("network_api", "https://demo.api.hasoffers.com:8443", "port 8443 instead of 443"),
+            (
+                "network_api",
+                "https://demo.api.hasoffers.com:8443",
+                "port 8443 instead of 443",
+            ),
         ];
         for (t, url, expected) in refused {
             let message = may_keep_key(&stored, &values(t, url)).expect_err(url);
