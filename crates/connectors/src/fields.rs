@@ -801,10 +801,20 @@ mod tests {
         );
     }
 
+    /// Why, the values typed, the secret typed, whether one is stored, the field, its message.
+    type RefusalCase<'a> = (
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        Option<&'a str>,
+        bool,
+        &'a str,
+        &'a str,
+    );
+
     #[test]
     fn each_kind_refuses_what_it_cannot_hold_with_the_connectors_words() {
         let long = "x".repeat(201);
-        let cases: &[(&str, &[(&str, &str)], Option<&str>, bool, &str, &str)] = &[
+        let cases: &[RefusalCase<'_>] = &[
             (
                 "blank URL",
                 &[("mode", "a")],
