@@ -6,10 +6,8 @@ use junction::startup::Application;
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     junction::telemetry::init(cli.config.log_format);
-    if let Some(Command::Agent(args)) = cli.command {
-        return junction::agent::run(args).await;
-    }
     let outcome = match cli.command {
+        Some(Command::Agent(args)) => return junction::agent::run(args).await,
         Some(Command::User(command)) => Some(
             junction::cli::run_user_command(&cli.config, command, junction::cli::read_password)
                 .await,

@@ -55,6 +55,15 @@ pub struct Prepared {
 /// Resolves the database (configured or private), applies migrations, sets up the request role,
 /// loads the keyring and checks it opens what is stored.
 pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
+    prepare_with(config, |_| Ok(())).await
+}
+
+/// Like [`prepare`], with `register` adding connectors to the ones Junction ships (a test
+/// suite proves so that a connector needs no change in the web app).
+pub async fn prepare_with(
+    config: &Config,
+    register: impl FnOnce(&mut Connectors) -> anyhow::Result<()>,
+) -> anyhow::Result<Prepared> {
     let (database_url, embedded) = match &config.database_url {
         Some(url) => (url.expose_secret().to_string(), None),
         None => {
@@ -93,7 +102,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         request_role.in_use(),
     )?;
     crate::secrets::service::verify(&pool, &secrets).await?;
-    let connectors = Connectors::new(&OutboundSettings {
+    let mut connectors = Connectors::new(&OutboundSettings {
         allow_private_targets: config.allow_private_targets,
         // TUNE's budget is per network, so every instance on this database shares it.
         tune_pacer: std::sync::Arc::new(PgPacer::new(
@@ -102,6 +111,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
             std::time::Duration::from_secs(config.tune_rate_window_secs.max(1)),
         )),
     })?;
+    register(&mut connectors)?;
     Ok(Prepared {
         state: AppState::new(config, pool, secrets, connectors)?,
         database_url,
@@ -125,6 +135,14 @@ fn security_headers() -> DefaultHeaders {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, |_| Ok(())).await
+    }
+
+    /// Like [`Application::build`], with connectors added (see [`prepare_with`]).
+    pub async fn build_with(
+        config: Config,
+        register: impl FnOnce(&mut Connectors) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Self> {
         if config.metrics_bind.is_some() {
             crate::telemetry::prometheus().context("starting the metrics recorder")?;
         }
@@ -133,7 +151,7 @@ impl Application {
             database_url,
             embedded,
             request_role,
-        } = prepare(&config).await?;
+        } = prepare_with(&config, register).await?;
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
             crate::auth::service::bootstrap_admin(&state, email, password.clone()).await?;
         }

@@ -14,16 +14,15 @@ use super::model::ListRow;
 pub(crate) fn query_attention(
     connectors: &Connectors,
     kind: &str,
-    implementation_type: &str,
+    fields: &FieldValues,
     query: &str,
 ) -> Option<String> {
     if query.trim().is_empty() {
         return None;
     }
-    let connector = connectors.get(kind)?;
-    let fields = FieldValues::from_iter([("implementation_type", implementation_type)]);
-    connector
-        .check_saved_query(&fields, query)
+    connectors
+        .get(kind)?
+        .check_saved_query(fields, query)
         .err()
         .map(|mistake| mistake.message)
 }
@@ -35,7 +34,7 @@ pub(crate) fn for_rows(connectors: &Connectors, rows: &[ListRow]) -> HashMap<Uui
             query_attention(
                 connectors,
                 &row.connector,
-                &row.implementation_type,
+                &super::model::stored_fields(&row.settings),
                 &row.query,
             )
             .map(|message| (row.id, message))

@@ -1,30 +1,61 @@
 //! The audit entries of connections: the fields as the form names them, the key only as a
 //! fingerprint.
 
+use junction_connectors::{ConnectorForm, FieldKind, FormItem, GenericField};
+
 use super::model::Connection;
 use crate::audit::{CONNECTION, Change, Entry, secret_mention, yes_no};
 
-/// The fields of a connection as the audit trail names and shows them (the key excepted).
-fn fields(c: &Connection, agent_name: &str) -> Vec<(&'static str, Option<String>)> {
-    vec![
-        ("Connection", Some(c.name.clone())),
-        ("Is Active", yes_no(c.is_active)),
-        ("Cloud Agent", Some(agent_name.to_string())),
-        (
-            "Implementation Type",
-            Some(implementation_label(&c.implementation_type)),
-        ),
-        ("Is Source", yes_no(c.is_source)),
-        ("Is Target", yes_no(c.is_target)),
-        ("Timeout (ms)", Some(c.timeout_ms.to_string())),
-        ("Query", Some(c.query.clone())),
-        ("Server URL", Some(c.server_url.clone())),
-    ]
+/// The fields of a connection as the audit trail names and shows them, in form order: each
+/// labelled as the connector's form labels it, choices by what the drop-down shows, the secret
+/// and fields the connector does not use left out.
+fn fields(
+    c: &Connection,
+    form: &ConnectorForm,
+    agent_name: &str,
+) -> Vec<(&'static str, Option<String>)> {
+    let own = c.fields();
+    form.layout
+        .iter()
+        .filter_map(|item| match *item {
+            FormItem::Generic(field) => Some((field.label(), generic_value(c, field, agent_name))),
+            FormItem::NotUsed(_) => None,
+            FormItem::Own(spec) => {
+                let value = own.get(spec.name).map(|value| match spec.kind {
+                    FieldKind::Choice(choices) => choices
+                        .iter()
+                        .find(|choice| choice.value == value)
+                        .map_or(value, |choice| choice.label)
+                        .to_string(),
+                    _ => value.to_string(),
+                });
+                match spec.kind {
+                    FieldKind::Secret(_) => None,
+                    _ => Some((spec.label, value)),
+                }
+            }
+        })
+        .collect()
 }
 
-fn implementation_label(stored: &str) -> String {
-    junction_connectors::hasoffers::ImplementationType::parse(stored)
-        .map_or_else(|| stored.to_string(), |t| t.label().to_string())
+fn generic_value(c: &Connection, field: GenericField, agent_name: &str) -> Option<String> {
+    match field {
+        GenericField::Name => Some(c.name.clone()),
+        GenericField::IsActive => yes_no(c.is_active),
+        GenericField::CloudAgent => Some(agent_name.to_string()),
+        GenericField::IsSource => yes_no(c.is_source),
+        GenericField::IsTarget => yes_no(c.is_target),
+        GenericField::Timeout => Some(c.timeout_ms.to_string()),
+        GenericField::Query => Some(c.query.clone()),
+        GenericField::DateTimeFormat => c.datetime_format.clone(),
+    }
+}
+
+/// The secret's label in the trail, e.g. "API Key".
+fn secret_label(form: &ConnectorForm) -> String {
+    form.secret()
+        .map_or("Secret", |spec| spec.label)
+        .to_string()
 }
 
 fn entry(action: &'static str, c: &Connection) -> Entry {
@@ -33,17 +64,25 @@ fn entry(action: &'static str, c: &Connection) -> Entry {
     entry
 }
 
-pub(crate) fn created(c: &Connection, agent_name: &str, key_fingerprint: &str) -> Entry {
+/// `key_fingerprint` is `None` for a connector without a secret.
+pub(crate) fn created(
+    c: &Connection,
+    form: &ConnectorForm,
+    agent_name: &str,
+    key_fingerprint: Option<&str>,
+) -> Entry {
     let mut entry = entry("create", c);
-    entry.changes = fields(c, agent_name)
+    entry.changes = fields(c, form, agent_name)
         .into_iter()
         .filter_map(|(field, value)| Change::of(field, None, value))
         .collect();
-    entry.changes.push(Change {
-        field: "API Key".into(),
-        before: None,
-        after: Some(secret_mention(key_fingerprint)),
-    });
+    if let Some(fingerprint) = key_fingerprint {
+        entry.changes.push(Change {
+            field: secret_label(form),
+            before: None,
+            after: Some(secret_mention(fingerprint)),
+        });
+    }
     entry
 }
 
@@ -51,12 +90,13 @@ pub(crate) fn created(c: &Connection, agent_name: &str, key_fingerprint: &str) -
 pub(crate) fn updated(
     before: &Connection,
     after: &Connection,
+    form: &ConnectorForm,
     agent_names: (&str, &str),
     key_fingerprints: Option<(String, String)>,
 ) -> Entry {
     let mut entry = entry("update", after);
-    let old = fields(before, agent_names.0);
-    let new = fields(after, agent_names.1);
+    let old = fields(before, form, agent_names.0);
+    let new = fields(after, form, agent_names.1);
     entry.changes = old
         .into_iter()
         .zip(new)
@@ -64,7 +104,7 @@ pub(crate) fn updated(
         .collect();
     if let Some((old_fp, new_fp)) = key_fingerprints {
         entry.changes.push(Change {
-            field: "API Key".into(),
+            field: secret_label(form),
             before: Some(secret_mention(&old_fp)),
             after: Some(format!("changed (fingerprint {new_fp})")),
         });
@@ -80,7 +120,7 @@ pub(crate) fn activity(before: &Connection, after: &Connection) -> Entry {
     };
     let mut entry = entry(action, after);
     entry.changes = Change::of(
-        "Is Active",
+        GenericField::IsActive.label(),
         yes_no(before.is_active),
         yes_no(after.is_active),
     )

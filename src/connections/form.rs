@@ -1,58 +1,45 @@
-//! The HasOffersProvider form: raw strings in, a validated `ConnectionInput` out, or a message
-//! per field. Nothing here touches the database; name uniqueness and agent existence are checked
-//! by the caller, which adds their messages to the same `FieldErrors`.
+//! The connection form: raw strings in, a validated `ConnectionInput` out, or a message per
+//! field. This module knows only the fields every connection has (Connection, Is Active, Cloud
+//! Agent, Is Source, Is Target, Timeout, Query, DateTime Format); the connector's own fields are
+//! named, laid out and checked by the connector ([`Connector::form`],
+//! [`Connector::check_fields`]). Nothing here touches the database; name uniqueness and agent
+//! existence are checked by the caller, which adds their messages to the same `FieldErrors`.
 
 use std::collections::BTreeMap;
 
-use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
-use url::Url;
+use secrecy::SecretString;
 use uuid::Uuid;
-use validator::Validate;
 
-use junction_connectors::hasoffers::ImplementationType;
+use junction_connectors::{Connector, ConnectorForm, FieldValues, GenericField, TypedFields};
 
-pub(crate) const NAME_MAX: u64 = 100;
-pub(crate) const QUERY_MAX: u64 = 20_000;
-pub(crate) const URL_MAX: u64 = 2_048;
-pub(crate) const KEY_MAX: usize = 512;
+pub(crate) const NAME_MAX: usize = 100;
+pub(crate) const QUERY_MAX: usize = 20_000;
+pub(crate) const DATETIME_FORMAT_MAX: usize = 100;
 pub(crate) const TIMEOUT_DEFAULT_MS: i32 = 30_000;
 pub(crate) const TIMEOUT_MAX_MS: i32 = 600_000;
 
-/// The form as posted. Every field is a plain string so that whatever was typed can be shown
-/// back; unchecked checkboxes are simply absent.
-#[derive(Debug, Default, Deserialize, Validate)]
+/// The form as posted. Every value is kept as typed so that it can be shown back; unchecked
+/// checkboxes are simply absent.
+#[derive(Debug, Default)]
 pub(crate) struct ConnectionForm {
-    #[serde(default)]
-    #[validate(length(max = NAME_MAX, message = "Use at most 100 characters."))]
     pub name: String,
-    #[serde(default)]
-    pub is_active: Option<String>,
-    #[serde(default)]
+    pub is_active: bool,
     pub cloud_agent_id: String,
-    #[serde(default)]
-    pub implementation_type: String,
-    #[serde(default)]
-    pub is_source: Option<String>,
-    #[serde(default)]
-    pub is_target: Option<String>,
-    #[serde(default)]
+    pub is_source: bool,
+    pub is_target: bool,
     pub timeout_ms: String,
-    #[serde(default)]
-    #[validate(length(max = QUERY_MAX, message = "Use at most 20000 characters."))]
     pub query: String,
-    #[serde(default)]
-    #[validate(length(max = URL_MAX, message = "Use at most 2048 characters."))]
-    pub server_url: String,
-    /// Never echoed back: `SecretString` keeps it out of `Debug` and logs.
-    #[serde(default)]
-    pub api_key: Option<SecretString>,
+    pub datetime_format: String,
+    /// The connector's own fields but its secret, by the names its form gives them.
+    pub fields: FieldValues,
+    /// What was typed in the connector's secret field. Never echoed back: `SecretString` keeps it
+    /// out of `Debug` and logs.
+    pub secret: Option<SecretString>,
     /// The version the form was loaded at (edit only), for conflict detection.
-    #[serde(default)]
     pub version: Option<String>,
 }
 
-/// Whether the form creates a connection (key required) or edits one (blank key keeps it).
+/// Whether the form creates a connection (secret required) or edits one (blank keeps it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FormMode {
     Create,
@@ -65,14 +52,16 @@ pub(crate) struct ConnectionInput {
     pub name: String,
     pub is_active: bool,
     pub cloud_agent_id: Uuid,
-    pub implementation_type: ImplementationType,
     pub is_source: bool,
     pub is_target: bool,
     pub timeout_ms: i32,
     pub query: String,
-    pub server_url: String,
-    /// `None` on edit means "keep the stored key".
-    pub api_key: Option<SecretString>,
+    /// `None` when blank or when the connector does not use it.
+    pub datetime_format: Option<String>,
+    /// The connector's own fields, as the connector normalised them.
+    pub fields: FieldValues,
+    /// `None` on edit means "keep the stored secret".
+    pub secret: Option<SecretString>,
 }
 
 /// One message per field, keyed by the field's form name.
@@ -102,10 +91,9 @@ impl FieldErrors {
     }
 }
 
-fn checked(value: &Option<String>) -> bool {
-    value
-        .as_deref()
-        .is_some_and(|v| !v.is_empty() && v != "false" && v != "off")
+/// A checkbox counts as ticked unless it says otherwise.
+fn ticked(value: &str) -> bool {
+    !value.is_empty() && value != "false" && value != "off"
 }
 
 fn has_control_chars(text: &str, allow_newlines: bool) -> bool {
@@ -116,53 +104,79 @@ fn has_control_chars(text: &str, allow_newlines: bool) -> bool {
 }
 
 impl ConnectionForm {
-    /// The form of a new connection: the defaults the reference platform starts with.
-    pub(crate) fn new_defaults(builtin_agent: Uuid) -> Self {
+    /// The form of a new connection: the defaults the reference platform starts with, and the
+    /// first value of each of the connector's choices.
+    pub(crate) fn new_defaults(builtin_agent: Uuid, connector: &ConnectorForm) -> Self {
+        let fields = connector
+            .fields()
+            .filter_map(|spec| match spec.kind {
+                junction_connectors::FieldKind::Choice(choices) => {
+                    choices.first().map(|c| (spec.name, c.value))
+                }
+                _ => None,
+            })
+            .collect();
         Self {
-            is_active: Some("on".into()),
+            is_active: true,
             cloud_agent_id: builtin_agent.to_string(),
-            implementation_type: ImplementationType::NetworkApi.as_str().into(),
             timeout_ms: TIMEOUT_DEFAULT_MS.to_string(),
+            fields,
             ..Self::default()
         }
     }
 
-    pub(crate) fn is_active(&self) -> bool {
-        checked(&self.is_active)
-    }
-
-    pub(crate) fn is_source(&self) -> bool {
-        checked(&self.is_source)
-    }
-
-    pub(crate) fn is_target(&self) -> bool {
-        checked(&self.is_target)
+    /// The form from the posted pairs: the generic fields by their names, the connector's own
+    /// fields by the names its form gives them; anything else is ignored. A field posted twice
+    /// counts once, as first posted.
+    pub(crate) fn from_pairs(pairs: Vec<(String, String)>, connector: &ConnectorForm) -> Self {
+        let mut form = Self::default();
+        let secret_name = connector.secret().map(|spec| spec.name);
+        let mut seen: Vec<String> = Vec::new();
+        for (name, value) in pairs {
+            if seen.contains(&name) {
+                continue;
+            }
+            seen.push(name.clone());
+            match name.as_str() {
+                "name" => form.name = value,
+                "is_active" => form.is_active = ticked(&value),
+                "cloud_agent_id" => form.cloud_agent_id = value,
+                "is_source" => form.is_source = ticked(&value),
+                "is_target" => form.is_target = ticked(&value),
+                "timeout_ms" => form.timeout_ms = value,
+                "query" => form.query = value,
+                "datetime_format" => form.datetime_format = value,
+                "version" => form.version = Some(value),
+                other if Some(other) == secret_name => {
+                    form.secret = Some(SecretString::from(value));
+                }
+                other if connector.field(other).is_some() => form.fields.insert(other, value),
+                _ => {}
+            }
+        }
+        form
     }
 
     pub(crate) fn version(&self) -> Option<i32> {
         self.version.as_deref().and_then(|v| v.trim().parse().ok())
     }
 
-    /// Checks every field and returns the typed input, or every problem at once.
-    pub(crate) fn validate_input(&self, mode: FormMode) -> Result<ConnectionInput, FieldErrors> {
+    /// Checks every field and returns the typed input, or every problem at once. The
+    /// connector's fields in the form become what the connector says may be shown again (e.g.
+    /// a Server URL without the key pasted into it).
+    pub(crate) fn validate_input(
+        &mut self,
+        connector: &dyn Connector,
+        mode: FormMode,
+    ) -> Result<ConnectionInput, FieldErrors> {
+        let layout = connector.form();
         let mut errors = FieldErrors::default();
-        if let Err(report) = self.validate() {
-            for (field, problems) in report.field_errors() {
-                let field = match field.as_ref() {
-                    "name" => "name",
-                    "query" => "query",
-                    "server_url" => "server_url",
-                    _ => continue,
-                };
-                if let Some(message) = problems.first().and_then(|p| p.message.as_ref()) {
-                    errors.add(field, message.to_string());
-                }
-            }
-        }
 
         let name = self.name.trim().to_string();
         if name.is_empty() {
             errors.add("name", "Enter a name for the connection.");
+        } else if name.chars().count() > NAME_MAX {
+            errors.add("name", "Use at most 100 characters.");
         } else if has_control_chars(&name, false) {
             errors.add(
                 "name",
@@ -178,79 +192,64 @@ impl ConnectionForm {
             }
         };
 
-        let implementation_type = ImplementationType::parse(self.implementation_type.trim());
-        if implementation_type.is_none() {
-            errors.add(
-                "implementation_type",
-                "Choose Network API, Affiliate API or Advertiser API.",
-            );
-        }
-
-        let timeout_ms = parse_timeout(&self.timeout_ms).unwrap_or_else(|message| {
-            errors.add("timeout_ms", message);
+        let timeout_ms = if layout.uses(GenericField::Timeout) {
+            parse_timeout(&self.timeout_ms).unwrap_or_else(|message| {
+                errors.add("timeout_ms", message);
+                TIMEOUT_DEFAULT_MS
+            })
+        } else {
             TIMEOUT_DEFAULT_MS
+        };
+
+        let query = if layout.uses(GenericField::Query) {
+            if self.query.chars().count() > QUERY_MAX {
+                errors.add("query", "Use at most 20000 characters.");
+            } else if has_control_chars(&self.query, true) {
+                errors.add("query", "Remove the control characters from the query.");
+            }
+            self.query.trim_end().to_string()
+        } else {
+            String::new()
+        };
+
+        let datetime_format = if layout.uses(GenericField::DateTimeFormat) {
+            let text = self.datetime_format.trim();
+            if text.chars().count() > DATETIME_FORMAT_MAX {
+                errors.add("datetime_format", "Use at most 100 characters.");
+            } else if has_control_chars(text, false) {
+                errors.add(
+                    "datetime_format",
+                    "Use letters, digits, spaces and punctuation only (no control characters).",
+                );
+            }
+            (!text.is_empty()).then(|| text.to_string())
+        } else {
+            None
+        };
+
+        let checked = connector.check_fields(&TypedFields {
+            values: &self.fields,
+            secret: self.secret.as_ref(),
+            secret_stored: mode == FormMode::Edit,
         });
-
-        if has_control_chars(&self.query, true) {
-            errors.add("query", "Remove the control characters from the query.");
+        for problem in checked.problems.iter() {
+            errors.add(problem.field, problem.message.clone());
         }
+        self.fields = checked.values.clone();
 
-        let server_url = match normalise_server_url(&self.server_url) {
-            Ok(url) => Some(url),
-            Err(message) => {
-                errors.add("server_url", message);
-                None
-            }
-        };
-
-        let api_key = match self
-            .api_key
-            .as_ref()
-            .map(|k| k.expose_secret().trim())
-            .filter(|k| !k.is_empty())
-        {
-            None if mode == FormMode::Create => {
-                errors.add("api_key", "Enter the API key from your TUNE account.");
-                None
-            }
-            None => None,
-            Some(key) if key.chars().count() > KEY_MAX => {
-                errors.add(
-                    "api_key",
-                    "That is too long for an API key (at most 512 characters).",
-                );
-                None
-            }
-            Some(key) if key.chars().any(|c| c.is_whitespace() || c.is_control()) => {
-                errors.add(
-                    "api_key",
-                    "An API key has no spaces or line breaks: paste it again.",
-                );
-                None
-            }
-            Some(key) => Some(SecretString::from(key.to_string())),
-        };
-
-        match (
-            errors.is_empty(),
-            cloud_agent_id,
-            implementation_type,
-            server_url,
-        ) {
-            (true, Some(cloud_agent_id), Some(implementation_type), Some(server_url)) => {
-                Ok(ConnectionInput {
-                    name,
-                    is_active: self.is_active(),
-                    cloud_agent_id,
-                    implementation_type,
-                    is_source: self.is_source(),
-                    is_target: self.is_target(),
-                    timeout_ms,
-                    query: self.query.trim_end().to_string(),
-                    server_url,
-                    api_key,
-                })
-            }
+        match cloud_agent_id {
+            Some(cloud_agent_id) if errors.is_empty() => Ok(ConnectionInput {
+                name,
+                is_active: self.is_active,
+                cloud_agent_id,
+                is_source: self.is_source,
+                is_target: self.is_target,
+                timeout_ms,
+                query,
+                datetime_format,
+                fields: checked.values,
+                secret: checked.secret,
+            }),
             _ => Err(errors),
         }
     }
@@ -271,86 +270,9 @@ pub(crate) fn parse_timeout(text: &str) -> Result<i32, String> {
     Ok(value as i32)
 }
 
-/// An absolute http(s) URL, normalised: scheme and host lower-cased, default port and a lone
-/// trailing slash dropped. Credentials and fragments are refused rather than silently dropped.
-pub(crate) fn normalise_server_url(text: &str) -> Result<String, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err("Enter the TUNE API address, e.g. https://demo.api.hasoffers.com.".into());
-    }
-    if has_control_chars(text, false) || text.contains(char::is_whitespace) {
-        return Err("A URL has no spaces or control characters.".into());
-    }
-    let url = Url::parse(text).map_err(|_| {
-        "Enter an absolute URL starting with https:// or http://, e.g. https://demo.api.hasoffers.com.".to_string()
-    })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err("Only http:// and https:// addresses are supported.".into());
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err("The URL needs a host name, e.g. https://demo.api.hasoffers.com.".into());
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("Do not put credentials in the URL: the key goes in API Key.".into());
-    }
-    if url.fragment().is_some() {
-        return Err("Remove the #fragment: TUNE never sees it.".into());
-    }
-    let mut normalised = url.to_string();
-    if url.path() == "/" && url.query().is_none() {
-        normalised.pop();
-    }
-    Ok(normalised)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn server_url_is_normalised() {
-        let cases = [
-            (
-                "HTTPS://Demo.API.hasoffers.com/",
-                "https://demo.api.hasoffers.com",
-            ),
-            (
-                "https://demo.api.hasoffers.com:443",
-                "https://demo.api.hasoffers.com",
-            ),
-            (
-                "http://127.0.0.1:8089/Apiv3/json",
-                "http://127.0.0.1:8089/Apiv3/json",
-            ),
-            ("  https://x.example/  ", "https://x.example"),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(
-                normalise_server_url(input).as_deref(),
-                Ok(expected),
-                "input {input:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn server_url_refuses_what_is_not_an_absolute_http_url() {
-        let cases = [
-            ("", "blank"),
-            ("demo.api.hasoffers.com", "no scheme"),
-            ("ftp://demo.example", "ftp"),
-            ("javascript:alert(1)", "javascript"),
-            ("https://user:pw@demo.example", "credentials"),
-            ("https://demo.example/#x", "fragment"),
-            ("https://demo .example", "space"),
-        ];
-        for (input, why) in cases {
-            assert!(
-                normalise_server_url(input).is_err(),
-                "{why}: {input:?} should be refused"
-            );
-        }
-    }
 
     #[test]
     fn timeout_accepts_1_to_600000_and_defaults_when_blank() {
@@ -362,92 +284,10 @@ mod tests {
         }
     }
 
-    fn valid_form() -> ConnectionForm {
-        ConnectionForm {
-            name: "TUNE prod".into(),
-            cloud_agent_id: Uuid::from_u128(1).to_string(),
-            implementation_type: "network_api".into(),
-            timeout_ms: "30000".into(),
-            server_url: "https://demo.api.hasoffers.com".into(),
-            api_key: Some(SecretString::from("NETabcdefghijklmnop".to_string())),
-            ..ConnectionForm::default()
+    #[test]
+    fn checkboxes_count_as_ticked_unless_they_say_otherwise() {
+        for (value, expected) in [("on", true), ("true", true), ("", false), ("off", false)] {
+            assert_eq!(ticked(value), expected, "{value:?}");
         }
-    }
-
-    #[test]
-    fn a_complete_form_validates() {
-        let input = valid_form().validate_input(FormMode::Create).unwrap();
-        assert_eq!(input.name, "TUNE prod");
-        assert_eq!(input.implementation_type, ImplementationType::NetworkApi);
-        assert!(input.api_key.is_some());
-    }
-
-    #[test]
-    fn every_mandatory_field_gets_its_own_message() {
-        let errors = ConnectionForm::default()
-            .validate_input(FormMode::Create)
-            .unwrap_err();
-        for field in [
-            "name",
-            "cloud_agent_id",
-            "implementation_type",
-            "server_url",
-            "api_key",
-        ] {
-            assert!(errors.get(field).is_some(), "{field} should have a message");
-        }
-    }
-
-    #[test]
-    fn a_blank_key_is_fine_on_edit_only() {
-        let mut form = valid_form();
-        form.api_key = Some(SecretString::from("   ".to_string()));
-        assert!(
-            form.validate_input(FormMode::Edit)
-                .unwrap()
-                .api_key
-                .is_none()
-        );
-        assert!(
-            form.validate_input(FormMode::Create)
-                .unwrap_err()
-                .get("api_key")
-                .is_some()
-        );
-    }
-
-    #[test]
-    fn overlong_and_control_character_values_are_refused() {
-        let mut form = valid_form();
-        form.name = "x".repeat(101);
-        assert!(
-            form.validate_input(FormMode::Create)
-                .unwrap_err()
-                .get("name")
-                .is_some()
-        );
-        form.name = "bad\u{0007}name".into();
-        assert!(
-            form.validate_input(FormMode::Create)
-                .unwrap_err()
-                .get("name")
-                .is_some()
-        );
-        let mut form = valid_form();
-        form.query = "q".repeat(20_001);
-        assert!(
-            form.validate_input(FormMode::Create)
-                .unwrap_err()
-                .get("query")
-                .is_some()
-        );
-        let mut form = valid_form();
-        form.api_key = Some(SecretString::from("NET abc".to_string()));
-        assert!(
-            form.validate_input(FormMode::Create)
-                .unwrap_err()
-                .get("api_key")
-                .is_some()
-        );
     }
 }

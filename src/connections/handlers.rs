@@ -12,7 +12,8 @@ use super::model::{self, ListQuery, SortKey};
 use super::service::{self, SaveFailure};
 use super::views::{
     ActiveTogglePartial, ConnectionFormPage, ConnectionsPage, ConnectorSelectionPage,
-    DeleteConfirmPage, DeletedConnectionsPage, FormKind, KeyStatus, ListView, TestHistoryPartial,
+    ConnectorTitles, DeleteConfirmPage, DeletedConnectionsPage, FormKind, KeyStatus, ListView,
+    TestHistoryPartial,
 };
 use crate::agents::model::{self as agents, BUILTIN_AGENT_ID};
 use crate::audit;
@@ -24,7 +25,7 @@ use crate::views::{
     Layout, Nav, format_time, is_htmx, iso_time, local_path, render_fragment, render_page,
     see_other,
 };
-use junction_connectors::{self as connectors, ConnectorInfo};
+use junction_connectors::{Connector, ConnectorInfo};
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct ListParams {
@@ -44,7 +45,7 @@ pub(crate) struct ListParams {
 
 impl ListParams {
     /// Unknown or malformed values fall back to defaults: a hand-edited URL still shows a list.
-    fn into_query(self) -> ListQuery {
+    fn into_query(self, state: &AppState) -> ListQuery {
         let search: String = self.q.chars().take(100).collect();
         let per_page = self
             .per_page
@@ -55,7 +56,7 @@ impl ListParams {
             matching_kinds: if search.trim().is_empty() {
                 Vec::new()
             } else {
-                connectors::kinds_matching(search.trim())
+                state.connectors.kinds_matching(search.trim())
             },
             search,
             sort: SortKey::parse(&self.sort).unwrap_or_default(),
@@ -77,16 +78,21 @@ pub(crate) async fn list_connections(
     request: HttpRequest,
     params: web::Query<ListParams>,
 ) -> AppResult<HttpResponse> {
-    let query = params.into_inner().into_query();
+    let query = params.into_inner().into_query(&state);
     let mut conn = state.pool.get().await?;
     let page = model::list(&mut conn, &query).await?;
     drop(conn);
+    let titles = ConnectorTitles::of(
+        &state.connectors,
+        page.rows.iter().map(|row| row.connector.as_str()),
+    );
     let view = ConnectionsPage {
         layout: Layout::new(&request, Nav::Connections),
         list: ListView {
             attention: super::attention::for_rows(&state.connectors, &page.rows),
             query,
             page,
+            titles,
         },
     };
     let mut response = if is_htmx(&request) && !request.headers().contains_key("HX-Boosted") {
@@ -108,26 +114,32 @@ pub(crate) struct SelectParams {
 
 /// GET /connections/new — the Connector Selection Page.
 pub(crate) async fn select_connector(
+    state: web::Data<AppState>,
     request: HttpRequest,
     user: CurrentUser,
     params: web::Query<SelectParams>,
 ) -> AppResult<HttpResponse> {
     user.require(Permission::ManageConnections)?;
     let filter: String = params.into_inner().q.chars().take(100).collect();
-    let page = ConnectorSelectionPage::new(Layout::new(&request, Nav::Connections), filter);
+    let page = ConnectorSelectionPage::new(
+        Layout::new(&request, Nav::Connections),
+        filter,
+        &state.connectors,
+    );
     render_page(&page, StatusCode::OK, &request)
 }
 
-fn live_connector(kind: &str) -> AppResult<&'static ConnectorInfo> {
-    connectors::find(kind)
-        .filter(|c| c.available)
-        .ok_or(AppError::NotFound)
+/// A live connector and its catalogue entry, by the kind in the address.
+type Live<'a> = (&'a ConnectorInfo, &'a dyn Connector);
+
+fn live_connector<'a>(state: &'a AppState, kind: &str) -> AppResult<Live<'a>> {
+    state.connectors.live(kind).ok_or(AppError::NotFound)
 }
 
 /// Everything that differs between the ways the provider form is shown.
 struct FormContext<'a> {
     kind: FormKind,
-    connector: &'static ConnectorInfo,
+    connector: Live<'a>,
     id: Option<Uuid>,
     form: &'a ConnectionForm,
     errors: &'a FieldErrors,
@@ -140,7 +152,7 @@ struct FormContext<'a> {
 impl<'a> FormContext<'a> {
     fn new(
         kind: FormKind,
-        connector: &'static ConnectorInfo,
+        connector: Live<'a>,
         form: &'a ConnectionForm,
         errors: &'a FieldErrors,
     ) -> Self {
@@ -185,7 +197,8 @@ async fn render_form(
     let page = ConnectionFormPage {
         layout: Layout::new(request, Nav::Connections),
         kind: context.kind,
-        connector: context.connector,
+        connector: context.connector.0,
+        connector_form: context.connector.1.form(),
         id: context.id,
         form: context.form,
         errors: context.errors,
@@ -200,8 +213,8 @@ async fn render_form(
             .then(|| {
                 super::attention::query_attention(
                     &state.connectors,
-                    context.connector.kind,
-                    &context.form.implementation_type,
+                    context.connector.0.kind,
+                    &context.form.fields,
                     &context.form.query,
                 )
             })
@@ -228,8 +241,8 @@ pub(crate) async fn new_connection_form(
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     user.require(Permission::ManageConnections)?;
-    let connector = live_connector(&path)?;
-    let form = ConnectionForm::new_defaults(BUILTIN_AGENT_ID);
+    let connector = live_connector(&state, &path)?;
+    let form = ConnectionForm::new_defaults(BUILTIN_AGENT_ID, connector.1.form());
     let errors = FieldErrors::default();
     let context = FormContext::new(FormKind::Create, connector, &form, &errors);
     render_form(&state, &request, StatusCode::OK, context).await
@@ -241,17 +254,24 @@ pub(crate) async fn create_connection(
     request: HttpRequest,
     user: CurrentUser,
     path: web::Path<String>,
-    form: web::Form<ConnectionForm>,
+    form: web::Form<Vec<(String, String)>>,
 ) -> AppResult<HttpResponse> {
     user.require(Permission::ManageConnections)?;
-    let connector = live_connector(&path)?;
-    let form = form.into_inner();
+    let connector = live_connector(&state, &path)?;
+    let mut form = ConnectionForm::from_pairs(form.into_inner(), connector.1.form());
     let mut conn = state.pool.get().await?;
-    let result = service::create(&mut conn, &user.actor(), &state.secrets, connector, &form).await;
+    let result = service::create(
+        &mut conn,
+        &user.actor(),
+        &state.secrets,
+        connector,
+        &mut form,
+    )
+    .await;
     drop(conn);
     match result {
         Ok(created) => {
-            tracing::info!(connection.id = %created.id, connector = connector.kind, "connection created");
+            tracing::info!(connection.id = %created.id, connector = connector.0.kind, "connection created");
             let mut response = see_other(&format!("/connections/{}", created.id));
             Flash::Created.set(&mut response);
             Ok(response.finish())
@@ -270,8 +290,8 @@ async fn load(state: &AppState, id: Uuid) -> AppResult<model::Connection> {
     model::find(&mut conn, id).await?.ok_or(AppError::NotFound)
 }
 
-fn connector_of(connection: &model::Connection) -> AppResult<&'static ConnectorInfo> {
-    connectors::find(&connection.connector).ok_or_else(|| {
+fn connector_of<'a>(state: &'a AppState, connection: &model::Connection) -> AppResult<Live<'a>> {
+    state.connectors.live(&connection.connector).ok_or_else(|| {
         AppError::Internal(anyhow::anyhow!(
             "connection {} has unknown connector {:?}",
             connection.id,
@@ -289,7 +309,12 @@ pub(crate) async fn edit_connection_form(
     let connection = load(&state, *path).await?;
     let form = service::form_of(&connection);
     let errors = FieldErrors::default();
-    let mut context = FormContext::new(FormKind::Edit, connector_of(&connection)?, &form, &errors);
+    let mut context = FormContext::new(
+        FormKind::Edit,
+        connector_of(&state, &connection)?,
+        &form,
+        &errors,
+    );
     context.id = Some(connection.id);
     context.key_status = Some(key_status(&state, &connection)?);
     context.stored_name = Some(connection.name.clone());
@@ -302,14 +327,24 @@ pub(crate) async fn save_connection(
     request: HttpRequest,
     user: CurrentUser,
     path: web::Path<Uuid>,
-    form: web::Form<ConnectionForm>,
+    form: web::Form<Vec<(String, String)>>,
 ) -> AppResult<HttpResponse> {
     user.require(Permission::ManageConnections)?;
     let id = *path;
-    let mut form = form.into_inner();
+    let stored = load(&state, id).await?;
+    let connector = connector_of(&state, &stored)?;
+    let mut form = ConnectionForm::from_pairs(form.into_inner(), connector.1.form());
     let loaded_version = form.version();
     let mut conn = state.pool.get().await?;
-    let result = service::update(&mut conn, &user.actor(), &state.secrets, id, &form).await;
+    let result = service::update(
+        &mut conn,
+        &user.actor(),
+        &state.secrets,
+        connector.1,
+        id,
+        &mut form,
+    )
+    .await;
     drop(conn);
     let mut conflict = Vec::new();
     let (status, errors, notice, current) = match result {
@@ -350,7 +385,12 @@ pub(crate) async fn save_connection(
         Err(SaveFailure::NotFound) => return Err(AppError::NotFound),
         Err(SaveFailure::App(error)) => return Err(error),
     };
-    let mut context = FormContext::new(FormKind::Edit, connector_of(&current)?, &form, &errors);
+    let mut context = FormContext::new(
+        FormKind::Edit,
+        connector_of(&state, &current)?,
+        &form,
+        &errors,
+    );
     context.id = Some(id);
     context.key_status = Some(key_status(&state, &current)?);
     context.notice = notice;
@@ -370,7 +410,12 @@ pub(crate) async fn clone_connection_form(
     let connection = load(&state, *path).await?;
     let form = service::clone_form_of(&connection);
     let errors = FieldErrors::default();
-    let mut context = FormContext::new(FormKind::Clone, connector_of(&connection)?, &form, &errors);
+    let mut context = FormContext::new(
+        FormKind::Clone,
+        connector_of(&state, &connection)?,
+        &form,
+        &errors,
+    );
     context.notice = Some(format!(
         "Copy of “{}”: every setting but the API key, which you enter again. The copy starts inactive.",
         connection.name
@@ -439,9 +484,14 @@ pub(crate) async fn list_deleted_connections(
     let mut conn = state.pool.get().await?;
     let rows = model::list_deleted(&mut conn, 500).await?;
     drop(conn);
+    let titles = ConnectorTitles::of(
+        &state.connectors,
+        rows.iter().map(|row| row.connector.as_str()),
+    );
     let page = DeletedConnectionsPage {
         layout: Layout::new(&request, Nav::Connections),
         rows,
+        titles,
     };
     render_page(&page, StatusCode::OK, &request)
 }

@@ -7,6 +7,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::db::schema::{cloud_agents, connections};
+use junction_connectors::FieldValues;
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
@@ -19,16 +20,46 @@ pub(crate) struct Connection {
     pub connector: String,
     pub is_active: bool,
     pub cloud_agent_id: Uuid,
-    pub implementation_type: String,
     pub is_source: bool,
     pub is_target: bool,
     pub timeout_ms: i32,
     pub query: String,
-    pub server_url: String,
+    pub datetime_format: Option<String>,
+    /// The connector's own fields, by the names of its form (see [`Connection::fields`]).
+    pub settings: serde_json::Value,
+    /// The connector's secret (the column kept its first connector's name), sealed.
     pub api_key_ciphertext: Vec<u8>,
     pub api_key_changed_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
+}
+
+impl Connection {
+    /// The connector's own fields as stored; a value that is not text (written by hand) counts
+    /// as absent, so the connector asks for it again.
+    pub(crate) fn fields(&self) -> FieldValues {
+        stored_fields(&self.settings)
+    }
+}
+
+/// The connector's own fields of a stored `settings` value (see [`Connection::fields`]).
+pub(crate) fn stored_fields(settings: &serde_json::Value) -> FieldValues {
+    settings
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, value)| Some((name.as_str(), value.as_str()?)))
+        .collect()
+}
+
+/// The JSON stored for a connector's own fields.
+pub(crate) fn settings_json(fields: &FieldValues) -> serde_json::Value {
+    serde_json::Value::Object(
+        fields
+            .iter()
+            .map(|(name, value)| (name.to_string(), serde_json::Value::from(value)))
+            .collect(),
+    )
 }
 
 #[derive(Debug, Insertable)]
@@ -39,30 +70,33 @@ pub struct NewConnection {
     pub connector: String,
     pub is_active: bool,
     pub cloud_agent_id: Uuid,
-    pub implementation_type: String,
     pub is_source: bool,
     pub is_target: bool,
     pub timeout_ms: i32,
     pub query: String,
-    pub server_url: String,
+    pub datetime_format: Option<String>,
+    pub settings: serde_json::Value,
     pub api_key_ciphertext: Vec<u8>,
     /// "Test automatically": `off` unless the creator chose otherwise.
     pub check_every: String,
 }
 
-/// The editable columns; `None` for the key means "keep the stored one".
+/// The editable columns; `None` for the key means "keep the stored one". The legacy HasOffers
+/// columns are filled from `settings` by a database trigger (see the connector_settings
+/// migration).
 #[derive(Debug, AsChangeset)]
 #[diesel(table_name = connections)]
 pub struct ConnectionChanges {
     pub name: String,
     pub is_active: bool,
     pub cloud_agent_id: Uuid,
-    pub implementation_type: String,
     pub is_source: bool,
     pub is_target: bool,
     pub timeout_ms: i32,
     pub query: String,
-    pub server_url: String,
+    /// Always `Some`: the inner `None` clears it.
+    pub datetime_format: Option<Option<String>>,
+    pub settings: serde_json::Value,
     pub api_key_ciphertext: Option<Vec<u8>>,
     pub api_key_changed_at: Option<DateTime<Utc>>,
 }
@@ -338,7 +372,7 @@ pub(crate) struct ListRow {
     pub last_test_code: Option<String>,
     pub last_test_close: bool,
     /// With `query`: enough to check the saved query against the current rules.
-    pub implementation_type: String,
+    pub settings: serde_json::Value,
     pub query: String,
     pub check_every: String,
     pub health: String,
@@ -415,7 +449,7 @@ pub(crate) async fn list(conn: &mut AsyncPgConnection, query: &ListQuery) -> Que
         connections::last_test_at,
         connections::last_test_code,
         connections::last_test_close,
-        connections::implementation_type,
+        connections::settings,
         connections::query,
         connections::check_every,
         connections::health,

@@ -5,17 +5,16 @@
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use secrecy::{ExposeSecret, SecretString};
-use url::Url;
 use uuid::Uuid;
 
 use super::audit as entries;
 use super::form::{ConnectionForm, ConnectionInput, FieldErrors, FormMode};
-use super::model::{self, Connection, ConnectionChanges, NewConnection, WriteError};
+use super::model::{self, Connection, ConnectionChanges, NewConnection, WriteError, settings_json};
 use crate::agents;
 use crate::audit::{self, Actor};
 use crate::crypto::{SecretBox, SecretHint, fingerprint};
 use crate::error::AppError;
-use junction_connectors::ConnectorInfo;
+use junction_connectors::{ConnectionSettings, Connector, ConnectorInfo, Connectors, GenericField};
 
 /// Why a form was not saved.
 #[derive(Debug)]
@@ -34,12 +33,13 @@ impl<E: Into<AppError>> From<E> for SaveFailure {
     }
 }
 
-/// The associated data that ties a sealed key to its row.
+/// The associated data that ties a sealed secret to its row (named after the first connector's
+/// secret; every connector's secret is sealed so).
 pub fn key_context(id: Uuid) -> String {
     format!("connections/{id}/api_key")
 }
 
-/// Opens the stored key, for a call to the external system or to describe it.
+/// Opens the stored secret, for a call to the external system or to describe it.
 pub(crate) fn open_key(
     secrets: &SecretBox,
     connection: &Connection,
@@ -83,12 +83,39 @@ async fn agent_name(conn: &mut AsyncPgConnection, id: Uuid) -> Result<String, Sa
         .unwrap_or_else(|| id.to_string()))
 }
 
+/// The settings of one run of a stored connection: its fields as stored, the DateTime Format
+/// when its connector uses it, and the secret opened for as long as the run lasts. The
+/// built-in cloud agent runs in our network: it may not reach private addresses unless the
+/// operator allows it; a corporate agent exists to reach internal systems.
+pub(crate) fn run_settings(
+    connectors: &Connectors,
+    secrets: &SecretBox,
+    connector: &dyn Connector,
+    connection: &Connection,
+) -> Result<ConnectionSettings, AppError> {
+    let mut fields = connection.fields();
+    if connector.form().uses(GenericField::DateTimeFormat)
+        && let Some(format) = &connection.datetime_format
+    {
+        fields.insert(GenericField::DateTimeFormat.name(), format.clone());
+    }
+    Ok(ConnectionSettings {
+        timeout: std::time::Duration::from_millis(connection.timeout_ms.max(1) as u64),
+        // Only what the operator allowed the server: a corporate agent's own policy applies on the
+        // agent, and work for one never runs here (see `jobs::run::placement`).
+        allow_private_targets: connectors.allow_private_targets,
+        fields,
+        secret: open_key(secrets, connection)?,
+    })
+}
+
 async fn validate(
     conn: &mut AsyncPgConnection,
-    form: &ConnectionForm,
+    connector: &dyn Connector,
+    form: &mut ConnectionForm,
     mode: FormMode,
 ) -> Result<ConnectionInput, SaveFailure> {
-    let input = form.validate_input(mode);
+    let input = form.validate_input(connector, mode);
     let mut errors = match &input {
         Ok(_) => FieldErrors::default(),
         Err(errors) => errors.clone(),
@@ -117,37 +144,43 @@ pub(crate) async fn create(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     secrets: &SecretBox,
-    connector: &ConnectorInfo,
-    form: &ConnectionForm,
+    (info, connector): (&ConnectorInfo, &dyn Connector),
+    form: &mut ConnectionForm,
 ) -> Result<Connection, SaveFailure> {
-    let input = validate(conn, form, FormMode::Create).await?;
+    let input = validate(conn, connector, form, FormMode::Create).await?;
     let id = Uuid::new_v4();
-    let key = input.api_key.as_ref().ok_or_else(|| {
-        AppError::Internal(anyhow::anyhow!("validated create form without a key"))
-    })?;
-    let key_fingerprint = fingerprint(key.expose_secret());
+    // A connector without a secret still gets a sealed (empty) one: the column is shared.
+    let secret = input
+        .secret
+        .clone()
+        .unwrap_or_else(|| SecretString::from(""));
+    let key_fingerprint = input
+        .secret
+        .as_ref()
+        .map(|secret| fingerprint(secret.expose_secret()));
     let new = NewConnection {
         id,
         name: input.name.clone(),
-        connector: connector.kind.to_string(),
+        connector: info.kind.to_string(),
         is_active: input.is_active,
         cloud_agent_id: input.cloud_agent_id,
-        implementation_type: input.implementation_type.as_str().to_string(),
         is_source: input.is_source,
         is_target: input.is_target,
         timeout_ms: input.timeout_ms,
         query: input.query,
-        server_url: input.server_url,
-        api_key_ciphertext: seal(secrets, key, id)?,
+        datetime_format: input.datetime_format,
+        settings: settings_json(&input.fields),
+        api_key_ciphertext: seal(secrets, &secret, id)?,
         // Created by a person in the form: monitored hourly (imports and bulk start off).
         check_every: crate::monitoring::Every::FORM_DEFAULT.as_str().to_string(),
     };
     let agent = agent_name(conn, new.cloud_agent_id).await?;
     let actor = actor.clone();
+    let layout = connector.form();
     let result = conn
         .transaction::<_, WriteError, _>(async move |conn| {
             let row = model::insert(conn, new).await?;
-            let entry = entries::created(&row, &agent, &key_fingerprint);
+            let entry = entries::created(&row, layout, &agent, key_fingerprint.as_deref());
             audit::record(conn, actor, entry).await?;
             Ok(row)
         })
@@ -162,51 +195,34 @@ pub(crate) async fn create(
     }
 }
 
-fn host_of(url: &str) -> Option<String> {
-    Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-}
-
 pub(crate) async fn update(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     secrets: &SecretBox,
+    connector: &dyn Connector,
     id: Uuid,
-    form: &ConnectionForm,
+    form: &mut ConnectionForm,
 ) -> Result<Connection, SaveFailure> {
     let Some(current) = model::find(conn, id).await? else {
         return Err(SaveFailure::NotFound);
     };
-    let input = validate(conn, form, FormMode::Edit).await?;
+    let input = validate(conn, connector, form, FormMode::Edit).await?;
     let Some(version) = form.version() else {
         return Err(SaveFailure::Stale(Box::new(current)));
     };
 
-    // Keeping the stored key is refused when it would go somewhere else: a key for one TUNE API
-    // is useless for another, and sending it to a new host would hand it to whoever runs that host.
-    if input.api_key.is_none() {
+    // The stored secret stays only where it was entered for: the connector says when a change
+    // of its fields (another host, http instead of https, another API) needs it typed again.
+    if input.secret.is_none()
+        && let Some(spec) = connector.form().secret()
+        && let Err(message) = connector.may_keep_secret(&current.fields(), &input.fields)
+    {
         let mut errors = FieldErrors::default();
-        if input.implementation_type.as_str() != current.implementation_type {
-            errors.add(
-                "api_key",
-                format!(
-                    "Enter the {} key: the stored key was for another Implementation Type.",
-                    input.implementation_type.label()
-                ),
-            );
-        } else if host_of(&input.server_url) != host_of(&current.server_url) {
-            errors.add(
-                "api_key",
-                "Enter the API key again: the Server URL now points to another host, and the stored key is only sent to the host it was entered for.",
-            );
-        }
-        if !errors.is_empty() {
-            return Err(SaveFailure::Invalid(errors));
-        }
+        errors.add(spec.name, message);
+        return Err(SaveFailure::Invalid(errors));
     }
 
-    let (ciphertext, changed_at, key_fingerprints) = match &input.api_key {
+    let (ciphertext, changed_at, key_fingerprints) = match &input.secret {
         Some(new_key) => (
             Some(seal(secrets, new_key, id)?),
             Some(Utc::now()),
@@ -225,23 +241,25 @@ pub(crate) async fn update(
         name: input.name.clone(),
         is_active: input.is_active,
         cloud_agent_id: input.cloud_agent_id,
-        implementation_type: input.implementation_type.as_str().to_string(),
         is_source: input.is_source,
         is_target: input.is_target,
         timeout_ms: input.timeout_ms,
         query: input.query,
-        server_url: input.server_url,
+        datetime_format: Some(input.datetime_format),
+        settings: settings_json(&input.fields),
         api_key_ciphertext: ciphertext,
         api_key_changed_at: changed_at,
     };
     let actor = actor.clone();
     let before = current;
+    let layout = connector.form();
     let result = conn
         .transaction::<_, WriteError, _>(async move |conn| {
             let row = model::update(conn, id, version, changes).await?;
             let entry = entries::updated(
                 &before,
                 &row,
+                layout,
                 (&agent_names.0, &agent_names.1),
                 key_fingerprints,
             );
@@ -359,35 +377,34 @@ pub(crate) async fn purge_expired(conn: &mut AsyncPgConnection) -> Result<usize,
     Ok(purged)
 }
 
-/// The form filled from a stored connection (never with its key).
+/// The form filled from a stored connection (never with its secret).
 pub(crate) fn form_of(connection: &Connection) -> ConnectionForm {
-    let flag = |on: bool| on.then(|| "on".to_string());
     ConnectionForm {
         name: connection.name.clone(),
-        is_active: flag(connection.is_active),
+        is_active: connection.is_active,
         cloud_agent_id: connection.cloud_agent_id.to_string(),
-        implementation_type: connection.implementation_type.clone(),
-        is_source: flag(connection.is_source),
-        is_target: flag(connection.is_target),
+        is_source: connection.is_source,
+        is_target: connection.is_target,
         timeout_ms: connection.timeout_ms.to_string(),
         query: connection.query.clone(),
-        server_url: connection.server_url.clone(),
-        api_key: None,
+        datetime_format: connection.datetime_format.clone().unwrap_or_default(),
+        fields: connection.fields(),
+        secret: None,
         version: Some(connection.version.to_string()),
     }
 }
 
-/// The form for a copy: every field but the key, " (copy)" appended, inactive.
+/// The form for a copy: every field but the secret, " (copy)" appended, inactive.
 pub(crate) fn clone_form_of(connection: &Connection) -> ConnectionForm {
     let mut form = form_of(connection);
     let mut name = connection.name.clone();
     // Keep the copy's name within the 100-character limit.
     let suffix = " (copy)";
-    while name.chars().count() + suffix.chars().count() > super::form::NAME_MAX as usize {
+    while name.chars().count() + suffix.chars().count() > super::form::NAME_MAX {
         name.pop();
     }
     form.name = format!("{name}{suffix}");
-    form.is_active = None;
+    form.is_active = false;
     form.version = None;
     form
 }

@@ -18,7 +18,7 @@ use crate::jobs::run::{self as agent_run, Placement};
 use crate::state::AppState;
 use crate::views::{is_htmx, render_fragment, see_other};
 use junction_connectors::TestOutcome;
-use junction_connectors::{ConnectionSettings, Connector, FieldValues, QueryOutcome};
+use junction_connectors::{ConnectionSettings, Connector, QueryOutcome};
 
 /// Rows the Test Query preview shows at most.
 pub(crate) const PREVIEW_ROWS: usize = 100;
@@ -38,20 +38,8 @@ fn connector<'a>(state: &'a AppState, connection: &Connection) -> AppResult<&'a 
 /// The settings for one run, from the stored row; the key is opened here and lives only as long
 /// as the run.
 fn settings(state: &AppState, connection: &Connection) -> AppResult<ConnectionSettings> {
-    Ok(ConnectionSettings {
-        timeout: std::time::Duration::from_millis(connection.timeout_ms.max(1) as u64),
-        // Only what the operator allowed the server; a corporate agent's own policy applies on
-        // the agent (work for it never runs here: see `jobs::run::placement`).
-        allow_private_targets: state.connectors.allow_private_targets,
-        fields: FieldValues::from_iter([
-            ("server_url", connection.server_url.as_str()),
-            (
-                "implementation_type",
-                connection.implementation_type.as_str(),
-            ),
-        ]),
-        secret: service::open_key(&state.secrets, connection)?,
-    })
+    let connector = connector(state, connection)?;
+    service::run_settings(&state.connectors, &state.secrets, connector, connection)
 }
 
 /// A run of `connection` on its corporate agent, asked for by `queued_by`.
@@ -195,7 +183,7 @@ pub(crate) async fn test_query(
         .into_inner()
         .query
         .unwrap_or_else(|| connection.query.clone());
-    let text: String = text.chars().take(super::form::QUERY_MAX as usize).collect();
+    let text: String = text.chars().take(super::form::QUERY_MAX).collect();
     let connector = connector(&state, &connection)?;
     let settings = settings(&state, &connection)?;
     let (outcome, ran_on) = match agent_run::placement(&state, connection.cloud_agent_id).await? {

@@ -10,10 +10,10 @@ use crate::audit::model::AuditEvent;
 use crate::auth::{CurrentUser, Permission};
 use crate::connections::runs::Run;
 use crate::views::{Layout, format_time, iso_time};
-use junction_connectors::QueryOutcome;
-use junction_connectors::TestOutcome;
-use junction_connectors::hasoffers::ImplementationType;
-use junction_connectors::{self as connectors, ConnectorInfo, Section};
+use junction_connectors::{
+    ConnectorForm, ConnectorInfo, Connectors, FieldKind, FieldSpec, FormItem, GenericField,
+    QueryOutcome, SecretShape, Section, TestOutcome,
+};
 
 /// Rows per list page unless the address asks for 50 or 100.
 pub(crate) const DEFAULT_PER_PAGE: i64 = 25;
@@ -33,6 +33,35 @@ pub(crate) struct ListView {
     pub page: ListPage,
     /// Why a row's saved query needs attention, by connection.
     pub attention: std::collections::HashMap<Uuid, String>,
+    /// The title of each connector kind on the page.
+    pub titles: ConnectorTitles,
+}
+
+/// Connector titles by kind, for pages that list connections of several connectors.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ConnectorTitles(Vec<(String, String)>);
+
+impl ConnectorTitles {
+    /// The titles of `kinds`, as the catalogue names them.
+    pub(crate) fn of<'a>(connectors: &Connectors, kinds: impl Iterator<Item = &'a str>) -> Self {
+        let mut titles: Vec<(String, String)> = Vec::new();
+        for kind in kinds {
+            if titles.iter().all(|(k, _)| k != kind) {
+                let title = connectors.info(kind).map_or(kind, |info| info.title);
+                titles.push((kind.to_string(), title.to_string()));
+            }
+        }
+        Self(titles)
+    }
+
+    /// The title of `kind`, or the kind itself for one no longer known.
+    pub(crate) fn get(&self, kind: &str) -> String {
+        self.0
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map_or(kind, |(_, title)| title.as_str())
+            .to_string()
+    }
 }
 
 pub(crate) struct SortLink {
@@ -147,7 +176,7 @@ impl ListView {
     }
 
     pub(crate) fn connector_title(&self, kind: &str) -> String {
-        connectors::find(kind).map_or_else(|| kind.to_string(), |c| c.title.to_string())
+        self.titles.get(kind)
     }
 
     pub(crate) fn updated(&self, row: &ListRow) -> String {
@@ -173,17 +202,18 @@ pub(crate) struct ActiveTogglePartial {
 /// The Connector Selection Page.
 #[derive(Template)]
 #[template(path = "connections/select.html")]
-pub(crate) struct ConnectorSelectionPage {
+pub(crate) struct ConnectorSelectionPage<'a> {
     pub layout: Layout,
     pub filter: String,
-    pub sections: Vec<(Section, Vec<&'static ConnectorInfo>)>,
+    pub sections: Vec<(Section, Vec<&'a ConnectorInfo>)>,
 }
 
-impl ConnectorSelectionPage {
+impl<'a> ConnectorSelectionPage<'a> {
     /// Server-side filtering, for browsers without JavaScript; the script narrows as you type.
-    pub(crate) fn new(layout: Layout, filter: String) -> Self {
+    pub(crate) fn new(layout: Layout, filter: String, connectors: &'a Connectors) -> Self {
         let needle = filter.trim().to_lowercase();
-        let sections = connectors::by_section()
+        let sections = connectors
+            .by_section()
             .into_iter()
             .map(|(section, tiles)| {
                 let tiles = tiles
@@ -201,8 +231,9 @@ impl ConnectorSelectionPage {
     }
 }
 
-/// What the form shows about the stored key, instead of the key.
+/// What the form shows about the stored secret, instead of the secret.
 pub(crate) struct KeyStatus {
+    /// Only for an API key or token, never for a password.
     pub last4: Option<String>,
     pub changed: String,
     pub changed_iso: String,
@@ -216,13 +247,15 @@ pub(crate) enum FormKind {
     Edit,
 }
 
-/// The HasOffersProvider form, for create, clone and edit.
+/// The provider form of any connector, for create, clone and edit: the generic fields drawn
+/// here, the connector's own fields drawn from its description.
 #[derive(Template)]
 #[template(path = "connections/form.html")]
 pub(crate) struct ConnectionFormPage<'a> {
     pub layout: Layout,
     pub kind: FormKind,
-    pub connector: &'static ConnectorInfo,
+    pub connector: &'a ConnectorInfo,
+    pub connector_form: &'static ConnectorForm,
     pub id: Option<Uuid>,
     pub form: &'a ConnectionForm,
     pub errors: &'a FieldErrors,
@@ -242,6 +275,46 @@ pub(crate) struct ConnectionFormPage<'a> {
     pub query_attention: Option<String>,
     /// Health, timeline and schedule (edit only).
     pub health: Option<crate::monitoring::views::HealthPanel>,
+}
+
+/// One place of the form, top to bottom.
+pub(crate) enum FormRow {
+    Name,
+    IsActive,
+    CloudAgent,
+    IsSource,
+    IsTarget,
+    Timeout,
+    Query,
+    DateTimeFormat,
+    /// A generic field the connector ignores: shown disabled.
+    NotUsed(GenericField),
+    /// One of the connector's own fields.
+    Own(OwnField),
+}
+
+/// One of the connector's own fields, ready to draw.
+pub(crate) struct OwnField {
+    pub spec: &'static FieldSpec,
+    /// What the input shows: the value typed or stored; never a secret.
+    pub value: String,
+    pub input: OwnInput,
+    pub max_chars: usize,
+}
+
+/// How an own field is drawn.
+pub(crate) enum OwnInput {
+    Url,
+    Text,
+    Choice(Vec<ChoiceOption>),
+    /// A password input, never filled.
+    Secret,
+}
+
+pub(crate) struct ChoiceOption {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
 }
 
 impl ConnectionFormPage<'_> {
@@ -264,8 +337,90 @@ impl ConnectionFormPage<'_> {
         if self.is_edit() { "Save" } else { "Create" }
     }
 
-    pub(crate) fn implementation_types(&self) -> &'static [ImplementationType] {
-        &ImplementationType::ALL
+    /// Every field in the connector's order.
+    pub(crate) fn rows(&self) -> Vec<FormRow> {
+        self.connector_form
+            .layout
+            .iter()
+            .map(|item| match *item {
+                FormItem::Generic(field) => match field {
+                    GenericField::Name => FormRow::Name,
+                    GenericField::IsActive => FormRow::IsActive,
+                    GenericField::CloudAgent => FormRow::CloudAgent,
+                    GenericField::IsSource => FormRow::IsSource,
+                    GenericField::IsTarget => FormRow::IsTarget,
+                    GenericField::Timeout => FormRow::Timeout,
+                    GenericField::Query => FormRow::Query,
+                    GenericField::DateTimeFormat => FormRow::DateTimeFormat,
+                },
+                FormItem::NotUsed(field) => FormRow::NotUsed(field),
+                FormItem::Own(spec) => FormRow::Own(self.own_field(spec)),
+            })
+            .collect()
+    }
+
+    fn own_field(&self, spec: &'static FieldSpec) -> OwnField {
+        let value = self.form.fields.get(spec.name).unwrap_or("").to_string();
+        let input = match spec.kind {
+            FieldKind::Url => OwnInput::Url,
+            FieldKind::Text => OwnInput::Text,
+            FieldKind::Choice(choices) => OwnInput::Choice(
+                choices
+                    .iter()
+                    .map(|choice| ChoiceOption {
+                        value: choice.value,
+                        label: choice.label,
+                        selected: choice.value == value,
+                    })
+                    .collect(),
+            ),
+            FieldKind::Secret(_) => OwnInput::Secret,
+        };
+        let value = match input {
+            OwnInput::Secret => String::new(),
+            _ => value,
+        };
+        OwnField {
+            spec,
+            value,
+            input,
+            max_chars: spec.kind.max_chars(),
+        }
+    }
+
+    /// Whether the required mark is shown: a stored secret may be left blank on edit.
+    pub(crate) fn marked_required(&self, field: &OwnField) -> bool {
+        field.spec.required && !(matches!(field.input, OwnInput::Secret) && self.is_edit())
+    }
+
+    /// Whether a stored password's length or end may be hinted at: never.
+    pub(crate) fn shows_last4(&self, field: &OwnField) -> bool {
+        matches!(field.spec.kind, FieldKind::Secret(SecretShape::Key))
+    }
+
+    /// How the help text names a stored secret.
+    pub(crate) fn secret_noun(&self, field: &OwnField) -> &'static str {
+        match field.spec.kind {
+            FieldKind::Secret(SecretShape::Password) => "password",
+            _ => "key",
+        }
+    }
+
+    /// Whether the connector takes a query (Test Query and Download CSV are shown).
+    pub(crate) fn uses_query(&self) -> bool {
+        self.connector_form.uses(GenericField::Query)
+    }
+
+    pub(crate) fn query_summary(&self) -> &'static str {
+        self.connector_form
+            .query_help
+            .map_or("", |help| help.summary)
+    }
+
+    pub(crate) fn query_examples(&self) -> &'static str {
+        self.connector_form
+            .query_help
+            .map_or("", |help| help.examples)
     }
 
     pub(crate) fn error(&self, field: &str) -> Option<&str> {
@@ -280,17 +435,29 @@ impl ConnectionFormPage<'_> {
         }
     }
 
-    pub(crate) fn field_label(&self, field: &str) -> &'static str {
-        match field {
-            "name" => "Connection",
-            "cloud_agent_id" => "Cloud Agent",
-            "implementation_type" => "Implementation Type",
-            "timeout_ms" => "Timeout (ms)",
-            "query" => "Query",
-            "server_url" => "Server URL",
-            "api_key" => "API Key",
-            _ => "Form",
+    /// The messages of the error summary, in form order, each with its field's label.
+    pub(crate) fn summary(&self) -> Vec<(&'static str, &'static str, &str)> {
+        let mut names: Vec<&'static str> = self
+            .connector_form
+            .layout
+            .iter()
+            .map(|item| match *item {
+                FormItem::Generic(field) | FormItem::NotUsed(field) => field.name(),
+                FormItem::Own(spec) => spec.name,
+            })
+            .collect();
+        names.extend(self.errors.fields().map(|(name, _)| name));
+        let mut summary: Vec<(&'static str, &'static str, &str)> = Vec::new();
+        for name in names {
+            if summary.iter().any(|(n, _, _)| *n == name) {
+                continue;
+            }
+            if let Some(message) = self.errors.get(name) {
+                let label = self.connector_form.label_of(name).unwrap_or("Form");
+                summary.push((name, label, message));
+            }
         }
+        summary
     }
 }
 
@@ -315,6 +482,7 @@ impl ConnectionFormPage<'_> {
 pub(crate) struct DeletedConnectionsPage {
     pub layout: Layout,
     pub rows: Vec<DeletedRow>,
+    pub titles: ConnectorTitles,
 }
 
 impl DeletedConnectionsPage {
@@ -334,7 +502,7 @@ impl DeletedConnectionsPage {
     }
 
     pub(crate) fn connector_title(&self, kind: &str) -> String {
-        connectors::find(kind).map_or_else(|| kind.to_string(), |c| c.title.to_string())
+        self.titles.get(kind)
     }
 }
 
@@ -479,11 +647,5 @@ impl ListView {
             row.last_test_close,
         );
         Some((class, label, format_time(at)))
-    }
-}
-
-impl ConnectionFormPage<'_> {
-    pub(crate) fn query_help(&self) -> &'static str {
-        junction_connectors::hasoffers::QUERY_HELP
     }
 }

@@ -89,6 +89,7 @@ diesel::table! {
         failure_streak -> Int4,
         streak_started_at -> Nullable<Timestamptz>,
         streak_first_message -> Nullable<Text>,
+        settings -> Jsonb,
     }
 }
 

@@ -420,6 +420,12 @@ async fn the_stored_key_is_not_kept_when_it_would_go_elsewhere() {
     let cases = [
         ("implementation_type", "affiliate_api", "Affiliate API key"),
         ("server_url", "https://evil.example.com", "another host"),
+        ("server_url", "http://demo.api.hasoffers.com", "clear text"),
+        (
+            "server_url",
+            "https://demo.api.hasoffers.com:8443",
+            "port 8443 instead of 443",
+        ),
     ];
     for (field, value, message) in cases {
         let fields = with(
@@ -428,9 +434,31 @@ async fn the_stored_key_is_not_kept_when_it_would_go_elsewhere() {
             value,
         );
         let page = app.post_form(&path, &fields).await;
-        assert_eq!(page.status, 422, "{field}: a new key is required");
-        assert!(page.body.contains(message), "{field}: message {message:?}");
+        assert_eq!(page.status, 422, "{value}: a new key is required");
+        let at = page
+            .body
+            .find(r#"<p id="api_key-error" class="field-error">"#)
+            .unwrap_or_else(|| panic!("{value}: a message next to API Key"));
+        assert!(
+            page.body[at..].contains(message),
+            "{value}: message {message:?}"
+        );
+        assert!(
+            page.body.contains(&format!(r#"value="{value}""#)),
+            "{value}: what was typed comes back"
+        );
     }
+    let same_host = with(
+        with(without(valid_form("Guarded"), "api_key"), "version", "1"),
+        "server_url",
+        "https://DEMO.api.hasoffers.com:443/Apiv3/json",
+    );
+    let saved = app.post_form(&path, &same_host).await;
+    assert_eq!(
+        saved.status, 303,
+        "same scheme, host and port keep the key: {}",
+        saved.body
+    );
 }
 
 #[actix_web::test]

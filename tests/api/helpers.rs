@@ -233,7 +233,24 @@ pub(crate) async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp 
     app
 }
 
+/// The app with a System Admin, signed in, and the connectors `register` adds.
+pub(crate) async fn spawn_app_with_connectors(
+    register: impl FnOnce(&mut junction_connectors::Connectors) -> anyhow::Result<()>,
+) -> TestApp {
+    let app = spawn_registering(true, |_| {}, register).await;
+    app.sign_in(&app.client, ADMIN_EMAIL, PASSWORD).await;
+    app
+}
+
 async fn spawn(with_admin: bool, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_registering(with_admin, adjust, |_| Ok(())).await
+}
+
+async fn spawn_registering(
+    with_admin: bool,
+    adjust: impl FnOnce(&mut Config),
+    register: impl FnOnce(&mut junction_connectors::Connectors) -> anyhow::Result<()>,
+) -> TestApp {
     capture_logs();
     let db = TestDatabase::create().await;
     let secret_key = SecretBox::generate_base64();
@@ -243,7 +260,7 @@ async fn spawn(with_admin: bool, adjust: impl FnOnce(&mut Config)) -> TestApp {
         config.admin_password = Some(PASSWORD.into());
     }
     adjust(&mut config);
-    let application = Application::build(config)
+    let application = Application::build_with(config, register)
         .await
         .expect("build the application");
     let port = application.port();

@@ -70,7 +70,8 @@ const fn soon(kind: &'static str, title: &'static str, section: Section) -> Conn
     }
 }
 
-/// Every connector, one entry each. Adding a connector is one entry here plus its module.
+/// Every connector, one entry each. Adding a connector is one entry here plus its module and
+/// its registration in [`Connectors::new`](crate::Connectors::new).
 pub(crate) const CATALOGUE: &[ConnectorInfo] = &[
     hasoffers::INFO,
     soon("priority-api", "Priority API", Section::ErpAccounting),
@@ -100,16 +101,11 @@ pub(crate) const CATALOGUE: &[ConnectorInfo] = &[
     soon("soap", "SOAP", Section::Services),
 ];
 
-/// The catalogue entry for a stored or routed connector kind.
-pub fn find(kind: &str) -> Option<&'static ConnectorInfo> {
-    CATALOGUE.iter().find(|c| c.kind == kind)
-}
-
-/// Connector kinds whose title contains `needle` (case-insensitive); lets list search match
-/// "tune" or "hasoffers" although the table stores only the kind.
-pub fn kinds_matching(needle: &str) -> Vec<&'static str> {
+/// Connector kinds of `catalogue` whose title contains `needle` (case-insensitive), live ones
+/// only: coming-soon connectors hold no connections.
+pub(crate) fn kinds_matching(catalogue: &[ConnectorInfo], needle: &str) -> Vec<&'static str> {
     let needle = needle.to_lowercase();
-    CATALOGUE
+    catalogue
         .iter()
         .filter(|c| c.available)
         .filter(|c| c.title.to_lowercase().contains(&needle) || c.kind.contains(&needle))
@@ -117,12 +113,12 @@ pub fn kinds_matching(needle: &str) -> Vec<&'static str> {
         .collect()
 }
 
-/// The catalogue grouped by section, sections in their fixed order.
-pub fn by_section() -> Vec<(Section, Vec<&'static ConnectorInfo>)> {
+/// `catalogue` grouped by section, sections in their fixed order.
+pub(crate) fn by_section(catalogue: &[ConnectorInfo]) -> Vec<(Section, Vec<&ConnectorInfo>)> {
     Section::ALL
         .iter()
         .map(|&section| {
-            let tiles = CATALOGUE.iter().filter(|c| c.section == section).collect();
+            let tiles = catalogue.iter().filter(|c| c.section == section).collect();
             (section, tiles)
         })
         .collect()
@@ -134,7 +130,10 @@ mod tests {
 
     #[test]
     fn hasoffers_is_live_in_erp_accounting() {
-        let info = find("hasoffers").expect("hasoffers is in the catalogue");
+        let info = CATALOGUE
+            .iter()
+            .find(|c| c.kind == "hasoffers")
+            .expect("listed");
         assert!(info.available);
         assert_eq!(info.section, Section::ErpAccounting);
         assert_eq!(info.title, "TUNE (formerly HasOffers)");
@@ -146,15 +145,19 @@ mod tests {
         kinds.sort();
         kinds.dedup();
         assert_eq!(kinds.len(), CATALOGUE.len());
-        assert!(by_section().iter().all(|(_, tiles)| !tiles.is_empty()));
+        assert!(
+            by_section(CATALOGUE)
+                .iter()
+                .all(|(_, tiles)| !tiles.is_empty())
+        );
     }
 
     #[test]
     fn search_matches_title_words() {
-        assert_eq!(kinds_matching("tune"), vec!["hasoffers"]);
-        assert_eq!(kinds_matching("HASOFF"), vec!["hasoffers"]);
+        assert_eq!(kinds_matching(CATALOGUE, "tune"), vec!["hasoffers"]);
+        assert_eq!(kinds_matching(CATALOGUE, "HASOFF"), vec!["hasoffers"]);
         assert!(
-            kinds_matching("salesforce").is_empty(),
+            kinds_matching(CATALOGUE, "salesforce").is_empty(),
             "coming-soon connectors hold no connections"
         );
     }

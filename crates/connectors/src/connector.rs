@@ -1,7 +1,6 @@
 //! What every connector offers the app, independent of the external system: test the connection,
 //! preview a query, stream a query's full result as CSV.
 
-use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -11,6 +10,9 @@ use futures_util::future::BoxFuture;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use crate::fields::{
+    CheckedFields, ConnectorForm, FieldValues, TypedFields, check_by_kind, may_keep_secret_by_kind,
+};
 use crate::outcome::TestOutcome;
 
 /// A saved connection's settings for one run, as every connector takes them: the generic part,
@@ -23,71 +25,11 @@ pub struct ConnectionSettings {
     /// Whether private, loopback and link-local addresses may be reached (corporate agents, or
     /// the operator's explicit setting); the built-in cloud agent may not by default.
     pub allow_private_targets: bool,
-    /// The connector's own fields (see [`Connector::fields`]), as stored.
+    /// The connector's own fields (see [`Connector::form`]), as stored, and the generic
+    /// DateTime Format under `datetime_format` when the connector's form uses it.
     pub fields: FieldValues,
     /// The connection's secret, e.g. an API key; `Debug` shows no part of it.
     pub secret: SecretString,
-}
-
-/// A connector's own fields of one connection: field name → value, as typed in the form.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct FieldValues(BTreeMap<String, String>);
-
-impl FieldValues {
-    /// The value of field `name`, if it is set.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-
-    /// Sets field `name`.
-    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        self.0.insert(name.into(), value.into());
-    }
-}
-
-impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for FieldValues {
-    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Self(
-            iter.into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        )
-    }
-}
-
-/// One of a connector's own fields, as its connection form shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FieldSpec {
-    /// The key in [`FieldValues`] (or, for [`FieldKind::Secret`], the form field of the secret).
-    pub name: &'static str,
-    /// The label, as the reference platform words it.
-    pub label: &'static str,
-    /// The help text under the field.
-    pub help: &'static str,
-    /// Whether the connection cannot be used without it.
-    pub required: bool,
-    pub kind: FieldKind,
-}
-
-/// What a field holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FieldKind {
-    /// An address of the external system.
-    Url,
-    /// One of fixed values.
-    Choice(&'static [Choice]),
-    /// The connection's secret: it goes to [`ConnectionSettings::secret`], never to the fields.
-    Secret,
-}
-
-/// One value of a [`FieldKind::Choice`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Choice {
-    /// What is stored.
-    pub value: &'static str,
-    /// What the drop-down shows.
-    pub label: &'static str,
 }
 
 /// The first rows of a query's result.
@@ -141,9 +83,24 @@ pub type CsvStream = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
 
 /// A connector: a second external system is a new implementation plus one catalogue entry.
 pub trait Connector: Send + Sync {
-    /// The connector's own fields: what [`ConnectionSettings::fields`] and
-    /// [`ConnectionSettings::secret`] must hold.
-    fn fields(&self) -> &'static [FieldSpec];
+    /// The connection form: the connector's own fields (what [`ConnectionSettings::fields`] and
+    /// [`ConnectionSettings::secret`] hold) and where they sit among the generic ones.
+    fn form(&self) -> &'static ConnectorForm;
+
+    /// Checks what was typed for the connector's own fields: the values to store, or a message
+    /// per field. By default the checks of each field's kind ([`check_by_kind`]); a connector
+    /// adds its own rules after them.
+    fn check_fields(&self, typed: &TypedFields<'_>) -> CheckedFields {
+        check_by_kind(self.form(), typed)
+    }
+
+    /// Whether the stored secret may stay when a connection's fields change from `stored` to
+    /// `new` and no new secret was typed; `Err` is the message shown beside the secret field.
+    /// By default it stays only while every URL keeps its scheme, host and port and every
+    /// choice its value ([`may_keep_secret_by_kind`]).
+    fn may_keep_secret(&self, stored: &FieldValues, new: &FieldValues) -> Result<(), String> {
+        may_keep_secret_by_kind(self.form(), stored, new)
+    }
 
     /// A cheap, read-only call that shows whether the settings work.
     fn test_connection<'a>(
@@ -196,6 +153,8 @@ mod tests {
                 close_to_timeout: false,
                 call_label: "Offer::findAll".into(),
                 truncated: true,
+                totals: None,
+                warnings: Vec::new(),
             }),
             QueryOutcome::Invalid(QueryMistake {
                 message: "Unknown column".into(),

@@ -2,16 +2,21 @@
 //! and by a corporate agent process alike (no web, template or database code here).
 //!
 //! What the crate offers:
-//! * [`Connectors`], built once from [`OutboundSettings`]: the live [`Connector`] of each kind;
+//! * [`Connectors`], built once from [`OutboundSettings`]: the live [`Connector`] of each kind
+//!   and the catalogue of the Connector Selection Page ([`ConnectorInfo`] by [`Section`]);
 //! * the [`Connector`] trait and what it takes and gives: [`ConnectionSettings`] in,
 //!   [`TestOutcome`], [`QueryOutcome`] and a [`CsvStream`] out;
+//! * each connector's connection form ([`ConnectorForm`]: its own [`FieldSpec`]s placed among
+//!   the [`GenericField`]s) and the checks of what was typed ([`TypedFields`] in,
+//!   [`CheckedFields`] out);
 //! * the [`Pacer`] trait that keeps calls under an external system's rate limit, and its
 //!   in-process implementation [`RatePacer`];
-//! * the catalogue of the Connector Selection Page: [`by_section`], [`find`], [`kinds_matching`];
-//! * per connector, what its forms need: [`hasoffers::ImplementationType`], [`hasoffers::QUERY_HELP`].
+//! * per connector, what its query help needs: [`hasoffers::ImplementationType`],
+//!   [`hasoffers::QUERY_HELP`].
 
 mod catalogue;
 mod connector;
+mod fields;
 pub mod hasoffers;
 mod outbound;
 mod outcome;
@@ -19,10 +24,14 @@ mod pacer;
 mod registry;
 mod spreadsheet;
 
-pub use catalogue::{ConnectorInfo, Section, by_section, find, kinds_matching};
+pub use catalogue::{ConnectorInfo, Section};
 pub use connector::{
-    Choice, ConnectionSettings, Connector, CsvStream, FieldKind, FieldSpec, FieldValues,
-    QueryMistake, QueryOutcome, QueryPreview,
+    ConnectionSettings, Connector, CsvStream, QueryMistake, QueryOutcome, QueryPreview,
+};
+pub use fields::{
+    CheckedFields, Choice, ConnectorForm, FieldKind, FieldProblem, FieldProblems, FieldSpec,
+    FieldValues, FormItem, GenericField, QueryHelp, SecretShape, TypedFields, check_by_kind,
+    is_credential_parameter, may_keep_secret_by_kind, url_origin,
 };
 /// CIDR ranges, as [`InternalReach::allow`] takes them.
 pub use ipnet::IpNet;

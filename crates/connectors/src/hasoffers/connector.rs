@@ -14,11 +14,11 @@ use super::messages::settings_refused;
 use super::paging::{Pager, Step};
 use super::query::{QueryError, QueryPlan, parse_query};
 use super::rows::{TotalsRow, flatten, totals_row};
-use super::settings::{FIELDS, IMPLEMENTATION_TYPE, Settings};
+use super::settings::{self, FORM, IMPLEMENTATION_TYPE, Settings};
 use crate::connector::{
-    ConnectionSettings, Connector, CsvStream, FieldSpec, FieldValues, QueryMistake, QueryOutcome,
-    QueryPreview,
+    ConnectionSettings, Connector, CsvStream, QueryMistake, QueryOutcome, QueryPreview,
 };
+use crate::fields::{CheckedFields, ConnectorForm, FieldValues, TypedFields};
 use crate::outbound::{InternalReach, OutboundPolicy};
 use crate::outcome::{TestOutcome, is_close_to_timeout};
 use crate::pacer::Pacer;
@@ -191,8 +191,16 @@ impl HasOffersConnector {
 }
 
 impl Connector for HasOffersConnector {
-    fn fields(&self) -> &'static [FieldSpec] {
-        FIELDS
+    fn form(&self) -> &'static ConnectorForm {
+        &FORM
+    }
+
+    fn check_fields(&self, typed: &TypedFields<'_>) -> CheckedFields {
+        settings::check_fields(typed)
+    }
+
+    fn may_keep_secret(&self, stored: &FieldValues, new: &FieldValues) -> Result<(), String> {
+        settings::may_keep_key(stored, new)
     }
 
     fn test_connection<'a>(

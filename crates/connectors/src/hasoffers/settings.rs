@@ -1,27 +1,58 @@
-//! The settings of a HasOffers connection, typed once at the boundary: the Server URL becomes the
-//! call [`Endpoint`], the Implementation Type an [`ImplementationType`], the key an [`ApiKey`].
-//! What cannot be used is refused here, with a message per field; nothing downstream parses a
-//! string again.
+//! The settings of a HasOffers connection: its connection form (fields, where they sit, the
+//! checks of what is typed, when the stored key may stay), and for each run the settings typed
+//! once at the boundary: the Server URL becomes the call [`Endpoint`], the Implementation Type an
+//! [`ImplementationType`], the key an [`ApiKey`]. What cannot be used is refused here, with a
+//! message per field; nothing downstream parses a string again.
 
 use std::fmt;
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::implementation::ImplementationType;
 use super::key::ApiKey;
+use super::query::QUERY_HELP;
 use super::request::Endpoint;
-use crate::connector::{Choice, ConnectionSettings, FieldKind, FieldSpec};
+use crate::connector::ConnectionSettings;
+use crate::fields::{
+    CheckedFields, Choice, ConnectorForm, FieldKind, FieldProblem, FieldSpec, FieldValues,
+    FormItem, GenericField, QueryHelp, SecretShape, TypedFields, check_by_kind, parameter_name,
+    plain_names, url_origin, url_text,
+};
 
-/// The connector's own fields, labelled and explained as the reference platform does.
-pub(crate) const FIELDS: &[FieldSpec] = &[IMPLEMENTATION_TYPE, SERVER_URL, API_KEY];
+/// The HasOffersProvider form, laid out as the reference platform has it.
+pub(crate) const FORM: ConnectorForm = ConnectorForm {
+    layout: &[
+        FormItem::Generic(GenericField::Name),
+        FormItem::Generic(GenericField::IsActive),
+        FormItem::Generic(GenericField::CloudAgent),
+        FormItem::Own(&IMPLEMENTATION_TYPE),
+        FormItem::Generic(GenericField::IsSource),
+        FormItem::Generic(GenericField::IsTarget),
+        FormItem::Generic(GenericField::Timeout),
+        FormItem::Generic(GenericField::Query),
+        FormItem::NotUsed(GenericField::DateTimeFormat),
+        FormItem::Own(&SERVER_URL),
+        FormItem::Own(&API_KEY),
+    ],
+    query_help: Some(QueryHelp {
+        summary: "Write it as SQL (SELECT id, name FROM Offer WHERE status = 'active') or as raw \
+                  TUNE parameters (Target=Offer&Method=findAll&fields[]=id).",
+        examples: QUERY_HELP,
+    }),
+};
 
 pub(crate) const IMPLEMENTATION_TYPE: FieldSpec = FieldSpec {
     name: "implementation_type",
     label: "Implementation Type",
-    help: "Defines the implementation type: which TUNE API the key belongs to.",
+    help: "Defines the implementation type. Select from the drop-down list: Network API for a \
+           network (brand) API key, Affiliate API or Advertiser API for a partner’s key. It \
+           decides how the key is sent to TUNE.",
     required: true,
     kind: FieldKind::Choice(&IMPLEMENTATION_CHOICES),
+    placeholder: "",
+    missing: "Choose Network API, Affiliate API or Advertiser API.",
 };
 
 const IMPLEMENTATION_CHOICES: [Choice; 3] = [
@@ -40,9 +71,12 @@ const fn choice(implementation_type: ImplementationType) -> Choice {
 pub(crate) const SERVER_URL: FieldSpec = FieldSpec {
     name: "server_url",
     label: "Server URL",
-    help: "The service end-point where the request is sent. Insert the target system link here.",
+    help: "The service end-point where the request is sent. Insert the target system link here: \
+           TUNE’s API Domain, e.g. https://NETWORKID.api.hasoffers.com.",
     required: true,
     kind: FieldKind::Url,
+    placeholder: "https://NETWORKID.api.hasoffers.com",
+    missing: "Enter the TUNE API address, e.g. https://demo.api.hasoffers.com.",
 };
 
 pub(crate) const API_KEY: FieldSpec = FieldSpec {
@@ -51,8 +85,133 @@ pub(crate) const API_KEY: FieldSpec = FieldSpec {
     help: "A unique credential used to authenticate access to the HasOffers system. Copy the \
            value from your TUNE developer account.",
     required: true,
-    kind: FieldKind::Secret,
+    kind: FieldKind::Secret(SecretShape::Key),
+    placeholder: "",
+    missing: "Enter the API key from your TUNE account.",
 };
+
+/// The checks of each field's kind, then TUNE's own: a Server URL carries no query string but
+/// `NetworkId` (TUNE needs nothing else there, and a key pasted in it would be stored and
+/// shown in plain text), and an API key has no blanks.
+pub(crate) fn check_fields(typed: &TypedFields<'_>) -> CheckedFields {
+    let mut checked = check_by_kind(&FORM, typed);
+    if checked.problems.get(SERVER_URL.name).is_none()
+        && let Some(url) = checked.values.get(SERVER_URL.name)
+        && let Ok(url) = Url::parse(url)
+    {
+        let (kept, message) = only_network_id(url);
+        checked.values.insert(SERVER_URL.name, kept);
+        if let Some(message) = message {
+            checked.problems.add(SERVER_URL.name, message);
+        }
+    }
+    if let Some(key) = &checked.secret {
+        let trimmed = key.expose_secret().trim();
+        if trimmed.contains(char::is_whitespace) {
+            checked.problems.add(
+                API_KEY.name,
+                "An API key has no spaces or line breaks: paste it again.",
+            );
+            checked.secret = None;
+        } else if trimmed.len() != key.expose_secret().len() {
+            checked.secret = Some(SecretString::from(trimmed.to_string()));
+        }
+    }
+    checked
+}
+
+/// The Server URL with `NetworkId` as its only query parameter (spelled as TUNE reads it), and
+/// what to say when something else had to be taken out.
+fn only_network_id(mut url: Url) -> (String, Option<String>) {
+    let mut kept = Vec::new();
+    let mut refused = Vec::new();
+    for segment in url
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|s| !s.is_empty())
+    {
+        let name = parameter_name(segment);
+        if name.eq_ignore_ascii_case("NetworkId") {
+            let value = url::form_urlencoded::parse(segment.as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            kept.push(("NetworkId", value));
+        } else if segment.contains('=') {
+            refused.push(name);
+        } else {
+            // A bare value may be a pasted key: never named in the message.
+            refused.push(String::new());
+        }
+    }
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    let message = (!refused.is_empty()).then(|| {
+        let what = plain_names(&refused)
+            .map_or_else(|| "its query string".to_string(), |names| names.to_string());
+        format!(
+            "TUNE needs no query string in the Server URL, except NetworkId for an address that \
+             does not name your network: {what} was taken out. Check the address and save again."
+        )
+    });
+    (url_text(&url), message)
+}
+
+/// The stored key stays only while it would go where it was entered for: the same TUNE API
+/// (a key of one is useless for another) and the same scheme, host and port (https → http would
+/// send it in clear text; another host or port would hand it to whoever runs that address).
+pub(crate) fn may_keep_key(stored: &FieldValues, new: &FieldValues) -> Result<(), String> {
+    fn value<'v>(values: &'v FieldValues, spec: &FieldSpec) -> &'v str {
+        values.get(spec.name).unwrap_or("")
+    }
+    if value(stored, &IMPLEMENTATION_TYPE) != value(new, &IMPLEMENTATION_TYPE) {
+        let label = ImplementationType::parse(value(new, &IMPLEMENTATION_TYPE))
+            .map_or("new", ImplementationType::label);
+        return Err(format!(
+            "Enter the {label} key: the stored key was for another Implementation Type."
+        ));
+    }
+    let before = url_origin(value(stored, &SERVER_URL));
+    let after = url_origin(value(new, &SERVER_URL));
+    let (Some((scheme, host, port)), Some((new_scheme, new_host, new_port))) = (before, after)
+    else {
+        return Err(
+            "Enter the API key again: the stored key is only sent to the address it \
+                    was entered for."
+                .into(),
+        );
+    };
+    if scheme != new_scheme {
+        return Err(if new_scheme == "http" {
+            "Enter the API key again: the Server URL now starts with http://, which would send \
+             the stored key in clear text. Keep https://, or type the key to send it so."
+                .into()
+        } else {
+            format!(
+                "Enter the API key again: the Server URL now starts with {new_scheme}://, and \
+                 the stored key is only sent the way it was entered for."
+            )
+        });
+    }
+    if host != new_host {
+        return Err(
+            "Enter the API key again: the Server URL now points to another host, and \
+                    the stored key is only sent to the host it was entered for."
+                .into(),
+        );
+    }
+    if port != new_port {
+        return Err(format!(
+            "Enter the API key again: the Server URL now uses port {new_port} instead of \
+             {port}, and the stored key is only sent to the address it was entered for."
+        ));
+    }
+    Ok(())
+}
 
 /// A HasOffers connection's settings for one run.
 #[derive(Debug, Clone)]
@@ -71,14 +230,6 @@ pub(crate) struct Settings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SettingsError {
     pub(crate) problems: Vec<FieldProblem>,
-}
-
-/// What is wrong with one field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct FieldProblem {
-    /// The field's [`FieldSpec::name`] (`timeout_ms` for the generic Timeout).
-    pub(crate) field: &'static str,
-    pub(crate) message: String,
 }
 
 impl fmt::Display for SettingsError {
@@ -124,7 +275,7 @@ impl TryFrom<&ConnectionSettings> for Settings {
         }
         if settings.timeout.is_zero() {
             refuse(
-                "timeout_ms",
+                GenericField::Timeout.name(),
                 "The Timeout is 0 ms, so no call could ever finish: edit the connection and set \
                  it (30000 ms suits most networks)."
                     .into(),
@@ -172,10 +323,7 @@ fn server_url(text: &str) -> Result<Url, String> {
 
 #[cfg(test)]
 mod tests {
-    use secrecy::SecretString;
-
     use super::*;
-    use crate::connector::FieldValues;
 
     fn connection(server_url: &str, implementation_type: &str, key: &str) -> ConnectionSettings {
         ConnectionSettings {
@@ -280,12 +428,36 @@ mod tests {
     }
 
     #[test]
-    fn the_fields_described_are_the_fields_read() {
-        let names: Vec<&str> = FIELDS.iter().map(|f| f.name).collect();
+    fn the_fields_described_are_the_fields_read_in_the_reference_layout() {
+        assert_eq!(FORM.check(), Ok(()));
+        let names: Vec<&str> = FORM.fields().map(|f| f.name).collect();
         assert_eq!(names, ["implementation_type", "server_url", "api_key"]);
-        let labels: Vec<&str> = FIELDS.iter().map(|f| f.label).collect();
-        assert_eq!(labels, ["Implementation Type", "Server URL", "API Key"]);
-        assert!(FIELDS.iter().all(|f| f.required));
+        let labels: Vec<&str> = FORM
+            .layout
+            .iter()
+            .map(|item| match item {
+                FormItem::Generic(g) | FormItem::NotUsed(g) => g.label(),
+                FormItem::Own(spec) => spec.label,
+            })
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "Connection",
+                "Is Active",
+                "Cloud Agent",
+                "Implementation Type",
+                "Is Source",
+                "Is Target",
+                "Timeout (ms)",
+                "Query",
+                "DateTime Format",
+                "Server URL",
+                "API Key"
+            ]
+        );
+        assert!(!FORM.uses(GenericField::DateTimeFormat), "not used by TUNE");
+        assert!(FORM.fields().all(|f| f.required));
         let FieldKind::Choice(choices) = IMPLEMENTATION_TYPE.kind else {
             panic!("the Implementation Type is a choice")
         };
@@ -296,6 +468,132 @@ mod tests {
             );
             assert_eq!(choice.label, implementation_type.label());
         }
-        assert_eq!(API_KEY.kind, FieldKind::Secret);
+        assert_eq!(FORM.secret(), Some(&API_KEY));
+    }
+
+    fn typed(url: &str, key: Option<&str>) -> CheckedFields {
+        let values: FieldValues = [("implementation_type", "network_api"), ("server_url", url)]
+            .into_iter()
+            .collect();
+        let key = key.map(SecretString::from);
+        check_fields(&TypedFields {
+            values: &values,
+            secret: key.as_ref(),
+            secret_stored: false,
+        })
+    }
+
+    #[test]
+    fn a_server_url_keeps_only_the_network_id_and_never_a_key() {
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            (
+                "https://demo.api.hasoffers.com/Apiv3/json?NetworkToken=NETabc123",
+                "https://demo.api.hasoffers.com/Apiv3/json",
+                Some("API Key field"),
+            ),
+            (
+                "https://api.hasoffers.com/Apiv3/json?NetworkId=demo&networktoken=NETabc123",
+                "https://api.hasoffers.com/Apiv3/json?NetworkId=demo",
+                Some("API Key field"),
+            ),
+            (
+                "https://api.hasoffers.com/Apiv3/json?NETWORKTOKEN=NETabc123",
+                "https://api.hasoffers.com/Apiv3/json",
+                Some("NETWORKTOKEN was taken out"),
+            ),
+            (
+                "https://demo.api.hasoffers.com/?Target=Offer&Method=findAll",
+                "https://demo.api.hasoffers.com",
+                Some("Target, Method was taken out"),
+            ),
+            (
+                "https://demo.api.hasoffers.com/?NETabc123",
+                "https://demo.api.hasoffers.com",
+                Some("its query string was taken out"),
+            ),
+            (
+                "https://api.hasoffers.com/Apiv3/json?networkid=demo",
+                "https://api.hasoffers.com/Apiv3/json?NetworkId=demo",
+                None,
+            ),
+        ];
+        for (url, shown, message) in cases {
+            let checked = typed(url, Some("NETkey"));
+            assert_eq!(checked.values.get("server_url"), Some(*shown), "{url}");
+            match message {
+                Some(expected) => {
+                    let got = checked
+                        .problems
+                        .get("server_url")
+                        .unwrap_or_else(|| panic!("{url}: refused"));
+                    assert!(got.contains(expected), "{url}: {got}");
+                    assert!(
+                        !got.contains("NETabc123"),
+                        "{url}: the key is not repeated: {got}"
+                    );
+                }
+                None => assert!(checked.problems.is_empty(), "{url}: {:?}", checked.problems),
+            }
+        }
+    }
+
+    #[test]
+    fn an_api_key_is_trimmed_and_has_no_blanks_inside() {
+        let url = "https://demo.api.hasoffers.com";
+        let trimmed = typed(url, Some("  NETkey  "));
+        assert_eq!(
+            trimmed.secret.as_ref().map(|k| k.expose_secret()),
+            Some("NETkey")
+        );
+        let spaced = typed(url, Some("NET key"));
+        assert!(spaced.secret.is_none());
+        assert!(
+            spaced
+                .problems
+                .get("api_key")
+                .unwrap()
+                .contains("no spaces")
+        );
+        let missing = typed(url, None);
+        assert_eq!(missing.problems.get("api_key"), Some(API_KEY.missing));
+    }
+
+    #[test]
+    fn the_stored_key_stays_only_with_its_api_scheme_host_and_port() {
+        let values = |t: &str, url: &str| -> FieldValues {
+            [("implementation_type", t), ("server_url", url)]
+                .into_iter()
+                .collect()
+        };
+        let stored = values("network_api", "https://demo.api.hasoffers.com");
+        let kept = [
+            "https://demo.api.hasoffers.com/Apiv3/json",
+            "https://DEMO.api.hasoffers.com:443",
+        ];
+        for url in kept {
+            assert_eq!(
+                may_keep_key(&stored, &values("network_api", url)),
+                Ok(()),
+                "{url}"
+            );
+        }
+        let refused = [
+            (
+                "affiliate_api",
+                "https://demo.api.hasoffers.com",
+                "Enter the Affiliate API key",
+            ),
+            ("network_api", "http://demo.api.hasoffers.com", "clear text"),
+            ("network_api", "https://evil.example.com", "another host"),
+            (
+                "network_api",
+                "https://demo.api.hasoffers.com:8443",
+                "port 8443 instead of 443",
+            ),
+        ];
+        for (t, url, expected) in refused {
+            let message = may_keep_key(&stored, &values(t, url)).expect_err(url);
+            assert!(message.contains(expected), "{t} {url}: {message}");
+        }
     }
 }
