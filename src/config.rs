@@ -18,6 +18,7 @@
 //! | `JUNCTION_METRICS_BIND` | unset | Address of the Prometheus `/metrics` listener (e.g. `127.0.0.1:9464`); unset: no metrics listener. |
 //! | `JUNCTION_LOG_FORMAT` | `text` | `text` (human-readable) or `json` (one object per line). |
 //! | `JUNCTION_TRUSTED_PROXIES` | unset | Comma-separated CIDRs of reverse proxies whose `Forwarded` / `X-Forwarded-For` give the client's address (for sign-in throttling and the audit trail). Unset: the socket's peer is the client. |
+//! | `JUNCTION_WORK_*`, `JUNCTION_PREVIEW_BUDGET_SECS` | see [`WorkSettings`] | How many tests, previews and downloads run at once, and a preview's total time budget. |
 //! | `RUST_LOG` | `info` | Log filter (tracing `EnvFilter` syntax). |
 
 use std::net::SocketAddr;
@@ -25,6 +26,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+
+pub use crate::work::WorkSettings;
 
 /// Junction: create, test and manage connections to external systems (TUNE / HasOffers first).
 #[derive(Clone, clap::Args)]
@@ -118,6 +121,10 @@ pub struct Config {
     /// Log format: text (human-readable) or json (one object per line).
     #[arg(long, env = "JUNCTION_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Caps on concurrent tests, previews and downloads, and the preview budget.
+    #[command(flatten)]
+    pub work: WorkSettings,
 }
 
 /// How log lines are written.
@@ -149,6 +156,7 @@ impl std::fmt::Debug for Config {
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
             .field("metrics_bind", &self.metrics_bind)
             .field("log_format", &self.log_format)
+            .field("work", &self.work)
             .finish()
     }
 }
@@ -223,6 +231,7 @@ impl Config {
             shutdown_timeout_secs: 30,
             metrics_bind: None,
             log_format: LogFormat::Text,
+            work: WorkSettings::default(),
         }
     }
 

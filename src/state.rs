@@ -8,6 +8,7 @@ use crate::client_address::TrustedProxies;
 use crate::config::Config;
 use crate::crypto::SecretBox;
 use crate::db::DbPool;
+use crate::work::WorkLimiter;
 
 /// What every handler shares.
 pub struct AppState {
@@ -20,6 +21,10 @@ pub struct AppState {
     pub(crate) trusted_proxies: TrustedProxies,
     /// Asked for on the setup page when Junction listens beyond this machine.
     pub(crate) setup_code: Option<SetupCode>,
+    /// Slots for tests, previews and downloads (see `crate::work`).
+    pub(crate) work: WorkLimiter,
+    /// The total time one Test Query preview may take.
+    pub(crate) preview_budget: std::time::Duration,
 }
 
 impl AppState {
@@ -41,6 +46,8 @@ impl AppState {
             trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
             setup_code,
             secrets,
+            work: WorkLimiter::new(config.work.limits()),
+            preview_budget: config.work.preview_budget(),
         })
     }
 }

@@ -2,6 +2,8 @@
 
 pub(crate) mod audit;
 pub(crate) mod form;
+#[cfg(test)]
+mod hostile_form_tests;
 pub(crate) mod handlers;
 pub(crate) mod model;
 pub(crate) mod runs;

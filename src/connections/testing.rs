@@ -17,6 +17,7 @@ use crate::auth::{CurrentUser, Permission};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::views::{is_htmx, render_fragment, see_other};
+use crate::work::WorkKind;
 use junction_connectors::TestOutcome;
 use junction_connectors::{ConnectionSettings, Connector, FieldValues, QueryOutcome};
 
@@ -88,9 +89,11 @@ pub(crate) async fn test_connection(
 ) -> AppResult<HttpResponse> {
     user.require(Permission::ManageConnections)?;
     let connection = load(&state, *path).await?;
+    let slot = state.work.interactive(WorkKind::TestConnection, connection.id).await?;
     let outcome = connector(&state, &connection)?
         .test_connection(&settings(&state, &connection)?)
         .await;
+    drop(slot);
     tracing::info!(
         connection.id = %connection.id,
         outcome = outcome.code.as_str(),
@@ -145,9 +148,11 @@ pub(crate) async fn test_query(
         .query
         .unwrap_or_else(|| connection.query.clone());
     let text: String = text.chars().take(super::form::QUERY_MAX as usize).collect();
-    let outcome = connector(&state, &connection)?
-        .preview_query(&settings(&state, &connection)?, &text, PREVIEW_ROWS)
-        .await;
+    let slot = state.work.interactive(WorkKind::TestQuery, connection.id).await?;
+    let settings = settings(&state, &connection)?;
+    let preview = connector(&state, &connection)?.preview_query(&settings, &text, PREVIEW_ROWS);
+    let outcome = crate::work::within_budget(state.preview_budget, preview).await;
+    drop(slot);
     let summary = match &outcome {
         QueryOutcome::Rows(preview) => TestOutcome::new(
             junction_connectors::OutcomeCode::Success,
@@ -216,8 +221,9 @@ pub(crate) async fn export_csv(
             mistake.message
         )));
     }
+    let slot = state.work.interactive(WorkKind::DownloadCsv, connection.id).await?;
     let stream = shutdown.guard_download(
-        connector.export_csv(settings, connection.query.clone()),
+        slot.hold_while(connector.export_csv(settings, connection.query.clone())),
         crate::shutdown::ExportRun::new(&connection.connector, connection.cloud_agent_id),
     );
     let mut conn = state.pool.get().await?;

@@ -109,6 +109,9 @@ pub struct QueryPreview {
     pub call_label: String,
     /// More rows exist than the preview shows.
     pub truncated: bool,
+    /// What the person should know about how the query was run (e.g. a page size lowered to
+    /// the cap), in the order found.
+    pub warnings: Vec<String>,
 }
 
 /// A query refused before anything was sent, with where the mistake is.

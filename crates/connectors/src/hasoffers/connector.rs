@@ -106,6 +106,7 @@ impl HasOffersConnector {
         let mut preview = QueryPreview {
             columns: plan.columns.clone(),
             call_label: format!("{}::{}", plan.target, plan.method),
+            warnings: plan.warnings.iter().map(ToString::to_string).collect(),
             ..QueryPreview::default()
         };
         let pages = plan.kind != PlanKind::Other;
