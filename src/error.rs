@@ -154,9 +154,10 @@ impl ResponseError for AppError {
                     message: crate::work::TOO_MANY_TESTS,
                 }
                 .into_response();
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(crate::work::RETRY_AFTER_SECS));
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(crate::work::RETRY_AFTER_SECS),
+                );
                 return response;
             }
             _ if self.is_database_unavailable() => {

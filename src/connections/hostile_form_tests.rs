@@ -96,7 +96,10 @@ fn check(body: &[u8]) {
         assert!((1..=NAME_MAX).contains(&name_chars), "{input:?}");
         assert!(!input.name.chars().any(char::is_control), "{input:?}");
         assert_eq!(input.name, input.name.trim(), "{input:?}");
-        assert!((1..=TIMEOUT_MAX_MS).contains(&input.timeout_ms), "{input:?}");
+        assert!(
+            (1..=TIMEOUT_MAX_MS).contains(&input.timeout_ms),
+            "{input:?}"
+        );
         assert!(input.query.chars().count() as u64 <= QUERY_MAX, "{input:?}");
         let url = url::Url::parse(&input.server_url).expect("a stored URL parses");
         assert!(matches!(url.scheme(), "http" | "https"), "{input:?}");

@@ -89,7 +89,10 @@ pub(crate) async fn test_connection(
 ) -> AppResult<HttpResponse> {
     user.require(Permission::ManageConnections)?;
     let connection = load(&state, *path).await?;
-    let slot = state.work.interactive(WorkKind::TestConnection, connection.id).await?;
+    let slot = state
+        .work
+        .interactive(WorkKind::TestConnection, connection.id)
+        .await?;
     let outcome = connector(&state, &connection)?
         .test_connection(&settings(&state, &connection)?)
         .await;
@@ -148,7 +151,10 @@ pub(crate) async fn test_query(
         .query
         .unwrap_or_else(|| connection.query.clone());
     let text: String = text.chars().take(super::form::QUERY_MAX as usize).collect();
-    let slot = state.work.interactive(WorkKind::TestQuery, connection.id).await?;
+    let slot = state
+        .work
+        .interactive(WorkKind::TestQuery, connection.id)
+        .await?;
     let settings = settings(&state, &connection)?;
     let preview = connector(&state, &connection)?.preview_query(&settings, &text, PREVIEW_ROWS);
     let outcome = crate::work::within_budget(state.preview_budget, preview).await;
@@ -221,7 +227,10 @@ pub(crate) async fn export_csv(
             mistake.message
         )));
     }
-    let slot = state.work.interactive(WorkKind::DownloadCsv, connection.id).await?;
+    let slot = state
+        .work
+        .interactive(WorkKind::DownloadCsv, connection.id)
+        .await?;
     let stream = shutdown.guard_download(
         slot.hold_while(connector.export_csv(settings, connection.query.clone())),
         crate::shutdown::ExportRun::new(&connection.connector, connection.cloud_agent_id),

@@ -232,7 +232,10 @@ impl WorkLimiter {
                 drop(state);
                 return Err(refused(kind));
             }
-            (self.waiting(id, connection, Priority::Interactive), receiver)
+            (
+                self.waiting(id, connection, Priority::Interactive),
+                receiver,
+            )
         };
         let started = tokio::time::Instant::now();
         let granted = match tokio::time::timeout(limits.max_wait, receiver).await {
@@ -257,7 +260,10 @@ impl WorkLimiter {
     /// earlier queued run, however long that takes; never refused.
     #[cfg_attr(
         not(test),
-        expect(dead_code, reason = "scheduled and bulk runs take their slots here as they land")
+        expect(
+            dead_code,
+            reason = "scheduled and bulk runs take their slots here as they land"
+        )
     )]
     pub(crate) async fn queued(&self, connection: Uuid) -> WorkPermit {
         let limits = self.shared.limits;
@@ -378,7 +384,11 @@ mod tests {
             })
         };
         settle().await;
-        assert_eq!(counts(&limiter), (1, 1, 1), "one running, one of each waiting");
+        assert_eq!(
+            counts(&limiter),
+            (1, 1, 1),
+            "one running, one of each waiting"
+        );
         drop(running);
         click.await.unwrap();
         bulk.await.unwrap();
@@ -462,7 +472,11 @@ mod tests {
         let _ = abandoned.await;
         assert_eq!(counts(&limiter), (1, 0, 0), "the queue is empty again");
         drop(running);
-        assert_eq!(counts(&limiter), (0, 0, 0), "and the freed slot went to nobody");
+        assert_eq!(
+            counts(&limiter),
+            (0, 0, 0),
+            "and the freed slot went to nobody"
+        );
         assert!(limiter.interactive(KIND, connection).await.is_ok());
     }
 }

@@ -3,8 +3,10 @@
 mod access;
 mod agents;
 mod architecture;
+mod bounded;
 mod connections;
 mod helpers;
+mod hostile_forms;
 mod integrity;
 mod signin;
 mod startup;

@@ -26,7 +26,11 @@ fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
 
 fn replay(target: &str, body: fn(&[u8])) {
     let files = corpus(target);
-    assert!(files.len() >= 5, "the {target} corpus has {} files", files.len());
+    assert!(
+        files.len() >= 5,
+        "the {target} corpus has {} files",
+        files.len()
+    );
     for (path, bytes) in files {
         let outcome = std::panic::catch_unwind(|| body(&bytes));
         assert!(outcome.is_ok(), "{} fails", path.display());
@@ -114,7 +118,10 @@ fn rawish() -> impl Strategy<Value = String> {
     let pair = (key, prop::sample::select(vec!["=", "", "=="]), value)
         .prop_map(|(k, eq, v)| format!("{k}{eq}{v}"));
     prop::collection::vec(
-        (pair, prop::sample::select(vec!["&", "\n", "\r\n", " & ", "&&"])),
+        (
+            pair,
+            prop::sample::select(vec!["&", "\n", "\r\n", " & ", "&&"]),
+        ),
         0..12,
     )
     .prop_map(|pairs| pairs.into_iter().map(|(p, sep)| p + sep).collect())
@@ -134,13 +141,29 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {
         let names = prop::sample::select(vec![
-            "status", "data", "errors", "errorMessage", "publicMessage", "err_msg", "page",
-            "current", "count", "pageCount", "Offer", "Stat", "totals", "id", "0", "1",
+            "status",
+            "data",
+            "errors",
+            "errorMessage",
+            "publicMessage",
+            "err_msg",
+            "page",
+            "current",
+            "count",
+            "pageCount",
+            "Offer",
+            "Stat",
+            "totals",
+            "id",
+            "0",
+            "1",
         ]);
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..5).prop_map(serde_json::Value::Array),
             prop::collection::btree_map(names, inner, 0..6).prop_map(|map| {
-                serde_json::Value::Object(map.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+                serde_json::Value::Object(
+                    map.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+                )
             }),
         ]
     })
@@ -148,8 +171,14 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
 
 /// Envelope-like bodies: `{"response": {...}}` around arbitrary JSON, sometimes cut short.
 fn envelope_body() -> impl Strategy<Value = Vec<u8>> {
-    (json_value(), json_value(), any::<bool>(), any::<u16>(), 0..3u8).prop_map(
-        |(data, errors, wrapped, cut, status)| {
+    (
+        json_value(),
+        json_value(),
+        any::<bool>(),
+        any::<u16>(),
+        0..3u8,
+    )
+        .prop_map(|(data, errors, wrapped, cut, status)| {
             let mut response = serde_json::json!({ "data": data, "errors": errors });
             match status {
                 0 => {}
@@ -166,8 +195,7 @@ fn envelope_body() -> impl Strategy<Value = Vec<u8>> {
                 bytes.truncate(usize::from(cut) % bytes.len());
             }
             bytes
-        },
-    )
+        })
 }
 
 proptest! {

@@ -57,7 +57,10 @@ fn check_parse(text: &str, api: ImplementationType) {
 }
 
 fn check_plan(plan: &QueryPlan, api: ImplementationType) {
-    assert!(!plan.target.is_empty() && !plan.method.is_empty(), "{plan:?}");
+    assert!(
+        !plan.target.is_empty() && !plan.method.is_empty(),
+        "{plan:?}"
+    );
     let prefix = api.target_prefix();
     assert!(plan.target.starts_with(prefix), "{plan:?} for {api}");
     for (key, _) in &plan.params {
@@ -95,7 +98,10 @@ pub fn tune_envelope(data: &[u8]) {
 fn check_rows(data: &Value) {
     let _ = Paging::from_data(data);
     for kind in [PlanKind::FindAll, PlanKind::Report, PlanKind::Other] {
-        for wanted in [Vec::new(), vec!["id".to_string(), "Stat.clicks".to_string()]] {
+        for wanted in [
+            Vec::new(),
+            vec!["id".to_string(), "Stat.clicks".to_string()],
+        ] {
             let page = flatten(data, &wanted, kind);
             if !wanted.is_empty() {
                 assert_eq!(page.columns, wanted, "asked-for columns are kept");
