@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::{Limits, Priority, TooManyTests, WorkKind};
+use super::types::{Limits, Priority, TooManyTests, WorkKind};
 
 /// The instance's limiter; cheap to clone (one shared state).
 #[derive(Clone)]

@@ -5,10 +5,10 @@
 //! external system and holds it until it ends (a download: until its last chunk is sent or the
 //! client goes away). There are two priority classes:
 //!
-//! * [`Priority::Interactive`], a person's click ([`WorkLimiter::interactive`]): it runs at once
+//! * `Priority::Interactive`, a person's click ([`WorkLimiter::interactive`]): it runs at once
 //!   if a slot is free, else waits a bounded time in a bounded queue that is served first;
 //!   beyond that it is refused with [`TooManyTests`] (429, `Retry-After`);
-//! * [`Priority::Queued`], bulk and scheduled work ([`WorkLimiter::queued`]): it waits in its
+//! * `Priority::Queued`, bulk and scheduled work ([`WorkLimiter::queued`]): it waits in its
 //!   own queue, served only when no click is waiting, and is never refused.
 //!
 //! The caps are per app instance (a process-wide limiter): with N instances, at most N times
@@ -16,6 +16,7 @@
 
 mod limiter;
 mod settings;
+mod types;
 
 use std::future::Future;
 use std::time::Duration;
@@ -24,62 +25,13 @@ use junction_connectors::{CsvStream, OutcomeCode, QueryOutcome, TestOutcome};
 
 pub(crate) use limiter::{WorkLimiter, WorkPermit};
 pub use settings::WorkSettings;
+pub(crate) use types::{TooManyTests, WorkKind};
 
 /// What a person is told when their click finds every slot taken.
 pub(crate) const TOO_MANY_TESTS: &str = "Too many tests are running; try again in a moment.";
 
 /// Seconds a refused click is asked to wait (`Retry-After`).
 pub(crate) const RETRY_AFTER_SECS: u64 = 5;
-
-/// What a run does; the label of its metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum WorkKind {
-    TestConnection,
-    TestQuery,
-    DownloadCsv,
-}
-
-impl WorkKind {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            WorkKind::TestConnection => "connection",
-            WorkKind::TestQuery => "query",
-            WorkKind::DownloadCsv => "export",
-        }
-    }
-}
-
-/// Who waits for a slot, and how.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Priority {
-    /// A person clicked and is looking at the page: served first, refused on overflow.
-    Interactive,
-    /// Bulk and scheduled work: waits its turn, never refused.
-    Queued,
-}
-
-impl Priority {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Priority::Interactive => "interactive",
-            Priority::Queued => "queued",
-        }
-    }
-}
-
-/// The caps, as the limiter uses them (see [`WorkSettings`]).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
-    pub max_running: usize,
-    pub max_per_connection: usize,
-    pub max_waiting: usize,
-    pub max_wait: Duration,
-}
-
-/// A click refused because every slot it could use is taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("too many tests are running")]
-pub(crate) struct TooManyTests;
 
 /// The preview `run`, stopped with a timeout outcome when it takes longer than `budget` in all
 /// (the connection's Timeout bounds each call; this bounds the calls, pauses and retries together).

@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+use super::types::Limits;
+
 const MAX_RUNNING: usize = 8;
 const MAX_PER_CONNECTION: usize = 2;
 const MAX_WAITING: usize = 8;
@@ -62,8 +64,8 @@ impl Default for WorkSettings {
 
 impl WorkSettings {
     /// At least one run at a time, whatever was configured: a cap of 0 would refuse everything.
-    pub(crate) fn limits(&self) -> super::Limits {
-        super::Limits {
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
             max_running: self.max_running.max(1),
             max_per_connection: self.max_per_connection.max(1),
             max_waiting: self.max_waiting,
