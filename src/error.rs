@@ -27,6 +27,9 @@ pub(crate) enum AppError {
     /// Too much work at once (e.g. password checks); the user may retry in a moment.
     #[error("too busy")]
     Busy,
+    /// A click found every slot for tests, previews and downloads taken (429).
+    #[error("too many tests are running")]
+    TooManyTests,
     /// No pooled connection within the bound: the database is down, stuck or overloaded.
     #[error("the database is unavailable")]
     PoolTimeout(#[source] diesel_async::pooled_connection::deadpool::PoolError),
@@ -36,6 +39,12 @@ pub(crate) enum AppError {
     Template(#[from] askama::Error),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+impl From<crate::work::TooManyTests> for AppError {
+    fn from(_: crate::work::TooManyTests) -> Self {
+        AppError::TooManyTests
+    }
 }
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {
@@ -105,6 +114,7 @@ impl ResponseError for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthenticated => StatusCode::SEE_OTHER,
             AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::TooManyTests => StatusCode::TOO_MANY_REQUESTS,
             _ if self.is_database_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -137,6 +147,19 @@ impl ResponseError for AppError {
                 title: "Busy",
                 message: "Too many requests are being handled at once. Please try again in a moment.",
             },
+            AppError::TooManyTests => {
+                let mut response = ErrorPage {
+                    status: 429,
+                    title: "Busy",
+                    message: crate::work::TOO_MANY_TESTS,
+                }
+                .into_response();
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(crate::work::RETRY_AFTER_SECS),
+                );
+                return response;
+            }
             _ if self.is_database_unavailable() => {
                 tracing::warn!(error = %cause_chain(self), "database unavailable");
                 ::metrics::counter!("junction_db_unavailable_total").increment(1);
@@ -180,16 +203,17 @@ struct ToastPartial<'a> {
     message: &'a str,
 }
 
-/// For htmx requests, a 500 or 503 page becomes a toast: `HX-Retarget` sends it to the end of
-/// the page instead of into the fragment htmx was about to replace (`static/app.js` lets htmx
-/// swap error responses that name a target).
+/// For htmx requests, a 500 or 503 page, and the 429 of a refused test, becomes a toast:
+/// `HX-Retarget` sends it to the end of the page instead of into the fragment htmx was about to
+/// replace (`static/app.js` lets htmx swap error responses that name a target). Other 429s
+/// (sign-in throttling) render their own fragments.
 pub(crate) async fn htmx_error_toasts(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let htmx = request.headers().contains_key("HX-Request");
     match next.call(request).await {
-        Ok(response) if htmx && toast_for(response.status()).is_some() => {
+        Ok(response) if htmx && is_toasted(&response) => {
             let status = response.status();
             Ok(response.map_body(|head, _| {
                 let toast = toast_response(status);
@@ -202,15 +226,35 @@ pub(crate) async fn htmx_error_toasts(
         Ok(response) => Ok(response.map_into_boxed_body()),
         // A middleware's error (the session check finding no database) is answered later,
         // without the request: the toast travels with the error.
-        Err(error) if htmx && toast_for(error.as_response_error().status_code()).is_some() => {
+        Err(error)
+            if htmx
+                && error.as_response_error().status_code() != StatusCode::TOO_MANY_REQUESTS
+                && toast_for(error.as_response_error().status_code()).is_some() =>
+        {
             Err(Toasted(error).into())
         }
         Err(error) => Err(error),
     }
 }
 
+/// Whether the response is one an htmx request gets as a toast.
+fn is_toasted<B>(response: &ServiceResponse<B>) -> bool {
+    if response.status() == StatusCode::TOO_MANY_REQUESTS {
+        return response
+            .response()
+            .error()
+            .and_then(|error| error.as_error::<AppError>())
+            .is_some_and(|error| matches!(error, AppError::TooManyTests));
+    }
+    toast_for(response.status()).is_some()
+}
+
 fn toast_for(status: StatusCode) -> Option<ToastPartial<'static>> {
     match status {
+        StatusCode::TOO_MANY_REQUESTS => Some(ToastPartial {
+            title: "Busy",
+            message: crate::work::TOO_MANY_TESTS,
+        }),
         StatusCode::SERVICE_UNAVAILABLE => Some(ToastPartial {
             title: "Temporarily unavailable",
             message: DATABASE_UNAVAILABLE,
@@ -223,7 +267,7 @@ fn toast_for(status: StatusCode) -> Option<ToastPartial<'static>> {
     }
 }
 
-/// The toast for `status` (500 or 503), with the headers that send it to the end of the page.
+/// The toast for `status` (429, 500 or 503), with the headers that send it to the end of the page.
 fn toast_response(status: StatusCode) -> HttpResponse {
     let Some(toast) = toast_for(status) else {
         return HttpResponse::build(status).finish();
@@ -238,6 +282,9 @@ fn toast_response(status: StatusCode) -> HttpResponse {
         .insert_header(("HX-Reswap", "beforeend"));
     if status == StatusCode::SERVICE_UNAVAILABLE {
         response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        response.insert_header((header::RETRY_AFTER, crate::work::RETRY_AFTER_SECS));
     }
     response.body(body)
 }

@@ -30,6 +30,7 @@ mod state;
 mod static_files;
 mod users;
 mod views;
+mod work;
 
 /// The context a connection's API key is sealed under, for tools that seed the database
 /// directly (the benchmarks).

@@ -11,6 +11,7 @@ use crate::client_address::TrustedProxies;
 use crate::config::Config;
 use crate::crypto::SecretBox;
 use crate::db::DbPool;
+use crate::work::WorkLimiter;
 
 /// What every handler shares.
 pub struct AppState {
@@ -27,6 +28,10 @@ pub struct AppState {
     pub(crate) sessions: Arc<SessionCache>,
     /// The queue of corporate agents' work, as this instance waits on it.
     pub(crate) jobs: crate::jobs::Jobs,
+    /// Slots for tests, previews and downloads (see `crate::work`).
+    pub(crate) work: WorkLimiter,
+    /// The total time one Test Query preview may take.
+    pub(crate) preview_budget: std::time::Duration,
 }
 
 impl AppState {
@@ -50,6 +55,8 @@ impl AppState {
             sessions: Arc::default(),
             secrets,
             jobs: crate::jobs::Jobs::new(&config.agent),
+            work: WorkLimiter::new(config.work.limits()),
+            preview_budget: config.work.preview_budget(),
         })
     }
 }

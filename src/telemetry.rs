@@ -247,6 +247,7 @@ fn describe() {
         "junction_ready",
         "1 when the last readiness check passed, 0 when it did not"
     );
+    crate::work::describe_metrics();
 }
 
 /// The agent label of a run: `builtin`, or the corporate agent's id.

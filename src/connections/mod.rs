@@ -4,6 +4,8 @@ pub(crate) mod attention;
 pub(crate) mod audit;
 pub(crate) mod form;
 pub(crate) mod handlers;
+#[cfg(test)]
+mod hostile_form_tests;
 pub(crate) mod model;
 pub(crate) mod runs;
 pub(crate) mod service;

@@ -17,6 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::jobs::run::{self as agent_run, Placement};
 use crate::state::AppState;
 use crate::views::{is_htmx, render_fragment, see_other};
+use crate::work::WorkKind;
 use junction_connectors::TestOutcome;
 use junction_connectors::{ConnectionSettings, Connector, QueryOutcome};
 
@@ -141,7 +142,12 @@ pub(crate) async fn test_connection(
 ) -> AppResult<HttpResponse> {
     user.require(Permission::ManageConnections)?;
     let connection = load(&state, *path).await?;
+    let slot = state
+        .work
+        .interactive(WorkKind::TestConnection, connection.id)
+        .await?;
     let (outcome, ran_on) = run_connection_test(&state, &connection, &user.email).await?;
+    drop(slot);
     let mut conn = state.pool.get().await?;
     runs::record(
         &mut conn,
@@ -184,13 +190,19 @@ pub(crate) async fn test_query(
         .query
         .unwrap_or_else(|| connection.query.clone());
     let text: String = text.chars().take(super::form::QUERY_MAX).collect();
+    let slot = state
+        .work
+        .interactive(WorkKind::TestQuery, connection.id)
+        .await?;
     let connector = connector(&state, &connection)?;
     let settings = settings(&state, &connection)?;
     let (outcome, ran_on) = match agent_run::placement(&state, connection.cloud_agent_id).await? {
         Placement::Server => (
-            connector
-                .preview_query(&settings, &text, PREVIEW_ROWS)
-                .await,
+            crate::work::within_budget(
+                state.preview_budget,
+                connector.preview_query(&settings, &text, PREVIEW_ROWS),
+            )
+            .await,
             None,
         ),
         Placement::Refused(outcome) => (QueryOutcome::Failed(outcome), None),
@@ -204,6 +216,7 @@ pub(crate) async fn test_query(
             .await?
         }
     };
+    drop(slot);
     let summary = match &outcome {
         QueryOutcome::Rows(preview) => TestOutcome::new(
             junction_connectors::OutcomeCode::Success,
@@ -280,8 +293,12 @@ pub(crate) async fn export_csv(
             mistake.message
         )));
     }
+    let slot = state
+        .work
+        .interactive(WorkKind::DownloadCsv, connection.id)
+        .await?;
     let stream = shutdown.guard_download(
-        connector.export_csv(settings, connection.query.clone()),
+        slot.hold_while(connector.export_csv(settings, connection.query.clone())),
         crate::shutdown::ExportRun::new(&connection.connector, connection.cloud_agent_id),
     );
     let mut conn = state.pool.get().await?;

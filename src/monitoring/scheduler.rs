@@ -105,11 +105,13 @@ async fn run_and_record(state: &AppState, claim: &Claim) -> AppResult<()> {
 }
 
 /// The seam between the schedule and whoever runs the test: exactly what a person's click runs,
-/// in-process for the built-in agent and through its queue for a corporate one.
+/// in-process for the built-in agent and through its queue for a corporate one, in a slot that
+/// waits behind every click (see `crate::work`).
 pub(crate) async fn run_scheduled_test(
     state: &AppState,
     connection: &Connection,
 ) -> AppResult<TestOutcome> {
+    let _slot = state.work.queued(connection.id).await;
     testing::run_connection_test(state, connection, super::SCHEDULE)
         .await
         .map(|(outcome, _)| outcome)

@@ -651,7 +651,12 @@ async fn pages_keep_loading_while_many_tests_wait_on_a_slow_upstream() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    let app = spawn_app().await;
+    // Caps high enough that every test runs at once (the caps have tests of their own).
+    let app = spawn_app_with(|config| {
+        config.work.max_running = 64;
+        config.work.max_per_connection = 64;
+    })
+    .await;
     let tune = sandbox(SandboxConfig::default()).await;
     let id = connection(
         &app,

@@ -162,6 +162,15 @@ async fn metrics_count_requests_by_route_tests_by_outcome_and_show_the_pool() {
             "junction_db_pool_wait_seconds_count ",
             "the wait for a connection",
         ),
+        (
+            r#"junction_work_running{class="interactive"}"#,
+            "tests holding a slot",
+        ),
+        (r#"junction_work_queued{class="queued"}"#, "work waiting"),
+        (
+            r#"junction_work_wait_seconds_count{class="interactive"}"#,
+            "the wait for a slot",
+        ),
     ];
     for (series, case) in cases {
         let value = sample(&text, series);

@@ -9,6 +9,8 @@
 mod client;
 mod connector;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod implementation;
 mod key;
 mod messages;

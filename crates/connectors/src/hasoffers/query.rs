@@ -23,6 +23,7 @@ mod http_tests;
 use std::fmt;
 
 use super::implementation::{ImplementationType, Params};
+pub(crate) use raw::MAX_PAGE_SIZE;
 
 pub(crate) use methods::{is_pageable, is_read_call};
 

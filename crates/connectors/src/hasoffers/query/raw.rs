@@ -12,6 +12,8 @@
 //!   refused with the target's read methods.
 //! * Credentials (`NetworkToken`, `api_key`, `NetworkId`, any case) are refused: the
 //!   connection supplies them.
+//! * `limit=n` above [`MAX_PAGE_SIZE`] is lowered to it, with a warning: one page of a big
+//!   model could otherwise be tens of megabytes.
 //! * `limit=n` becomes [`QueryPlan::page_size`]: the preview fetches pages of `n` rows and
 //!   stops at its own row cap, just as TUNE would page the call (`limit` stays `None`).
 //!   `page=` is refused, because the preview chooses the pages itself and a plan has no
@@ -28,6 +30,9 @@ use crate::hasoffers::implementation::{ImplementationType, Params};
 
 /// The Implementation Type prefixes a target may carry.
 const API_PREFIXES: [&str; 2] = ["Affiliate_", "Advertiser_"];
+
+/// The most rows one raw `limit=` page may ask for.
+pub(crate) const MAX_PAGE_SIZE: u64 = 1_000;
 
 /// Parameters the connection supplies itself.
 const CREDENTIALS: [&str; 3] = ["NetworkToken", "api_key", "NetworkId"];
@@ -144,7 +149,14 @@ impl Raw {
             let method = name(&value, "Method", pos)?;
             set_once(&mut self.method, "Method", (method, pos), pos)
         } else if key.eq_ignore_ascii_case("limit") {
-            let n = page_size(&value, pos)?;
+            let mut n = page_size(&value, pos)?;
+            if n > MAX_PAGE_SIZE {
+                self.warnings.push(QueryWarning::at(
+                    format!("limit={n} is more than one page may hold: pages of {MAX_PAGE_SIZE} rows are fetched instead"),
+                    pos,
+                ));
+                n = MAX_PAGE_SIZE;
+            }
             set_once(&mut self.page_size, "limit", n, pos)
         } else if key.eq_ignore_ascii_case("page") {
             Err(QueryError::refuse(
