@@ -218,6 +218,20 @@ fn describe() {
         Unit::Seconds,
         "Duration of Test Connection, Test Query and Download CSV runs, by kind, connector, agent and outcome"
     );
+    describe_counter!(
+        "junction_tune_calls_total",
+        "Calls to TUNE's API (each with its retries), by Target::Method and outcome"
+    );
+    describe_histogram!(
+        "junction_tune_call_duration_seconds",
+        Unit::Seconds,
+        "Duration of a call to TUNE's API, pacing and retries included, by Target::Method"
+    );
+    describe_histogram!(
+        "junction_tune_pacer_wait_seconds",
+        Unit::Seconds,
+        "Time a TUNE call waited for the network's rate budget"
+    );
     describe_gauge!(
         "junction_db_pool_max_connections",
         "Most database connections the pool opens"

@@ -135,7 +135,7 @@ async fn with_migration_connection<T: Send + 'static>(
     .expect("migration thread")
 }
 
-const SETTINGS_MIGRATION: &str = "20261201100000";
+const SETTINGS_MIGRATION: &str = "20261201310000";
 
 /// Reverts migrations down to and including the connector settings one.
 fn revert_to_before_settings(conn: &mut impl MigrationHarness<diesel::pg::Pg>) {

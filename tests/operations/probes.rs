@@ -155,6 +155,15 @@ async fn metrics_count_requests_by_route_tests_by_outcome_and_show_the_pool() {
             r#"junction_connection_tests_total{kind="export",connector="hasoffers",agent="builtin",outcome="success"}"#,
             "Download CSV, counted when the file is complete",
         ),
+        (
+            r#"junction_tune_calls_total{method="Offer::findAll",outcome="success"}"#,
+            "TUNE calls by method and outcome",
+        ),
+        (
+            r#"junction_tune_call_duration_seconds_count{method="Offer::findAll"}"#,
+            "TUNE call latency by method",
+        ),
+        ("junction_tune_pacer_wait_seconds_count ", "pacer waits"),
         ("junction_db_pool_max_connections ", "the pool's size"),
         ("junction_db_pool_connections_in_use ", "connections in use"),
         ("junction_db_pool_waiting ", "requests waiting"),

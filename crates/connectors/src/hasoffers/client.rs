@@ -238,8 +238,30 @@ impl TuneClient {
 
     /// Calls `target::method` with `params`. The target is sent as given (qualify it with
     /// [`ImplementationType::qualify_target`] first). Paced per network, retried on the rate limit
-    /// and on 5xx for read methods, bounded as a whole by `settings.timeout`.
+    /// and on 5xx for read methods, bounded as a whole by `settings.timeout`. Counted and timed by
+    /// method (only read methods are ever called, so the label set stays small).
     pub(crate) async fn call(
+        &self,
+        settings: &Settings,
+        target: &str,
+        method: &str,
+        params: &Params,
+    ) -> Result<CallSuccess, CallError> {
+        let started = Instant::now();
+        let result = self.call_unmeasured(settings, target, method, params).await;
+        let label = format!("{target}::{method}");
+        let outcome = if result.is_ok() { "success" } else { "error" };
+        metrics::counter!("junction_tune_calls_total", "method" => label.clone(), "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("junction_tune_call_duration_seconds", "method" => label)
+            .record(started.elapsed());
+        if let Ok(success) = &result {
+            metrics::histogram!("junction_tune_pacer_wait_seconds").record(success.pacing_wait);
+        }
+        result
+    }
+
+    async fn call_unmeasured(
         &self,
         settings: &Settings,
         target: &str,
