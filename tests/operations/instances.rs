@@ -45,6 +45,19 @@ async fn start(url: &str, secret_key: &str) -> String {
     address
 }
 
+/// The `name=value` of the session cookie a sign-in answer sets.
+fn session_cookie(signed_in: &reqwest::Response) -> String {
+    signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("junction_session="))
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_string()
+}
+
 /// A client that keeps no cookies: the session travels in an explicit header.
 fn plain_client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -72,15 +85,7 @@ async fn two_instances_on_one_database_share_sessions_and_changes() {
         .await
         .unwrap();
     assert_eq!(signed_in.status().as_u16(), 303, "signed in on one");
-    let cookie = signed_in
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("junction_session="))
-        .and_then(|v| v.split(';').next())
-        .expect("a session cookie")
-        .to_string();
+    let cookie = session_cookie(&signed_in);
     let get = |address: &str, path: &str| {
         client
             .get(format!("{address}{path}"))
@@ -181,15 +186,7 @@ async fn deactivating_a_user_or_changing_their_roles_holds_on_every_instance() {
         .send()
         .await
         .unwrap();
-    let cookie = signed_in
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("junction_session="))
-        .and_then(|v| v.split(';').next())
-        .expect("a session cookie")
-        .to_string();
+    let cookie = session_cookie(&signed_in);
     let users_page = || async {
         client
             .get(format!("{two}/users"))
