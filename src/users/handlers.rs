@@ -154,17 +154,9 @@ pub(crate) async fn save_user(
     let mut conn = state.pool.get().await?;
     let result = service::update_access(&mut conn, user.actor(), *path, roles, is_active).await;
     drop(conn);
-    let errors = match result {
-        Ok(_) => {
-            // Other instances hear of it from the database; this one need not wait for that.
-            state.sessions.forget_user(*path);
-            let mut response = see_other("/users");
-            Flash::UserSaved.set(&mut response);
-            return Ok(response.finish());
-        }
-        Err(UserFailure::Invalid(errors)) => errors,
-        Err(UserFailure::NotFound) => return Err(AppError::NotFound),
-        Err(UserFailure::App(error)) => return Err(error),
+    let errors = match back_to_the_list(&state, *path, result, Flash::UserSaved)? {
+        Ok(saved) => return Ok(saved),
+        Err(errors) => errors,
     };
     let target = load(&state, *path).await?;
     let mut page = UserFormPage::new(
@@ -254,16 +246,9 @@ pub(crate) async fn delete_user(
             ..service::UserErrors::default()
         }))
     };
-    let errors = match result {
-        Ok(_) => {
-            state.sessions.forget_user(*path);
-            let mut response = see_other("/users");
-            Flash::UserDeleted.set(&mut response);
-            return Ok(response.finish());
-        }
-        Err(UserFailure::Invalid(errors)) => errors,
-        Err(UserFailure::NotFound) => return Err(AppError::NotFound),
-        Err(UserFailure::App(error)) => return Err(error),
+    let errors = match back_to_the_list(&state, *path, result, Flash::UserDeleted)? {
+        Ok(deleted) => return Ok(deleted),
+        Err(errors) => errors,
     };
     let target = load(&state, *path).await?;
     let mut page = UserFormPage::new(
@@ -276,4 +261,25 @@ pub(crate) async fn delete_user(
     page.deletable = target.id != user.id;
     page.delete_error = errors.delete;
     render_page(&page, StatusCode::UNPROCESSABLE_ENTITY, &request)
+}
+
+/// After a change to user `id`: back to the list saying `flash` (their sessions forgotten here at
+/// once; other instances hear of it from the database), or the errors to show on their page.
+fn back_to_the_list<T>(
+    state: &AppState,
+    id: Uuid,
+    result: Result<T, UserFailure>,
+    flash: Flash,
+) -> AppResult<Result<HttpResponse, service::UserErrors>> {
+    match result {
+        Ok(_) => {
+            state.sessions.forget_user(id);
+            let mut response = see_other("/users");
+            flash.set(&mut response);
+            Ok(Ok(response.finish()))
+        }
+        Err(UserFailure::Invalid(errors)) => Ok(Err(errors)),
+        Err(UserFailure::NotFound) => Err(AppError::NotFound),
+        Err(UserFailure::App(error)) => Err(error),
+    }
 }
