@@ -1,7 +1,6 @@
 //! The three APIs and their credentials: Network, Affiliate and Advertiser, hosts, whitelists,
 //! reports and their validation errors.
 
-
 use serde_json::{Value, json};
 
 use super::*;
