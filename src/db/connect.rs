@@ -24,6 +24,40 @@ use tokio_postgres::config::Host;
 
 /// Opens one connection to `url`, its socket guarded against a silent server after `stall`
 /// (`None`: unguarded).
+/// The runtime pooled connections live on. A connection's socket and the task driving it belong
+/// to the runtime that opened it, and each actix worker has a runtime of its own that ends when
+/// the worker stops: at shutdown the idle workers stop first, and a connection one of them opened
+/// would die under a download still streaming on another ("connection closed"). So the pool
+/// opens every connection on the runtime that built it, the app's main one, which lives longest.
+#[derive(Debug, Clone)]
+pub(crate) struct Home(Option<tokio::runtime::Handle>);
+
+impl Home {
+    /// The runtime of the caller; outside of one, each connection stays where it is opened.
+    pub(crate) fn current() -> Self {
+        Self(tokio::runtime::Handle::try_current().ok())
+    }
+
+    /// [`establish`], on this runtime.
+    pub(crate) async fn establish(
+        &self,
+        url: String,
+        stall: Option<Duration>,
+    ) -> Result<AsyncPgConnection, ConnectionError> {
+        match &self.0 {
+            Some(home) => home
+                .spawn(async move { establish(&url, stall).await })
+                .await
+                .unwrap_or_else(|e| {
+                    Err(ConnectionError::BadConnection(format!(
+                        "opening the database connection stopped: {e}"
+                    )))
+                }),
+            None => establish(&url, stall).await,
+        }
+    }
+}
+
 pub(crate) async fn establish(
     url: &str,
     stall: Option<Duration>,

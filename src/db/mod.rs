@@ -143,8 +143,7 @@ impl DbPool {
         &self,
     ) -> Result<AsyncPgConnection, diesel::ConnectionError> {
         let connect = async {
-            let mut conn =
-                connect::establish(self.url.expose_secret(), self.timeouts.stall()).await?;
+            let mut conn = connect::establish(self.url.expose_secret(), self.timeouts.stall()).await?;
             conn.batch_execute(&format!(
                 "SET statement_timeout = {}",
                 self.timeouts.statement.as_millis()
@@ -175,7 +174,8 @@ impl DbPool {
 
 /// Builds the pool. Connections are opened lazily, each with the `statement_timeout` set, its
 /// socket guarded against a server that stops answering (see [`connect`]), and switched to
-/// `request_role` when given.
+/// `request_role` when given. Each is opened and driven on the runtime this is called on (see
+/// [`connect::Home`]), which must outlive the pool's users.
 pub fn build_pool(
     database_url: &str,
     max_size: usize,
@@ -186,10 +186,13 @@ pub fn build_pool(
     let set_role = request_role
         .map(|role| format!("; SET ROLE {}", quote_identifier(role)))
         .unwrap_or_default();
+    let home = connect::Home::current();
     config.custom_setup = Box::new(move |url| {
         let set_role = set_role.clone();
+        let home = home.clone();
+        let url = url.to_string();
         async move {
-            let mut conn = connect::establish(url, timeouts.stall()).await?;
+            let mut conn = home.establish(url, timeouts.stall()).await?;
             // diesel-async keeps prepared statements; after five runs PostgreSQL may switch one to
             // a generic plan that ignores what the parameters are. For the list's search that
             // plan scans the whole table instead of the trigram index (8-12 ms instead of

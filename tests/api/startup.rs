@@ -65,3 +65,32 @@ fn help_lists_every_setting() {
     assert!(help.contains("user"), "and the user command");
     assert!(help.contains("secrets"), "and the secrets command");
 }
+
+/// An actix worker's runtime ends when the worker stops (at shutdown the idle ones stop first): a
+/// pooled connection one of them opened must keep working for a request still running on another.
+#[actix_web::test]
+async fn a_pooled_connection_outlives_the_runtime_that_asked_for_it() {
+    use diesel::IntoSql;
+    use diesel::sql_types::Integer;
+    use diesel_async::RunQueryDsl;
+
+    let db = TestDatabase::create().await;
+    let pool = junction::db::build_pool(&db.url, 2, junction::db::DbTimeouts::default(), None)
+        .expect("pool");
+    let worker_pool = pool.clone();
+    // Like a worker: a runtime of its own that is gone once the connection is handed over.
+    let mut conn = tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a worker runtime");
+        runtime.block_on(async move { worker_pool.get().await.expect("a connection") })
+    })
+    .await
+    .expect("the worker thread");
+    let one: i32 = diesel::select(1.into_sql::<Integer>())
+        .get_result(&mut *conn)
+        .await
+        .expect("the connection still works after its worker stopped");
+    assert_eq!(one, 1);
+}

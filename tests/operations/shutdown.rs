@@ -146,7 +146,8 @@ async fn sigterm_ends_a_running_download_with_its_error_line() {
     assert_eq!(
         last,
         "# ERROR: the export stopped early: the server is shutting down; download the file again",
-        "the file says it is incomplete"
+        "the file says it is incomplete; the log:\n{}",
+        junction.log_text()
     );
     assert!(text.starts_with("id,name\n"), "{:.80}", text);
     assert!(
