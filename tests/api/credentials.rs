@@ -158,21 +158,25 @@ async fn the_upgrade_takes_stored_credentials_out_of_server_urls_and_their_audit
     let url = db.url.clone();
     with_migration_connection(&url, move |conn| {
         revert_to_before_settings(conn);
-        // As the previous version stored them: the key in the address, and in the trail.
+        // As the previous version stored them: the key in the address, and in the trail. Bound
+        // as parameters, since the driver logs statement texts at debug level.
+        let legacy_url = "https://api.hasoffers.com/Apiv3/json?NetworkId=demo&NetworkToken=NETold1";
         let old_row = diesel::sql_query(format!(
             "INSERT INTO connections (id, name, connector, cloud_agent_id, implementation_type, \
              server_url, api_key_ciphertext) VALUES ('{id}', 'Old', 'hasoffers', '{BUILTIN_AGENT}', \
-             'network_api', 'https://api.hasoffers.com/Apiv3/json?NetworkId=demo&NetworkToken=NETold1', \
-             '\\x00')"
-        ));
+             'network_api', $1, '\\x00')"
+        ))
+        .bind::<diesel::sql_types::Text, _>(legacy_url);
         diesel::RunQueryDsl::execute(old_row, conn).expect("old row");
+        let changes = serde_json::json!([
+            {"field": "Connection", "before": null, "after": "Old"},
+            {"field": "Server URL", "before": null, "after": legacy_url},
+        ]);
         let old_entry = diesel::sql_query(format!(
             "INSERT INTO audit_events (user_label, action, entity_type, entity_id, entity_name, changes) \
-             VALUES ('admin@example.com', 'create', 'Connection', '{id}', 'Old', \
-             '[{{\"field\": \"Connection\", \"before\": null, \"after\": \"Old\"}}, \
-               {{\"field\": \"Server URL\", \"before\": null, \
-                \"after\": \"https://api.hasoffers.com/Apiv3/json?NetworkId=demo&NetworkToken=NETold1\"}}]')"
-        ));
+             VALUES ('admin@example.com', 'create', 'Connection', '{id}', 'Old', $1)"
+        ))
+        .bind::<diesel::sql_types::Jsonb, _>(changes);
         diesel::RunQueryDsl::execute(old_entry, conn).expect("old audit entry");
         conn.run_pending_migrations(junction::db::MIGRATIONS)
             .expect("upgrade");

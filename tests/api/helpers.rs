@@ -162,6 +162,33 @@ pub(crate) struct TestApp {
     pub db: TestDatabase,
 }
 
+/// Every test's app checks, when it ends, that nothing logged so far holds a secret: a TUNE
+/// key (any the tests type), the password, or its secret key. So the whole suite's logs are
+/// checked, not one test's.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let logs = captured_logs();
+        let keys = tune_sandbox::keys_in(&logs);
+        if let Some(key) = keys.get(0) {
+            let at = logs.find(key.as_str()).unwrap_or(0);
+            let line_start = logs[..at].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = logs[at..].find('\n').map_or(logs.len(), |i| at + i);
+            panic!(
+                "a TUNE key is in the log ({keys:?}), first in: {}",
+                &logs[line_start..line_end]
+            );
+        }
+        assert!(!logs.contains(PASSWORD), "the password is in the log");
+        assert!(
+            !logs.contains(&self.secret_key),
+            "the secret key is in the log"
+        );
+    }
+}
+
 pub(crate) const ADMIN_EMAIL: &str = "admin@example.com";
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
 

@@ -373,6 +373,8 @@ pub(crate) struct Process {
     pub child: Child,
     pub address: String,
     pub log: PathBuf,
+    /// What must never be in the log: the password and the secret key it was given.
+    secrets: Vec<String>,
 }
 
 impl Process {
@@ -397,10 +399,17 @@ impl Process {
             command.env(name, value);
         }
         let child = command.spawn().expect("start junction");
+        let mut secrets = vec![PASSWORD.to_string()];
+        secrets.extend(
+            env.iter()
+                .filter(|(name, _)| *name == "JUNCTION_SECRET_KEY")
+                .map(|(_, value)| value.clone()),
+        );
         Process {
             child,
             address: format!("http://127.0.0.1:{port}"),
             log,
+            secrets,
         }
     }
 
@@ -437,6 +446,18 @@ impl Drop for Process {
         if matches!(self.child.try_wait(), Ok(None)) {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+        // Every run of the binary in these tests has its log checked, not only the log test's.
+        if !std::thread::panicking() {
+            let log = self.log_text();
+            let keys = tune_sandbox::keys_in(&log);
+            assert!(keys.is_empty(), "TUNE keys in the log: {keys:?}\n{log}");
+            for secret in &self.secrets {
+                assert!(
+                    !log.contains(secret.as_str()),
+                    "a secret is in the log:\n{log}"
+                );
+            }
         }
     }
 }

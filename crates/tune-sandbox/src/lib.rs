@@ -15,6 +15,7 @@ mod conversions;
 mod data;
 mod faults;
 mod find;
+mod leaks;
 mod params;
 mod rate;
 mod report;
@@ -32,6 +33,7 @@ use actix_web::HttpServer;
 use actix_web::dev::ServerHandle;
 
 pub use faults::{FAULT_NAMES, Fault};
+pub use leaks::keys_in;
 pub use server::RecordedRequest;
 
 /// Settings of one sandbox instance. Every credential is configurable so tests can
