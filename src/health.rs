@@ -161,6 +161,19 @@ impl Readiness {
     }
 }
 
+/// The agents' queue, read from the database when scraped (so every instance reports the same,
+/// whichever queued the jobs). A database that does not answer in time leaves the last values.
+async fn record_agent_jobs(pool: &DbPool) {
+    let counts = async {
+        let mut conn = pool.get().await.ok()?;
+        crate::jobs::model::open_counts(&mut conn).await.ok()
+    };
+    if let Ok(Some((queued, running))) = tokio::time::timeout(READY_DB_TIMEOUT, counts).await {
+        ::metrics::gauge!("junction_agent_jobs", "status" => "queued").set(queued as f64);
+        ::metrics::gauge!("junction_agent_jobs", "status" => "running").set(running as f64);
+    }
+}
+
 /// GET /metrics (metrics listener only) — the Prometheus text exposition.
 pub(crate) async fn metrics(pool: web::Data<DbPool>) -> HttpResponse {
     let Ok(handle) = crate::telemetry::prometheus() else {
@@ -172,6 +185,7 @@ pub(crate) async fn metrics(pool: web::Data<DbPool>) -> HttpResponse {
     ::metrics::gauge!("junction_db_pool_connections").set(status.size as f64);
     ::metrics::gauge!("junction_db_pool_connections_in_use").set(status.in_use as f64);
     ::metrics::gauge!("junction_db_pool_waiting").set(status.waiting as f64);
+    record_agent_jobs(&pool).await;
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -233,6 +233,10 @@ fn describe() {
         "Time a TUNE call waited for the network's rate budget"
     );
     describe_gauge!(
+        "junction_agent_jobs",
+        "Cloud Agent jobs in the queue, by status (queued, running), across every instance"
+    );
+    describe_gauge!(
         "junction_db_pool_max_connections",
         "Most database connections the pool opens"
     );

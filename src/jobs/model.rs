@@ -327,3 +327,19 @@ pub(crate) async fn fail(
     })
     .await
 }
+
+/// How many jobs are queued and how many running, over every agent (the partial indexes on
+/// both make this cheap enough for each metrics scrape).
+pub(crate) async fn open_counts(conn: &mut AsyncPgConnection) -> QueryResult<(i64, i64)> {
+    let queued = agent_jobs::table
+        .filter(agent_jobs::status.eq("queued"))
+        .count()
+        .get_result(conn)
+        .await?;
+    let running = agent_jobs::table
+        .filter(agent_jobs::status.eq("running"))
+        .count()
+        .get_result(conn)
+        .await?;
+    Ok((queued, running))
+}

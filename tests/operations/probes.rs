@@ -117,6 +117,23 @@ async fn metrics_count_requests_by_route_tests_by_outcome_and_show_the_pool() {
         .await;
     assert_eq!(csv.status, 200);
 
+    // A job waiting for a corporate agent: the queue is counted from the database.
+    let mut db = <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(
+        &app.database_url,
+    )
+    .await
+    .unwrap();
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query(
+            "INSERT INTO agent_jobs (id, agent_id, kind, payload, queued_by) \
+             SELECT gen_random_uuid(), id, 'test_connection', '{}', 'metrics test' \
+             FROM cloud_agents WHERE is_builtin",
+        ),
+        &mut db,
+    )
+    .await
+    .unwrap();
+
     let metrics_address = app.metrics_address.clone().expect("a metrics listener");
     let scrape = read(
         new_client()
@@ -199,6 +216,15 @@ async fn metrics_count_requests_by_route_tests_by_outcome_and_show_the_pool() {
         sample(&text, "junction_db_pool_max_connections "),
         Some(4.0),
         "this app's pool (4 in tests)"
+    );
+    assert_eq!(
+        sample(&text, r#"junction_agent_jobs{status="queued"}"#),
+        Some(1.0),
+        "the job waiting for its agent"
+    );
+    assert_eq!(
+        sample(&text, r#"junction_agent_jobs{status="running"}"#),
+        Some(0.0)
     );
     assert!(
         !text.contains(DEFAULT_NETWORK_TOKEN) && !text.contains(&id.to_string()),
