@@ -172,7 +172,7 @@ impl Drop for TestApp {
         }
         let logs = captured_logs();
         let keys = tune_sandbox::keys_in(&logs);
-        if let Some(key) = keys.get(0) {
+        if let Some(key) = <[String]>::first(&keys) {
             let at = logs.find(key.as_str()).unwrap_or(0);
             let line_start = logs[..at].rfind('\n').map_or(0, |i| i + 1);
             let line_end = logs[at..].find('\n').map_or(logs.len(), |i| at + i);
