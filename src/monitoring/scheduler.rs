@@ -1,12 +1,15 @@
 //! The scheduler every instance runs: each tick claims as many due tests as it has free slots
 //! (so a flood of due tests makes them late, never exhausts the pool or memory), runs each like
-//! a person's Test Connection and records it with the next due time in one transaction.
+//! a person's Test Connection and records it with the next due time in one transaction. While
+//! a claim fills every free slot there may be more due, so each finished test claims again at
+//! once instead of waiting for the tick: a backlog drains at the speed of the tests, not at
+//! `concurrency` tests per tick.
 
 use std::sync::Arc;
 
 use actix_web::web;
 use diesel_async::AsyncConnection;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::model::{self, Claim};
 use super::settings::MonitoringSettings;
@@ -28,36 +31,47 @@ pub(crate) fn spawn(
 ) -> tokio::task::JoinHandle<()> {
     let slots = Arc::new(Semaphore::new(settings.scheduler_concurrency.max(1)));
     let tick = settings.tick();
+    let finished = Arc::new(Notify::new());
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut backlog = false;
         loop {
-            ticker.tick().await;
-            claim_and_start(&state, &slots).await;
+            tokio::select! {
+                _ = ticker.tick() => {}
+                () = finished.notified(), if backlog => {}
+            }
+            backlog = claim_and_start(&state, &slots, &finished).await;
         }
     })
 }
 
-/// One tick: claim what there are free slots for, start each in the background.
-async fn claim_and_start(state: &web::Data<AppState>, slots: &Arc<Semaphore>) {
+/// One claim: what there are free slots for, each started in the background. Whether it filled
+/// every free slot, i.e. more may be due.
+async fn claim_and_start(
+    state: &web::Data<AppState>,
+    slots: &Arc<Semaphore>,
+    finished: &Arc<Notify>,
+) -> bool {
     let free = slots.available_permits();
     if free == 0 {
-        return;
+        return true;
     }
     let claims = match state.pool.get().await {
         Ok(mut conn) => model::claim_due(&mut conn, free as i64, LEASE_MARGIN_SECS).await,
         Err(error) => {
             tracing::warn!(error = %error, "scheduled tests skipped: no database connection");
-            return;
+            return false;
         }
     };
     let claims = match claims {
         Ok(claims) => claims,
         Err(error) => {
             tracing::error!(error = %error, "claiming due tests failed");
-            return;
+            return false;
         }
     };
+    let filled = claims.len() >= free;
     for claim in claims {
         let lateness = (claim.claimed_at - claim.due).to_std().unwrap_or_default();
         metrics::histogram!("junction_scheduler_lateness_seconds").record(lateness.as_secs_f64());
@@ -66,16 +80,29 @@ async fn claim_and_start(state: &web::Data<AppState>, slots: &Arc<Semaphore>) {
             tracing::warn!(connection.id = %claim.id, "no free slot for a claimed test; it runs when its lease ends");
             continue;
         };
-        tokio::spawn(run_claim(state.clone(), claim, permit));
+        tokio::spawn(run_claim(
+            state.clone(),
+            claim,
+            permit,
+            Arc::clone(finished),
+        ));
     }
+    filled
 }
 
 /// Runs one claimed test and records it; any failure leaves the claim to expire, so the test is
-/// due again when its lease ends.
-async fn run_claim(state: web::Data<AppState>, claim: Claim, _slot: OwnedSemaphorePermit) {
+/// due again when its lease ends. Its slot is free again before the scheduler hears of it.
+async fn run_claim(
+    state: web::Data<AppState>,
+    claim: Claim,
+    slot: OwnedSemaphorePermit,
+    finished: Arc<Notify>,
+) {
     if let Err(error) = run_and_record(&state, &claim).await {
         tracing::error!(connection.id = %claim.id, error = %error, "scheduled test failed to run");
     }
+    drop(slot);
+    finished.notify_one();
 }
 
 async fn run_and_record(state: &AppState, claim: &Claim) -> AppResult<()> {

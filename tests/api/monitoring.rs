@@ -181,6 +181,33 @@ async fn two_instances_test_each_due_connection_exactly_once_per_due_time() {
     drop(other);
 }
 
+/// A backlog drains as fast as the tests run: each finished test claims the next at once,
+/// instead of `concurrency` tests per tick (here the tick is an hour: only the first one, at
+/// start-up, comes during the test).
+#[actix_web::test]
+async fn a_backlog_of_due_tests_is_worked_through_without_waiting_for_the_next_tick() {
+    let app = crate::helpers::spawn_app().await;
+    let tune = sandbox().await;
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        let name = format!("Backlog {n}");
+        ids.push(
+            app.create_connection(&tune_form(&name, &tune.base_url()))
+                .await,
+        );
+    }
+    let mut config = Config::for_tests(app.db.url.clone(), app.secret_key.clone());
+    config.monitoring.scheduler = true;
+    config.monitoring.scheduler_concurrency = 2;
+    config.monitoring.scheduler_tick_ms = 3_600_000;
+    let scheduler = Application::build(config)
+        .await
+        .expect("build the scheduling instance");
+    let mut conn = app.db.connect().await;
+    wait_for_runs(&mut conn, &ids, 1).await;
+    drop(scheduler);
+}
+
 #[actix_web::test]
 async fn inactive_connections_are_never_tested_automatically() {
     let app = spawn_app_with(scheduling).await;
