@@ -105,8 +105,18 @@ pub(crate) struct AppProcess {
 impl AppProcess {
     /// Starts the binary and returns at once (it is not listening yet).
     pub(crate) fn spawn(config: &AppConfig, extra_env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::spawn_with_args(config, &[], extra_env)
+    }
+
+    /// [`AppProcess::spawn`] with arguments (`agent` runs a corporate agent).
+    pub(crate) fn spawn_with_args(
+        config: &AppConfig,
+        args: &[&str],
+        extra_env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let mut command = tokio::process::Command::new(&config.binary);
         command
+            .args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .envs(config.env.iter().map(|(k, v)| (*k, v.as_str())))

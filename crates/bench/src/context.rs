@@ -219,6 +219,11 @@ impl Bench {
         })
     }
 
+    /// A connection to the benchmark's database, for figures that set up work with SQL.
+    pub(crate) async fn db(&self) -> anyhow::Result<diesel_async::AsyncPgConnection> {
+        self.cluster.connect().await
+    }
+
     pub(crate) fn database_url(&self) -> &str {
         &self.cluster.database_url
     }

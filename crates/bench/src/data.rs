@@ -129,6 +129,16 @@ pub(crate) struct Seeded {
     pub timeout_id: Uuid,
     pub csv_id: Uuid,
     pub storm_ids: Vec<Uuid>,
+    /// The connection on [`Seeded::agent`], calling the fast sandbox like `test_id`.
+    pub agent_test_id: Uuid,
+    pub agent: SeededAgent,
+}
+
+/// A corporate agent the harness runs (`junction agent`) for the agent figure.
+pub(crate) struct SeededAgent {
+    pub id: Uuid,
+    /// Its registration token; only its SHA-256 is in the database, as the app stores it.
+    pub token: String,
 }
 
 /// The sizes of what is seeded.
@@ -212,6 +222,7 @@ pub(crate) async fn seed(
     sizes: &Sizes,
 ) -> anyhow::Result<Seeded> {
     let agents = seed_agents(conn).await?;
+    let agent = seed_corporate_agent(conn).await?;
     let mut rng = StdRng::seed_from_u64(16);
     let now = Utc::now();
     let probe = |name: String, server_url: &str, timeout_ms: i32, query: &'static str| Row {
@@ -250,6 +261,14 @@ pub(crate) async fn seed(
             "SELECT id, offer_id, affiliate_id, status, payout, revenue, datetime FROM Conversion",
         ),
     ];
+    let mut through_agent = probe(
+        format!("{PROBE_PREFIX} Test Connection through an agent"),
+        &targets.fast,
+        30_000,
+        "SELECT id, name, status FROM Offer",
+    );
+    through_agent.agent = agent.id;
+    rows.push(through_agent);
     for n in 0..sizes.storm {
         rows.push(probe(
             format!("{PROBE_PREFIX} slow TUNE {n:04}"),
@@ -258,8 +277,9 @@ pub(crate) async fn seed(
             "SELECT id, name, status FROM Offer",
         ));
     }
-    let (test_id, timeout_id, csv_id) = (rows[0].id, rows[1].id, rows[2].id);
-    let storm_ids: Vec<Uuid> = rows[3..].iter().map(|row| row.id).collect();
+    let (test_id, timeout_id, csv_id, agent_test_id) =
+        (rows[0].id, rows[1].id, rows[2].id, rows[3].id);
+    let storm_ids: Vec<Uuid> = rows[4..].iter().map(|row| row.id).collect();
     let generic = sizes.connections.saturating_sub(rows.len());
     let mut edit_paths = Vec::with_capacity(generic);
     for i in 0..generic {
@@ -323,7 +343,25 @@ pub(crate) async fn seed(
         timeout_id,
         csv_id,
         storm_ids,
+        agent_test_id,
+        agent,
     })
+}
+
+/// The corporate agent of the agent figure, registered as the Agents page would (the token's
+/// SHA-256, the name's folded key).
+async fn seed_corporate_agent(conn: &mut AsyncPgConnection) -> anyhow::Result<SeededAgent> {
+    let id = Uuid::new_v4();
+    let token = format!("jat_{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+    diesel::sql_query(
+        "INSERT INTO cloud_agents (id, name, name_key, token_hash, token_created_at) \
+         VALUES ($1, 'Benchmark agent', 'benchmark agent', sha256(convert_to($2, 'UTF8')), now())",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .bind::<diesel::sql_types::Text, _>(&token)
+    .execute(conn)
+    .await?;
+    Ok(SeededAgent { id, token })
 }
 
 /// Two cloud agents besides the built-in one, so rows join to different agents.

@@ -94,12 +94,12 @@ pub(crate) const FIGURES: &[Figure] = &[
     Figure {
         key: "agent",
         title: "Test Connection through a corporate agent vs on the server",
-        run: |b| test_through_agent(b).boxed(),
+        run: |b| crate::background::test_through_agent(b).boxed(),
     },
     Figure {
         key: "scheduler",
         title: "scheduler lateness, 10,000 monitored connections",
-        run: |b| scheduler_lateness(b).boxed(),
+        run: |b| crate::background::scheduler_lateness(b).boxed(),
     },
     Figure {
         key: "browser",
@@ -304,7 +304,7 @@ async fn edit_form(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
 }
 
 /// The headers of Test Connection as the browser sends them (htmx, same origin).
-fn as_test_button(load: Load) -> Load {
+pub(crate) fn as_test_button(load: Load) -> Load {
     let mut load = load
         .header("HX-Request", "true")
         .header("Sec-Fetch-Site", "same-origin");
@@ -678,22 +678,6 @@ async fn import_connections(_: &mut Bench) -> anyhow::Result<Vec<Row>> {
         "import of 10,000 connections",
         "import/export of connections",
         "< 10 s",
-    )])
-}
-
-async fn test_through_agent(_: &mut Bench) -> anyhow::Result<Vec<Row>> {
-    Ok(vec![Row::pending(
-        "Test Connection through a corporate agent vs on the server",
-        "the Cloud Agent (a real agent process)",
-        "< 5 ms added",
-    )])
-}
-
-async fn scheduler_lateness(_: &mut Bench) -> anyhow::Result<Vec<Row>> {
-    Ok(vec![Row::pending(
-        "scheduler lateness, 10,000 monitored connections",
-        "scheduled health checks",
-        "—",
     )])
 }
 

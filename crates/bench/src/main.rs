@@ -8,6 +8,7 @@
 //! means and how it is measured. It asserts nothing about timings: it is a measurement.
 
 mod app;
+mod background;
 mod browser;
 mod context;
 mod data;
