@@ -69,10 +69,11 @@ pub(crate) async fn test_through_agent(b: &mut Bench) -> anyhow::Result<Vec<Row>
             "1",
         )
         .value(format!(
-            "p50 {} · p99 {} ({} tests/s)",
+            "p50 {} · p99 {} ({} tests/s{})",
             ms(agent.p50_ms),
             ms(agent.p99_ms),
-            thousands(agent.per_second())
+            thousands(agent.per_second()),
+            errors(&agent)
         ))
         .baseline(format!(
             "on the server: p50 {} · p99 {}",
@@ -86,6 +87,15 @@ pub(crate) async fn test_through_agent(b: &mut Bench) -> anyhow::Result<Vec<Row>
         ))
         .target("< 5 ms added"),
     ])
+}
+
+/// Failed answers of a load, when there were any.
+fn errors(sample: &Sample) -> String {
+    if sample.errors == 0 {
+        String::new()
+    } else {
+        format!("; {} FAILED", thousands(sample.errors as f64))
+    }
 }
 
 /// How long the harness waits for a flood of due tests to be run.
