@@ -1,6 +1,7 @@
 //! Housekeeping every instance runs on its own schedule: expired deleted connections (each
-//! removal audited), expired sessions, sign-in failures that no longer count, and audit entries
-//! past `JUNCTION_AUDIT_RETENTION_DAYS` (each batch removed with an entry saying how many). Each
+//! removal audited), expired sessions, sign-in failures that no longer count, the rate budgets
+//! of networks not called for a day, and audit entries past `JUNCTION_AUDIT_RETENTION_DAYS`
+//! (each batch removed with an entry saying how many). Each
 //! step is a single statement on rows that are already out of use, or takes its turn under a
 //! lock, so two instances running it at the same moment do the work once between them.
 
@@ -63,6 +64,9 @@ pub(crate) async fn run_once(pool: &DbPool, settings: Settings) {
     }
     if let Err(error) = crate::auth::throttle::prune(&mut conn).await {
         tracing::error!(error = %error, "pruning old sign-in failures failed");
+    }
+    if let Err(error) = crate::pacing::model::prune(&mut conn).await {
+        tracing::error!(error = %error, "pruning the rate budgets of networks not called any more failed");
     }
 }
 

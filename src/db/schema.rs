@@ -122,6 +122,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    rate_budgets (key) {
+        key -> Text,
+        slots -> Array<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Uuid,
         email -> Text,
@@ -188,6 +196,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     connection_test_daily,
     connection_tests,
     connections,
+    rate_budgets,
     sessions,
     sign_in_failures,
     users,

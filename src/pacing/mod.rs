@@ -7,7 +7,7 @@
 //! connection. The agent has no database and keeps the in-process
 //! [`junction_connectors::RatePacer`]; both implement [`Pacer`].
 
-mod model;
+pub(crate) mod model;
 
 use std::time::Duration;
 

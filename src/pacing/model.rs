@@ -50,3 +50,11 @@ pub(super) async fn take_slot(
         Taken::Refused
     })
 }
+
+/// Removes the budgets of networks not called for a day (far longer than any window, so only
+/// networks nobody calls any more go: a connection deleted, a Server URL changed); how many.
+pub(crate) async fn prune(conn: &mut AsyncPgConnection) -> diesel::QueryResult<usize> {
+    diesel::sql_query("DELETE FROM rate_budgets WHERE updated_at < now() - interval '1 day'")
+        .execute(conn)
+        .await
+}

@@ -92,3 +92,38 @@ async fn two_instances_calling_one_network_together_stay_under_its_limit() {
     );
     tune.stop().await;
 }
+
+/// A network's shared budget row goes once nobody has called it for a day (a deleted
+/// connection, a changed Server URL); a busy one stays. The housekeeping runs at start-up.
+#[actix_web::test]
+async fn the_budgets_of_networks_not_called_for_a_day_are_removed() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use junction::db::schema::rate_budgets;
+
+    let app = crate::helpers::spawn_app().await;
+    let mut conn = app.db.connect().await;
+    diesel::sql_query(
+        "INSERT INTO rate_budgets (key, updated_at) VALUES \
+         ('gone.example|', now() - interval '2 days'), ('busy.example|', now())",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("budgets");
+    let instance = second_instance(&app).await;
+    assert!(!instance.is_empty());
+    let mut kept = Vec::new();
+    for _ in 0..100 {
+        kept = rate_budgets::table
+            .select(rate_budgets::key)
+            .order(rate_budgets::key)
+            .load::<String>(&mut conn)
+            .await
+            .expect("read budgets");
+        if kept == ["busy.example|"] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(kept, ["busy.example|"]);
+}
