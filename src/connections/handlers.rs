@@ -189,7 +189,7 @@ async fn render_form(
     let read_only = !CurrentUser::of(request).is_some_and(|u| u.can(Permission::ManageConnections));
     let health = match (context.kind, context.id) {
         (FormKind::Edit, Some(id)) => {
-            crate::monitoring::service::panel(&mut conn, id, !read_only).await?
+            crate::monitoring::service::panel(&mut conn, &state.alerts, id, !read_only).await?
         }
         _ => None,
     };

@@ -30,7 +30,7 @@ pub(crate) async fn save_connection_monitoring(
         drop(conn);
         return Ok(see_other(&format!("/connections/{}#health", path.into_inner())).finish());
     }
-    let panel = service::panel(&mut conn, *path, true)
+    let panel = service::panel(&mut conn, &state.alerts, *path, true)
         .await?
         .ok_or(AppError::NotFound)?;
     drop(conn);

@@ -14,6 +14,7 @@ use crate::error::AppError;
 /// The section for a live connection, or `None` for an unknown one.
 pub(crate) async fn panel(
     conn: &mut AsyncPgConnection,
+    alerts: &crate::alerts::Alerts,
     id: Uuid,
     can_change: bool,
 ) -> Result<Option<HealthPanel>, AppError> {
@@ -22,10 +23,12 @@ pub(crate) async fn panel(
     };
     let days = model::timeline_days(conn, id).await?;
     let timeline = Timeline::build(chrono::Utc::now().date_naive(), &days);
+    let alerts = crate::alerts::service::panel(conn, alerts, id, can_change).await?;
     Ok(Some(HealthPanel {
         monitoring,
         timeline,
         can_change,
+        alerts,
     }))
 }
 
