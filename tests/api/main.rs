@@ -2,6 +2,8 @@
 
 mod access;
 mod agents;
+mod alert_receivers;
+mod alerts;
 mod architecture;
 mod audit_trail;
 mod bounded;
