@@ -13,6 +13,7 @@ mod credentials;
 mod helpers;
 mod hostile_forms;
 mod integrity;
+mod key_age;
 mod monitoring;
 mod pacing;
 mod reports;
