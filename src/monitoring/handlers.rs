@@ -19,11 +19,11 @@ pub(crate) async fn save_connection_monitoring(
     form: web::Form<ScheduleForm>,
 ) -> AppResult<HttpResponse> {
     user.require(Permission::ManageConnections)?;
-    let (every, threshold) = form
+    let schedule = form
         .parse()
         .map_err(|m| AppError::BadRequest(m.to_string()))?;
     let mut conn = state.pool.get().await?;
-    service::save_schedule(&mut conn, &user.actor(), *path, every, threshold)
+    service::save_schedule(&mut conn, &user.actor(), *path, schedule)
         .await?
         .ok_or(AppError::NotFound)?;
     if !is_htmx(&request) {
