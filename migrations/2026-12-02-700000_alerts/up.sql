@@ -38,3 +38,48 @@ CREATE TABLE alert_deliveries (
 CREATE INDEX alert_deliveries_due ON alert_deliveries (next_attempt_at)
     WHERE next_attempt_at IS NOT NULL;
 CREATE INDEX alert_deliveries_of_connection ON alert_deliveries (connection_id, id DESC);
+
+-- Scheduled work yields to people's clicks at a network's rate budget: it never takes the last
+-- `p_reserve` starts of a window, and never books a start ahead (that would queue later clicks
+-- behind it). It takes a slot only when one is free now; otherwise it is told how long to wait
+-- and asks again, booking nothing.
+CREATE FUNCTION take_rate_slot_yielding(
+    p_key TEXT,
+    p_limit INTEGER,
+    p_reserve INTEGER,
+    p_window_ms BIGINT
+) RETURNS TABLE (granted BOOLEAN, wait_ms BIGINT)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_window INTERVAL := p_window_ms * INTERVAL '1 millisecond';
+    v_share INTEGER := greatest(p_limit - p_reserve, 1);
+    v_slots TIMESTAMPTZ[];
+    v_now TIMESTAMPTZ;
+    v_n INTEGER;
+    v_at TIMESTAMPTZ;
+BEGIN
+    INSERT INTO rate_budgets (key) VALUES (p_key) ON CONFLICT (key) DO NOTHING;
+    SELECT b.slots INTO v_slots FROM rate_budgets b WHERE b.key = p_key FOR UPDATE;
+    v_now := clock_timestamp();
+    v_n := coalesce(array_length(v_slots, 1), 0);
+    v_at := v_now;
+    IF v_n >= v_share THEN
+        v_at := greatest(v_at, v_slots[v_n - v_share + 1] + v_window);
+    END IF;
+    IF v_n > 0 THEN
+        v_at := greatest(v_at, v_slots[v_n]);
+    END IF;
+    IF v_at > v_now THEN
+        RETURN QUERY SELECT FALSE, ceil(extract(epoch FROM v_at - v_now) * 1000)::BIGINT;
+        RETURN;
+    END IF;
+    v_slots := v_slots || v_now;
+    v_n := v_n + 1;
+    -- The full limit's worth is kept, as take_rate_slot keeps it, for the clicks' reckoning.
+    IF v_n > p_limit THEN
+        v_slots := v_slots[v_n - p_limit + 1 : v_n];
+    END IF;
+    UPDATE rate_budgets SET slots = v_slots, updated_at = v_now WHERE key = p_key;
+    RETURN QUERY SELECT TRUE, 0::BIGINT;
+END;
+$$;

@@ -121,17 +121,26 @@ pub(crate) async fn run_scheduled_test(
     connection: &Connection,
 ) -> AppResult<TestOutcome> {
     let _slot = state.work.queued(connection.id).await;
-    testing::run_connection_test(state, connection, super::SCHEDULE)
-        .await
-        .map(|(outcome, _)| outcome)
+    crate::pacing::yielding(testing::run_connection_test(
+        state,
+        connection,
+        super::SCHEDULE,
+    ))
+    .await
+    .map(|(outcome, _)| outcome)
 }
 
 /// "Also run the saved Query": Test Query on the saved query, as a person's click runs it, in a
 /// slot of its own; its history row says "by: schedule".
 async fn run_scheduled_query(state: &AppState, connection: &Connection) -> AppResult<NewRun> {
     let _slot = state.work.queued(connection.id).await;
-    let (_, _, run) =
-        testing::run_query_test(state, connection, &connection.query, super::SCHEDULE).await?;
+    let (_, _, run) = crate::pacing::yielding(testing::run_query_test(
+        state,
+        connection,
+        &connection.query,
+        super::SCHEDULE,
+    ))
+    .await?;
     Ok(NewRun {
         user_label: super::SCHEDULE.to_string(),
         trigger: super::SCHEDULE.to_string(),
