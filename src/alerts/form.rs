@@ -112,16 +112,22 @@ impl RecipientsForm {
         let url = Url::parse(text)
             .ok()
             .filter(|_| text.len() <= URL_MAX)
-            .ok_or(("webhook_url", "Enter the webhook's full address, starting with https://.".to_string()))?;
+            .ok_or((
+                "webhook_url",
+                "Enter the webhook's full address, starting with https://.".to_string(),
+            ))?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err((
                 "webhook_url",
                 "Leave the sign-in out of the webhook address: requests are signed with the secret instead.".to_string(),
             ));
         }
-        guard
-            .check_url(&url)
-            .map_err(|refusal| ("webhook_url", format!("This webhook address cannot be used: {refusal}.")))?;
+        guard.check_url(&url).map_err(|refusal| {
+            (
+                "webhook_url",
+                format!("This webhook address cannot be used: {refusal}."),
+            )
+        })?;
         let format = Format::parse(self.webhook_format.trim()).unwrap_or(Format::Json);
         let secret = self.webhook_secret.trim();
         let length = secret.chars().count();

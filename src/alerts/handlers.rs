@@ -109,7 +109,14 @@ pub(crate) async fn remove_alert_webhook(
     if !removed {
         return Err(AppError::NotFound);
     }
-    answer(&state, &request, id, Some("Webhook removed.".to_string()), None).await
+    answer(
+        &state,
+        &request,
+        id,
+        Some("Webhook removed.".to_string()),
+        None,
+    )
+    .await
 }
 
 /// POST /connections/{id}/alerts/test — queue a test alert to every recipient; the page shows
@@ -132,7 +139,10 @@ pub(crate) async fn send_test_alert(
         &state,
         &request,
         id,
-        Some("Test alert queued: it is sent in the background; reload to see how it went.".to_string()),
+        Some(
+            "Test alert queued: it is sent in the background; reload to see how it went."
+                .to_string(),
+        ),
         None,
     )
     .await

@@ -123,7 +123,9 @@ impl Alerts {
                 let parsed = url::Url::parse(url.expose_secret())
                     .ok()
                     .filter(|u| matches!(u.scheme(), "smtp" | "smtps"))
-                    .context("JUNCTION_SMTP_URL must look like smtp://host:port or smtps://host:port")?;
+                    .context(
+                        "JUNCTION_SMTP_URL must look like smtp://host:port or smtps://host:port",
+                    )?;
                 let server = format!(
                     "{}:{}",
                     parsed.host_str().unwrap_or_default(),
@@ -142,9 +144,8 @@ impl Alerts {
             }
         };
         for address in &settings.alert_emails {
-            form::parse_email(address).map_err(|message| {
-                anyhow::anyhow!("JUNCTION_ALERT_EMAILS: {message}")
-            })?;
+            form::parse_email(address)
+                .map_err(|message| anyhow::anyhow!("JUNCTION_ALERT_EMAILS: {message}"))?;
         }
         form::parse_mailbox(&settings.alert_from)
             .map_err(|_| anyhow::anyhow!("JUNCTION_ALERT_FROM is not an email address"))?;

@@ -14,7 +14,10 @@ pub(crate) fn secret_context(recipient_id: Uuid) -> String {
 }
 
 /// A connection's email recipients, in the order they were added.
-pub(crate) async fn emails(conn: &mut AsyncPgConnection, connection_id: Uuid) -> QueryResult<Vec<String>> {
+pub(crate) async fn emails(
+    conn: &mut AsyncPgConnection,
+    connection_id: Uuid,
+) -> QueryResult<Vec<String>> {
     alert_recipients::table
         .filter(alert_recipients::connection_id.eq(connection_id))
         .filter(alert_recipients::kind.eq("email"))
@@ -32,7 +35,10 @@ pub(crate) struct Webhook {
     pub format: Option<String>,
 }
 
-pub(crate) async fn webhooks(conn: &mut AsyncPgConnection, connection_id: Uuid) -> QueryResult<Vec<Webhook>> {
+pub(crate) async fn webhooks(
+    conn: &mut AsyncPgConnection,
+    connection_id: Uuid,
+) -> QueryResult<Vec<Webhook>> {
     alert_recipients::table
         .filter(alert_recipients::connection_id.eq(connection_id))
         .filter(alert_recipients::kind.eq("webhook"))
@@ -103,7 +109,10 @@ pub(crate) async fn insert_webhook(
         .map(|n| n == 1)
 }
 
-pub(crate) async fn count_webhooks(conn: &mut AsyncPgConnection, connection_id: Uuid) -> QueryResult<i64> {
+pub(crate) async fn count_webhooks(
+    conn: &mut AsyncPgConnection,
+    connection_id: Uuid,
+) -> QueryResult<i64> {
     alert_recipients::table
         .filter(alert_recipients::connection_id.eq(connection_id))
         .filter(alert_recipients::kind.eq("webhook"))

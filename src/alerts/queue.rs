@@ -27,10 +27,12 @@ pub(crate) struct Facts {
 pub(crate) fn shown_host(address: &str) -> String {
     url::Url::parse(address)
         .ok()
-        .and_then(|u| u.host_str().map(|h| match u.port() {
-            Some(port) => format!("{h}:{port}"),
-            None => h.to_string(),
-        }))
+        .and_then(|u| {
+            u.host_str().map(|h| match u.port() {
+                Some(port) => format!("{h}:{port}"),
+                None => h.to_string(),
+            })
+        })
         .unwrap_or_else(|| "webhook".to_string())
 }
 

@@ -13,13 +13,23 @@ use super::{Alerts, Event, Format};
 /// How an attempt ended.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Outcome {
-    Sent { code: Option<i32> },
+    Sent {
+        code: Option<i32>,
+    },
     /// Worth trying again later (no answer, busy, a server error).
-    Transient { code: Option<i32>, error: String },
+    Transient {
+        code: Option<i32>,
+        error: String,
+    },
     /// Trying again would not help (refused, misconfigured).
-    Permanent { code: Option<i32>, error: String },
+    Permanent {
+        code: Option<i32>,
+        error: String,
+    },
     /// Nobody to send it to.
-    Nobody { error: String },
+    Nobody {
+        error: String,
+    },
 }
 
 /// The header that carries a webhook's signature.
@@ -35,7 +45,10 @@ pub(crate) fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> Option<St
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    Some(format!("sha256={}", hex::encode(mac.finalize().into_bytes())))
+    Some(format!(
+        "sha256={}",
+        hex::encode(mac.finalize().into_bytes())
+    ))
 }
 
 fn event_of(facts: &Facts) -> Event {
@@ -197,7 +210,9 @@ pub(crate) async fn email(alerts: &Alerts, to: &[String], facts: &Facts) -> Outc
             } else if error.is_transient() {
                 Outcome::Transient {
                     code,
-                    error: format!("The mail server at {server} refused the message for now; it is tried again later."),
+                    error: format!(
+                        "The mail server at {server} refused the message for now; it is tried again later."
+                    ),
                 }
             } else if error.is_timeout() {
                 Outcome::Transient {

@@ -60,7 +60,9 @@ pub(crate) async fn save_recipients(
         Some(hook) if !hook.secret.expose_secret().is_empty() => Some(
             secrets
                 .seal_secret(&hook.secret, &model::secret_context(hook_id))
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("sealing a webhook secret: {e}")))?,
+                .map_err(|e| {
+                    AppError::Internal(anyhow::anyhow!("sealing a webhook secret: {e}"))
+                })?,
         ),
         _ => None,
     };
@@ -75,7 +77,9 @@ pub(crate) async fn save_recipients(
                 if model::count_webhooks(conn, id).await? >= MAX_WEBHOOKS as i64 {
                     return Ok(Saved::Refused(BTreeMap::from([(
                         "webhook_url",
-                        format!("A connection has at most {MAX_WEBHOOKS} webhooks; remove one first."),
+                        format!(
+                            "A connection has at most {MAX_WEBHOOKS} webhooks; remove one first."
+                        ),
                     )])));
                 }
                 let added = model::insert_webhook(
@@ -97,13 +101,9 @@ pub(crate) async fn save_recipients(
             model::replace_emails(conn, id, &recipients.emails).await?;
             let mut entry = Entry::new("update", CONNECTION, id, &connection.name);
             let joined = |list: &[String]| (!list.is_empty()).then(|| list.join(", "));
-            entry.changes = Change::of(
-                "Alert emails",
-                joined(&before),
-                joined(&recipients.emails),
-            )
-            .into_iter()
-            .collect();
+            entry.changes = Change::of("Alert emails", joined(&before), joined(&recipients.emails))
+                .into_iter()
+                .collect();
             if let Some(hook) = &recipients.webhook {
                 entry.changes.push(Change {
                     field: "Alert webhook".to_string(),

@@ -58,7 +58,11 @@ impl AlertsPanel {
             .as_deref()
             .and_then(Format::parse)
             .unwrap_or(Format::Json);
-        format!("{} ({})", super::queue::shown_host(&hook.address), format.label())
+        format!(
+            "{} ({})",
+            super::queue::shown_host(&hook.address),
+            format.label()
+        )
     }
 
     pub(crate) fn event_label(&self, delivery: &Delivery) -> &'static str {
@@ -116,7 +120,9 @@ impl AlertsPanel {
     pub(crate) fn email_note(&self) -> String {
         match &self.smtp_server {
             Some(server) => format!("Alert emails go out through {server}."),
-            None => "Email is not set up (JUNCTION_SMTP_URL), so only webhooks are sent.".to_string(),
+            None => {
+                "Email is not set up (JUNCTION_SMTP_URL), so only webhooks are sent.".to_string()
+            }
         }
     }
 }

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use actix_web::web;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::Format;
 use super::model::{self, Attempted, Claim};
 use super::queue::Facts;
 use super::send::{self, Outcome};
-use super::Format;
 use crate::error::AppResult;
 use crate::state::AppState;
 
@@ -97,7 +97,10 @@ async fn send_and_record(state: &AppState, claim: &Claim) -> AppResult<()> {
     );
     let mut conn = state.pool.get().await?;
     if !model::finish(&mut conn, claim, &attempted).await? {
-        tracing::info!(delivery.id = claim.id, "an alert delivery's lease ended while it was sent");
+        tracing::info!(
+            delivery.id = claim.id,
+            "an alert delivery's lease ended while it was sent"
+        );
     }
     Ok(())
 }
@@ -127,7 +130,10 @@ async fn attempt(
     let Some((address, format, sealed)) = found else {
         return Ok((removed, None));
     };
-    let format = format.as_deref().and_then(Format::parse).unwrap_or(Format::Json);
+    let format = format
+        .as_deref()
+        .and_then(Format::parse)
+        .unwrap_or(Format::Json);
     let secret = match sealed {
         None => None,
         Some(sealed) => match state
@@ -164,7 +170,12 @@ fn recipients(queued: &str, defaults: &[String]) -> Vec<String> {
 
 /// What the row records of an attempt: retried with doubling waits, given up after
 /// [`MAX_ATTEMPTS`].
-fn attempted(outcome: Outcome, attempts: i32, retry_base_secs: f64, target: Option<String>) -> Attempted {
+fn attempted(
+    outcome: Outcome,
+    attempts: i32,
+    retry_base_secs: f64,
+    target: Option<String>,
+) -> Attempted {
     let done = |status, status_code, error| Attempted {
         status,
         status_code,
@@ -200,7 +211,10 @@ mod tests {
     #[test]
     fn the_default_recipients_join_the_connection_s_once() {
         assert_eq!(
-            recipients("ops@example.com, team@example.com", &["Ops@example.com".into(), "boss@example.com".into()]),
+            recipients(
+                "ops@example.com, team@example.com",
+                &["Ops@example.com".into(), "boss@example.com".into()]
+            ),
             ["ops@example.com", "team@example.com", "boss@example.com"]
         );
         assert!(recipients("", &[]).is_empty());
@@ -217,11 +231,22 @@ mod tests {
             .collect();
         assert_eq!(
             waits,
-            [Some(30.0), Some(60.0), Some(120.0), Some(240.0), Some(480.0)]
+            [
+                Some(30.0),
+                Some(60.0),
+                Some(120.0),
+                Some(240.0),
+                Some(480.0)
+            ]
         );
         let last = attempted(busy(), MAX_ATTEMPTS, 30.0, None);
         assert_eq!(last.status, "failed");
-        assert!(last.error.as_deref().unwrap_or("").contains("Gave up after 6"));
+        assert!(
+            last.error
+                .as_deref()
+                .unwrap_or("")
+                .contains("Gave up after 6")
+        );
         let refused = attempted(
             Outcome::Permanent {
                 code: Some(404),

@@ -61,18 +61,19 @@ pub(super) async fn take_slot_yielding(
     reserve: usize,
     window: Duration,
 ) -> diesel::QueryResult<Result<(), Duration>> {
-    let row: Row = diesel::sql_query(
-        "SELECT granted, wait_ms FROM take_rate_slot_yielding($1, $2, $3, $4)",
-    )
-    .bind::<Text, _>(key)
-    .bind::<Integer, _>(i32::try_from(limit).unwrap_or(i32::MAX))
-    .bind::<Integer, _>(i32::try_from(reserve).unwrap_or(0))
-    .bind::<BigInt, _>(millis(window))
-    .get_result(conn)
-    .await?;
+    let row: Row =
+        diesel::sql_query("SELECT granted, wait_ms FROM take_rate_slot_yielding($1, $2, $3, $4)")
+            .bind::<Text, _>(key)
+            .bind::<Integer, _>(i32::try_from(limit).unwrap_or(i32::MAX))
+            .bind::<Integer, _>(i32::try_from(reserve).unwrap_or(0))
+            .bind::<BigInt, _>(millis(window))
+            .get_result(conn)
+            .await?;
     Ok(if row.granted {
         Ok(())
     } else {
-        Err(Duration::from_millis(u64::try_from(row.wait_ms).unwrap_or(0)))
+        Err(Duration::from_millis(
+            u64::try_from(row.wait_ms).unwrap_or(0),
+        ))
     })
 }

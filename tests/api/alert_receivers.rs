@@ -141,7 +141,11 @@ pub(crate) struct WebhookReceiver {
     handle: actix_web::dev::ServerHandle,
 }
 
-async fn receive(request: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
+async fn receive(
+    request: HttpRequest,
+    body: web::Bytes,
+    shared: web::Data<Shared>,
+) -> HttpResponse {
     let header = |name: &str| {
         request
             .headers()

@@ -108,7 +108,14 @@ async fn a_connection_that_starts_failing_alerts_once_after_n_failures_and_once_
     let app = spawn_app_with(alerting(&smtp)).await;
     let tune = sandbox().await;
     let id = tune_connection(&app, "Acme network", &tune).await;
-    add_webhook(&app, id, &format!("{}/generic", hooks.base_url), "json", SECRET).await;
+    add_webhook(
+        &app,
+        id,
+        &format!("{}/generic", hooks.base_url),
+        "json",
+        SECRET,
+    )
+    .await;
     add_webhook(&app, id, &format!("{}/slack", hooks.base_url), "slack", "").await;
     let mut conn = app.db.connect().await;
 
@@ -127,7 +134,11 @@ async fn a_connection_that_starts_failing_alerts_once_after_n_failures_and_once_
     assert!(rows.iter().all(|r| r.0 == "failing"), "{rows:?}");
     // A third failure changes nothing: still failing, no second alert.
     test_connection(&app, id).await;
-    assert_eq!(deliveries(&mut conn, id).await.len(), 3, "never one per failed run");
+    assert_eq!(
+        deliveries(&mut conn, id).await.len(),
+        3,
+        "never one per failed run"
+    );
 
     tune.set_fault(Fault::None);
     test_connection(&app, id).await;
@@ -140,18 +151,45 @@ async fn a_connection_that_starts_failing_alerts_once_after_n_failures_and_once_
     let mails = smtp.mails();
     assert_eq!(mails.len(), 2, "one email per change of state");
     for mail in &mails {
-        assert_eq!(mail.to, ["ops@example.com", "oncall@example.com"], "the connection's and the default recipients");
+        assert_eq!(
+            mail.to,
+            ["ops@example.com", "oncall@example.com"],
+            "the connection's and the default recipients"
+        );
     }
-    assert!(mails[0].data.contains("Subject: [Junction] Acme network is failing"), "{}", mails[0].data);
-    assert!(mails[0].data.contains("2 consecutive failed tests"), "{}", mails[0].data);
-    assert!(mails[1].data.contains("Subject: [Junction] Acme network recovered"), "{}", mails[1].data);
+    assert!(
+        mails[0]
+            .data
+            .contains("Subject: [Junction] Acme network is failing"),
+        "{}",
+        mails[0].data
+    );
+    assert!(
+        mails[0].data.contains("2 consecutive failed tests"),
+        "{}",
+        mails[0].data
+    );
+    assert!(
+        mails[1]
+            .data
+            .contains("Subject: [Junction] Acme network recovered"),
+        "{}",
+        mails[1].data
+    );
 
     let calls = hooks.calls();
     let generic: Vec<_> = calls.iter().filter(|c| c.path == "/generic").collect();
     let slack: Vec<_> = calls.iter().filter(|c| c.path == "/slack").collect();
-    assert_eq!((generic.len(), slack.len()), (2, 2), "each webhook once per change");
+    assert_eq!(
+        (generic.len(), slack.len()),
+        (2, 2),
+        "each webhook once per change"
+    );
     for call in &generic {
-        assert!(signed_by(call, SECRET), "signed with the webhook's secret: {call:?}");
+        assert!(
+            signed_by(call, SECRET),
+            "signed with the webhook's secret: {call:?}"
+        );
         assert!(!signed_by(call, "another secret"));
     }
     let body: serde_json::Value = serde_json::from_slice(&generic[0].body).expect("JSON body");
@@ -160,7 +198,10 @@ async fn a_connection_that_starts_failing_alerts_once_after_n_failures_and_once_
     assert_eq!(body["connection"]["id"], id.to_string());
     let body: serde_json::Value = serde_json::from_slice(&slack[1].body).expect("Slack body");
     assert!(
-        body["text"].as_str().unwrap_or("").starts_with("*Acme network recovered*"),
+        body["text"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("*Acme network recovered*"),
         "{body}"
     );
     assert!(slack[1].signature.is_none(), "no secret, no signature");
@@ -173,15 +214,28 @@ async fn a_connection_that_starts_failing_alerts_once_after_n_failures_and_once_
         .await
         .expect("audit");
     let actions: Vec<&str> = audited.iter().map(|(a, _)| a.as_str()).collect();
-    assert_eq!(actions, ["health change", "alert", "health change", "alert"]);
+    assert_eq!(
+        actions,
+        ["health change", "alert", "health change", "alert"]
+    );
     assert!(
-        audited[1].1.as_deref().unwrap_or("").contains("ops@example.com"),
+        audited[1]
+            .1
+            .as_deref()
+            .unwrap_or("")
+            .contains("ops@example.com"),
         "{audited:?}"
     );
 
     let page = app.get(&format!("/connections/{id}")).await;
-    assert!(page.body.contains("sent (250)"), "the mail server's code is shown");
-    assert!(page.body.contains("sent (200)"), "the webhook's status is shown");
+    assert!(
+        page.body.contains("sent (250)"),
+        "the mail server's code is shown"
+    );
+    assert!(
+        page.body.contains("sent (200)"),
+        "the webhook's status is shown"
+    );
     assert!(!page.body.contains("a body the page must never show"));
 }
 
@@ -193,10 +247,19 @@ async fn the_test_alert_reports_a_refusing_mail_server_and_retries_a_failing_web
     hooks.answer_with(503);
     let app = spawn_app_with(alerting(&smtp)).await;
     let id = app.create_connection(&valid_form("Globex network")).await;
-    add_webhook(&app, id, &format!("{}/hook", hooks.base_url), "json", SECRET).await;
+    add_webhook(
+        &app,
+        id,
+        &format!("{}/hook", hooks.base_url),
+        "json",
+        SECRET,
+    )
+    .await;
     let mut conn = app.db.connect().await;
 
-    let page = app.post_htmx(&format!("/connections/{id}/alerts/test"), &[]).await;
+    let page = app
+        .post_htmx(&format!("/connections/{id}/alerts/test"), &[])
+        .await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("Test alert queued"), "{}", page.body);
     let rows = wait_for(&mut conn, id, "both tried once", |rows| {
@@ -204,10 +267,17 @@ async fn the_test_alert_reports_a_refusing_mail_server_and_retries_a_failing_web
     })
     .await;
     assert_eq!(rows[0].3, Some(554), "the mail server's refusal code");
-    assert_eq!((rows[1].2.as_str(), rows[1].3), ("pending", Some(503)), "the webhook is tried again");
+    assert_eq!(
+        (rows[1].2.as_str(), rows[1].3),
+        ("pending", Some(503)),
+        "the webhook is tried again"
+    );
     let page = app.get(&format!("/connections/{id}")).await;
     assert!(
-        page.body.contains(&format!("The mail server at 127.0.0.1:{} refused the message.", smtp.port)),
+        page.body.contains(&format!(
+            "The mail server at 127.0.0.1:{} refused the message.",
+            smtp.port
+        )),
         "a failing mail server is reported on the page: {}",
         page.body
     );
@@ -218,12 +288,21 @@ async fn the_test_alert_reports_a_refusing_mail_server_and_retries_a_failing_web
     // The retry is due at once instead of in 30 seconds; the webhook works again.
     hooks.answer_with(204);
     diesel::update(alert_deliveries::table.filter(alert_deliveries::channel.eq("webhook")))
-        .set(alert_deliveries::next_attempt_at.eq(chrono::Utc::now() - chrono::Duration::seconds(1)))
+        .set(
+            alert_deliveries::next_attempt_at.eq(chrono::Utc::now() - chrono::Duration::seconds(1)),
+        )
         .execute(&mut conn)
         .await
         .expect("make the retry due");
-    let rows = wait_for(&mut conn, id, "the retry succeeds", |rows| rows[1].2 == "sent").await;
-    assert_eq!((rows[1].3, rows[1].4), (Some(204), 2), "sent on the second attempt");
+    let rows = wait_for(&mut conn, id, "the retry succeeds", |rows| {
+        rows[1].2 == "sent"
+    })
+    .await;
+    assert_eq!(
+        (rows[1].3, rows[1].4),
+        (Some(204), 2),
+        "sent on the second attempt"
+    );
     let calls = hooks.calls();
     assert_eq!(calls.len(), 2);
     assert!(calls.iter().all(|c| signed_by(c, SECRET)));
@@ -248,17 +327,31 @@ async fn two_instances_send_each_alert_once() {
     alerting(&smtp)(&mut config);
     let other = Application::build(config).await.expect("second instance");
     let id = app.create_connection(&valid_form("Initech")).await;
-    add_webhook(&app, id, &format!("{}/hook", hooks.base_url), "json", SECRET).await;
+    add_webhook(
+        &app,
+        id,
+        &format!("{}/hook", hooks.base_url),
+        "json",
+        SECRET,
+    )
+    .await;
     let mut conn = app.db.connect().await;
     for _ in 0..5 {
-        app.post_form(&format!("/connections/{id}/alerts/test"), &[]).await;
+        app.post_form(&format!("/connections/{id}/alerts/test"), &[])
+            .await;
     }
-    wait_for(&mut conn, id, "all sent", |rows| rows.len() == 10 && all_sent(rows)).await;
+    wait_for(&mut conn, id, "all sent", |rows| {
+        rows.len() == 10 && all_sent(rows)
+    })
+    .await;
     // A few more ticks of both workers, so a second sending of anything would have happened.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(smtp.mails().len(), 5);
     assert_eq!(hooks.calls().len(), 5);
-    assert!(deliveries(&mut conn, id).await.iter().all(|r| r.4 == 1), "each sent in one attempt");
+    assert!(
+        deliveries(&mut conn, id).await.iter().all(|r| r.4 == 1),
+        "each sent in one attempt"
+    );
     drop(other);
 }
 
@@ -272,17 +365,38 @@ async fn recipients_are_checked_field_by_field_and_the_secret_is_never_shown() {
         ("webhook_format", "json"),
         ("webhook_secret", "short-secret"),
     ];
-    let page = app.post_htmx(&format!("/connections/{id}/alerts"), &typed).await;
+    let page = app
+        .post_htmx(&format!("/connections/{id}/alerts"), &typed)
+        .await;
     assert_eq!(page.status, 422);
-    assert!(page.body.contains("ops@example.com, not-an-address"), "typed values come back");
-    assert!(page.body.contains("“not-an-address” is not an email address."));
+    assert!(
+        page.body.contains("ops@example.com, not-an-address"),
+        "typed values come back"
+    );
+    assert!(
+        page.body
+            .contains("“not-an-address” is not an email address.")
+    );
     assert!(page.body.contains("http://127.0.0.1:9/hook"));
-    assert!(page.body.contains("loopback"), "the outbound policy applies: {}", page.body);
-    assert!(!page.body.contains("short-secret"), "a secret is never shown");
+    assert!(
+        page.body.contains("loopback"),
+        "the outbound policy applies: {}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("short-secret"),
+        "a secret is never shown"
+    );
 
-    let page = app.post_form(&format!("/connections/{id}/alerts"), &typed).await;
+    let page = app
+        .post_form(&format!("/connections/{id}/alerts"), &typed)
+        .await;
     assert_eq!(page.status, 422, "without JavaScript too");
-    assert!(page.body.contains("id=\"alert_emails-error\""), "{}", page.body);
+    assert!(
+        page.body.contains("id=\"alert_emails-error\""),
+        "{}",
+        page.body
+    );
 
     let secret_path = "https://hooks.example.com/services/T000/B000/XXXXSECRETPATH";
     let page = app
@@ -298,8 +412,15 @@ async fn recipients_are_checked_field_by_field_and_the_secret_is_never_shown() {
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
     let page = app.get(&format!("/connections/{id}")).await;
-    assert!(page.body.contains("hooks.example.com (JSON)"), "{}", page.body);
-    assert!(!page.body.contains("XXXXSECRETPATH"), "a webhook's path is never shown");
+    assert!(
+        page.body.contains("hooks.example.com (JSON)"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("XXXXSECRETPATH"),
+        "a webhook's path is never shown"
+    );
     assert!(!page.body.contains(SECRET));
     let mut conn = app.db.connect().await;
     let sealed: Option<Vec<u8>> = alert_recipients::table
@@ -321,6 +442,9 @@ async fn recipients_are_checked_field_by_field_and_the_secret_is_never_shown() {
         .await
         .expect("audit");
     let changes = serde_json::Value::from(changes).to_string();
-    assert!(changes.contains("Alert emails") && changes.contains("Alert webhook"), "{changes}");
+    assert!(
+        changes.contains("Alert emails") && changes.contains("Alert webhook"),
+        "{changes}"
+    );
     assert!(!changes.contains(SECRET) && !changes.contains("XXXXSECRETPATH"));
 }

@@ -27,7 +27,8 @@ async fn the_page_says_who_changed_the_key_and_warns_when_it_is_too_old() {
         .expect("age the key");
     let page = app.get(&format!("/connections/{id}")).await;
     assert!(
-        page.body.contains("This key is 100 days old, older than the 90 days allowed here"),
+        page.body
+            .contains("This key is 100 days old, older than the 90 days allowed here"),
         "{}",
         page.body
     );
@@ -37,7 +38,11 @@ async fn the_page_says_who_changed_the_key_and_warns_when_it_is_too_old() {
         .client_with_roles("editor@example.com", &["connections_admin"])
         .await;
     let save = with(
-        with(valid_form("Aged"), "api_key", "NETnewKEY0000000000000000000000"),
+        with(
+            valid_form("Aged"),
+            "api_key",
+            "NETnewKEY0000000000000000000000",
+        ),
         "version",
         "1",
     );
@@ -66,7 +71,10 @@ async fn the_page_says_who_changed_the_key_and_warns_when_it_is_too_old() {
             .expect("page"),
     )
     .await;
-    assert!(theirs.body.contains("</time> by editor@example.com</p>"), "and so does the one who did it");
+    assert!(
+        theirs.body.contains("</time> by editor@example.com</p>"),
+        "and so does the one who did it"
+    );
 
     // Others see that someone did, as in the audit trail.
     let other = app
@@ -80,5 +88,9 @@ async fn the_page_says_who_changed_the_key_and_warns_when_it_is_too_old() {
             .expect("page"),
     )
     .await;
-    assert!(page.body.contains("</time> by Another user</p>"), "{}", page.body);
+    assert!(
+        page.body.contains("</time> by Another user</p>"),
+        "{}",
+        page.body
+    );
 }

@@ -550,7 +550,9 @@ async fn also_running_the_saved_query_records_both_tests_by_the_schedule() {
     assert_eq!(saved.status, 303, "{}", saved.body);
     let page = app.get(&format!("/connections/{id}")).await;
     assert!(
-        page.body.contains(r#"name="check_query" type="checkbox" aria-describedby="check_query-help" checked"#),
+        page.body.contains(
+            r#"name="check_query" type="checkbox" aria-describedby="check_query-help" checked"#
+        ),
         "the box shows it is ticked"
     );
     set_due(&mut conn, id, Utc::now() - chrono::Duration::minutes(1)).await;
@@ -597,5 +599,8 @@ async fn also_running_the_saved_query_records_both_tests_by_the_schedule() {
         .first(&mut conn)
         .await
         .expect("the setting is audited");
-    assert!(changes.to_string().contains("Also run the saved Query"), "{changes}");
+    assert!(
+        changes.to_string().contains("Also run the saved Query"),
+        "{changes}"
+    );
 }

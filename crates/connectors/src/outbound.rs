@@ -430,7 +430,9 @@ impl OutboundGuard {
 
     /// Refuses a scheme other than http(s), or a refused literal address, in words safe to show.
     pub fn check_url(&self, url: &Url) -> Result<(), String> {
-        self.policy.check_url(url).map_err(|refusal| refusal.to_string())
+        self.policy
+            .check_url(url)
+            .map_err(|refusal| refusal.to_string())
     }
 
     /// An HTTP client builder that resolves names through the policy, follows no redirect and
