@@ -143,3 +143,48 @@ pub(crate) async fn set_key_check(conn: &mut AsyncPgConnection, sealed: &[u8]) -
         .await?;
     Ok(())
 }
+
+/// Up to `limit` alert webhooks after `after` (by id) whose signing secret does not start with
+/// `current_header`, locked until the transaction ends.
+pub(crate) async fn lock_webhook_secrets_to_reseal(
+    conn: &mut AsyncPgConnection,
+    current_header: &[u8],
+    after: Uuid,
+    limit: i64,
+) -> QueryResult<Vec<(Uuid, Vec<u8>)>> {
+    #[derive(QueryableByName)]
+    struct Sealed {
+        #[diesel(sql_type = SqlUuid)]
+        id: Uuid,
+        #[diesel(sql_type = Binary)]
+        secret_ciphertext: Vec<u8>,
+    }
+    let rows: Vec<Sealed> = diesel::sql_query(
+        "SELECT id, secret_ciphertext FROM alert_recipients \
+         WHERE id > $1 AND secret_ciphertext IS NOT NULL \
+           AND substring(secret_ciphertext FROM 1 FOR $2) <> $3 \
+         ORDER BY id LIMIT $4 FOR UPDATE",
+    )
+    .bind::<SqlUuid, _>(after)
+    .bind::<Integer, _>(HEADER_LEN)
+    .bind::<Binary, _>(current_header)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.id, r.secret_ciphertext))
+        .collect())
+}
+
+pub(crate) async fn set_webhook_secret(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    sealed: &[u8],
+) -> QueryResult<usize> {
+    use crate::db::schema::alert_recipients;
+    diesel::update(alert_recipients::table.find(id))
+        .set(alert_recipients::secret_ciphertext.eq(sealed))
+        .execute(conn)
+        .await
+}
