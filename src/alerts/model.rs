@@ -301,3 +301,24 @@ pub(crate) async fn recent(
         .load(conn)
         .await
 }
+
+/// Deliveries are kept this many days after they ended.
+pub(crate) const DELIVERY_RETENTION_DAYS: i32 = 30;
+
+/// Removes one batch of deliveries that ended more than [`DELIVERY_RETENTION_DAYS`] ago; how
+/// many it removed.
+pub(crate) async fn purge_old_deliveries(
+    conn: &mut AsyncPgConnection,
+    batch: i64,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "DELETE FROM alert_deliveries WHERE id IN ( \
+           SELECT id FROM alert_deliveries \
+           WHERE finished_at < now() - make_interval(days => $2) \
+           ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)",
+    )
+    .bind::<BigInt, _>(batch)
+    .bind::<Integer, _>(DELIVERY_RETENTION_DAYS)
+    .execute(conn)
+    .await
+}

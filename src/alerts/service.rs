@@ -182,3 +182,16 @@ pub(crate) async fn send_test(
         .await?;
     Ok(sent)
 }
+
+/// Housekeeping: removes deliveries past retention, a batch at a time.
+pub(crate) async fn purge_old_deliveries(conn: &mut AsyncPgConnection) -> Result<usize, AppError> {
+    const BATCH: i64 = 5_000;
+    let mut total = 0;
+    loop {
+        let removed = model::purge_old_deliveries(conn, BATCH).await?;
+        total += removed;
+        if removed < BATCH as usize {
+            return Ok(total);
+        }
+    }
+}

@@ -448,3 +448,48 @@ async fn recipients_are_checked_field_by_field_and_the_secret_is_never_shown() {
     );
     assert!(!changes.contains(SECRET) && !changes.contains("XXXXSECRETPATH"));
 }
+
+#[actix_web::test]
+async fn deliveries_are_kept_thirty_days_after_they_end() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_app_with(alerting(&smtp)).await;
+    let id = app.create_connection(&valid_form("Umbrella")).await;
+    let mut conn = app.db.connect().await;
+    app.post_form(&format!("/connections/{id}/alerts/test"), &[])
+        .await;
+    app.post_form(&format!("/connections/{id}/alerts/test"), &[])
+        .await;
+    wait_for(&mut conn, id, "both sent", |rows| {
+        rows.len() == 2 && all_sent(rows)
+    })
+    .await;
+    let oldest: i64 = alert_deliveries::table
+        .select(diesel::dsl::min(alert_deliveries::id))
+        .first::<Option<i64>>(&mut conn)
+        .await
+        .expect("oldest")
+        .expect("one");
+    diesel::update(alert_deliveries::table.find(oldest))
+        .set(alert_deliveries::finished_at.eq(chrono::Utc::now() - chrono::Duration::days(31)))
+        .execute(&mut conn)
+        .await
+        .expect("age one delivery");
+
+    // Housekeeping runs when an instance starts.
+    let other = Application::build(Config::for_tests(
+        app.db.url.clone(),
+        app.secret_key.clone(),
+    ))
+    .await
+    .expect("second instance");
+    let mut left = 2;
+    for _ in 0..100 {
+        left = deliveries(&mut conn, id).await.len();
+        if left == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(left, 1, "only the delivery past retention is removed");
+    drop(other);
+}
