@@ -1,15 +1,23 @@
 -- Who hears of a connection's changes of state, besides the default recipients set in the
--- environment: email addresses and webhooks (a webhook's signing secret sealed like API keys).
+-- environment: email addresses and webhooks. A webhook's URL is sealed like API keys (some
+-- services, Slack's among them, put the credential in the path) and so is its signing secret;
+-- only its host is kept readable, for the page.
 CREATE TABLE alert_recipients (
     id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
     connection_id UUID NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
     kind TEXT NOT NULL CHECK (kind IN ('email', 'webhook')),
-    address TEXT NOT NULL,
+    -- An email recipient's address.
+    address TEXT,
+    host TEXT,
+    url_ciphertext BYTEA,
     format TEXT CHECK (format IN ('json', 'slack')),
     secret_ciphertext BYTEA,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     UNIQUE (connection_id, kind, address),
-    CHECK ((kind = 'webhook') = (format IS NOT NULL))
+    CHECK (CASE kind
+        WHEN 'email' THEN address IS NOT NULL
+        ELSE address IS NULL AND host IS NOT NULL AND url_ciphertext IS NOT NULL AND format IS NOT NULL
+    END)
 );
 
 -- One row per alert and channel: emails go out as one message, each webhook on its own. Claimed

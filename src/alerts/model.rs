@@ -13,6 +13,11 @@ pub(crate) fn secret_context(recipient_id: Uuid) -> String {
     format!("alert_recipients.secret_ciphertext:{recipient_id}")
 }
 
+/// Where a webhook's sealed URL belongs.
+pub(crate) fn url_context(recipient_id: Uuid) -> String {
+    format!("alert_recipients.url_ciphertext:{recipient_id}")
+}
+
 /// A connection's email recipients, in the order they were added.
 pub(crate) async fn emails(
     conn: &mut AsyncPgConnection,
@@ -22,16 +27,17 @@ pub(crate) async fn emails(
         .filter(alert_recipients::connection_id.eq(connection_id))
         .filter(alert_recipients::kind.eq("email"))
         .order((alert_recipients::created_at, alert_recipients::address))
-        .select(alert_recipients::address)
+        .select(alert_recipients::address.assume_not_null())
         .load(conn)
         .await
 }
 
-/// A webhook as the page lists it; its secret stays in the database.
+/// A webhook as the page lists it; its URL and secret stay sealed in the database.
 #[derive(Debug, Clone, Queryable)]
 pub(crate) struct Webhook {
     pub id: Uuid,
-    pub address: String,
+    /// Host and port, as shown.
+    pub host: String,
     pub format: Option<String>,
 }
 
@@ -42,10 +48,10 @@ pub(crate) async fn webhooks(
     alert_recipients::table
         .filter(alert_recipients::connection_id.eq(connection_id))
         .filter(alert_recipients::kind.eq("webhook"))
-        .order((alert_recipients::created_at, alert_recipients::address))
+        .order((alert_recipients::created_at, alert_recipients::id))
         .select((
             alert_recipients::id,
-            alert_recipients::address,
+            alert_recipients::host.assume_not_null(),
             alert_recipients::format,
         ))
         .load(conn)
@@ -62,7 +68,7 @@ pub(crate) async fn replace_emails(
         alert_recipients::table
             .filter(alert_recipients::connection_id.eq(connection_id))
             .filter(alert_recipients::kind.eq("email"))
-            .filter(alert_recipients::address.ne_all(emails)),
+            .filter(alert_recipients::address.assume_not_null().ne_all(emails)),
     )
     .execute(conn)
     .await?;
@@ -84,29 +90,49 @@ pub(crate) async fn replace_emails(
         .map(drop)
 }
 
-/// Adds a webhook under `id` (its secret was sealed for that id); false when the connection has
-/// that address already.
+/// A webhook to store, its URL and secret sealed for its id.
+pub(crate) struct NewWebhook<'a> {
+    pub id: Uuid,
+    pub connection_id: Uuid,
+    pub host: &'a str,
+    pub format: &'a str,
+    pub sealed_url: Vec<u8>,
+    pub sealed_secret: Option<Vec<u8>>,
+}
+
 pub(crate) async fn insert_webhook(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
-    connection_id: Uuid,
-    address: &str,
-    format: &str,
-    sealed_secret: Option<Vec<u8>>,
-) -> QueryResult<bool> {
+    hook: NewWebhook<'_>,
+) -> QueryResult<()> {
     diesel::insert_into(alert_recipients::table)
         .values((
-            alert_recipients::id.eq(id),
-            alert_recipients::connection_id.eq(connection_id),
+            alert_recipients::id.eq(hook.id),
+            alert_recipients::connection_id.eq(hook.connection_id),
             alert_recipients::kind.eq("webhook"),
-            alert_recipients::address.eq(address),
-            alert_recipients::format.eq(format),
-            alert_recipients::secret_ciphertext.eq(sealed_secret),
+            alert_recipients::host.eq(hook.host),
+            alert_recipients::url_ciphertext.eq(hook.sealed_url),
+            alert_recipients::format.eq(hook.format),
+            alert_recipients::secret_ciphertext.eq(hook.sealed_secret),
         ))
-        .on_conflict_do_nothing()
         .execute(conn)
         .await
-        .map(|n| n == 1)
+        .map(drop)
+}
+
+/// The sealed URLs of the connection's webhooks, to tell whether one is there already.
+pub(crate) async fn webhook_urls(
+    conn: &mut AsyncPgConnection,
+    connection_id: Uuid,
+) -> QueryResult<Vec<(Uuid, Vec<u8>)>> {
+    alert_recipients::table
+        .filter(alert_recipients::connection_id.eq(connection_id))
+        .filter(alert_recipients::kind.eq("webhook"))
+        .select((
+            alert_recipients::id,
+            alert_recipients::url_ciphertext.assume_not_null(),
+        ))
+        .load(conn)
+        .await
 }
 
 pub(crate) async fn count_webhooks(
@@ -121,7 +147,7 @@ pub(crate) async fn count_webhooks(
         .await
 }
 
-/// Removes a webhook of the connection; its address, or `None` when there was none.
+/// Removes a webhook of the connection; its host, or `None` when there was none.
 pub(crate) async fn delete_webhook(
     conn: &mut AsyncPgConnection,
     connection_id: Uuid,
@@ -133,21 +159,21 @@ pub(crate) async fn delete_webhook(
             .filter(alert_recipients::connection_id.eq(connection_id))
             .filter(alert_recipients::kind.eq("webhook")),
     )
-    .returning(alert_recipients::address)
+    .returning(alert_recipients::host.assume_not_null())
     .get_result(conn)
     .await
     .optional()
 }
 
-/// A webhook's address, format and sealed secret, for sending.
+/// A webhook's sealed URL, format and sealed secret, for sending.
 pub(crate) async fn webhook_for_sending(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-) -> QueryResult<Option<(String, Option<String>, Option<Vec<u8>>)>> {
+) -> QueryResult<Option<(Vec<u8>, Option<String>, Option<Vec<u8>>)>> {
     alert_recipients::table
         .find(id)
         .select((
-            alert_recipients::address,
+            alert_recipients::url_ciphertext.assume_not_null(),
             alert_recipients::format,
             alert_recipients::secret_ciphertext,
         ))

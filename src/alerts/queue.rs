@@ -57,7 +57,7 @@ pub(crate) async fn raise(
     }];
     let mut hooks = Vec::new();
     for hook in &webhooks {
-        let host = shown_host(&hook.address);
+        let host = hook.host.clone();
         let format = hook
             .format
             .as_deref()

@@ -56,16 +56,24 @@ pub(crate) async fn save_recipients(
 ) -> Result<Saved, AppError> {
     // Sealed before the transaction, for the id the row will have.
     let hook_id = Uuid::new_v4();
-    let sealed = match &recipients.webhook {
-        Some(hook) if !hook.secret.expose_secret().is_empty() => Some(
-            secrets
-                .seal_secret(&hook.secret, &model::secret_context(hook_id))
-                .map_err(|e| {
-                    AppError::Internal(anyhow::anyhow!("sealing a webhook secret: {e}"))
-                })?,
-        ),
-        _ => None,
+    let seal = |secret: &secrecy::SecretString, context: String| {
+        secrets
+            .seal_secret(secret, &context)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("sealing a webhook: {e}")))
     };
+    let sealed = match &recipients.webhook {
+        None => None,
+        Some(hook) => {
+            let url = secrecy::SecretString::from(hook.url.to_string());
+            let secret = if hook.secret.expose_secret().is_empty() {
+                None
+            } else {
+                Some(seal(&hook.secret, model::secret_context(hook_id))?)
+            };
+            Some((seal(&url, model::url_context(hook_id))?, secret))
+        }
+    };
+    let secrets = secrets.clone();
     let actor = actor.clone();
     let saved = conn
         .transaction::<_, diesel::result::Error, _>(async move |conn| {
@@ -82,21 +90,32 @@ pub(crate) async fn save_recipients(
                         ),
                     )])));
                 }
-                let added = model::insert_webhook(
-                    conn,
-                    hook_id,
-                    id,
-                    hook.url.as_str(),
-                    hook.format.as_str(),
-                    sealed,
-                )
-                .await?;
-                if !added {
+                let stored = model::webhook_urls(conn, id).await?;
+                let there = stored.iter().any(|(other, sealed_url)| {
+                    secrets
+                        .open_secret(sealed_url, &model::url_context(*other))
+                        .is_ok_and(|url| url.expose_secret() == hook.url.as_str())
+                });
+                if there {
                     return Ok(Saved::Refused(BTreeMap::from([(
                         "webhook_url",
                         "This connection has that webhook already.".to_string(),
                     )])));
                 }
+                let host = queue::shown_host(hook.url.as_str());
+                let (sealed_url, sealed_secret) = sealed.unwrap_or_default();
+                model::insert_webhook(
+                    conn,
+                    model::NewWebhook {
+                        id: hook_id,
+                        connection_id: id,
+                        host: &host,
+                        format: hook.format.as_str(),
+                        sealed_url,
+                        sealed_secret,
+                    },
+                )
+                .await?;
             }
             model::replace_emails(conn, id, &recipients.emails).await?;
             let mut entry = Entry::new("update", CONNECTION, id, &connection.name);
@@ -138,13 +157,13 @@ pub(crate) async fn remove_webhook(
             let Some(connection) = monitoring::monitoring(conn, id).await? else {
                 return Ok(false);
             };
-            let Some(address) = model::delete_webhook(conn, id, hook_id).await? else {
+            let Some(host) = model::delete_webhook(conn, id, hook_id).await? else {
                 return Ok(false);
             };
             let mut entry = Entry::new("update", CONNECTION, id, &connection.name);
             entry.changes = vec![Change {
                 field: "Alert webhook".to_string(),
-                before: Some(queue::shown_host(&address)),
+                before: Some(host),
                 after: None,
             }];
             audit::record(conn, actor, entry).await?;

@@ -58,11 +58,7 @@ impl AlertsPanel {
             .as_deref()
             .and_then(Format::parse)
             .unwrap_or(Format::Json);
-        format!(
-            "{} ({})",
-            super::queue::shown_host(&hook.address),
-            format.label()
-        )
+        format!("{} ({})", hook.host, format.label())
     }
 
     pub(crate) fn event_label(&self, delivery: &Delivery) -> &'static str {

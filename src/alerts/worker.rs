@@ -12,6 +12,7 @@ use super::queue::Facts;
 use super::send::{self, Outcome};
 use crate::error::AppResult;
 use crate::state::AppState;
+use secrecy::ExposeSecret;
 
 /// Deliveries one instance sends at the same time at most.
 const CONCURRENCY: usize = 4;
@@ -127,8 +128,20 @@ async fn attempt(
         let mut conn = state.pool.get().await?;
         model::webhook_for_sending(&mut conn, recipient).await?
     };
-    let Some((address, format, sealed)) = found else {
+    let Some((sealed_url, format, sealed)) = found else {
         return Ok((removed, None));
+    };
+    let unreadable = |what: &str| Outcome::Permanent {
+        code: None,
+        error: format!(
+            "The webhook's {what} could not be decrypted with this secret key; add the webhook again."
+        ),
+    };
+    let Ok(address) = state
+        .secrets
+        .open_secret(&sealed_url, &model::url_context(recipient))
+    else {
+        return Ok((unreadable("address"), None));
     };
     let format = format
         .as_deref()
@@ -141,18 +154,17 @@ async fn attempt(
             .open_secret(&sealed, &model::secret_context(recipient))
         {
             Ok(secret) => Some(secret),
-            Err(_) => {
-                return Ok((
-                    Outcome::Permanent {
-                        code: None,
-                        error: "The webhook's signing secret could not be decrypted with this secret key; enter it again.".to_string(),
-                    },
-                    None,
-                ));
-            }
+            Err(_) => return Ok((unreadable("signing secret"), None)),
         },
     };
-    let outcome = send::webhook(&state.alerts, &address, format, secret.as_ref(), facts).await;
+    let outcome = send::webhook(
+        &state.alerts,
+        address.expose_secret(),
+        format,
+        secret.as_ref(),
+        facts,
+    )
+    .await;
     Ok((outcome, None))
 }
 

@@ -178,8 +178,8 @@ async fn waiting(conn: &mut AsyncPgConnection, secrets: &SecretBox) -> Result<i6
         .sum())
 }
 
-/// Re-seals alert webhooks' signing secrets, as [`rotate`] does API keys: how many it re-sealed,
-/// and how many it could not open (left as they were).
+/// Re-seals alert webhooks' URLs and signing secrets, as [`rotate`] does API keys: how many it
+/// re-sealed, and how many it could not open (left as they were).
 async fn reseal_webhook_secrets(
     conn: &mut AsyncPgConnection,
     secrets: &SecretBox,
@@ -187,37 +187,44 @@ async fn reseal_webhook_secrets(
 ) -> Result<(usize, usize), AppError> {
     let header = secrets.current_header();
     let (mut resealed, mut failed) = (0, 0);
-    let mut after = Uuid::nil();
-    loop {
-        let header = header.clone();
-        let (done, last, sealed_now, not_opened) = conn
-            .transaction::<_, AppError, _>(async |conn| {
-                let rows =
-                    model::lock_webhook_secrets_to_reseal(conn, &header, after, i64::from(batch))
-                        .await?;
-                let (mut sealed_now, mut not_opened) = (0, 0);
-                for (id, sealed) in &rows {
-                    let context = crate::alerts::model::secret_context(*id);
-                    match secrets.reseal(sealed, &context) {
-                        Ok(Some(new)) => {
-                            model::set_webhook_secret(conn, *id, &new).await?;
-                            sealed_now += 1;
+    for column in model::WebhookSealed::ALL {
+        let mut after = Uuid::nil();
+        loop {
+            let header = header.clone();
+            let (done, last, sealed_now, not_opened) = conn
+                .transaction::<_, AppError, _>(async |conn| {
+                    let rows = model::lock_webhook_secrets_to_reseal(
+                        conn,
+                        column,
+                        &header,
+                        after,
+                        i64::from(batch),
+                    )
+                    .await?;
+                    let (mut sealed_now, mut not_opened) = (0, 0);
+                    for (id, sealed) in &rows {
+                        match secrets.reseal(sealed, &column.context(*id)) {
+                            Ok(Some(new)) => {
+                                model::set_webhook_secret(conn, column, *id, &new).await?;
+                                sealed_now += 1;
+                            }
+                            Ok(None) => {}
+                            Err(_) => not_opened += 1,
                         }
-                        Ok(None) => {}
-                        Err(_) => not_opened += 1,
                     }
-                }
-                let done = rows.len() < batch as usize;
-                Ok((done, rows.last().map(|(id, _)| *id), sealed_now, not_opened))
-            })
-            .await?;
-        resealed += sealed_now;
-        failed += not_opened;
-        match last {
-            Some(last) if !done => after = last,
-            _ => return Ok((resealed, failed)),
+                    let done = rows.len() < batch as usize;
+                    Ok((done, rows.last().map(|(id, _)| *id), sealed_now, not_opened))
+                })
+                .await?;
+            resealed += sealed_now;
+            failed += not_opened;
+            match last {
+                Some(last) if !done => after = last,
+                _ => break,
+            }
         }
     }
+    Ok((resealed, failed))
 }
 
 async fn reseal_key_check(

@@ -423,16 +423,43 @@ async fn recipients_are_checked_field_by_field_and_the_secret_is_never_shown() {
     );
     assert!(!page.body.contains(SECRET));
     let mut conn = app.db.connect().await;
-    let sealed: Option<Vec<u8>> = alert_recipients::table
+    let (url, secret): (Option<Vec<u8>>, Option<Vec<u8>>) = alert_recipients::table
         .filter(alert_recipients::kind.eq("webhook"))
-        .select(alert_recipients::secret_ciphertext)
+        .select((
+            alert_recipients::url_ciphertext,
+            alert_recipients::secret_ciphertext,
+        ))
         .first(&mut conn)
         .await
         .expect("stored");
-    let sealed = sealed.expect("a secret");
+    let contains =
+        |sealed: &[u8], plain: &str| sealed.windows(plain.len()).any(|w| w == plain.as_bytes());
     assert!(
-        !sealed.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+        !contains(&secret.expect("a secret"), SECRET),
         "the secret is stored encrypted"
+    );
+    assert!(
+        !contains(&url.expect("a URL"), "XXXXSECRETPATH"),
+        "so is the URL, whose path may be a credential"
+    );
+    // The same URL again is refused, though only its sealed form is stored.
+    let again = app
+        .post_htmx(
+            &format!("/connections/{id}/alerts"),
+            &[
+                ("emails", "ops@example.com"),
+                ("webhook_url", secret_path),
+                ("webhook_format", "slack"),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, 422);
+    assert!(
+        again
+            .body
+            .contains("This connection has that webhook already."),
+        "{}",
+        again.body
     );
     let changes: Vec<serde_json::Value> = audit_events::table
         .filter(audit_events::action.eq("update"))

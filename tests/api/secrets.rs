@@ -190,7 +190,7 @@ async fn rotating_the_secret_key_reseals_every_stored_key_while_instances_serve(
 
     let message = rotation.expect("rotation succeeds");
     assert!(
-        message.contains("Re-encrypted 5 stored values"),
+        message.contains("Re-encrypted 6 stored values"),
         "{message}"
     );
     assert_eq!(
@@ -202,16 +202,22 @@ async fn rotating_the_secret_key_reseals_every_stored_key_while_instances_serve(
     for (id, sealed) in stored_keys(&mut conn).await {
         assert_eq!(ring.sealed_with(&sealed), SealedWith::Current, "{id}");
     }
-    let hook: Option<Vec<u8>> = junction::db::schema::alert_recipients::table
-        .select(junction::db::schema::alert_recipients::secret_ciphertext)
-        .first(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(
-        ring.sealed_with(&hook.unwrap_or_default()),
-        SealedWith::Current,
-        "the webhook's secret too"
-    );
+    let (url, secret): (Option<Vec<u8>>, Option<Vec<u8>>) =
+        junction::db::schema::alert_recipients::table
+            .select((
+                junction::db::schema::alert_recipients::url_ciphertext,
+                junction::db::schema::alert_recipients::secret_ciphertext,
+            ))
+            .first(&mut conn)
+            .await
+            .unwrap();
+    for sealed in [url, secret] {
+        assert_eq!(
+            ring.sealed_with(&sealed.unwrap_or_default()),
+            SealedWith::Current,
+            "the webhook's URL and secret too"
+        );
+    }
     let check: Vec<u8> = app_meta::table
         .find("secret_key_check")
         .select(app_meta::value)
