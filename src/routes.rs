@@ -45,6 +45,7 @@ route_table! {
     post "/connections/{id}/monitoring" => monitoring::handlers::save_connection_monitoring,
     post "/connections/{id}/alerts" => alerts::handlers::save_alert_recipients,
     post "/connections/{id}/alerts/test" => alerts::handlers::send_test_alert,
+    get "/connections/{id}/alerts/deliveries" => alerts::handlers::alert_deliveries,
     post "/connections/{id}/alerts/webhooks/{webhook}/delete" => alerts::handlers::remove_alert_webhook,
     get "/agents" => agents::handlers::list_agents,
     post "/agents/new" => agents::handlers::create_agent,

@@ -140,10 +140,27 @@ pub(crate) async fn send_test_alert(
         &request,
         id,
         Some(
-            "Test alert queued: it is sent in the background; reload to see how it went."
+            "Test alert queued: it is sent in the background, and how it went shows below."
                 .to_string(),
         ),
         None,
     )
     .await
+}
+
+/// GET /connections/{id}/alerts/deliveries — the latest deliveries, which the page asks for
+/// again while one is still to be sent.
+pub(crate) async fn alert_deliveries(
+    state: web::Data<AppState>,
+    _user: CurrentUser,
+    path: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let mut conn = state.pool.get().await?;
+    crate::monitoring::model::monitoring(&mut conn, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let partial = service::deliveries(&mut conn, id).await?;
+    drop(conn);
+    render_fragment(&partial, StatusCode::OK)
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::form::{MAX_WEBHOOKS, Recipients};
 use super::queue::{self, Facts};
-use super::views::{AlertsPanel, DELIVERIES_SHOWN};
+use super::views::{AlertsPanel, DELIVERIES_SHOWN, DeliveriesPartial};
 use super::{Alerts, Event, model};
 use crate::audit::{self, Actor, CONNECTION, Change, Entry};
 use crate::crypto::SecretBox;
@@ -34,8 +34,19 @@ pub(crate) async fn panel(
         webhooks: model::webhooks(conn, id).await?,
         defaults: alerts.settings.alert_emails.clone(),
         smtp_server: alerts.smtp_server.clone(),
-        deliveries: model::recent(conn, id, DELIVERIES_SHOWN).await?,
+        deliveries: deliveries(conn, id).await?,
         notice: None,
+    })
+}
+
+/// The latest deliveries of a connection.
+pub(crate) async fn deliveries(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> Result<DeliveriesPartial, AppError> {
+    Ok(DeliveriesPartial {
+        connection_id: id,
+        deliveries: model::recent(conn, id, DELIVERIES_SHOWN).await?,
     })
 }
 

@@ -28,7 +28,7 @@ pub(crate) struct AlertsPanel {
     pub defaults: Vec<String>,
     /// The mail server's host and port, when email is set up.
     pub smtp_server: Option<String>,
-    pub deliveries: Vec<Delivery>,
+    pub deliveries: DeliveriesPartial,
     /// What the last action did, e.g. "Test alert queued".
     pub notice: Option<String>,
 }
@@ -59,6 +59,42 @@ impl AlertsPanel {
             .and_then(Format::parse)
             .unwrap_or(Format::Json);
         format!("{} ({})", hook.host, format.label())
+    }
+
+    pub(crate) fn defaults_note(&self) -> String {
+        if self.defaults.is_empty() {
+            "No default recipients are set (JUNCTION_ALERT_EMAILS).".to_string()
+        } else {
+            format!("Every alert also goes to {}.", self.defaults.join(", "))
+        }
+    }
+
+    pub(crate) fn email_note(&self) -> String {
+        match &self.smtp_server {
+            Some(server) => format!("Alert emails go out through {server}."),
+            None => {
+                "Email is not set up (JUNCTION_SMTP_URL), so only webhooks are sent.".to_string()
+            }
+        }
+    }
+}
+
+/// The latest deliveries; while one is still to be sent, it asks for itself again every two
+/// seconds, so how it went shows without a reload.
+#[derive(Template)]
+#[template(path = "alerts/_deliveries.html")]
+pub(crate) struct DeliveriesPartial {
+    pub connection_id: Uuid,
+    pub deliveries: Vec<Delivery>,
+}
+
+impl DeliveriesPartial {
+    /// A delivery is to be sent within the minute (later retries are not waited for).
+    pub(crate) fn has_pending(&self) -> bool {
+        let soon = chrono::Utc::now() + chrono::Duration::minutes(1);
+        self.deliveries
+            .iter()
+            .any(|d| d.status == "pending" && d.next_attempt_at.is_some_and(|at| at <= soon))
     }
 
     pub(crate) fn event_label(&self, delivery: &Delivery) -> &'static str {
@@ -103,23 +139,6 @@ impl AlertsPanel {
 
     pub(crate) fn when_iso(&self, delivery: &Delivery) -> String {
         iso_time(&delivery.created_at)
-    }
-
-    pub(crate) fn defaults_note(&self) -> String {
-        if self.defaults.is_empty() {
-            "No default recipients are set (JUNCTION_ALERT_EMAILS).".to_string()
-        } else {
-            format!("Every alert also goes to {}.", self.defaults.join(", "))
-        }
-    }
-
-    pub(crate) fn email_note(&self) -> String {
-        match &self.smtp_server {
-            Some(server) => format!("Alert emails go out through {server}."),
-            None => {
-                "Email is not set up (JUNCTION_SMTP_URL), so only webhooks are sent.".to_string()
-            }
-        }
     }
 }
 

@@ -83,6 +83,9 @@ async fn the_list_shows_health_chips_filters_by_state_and_the_page_draws_the_tim
         .await
         .expect("click");
     b.wait_for_text("Test alert queued").await;
+    // Without a mail server the email cannot go out; the page says so once it has been tried.
+    b.wait_for_text("Email is not set up: set JUNCTION_SMTP_URL")
+        .await;
     b.screenshot("connection-alerts").await;
     b.assert_accessible("the connection page with its health timeline")
         .await;
