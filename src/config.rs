@@ -25,6 +25,11 @@
 //! | `JUNCTION_SCHEDULER` | `true` | Run scheduled connection tests in this instance (each due test runs once across instances). |
 //! | `JUNCTION_SCHEDULER_CONCURRENCY` | `8` | Scheduled tests one instance runs at the same time at most; more due tests run late. |
 //! | `JUNCTION_SCHEDULER_TICK_MS` | `5000` | How often an instance looks for due tests. |
+//! | `JUNCTION_SMTP_URL` | unset | Mail server for alert emails: `smtp://host:port`, `smtp://host:port?tls=required` (STARTTLS) or `smtps://host:port`, with `user:password@` when it needs a sign-in. Unset: no alert emails. |
+//! | `JUNCTION_ALERT_FROM` | `Junction <junction@localhost>` | The From address of alert emails. |
+//! | `JUNCTION_ALERT_EMAILS` | unset | Comma-separated addresses that receive every connection's alerts. |
+//! | `JUNCTION_KEY_MAX_AGE_DAYS` | unset | Warn on the connection page when its API key is older than this many days. |
+//! | `JUNCTION_ALERT_TICK_MS`, `JUNCTION_ALERT_RETRY_SECS` | `2000`, `30` | How often an instance looks for alerts to send; the first retry's wait, doubling after each failed attempt (6 in all). |
 //! | `JUNCTION_AGENT_POLL_MS`, `JUNCTION_AGENT_HEARTBEAT_MS`, `JUNCTION_AGENT_LEASE_MS` | `25000`, `10000`, `30000` | Corporate agents: how long a poll for work is held, how often they send a heartbeat, how long a claimed job stays theirs without one. |
 //! | `JUNCTION_AGENT_OFFLINE_MS`, `JUNCTION_AGENT_CLAIM_WAIT_MS` | `30000`, `10000` | An agent not seen this long is offline (runs on it are answered at once); a job not claimed this long is cancelled. |
 //! | `JUNCTION_WORK_*`, `JUNCTION_PREVIEW_BUDGET_SECS` | see [`WorkSettings`] | How many tests, previews and downloads run at once, and a preview's total time budget. |
@@ -176,6 +181,9 @@ pub struct Config {
     /// Scheduled tests (connection health).
     #[command(flatten)]
     pub monitoring: crate::monitoring::settings::MonitoringSettings,
+    /// Alerts on changes of a connection's health: mail server, default recipients, key age.
+    #[command(flatten)]
+    pub alerts: crate::alerts::settings::AlertSettings,
     /// The timing of the corporate agents' protocol and queue.
     #[command(flatten)]
     pub agent: crate::jobs::AgentSettings,
@@ -303,6 +311,7 @@ impl Config {
             metrics_bind: None,
             log_format: LogFormat::Text,
             monitoring: crate::monitoring::settings::MonitoringSettings::for_tests(),
+            alerts: crate::alerts::settings::AlertSettings::for_tests(),
             agent: crate::jobs::AgentSettings::default(),
             work: WorkSettings::default(),
         }

@@ -4,6 +4,7 @@
 //! feature module is private to the crate.
 
 pub mod agent;
+pub mod alerts;
 pub mod cli;
 pub mod config;
 pub mod crypto;

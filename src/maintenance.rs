@@ -1,7 +1,7 @@
 //! Housekeeping every instance runs on its own schedule: expired deleted connections (each
-//! removal audited), expired sessions, sign-in failures that no longer count, the rate budgets
-//! of networks not called for a day, and audit entries past `JUNCTION_AUDIT_RETENTION_DAYS`
-//! (each batch removed with an entry saying how many). Each
+//! removal audited), alert deliveries past retention, expired sessions, sign-in failures that no
+//! longer count, the rate budgets of networks not called for a day, and audit entries past
+//! `JUNCTION_AUDIT_RETENTION_DAYS` (each batch removed with an entry saying how many). Each
 //! step is a single statement on rows that are already out of use, or takes its turn under a
 //! lock, so two instances running it at the same moment do the work once between them.
 
@@ -58,6 +58,11 @@ pub(crate) async fn run_once(pool: &DbPool, settings: Settings) {
         Ok(0) => {}
         Ok(removed) => tracing::info!(removed, "test runs past retention rolled up"),
         Err(error) => tracing::error!(error = %error, "rolling up old test runs failed"),
+    }
+    match crate::alerts::service::purge_old_deliveries(&mut conn).await {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "alert deliveries past retention removed"),
+        Err(error) => tracing::error!(error = %error, "removing old alert deliveries failed"),
     }
     if let Err(error) = crate::auth::model::purge_expired_sessions(&mut conn).await {
         tracing::error!(error = %error, "purging expired sessions failed");

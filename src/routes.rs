@@ -4,7 +4,7 @@
 use actix_web::web;
 
 use crate::connections::{handlers as connections, testing};
-use crate::{agents, audit, auth, health, monitoring, static_files, users};
+use crate::{agents, alerts, audit, auth, health, monitoring, static_files, users};
 
 macro_rules! route_table {
     ($($method:ident $path:literal => $handler:path),* $(,)?) => {
@@ -43,6 +43,10 @@ route_table! {
     post "/connections/{id}/query" => testing::test_query,
     post "/connections/{id}/export.csv" => testing::export_csv,
     post "/connections/{id}/monitoring" => monitoring::handlers::save_connection_monitoring,
+    post "/connections/{id}/alerts" => alerts::handlers::save_alert_recipients,
+    post "/connections/{id}/alerts/test" => alerts::handlers::send_test_alert,
+    get "/connections/{id}/alerts/deliveries" => alerts::handlers::alert_deliveries,
+    post "/connections/{id}/alerts/webhooks/{webhook}/delete" => alerts::handlers::remove_alert_webhook,
     get "/agents" => agents::handlers::list_agents,
     post "/agents/new" => agents::handlers::create_agent,
     get "/agents/{id}" => agents::handlers::edit_agent_form,

@@ -184,6 +184,7 @@ impl Application {
         ));
         let pool = web::Data::new(state.pool.clone());
         let state = web::Data::new(state);
+        background.push(crate::alerts::worker::spawn(state.clone()));
         if config.monitoring.scheduler {
             background.push(crate::monitoring::scheduler::spawn(
                 state.clone(),

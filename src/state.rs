@@ -32,6 +32,8 @@ pub struct AppState {
     pub(crate) work: WorkLimiter,
     /// The total time one Test Query preview may take.
     pub(crate) preview_budget: std::time::Duration,
+    /// Sending alerts: the mail server, the webhook client, the default recipients.
+    pub(crate) alerts: crate::alerts::Alerts,
 }
 
 impl AppState {
@@ -57,6 +59,7 @@ impl AppState {
             jobs: crate::jobs::Jobs::new(&config.agent),
             work: WorkLimiter::new(config.work.limits()),
             preview_budget: config.work.preview_budget(),
+            alerts: crate::alerts::Alerts::new(&config.alerts, config.allow_private_targets)?,
         })
     }
 }

@@ -146,3 +146,33 @@ pub(crate) async fn expire(
         .await?;
     Ok(found.removed)
 }
+
+/// Who last changed `field` of an entity, as the trail names them (`None` when the entry is no
+/// longer kept, e.g. past retention).
+pub(crate) async fn last_changed_by(
+    conn: &mut AsyncPgConnection,
+    entity_type: &str,
+    entity_id: &str,
+    field: &str,
+) -> QueryResult<Option<(Option<uuid::Uuid>, String)>> {
+    #[derive(QueryableByName)]
+    struct By {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+        user_id: Option<uuid::Uuid>,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        user_label: String,
+    }
+    let by: Option<By> = diesel::sql_query(
+        "SELECT user_id, user_label FROM audit_events \
+         WHERE entity_type = $1 AND entity_id = $2 \
+           AND changes @> jsonb_build_array(jsonb_build_object('field', $3::text)) \
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind::<diesel::sql_types::Text, _>(entity_type)
+    .bind::<diesel::sql_types::Text, _>(entity_id)
+    .bind::<diesel::sql_types::Text, _>(field)
+    .get_result(conn)
+    .await
+    .optional()?;
+    Ok(by.map(|b| (b.user_id, b.user_label)))
+}

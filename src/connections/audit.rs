@@ -52,7 +52,7 @@ fn generic_value(c: &Connection, field: GenericField, agent_name: &str) -> Optio
 }
 
 /// The secret's label in the trail, e.g. "API Key".
-fn secret_label(form: &ConnectorForm) -> String {
+pub(crate) fn secret_label(form: &ConnectorForm) -> String {
     form.secret()
         .map_or("Secret", |spec| spec.label)
         .to_string()

@@ -189,7 +189,7 @@ async fn render_form(
     let read_only = !CurrentUser::of(request).is_some_and(|u| u.can(Permission::ManageConnections));
     let health = match (context.kind, context.id) {
         (FormKind::Edit, Some(id)) => {
-            crate::monitoring::service::panel(&mut conn, id, !read_only).await?
+            crate::monitoring::service::panel(&mut conn, &state.alerts, id, !read_only).await?
         }
         _ => None,
     };
@@ -224,12 +224,46 @@ async fn render_form(
     render_page(&page, status, request)
 }
 
-fn key_status(state: &AppState, connection: &model::Connection) -> AppResult<KeyStatus> {
+/// What the form says of the stored key: its end, when it was changed and by whom (as the audit
+/// trail shows people: others' names to System Admins only), and whether it is too old.
+async fn key_status(
+    state: &AppState,
+    request: &HttpRequest,
+    connection: &model::Connection,
+) -> AppResult<KeyStatus> {
     let hint = service::key_hint(&state.secrets, connection)?;
+    let connector = connector_of(state, connection)?;
+    let by = {
+        let mut conn = state.pool.get().await?;
+        crate::audit::model::last_changed_by(
+            &mut conn,
+            crate::audit::CONNECTION,
+            &connection.id.to_string(),
+            &super::audit::secret_label(connector.1.form()),
+        )
+        .await?
+    };
+    let viewer = CurrentUser::of(request);
+    let changed_by = by.map(|(user_id, label)| {
+        let sees = viewer.as_ref().is_some_and(|v| {
+            v.can(Permission::ManageUsers) || user_id.is_some_and(|id| id == v.id)
+        });
+        if sees || user_id.is_none() {
+            label
+        } else {
+            crate::audit::ANOTHER_USER.to_string()
+        }
+    });
     Ok(KeyStatus {
         last4: hint.last4,
         changed: format_time(&connection.api_key_changed_at),
         changed_iso: iso_time(&connection.api_key_changed_at),
+        changed_by,
+        too_old: crate::monitoring::key_age::warning(
+            connection.api_key_changed_at,
+            chrono::Utc::now(),
+            state.alerts.settings.key_max_age_days,
+        ),
     })
 }
 
@@ -316,7 +350,7 @@ pub(crate) async fn edit_connection_form(
         &errors,
     );
     context.id = Some(connection.id);
-    context.key_status = Some(key_status(&state, &connection)?);
+    context.key_status = Some(key_status(&state, &request, &connection).await?);
     context.stored_name = Some(connection.name.clone());
     render_form(&state, &request, StatusCode::OK, context).await
 }
@@ -392,7 +426,7 @@ pub(crate) async fn save_connection(
         &errors,
     );
     context.id = Some(id);
-    context.key_status = Some(key_status(&state, &current)?);
+    context.key_status = Some(key_status(&state, &request, &current).await?);
     context.notice = notice;
     context.stored_name = Some(current.name.clone());
     context.conflict = conflict;

@@ -175,32 +175,21 @@ pub(crate) struct QueryForm {
     query: Option<String>,
 }
 
-/// POST /connections/{id}/query — Test Query: the first rows of the query in the box.
-pub(crate) async fn test_query(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    user: CurrentUser,
-    path: web::Path<Uuid>,
-    form: web::Form<QueryForm>,
-) -> AppResult<HttpResponse> {
-    user.require(Permission::ManageConnections)?;
-    let connection = load(&state, *path).await?;
-    let text = form
-        .into_inner()
-        .query
-        .unwrap_or_else(|| connection.query.clone());
-    let text: String = text.chars().take(super::form::QUERY_MAX).collect();
-    let slot = state
-        .work
-        .interactive(WorkKind::TestQuery, connection.id)
-        .await?;
-    let connector = connector(&state, &connection)?;
-    let settings = settings(&state, &connection)?;
-    let (outcome, ran_on) = match agent_run::placement(&state, connection.cloud_agent_id).await? {
+/// Test Query itself, the same for a person's click and a scheduled run of the saved query:
+/// the preview, and its history row (without who ran it); records nothing.
+pub(crate) async fn run_query_test(
+    state: &AppState,
+    connection: &Connection,
+    text: &str,
+    queued_by: &str,
+) -> AppResult<(QueryOutcome, Option<agent_run::RanOn>, NewRun)> {
+    let connector = connector(state, connection)?;
+    let settings = settings(state, connection)?;
+    let (outcome, ran_on) = match agent_run::placement(state, connection.cloud_agent_id).await? {
         Placement::Server => (
             crate::work::within_budget(
                 state.preview_budget,
-                connector.preview_query(&settings, &text, PREVIEW_ROWS),
+                connector.preview_query(&settings, text, PREVIEW_ROWS),
             )
             .await,
             None,
@@ -208,15 +197,14 @@ pub(crate) async fn test_query(
         Placement::Refused(outcome) => (QueryOutcome::Failed(outcome), None),
         Placement::Agent(agent) => {
             agent_run::test_query(
-                &state,
-                on_agent(&agent, &user.email, &connection, &settings),
-                &text,
+                state,
+                on_agent(&agent, queued_by, connection, &settings),
+                text,
                 PREVIEW_ROWS,
             )
             .await?
         }
     };
-    drop(slot);
     let summary = match &outcome {
         QueryOutcome::Rows(preview) => TestOutcome::new(
             junction_connectors::OutcomeCode::Success,
@@ -242,7 +230,7 @@ pub(crate) async fn test_query(
         ),
         QueryOutcome::Failed(outcome) => outcome.clone(),
     };
-    let mut run = run_of(&connection, &user, "query", &summary);
+    let mut run = run_of_outcome(connection, "query", &summary);
     if matches!(outcome, QueryOutcome::Invalid(_)) {
         run.outcome_code = "invalid_query".into();
     }
@@ -253,6 +241,34 @@ pub(crate) async fn test_query(
         &run.outcome_code,
         std::time::Duration::from_millis(summary.elapsed_ms),
     );
+    Ok((outcome, ran_on, run))
+}
+
+/// POST /connections/{id}/query — Test Query: the first rows of the query in the box.
+pub(crate) async fn test_query(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+    form: web::Form<QueryForm>,
+) -> AppResult<HttpResponse> {
+    user.require(Permission::ManageConnections)?;
+    let connection = load(&state, *path).await?;
+    let text = form
+        .into_inner()
+        .query
+        .unwrap_or_else(|| connection.query.clone());
+    let text: String = text.chars().take(super::form::QUERY_MAX).collect();
+    let slot = state
+        .work
+        .interactive(WorkKind::TestQuery, connection.id)
+        .await?;
+    let (outcome, ran_on, run) = run_query_test(&state, &connection, &text, &user.email).await?;
+    drop(slot);
+    let run = NewRun {
+        user_label: user.email.clone(),
+        ..run
+    };
     let mut conn = state.pool.get().await?;
     runs::record(&mut conn, &user.actor(), &connection, run).await?;
     drop(conn);

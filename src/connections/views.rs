@@ -237,6 +237,10 @@ pub(crate) struct KeyStatus {
     pub last4: Option<String>,
     pub changed: String,
     pub changed_iso: String,
+    /// Who changed it, when the audit trail still says.
+    pub changed_by: Option<String>,
+    /// The key-age warning, when it is older than allowed.
+    pub too_old: Option<String>,
 }
 
 /// How the form page was reached.

@@ -179,7 +179,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    alert_recipients (id) {
+        id -> Uuid,
+        connection_id -> Uuid,
+        kind -> Text,
+        address -> Nullable<Text>,
+        host -> Nullable<Text>,
+        url_ciphertext -> Nullable<Bytea>,
+        format -> Nullable<Text>,
+        secret_ciphertext -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    alert_deliveries (id) {
+        id -> Int8,
+        connection_id -> Uuid,
+        recipient_id -> Nullable<Uuid>,
+        event -> Text,
+        channel -> Text,
+        target -> Text,
+        facts -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Nullable<Timestamptz>,
+        status_code -> Nullable<Int4>,
+        error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(agent_job_chunks -> agent_jobs (job_id));
+diesel::joinable!(alert_deliveries -> alert_recipients (recipient_id));
+diesel::joinable!(alert_deliveries -> connections (connection_id));
+diesel::joinable!(alert_recipients -> connections (connection_id));
 diesel::joinable!(agent_jobs -> cloud_agents (agent_id));
 diesel::joinable!(agent_jobs -> connections (connection_id));
 diesel::joinable!(connections -> cloud_agents (cloud_agent_id));
@@ -190,6 +226,8 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     agent_job_chunks,
     agent_jobs,
+    alert_deliveries,
+    alert_recipients,
     app_meta,
     audit_events,
     cloud_agents,

@@ -19,18 +19,18 @@ pub(crate) async fn save_connection_monitoring(
     form: web::Form<ScheduleForm>,
 ) -> AppResult<HttpResponse> {
     user.require(Permission::ManageConnections)?;
-    let (every, threshold) = form
+    let schedule = form
         .parse()
         .map_err(|m| AppError::BadRequest(m.to_string()))?;
     let mut conn = state.pool.get().await?;
-    service::save_schedule(&mut conn, &user.actor(), *path, every, threshold)
+    service::save_schedule(&mut conn, &user.actor(), *path, schedule)
         .await?
         .ok_or(AppError::NotFound)?;
     if !is_htmx(&request) {
         drop(conn);
         return Ok(see_other(&format!("/connections/{}#health", path.into_inner())).finish());
     }
-    let panel = service::panel(&mut conn, *path, true)
+    let panel = service::panel(&mut conn, &state.alerts, *path, true)
         .await?
         .ok_or(AppError::NotFound)?;
     drop(conn);

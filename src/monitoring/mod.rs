@@ -3,6 +3,7 @@
 
 pub(crate) mod handlers;
 pub(crate) mod health;
+pub(crate) mod key_age;
 pub(crate) mod model;
 pub(crate) mod record;
 pub(crate) mod scheduler;

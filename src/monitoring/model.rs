@@ -88,6 +88,9 @@ pub(crate) struct Claim {
     pub lease_until: DateTime<Utc>,
     #[diesel(sql_type = Timestamptz)]
     pub claimed_at: DateTime<Utc>,
+    /// "Also run the saved Query".
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub check_query: bool,
 }
 
 /// Claims up to `limit` due tests, oldest due first, skipping rows another instance is claiming
@@ -104,7 +107,7 @@ pub(crate) async fn claim_due(
                WHERE next_check_at <= now() AND is_active AND deleted_at IS NULL \
                ORDER BY next_check_at LIMIT $1 FOR UPDATE SKIP LOCKED) AS d \
          WHERE c.id = d.id \
-         RETURNING c.id, d.due, c.next_check_at AS lease_until, now() AS claimed_at",
+         RETURNING c.id, d.due, c.next_check_at AS lease_until, now() AS claimed_at, c.check_query",
     )
     .bind::<BigInt, _>(limit)
     .bind::<Double, _>(margin_secs)
@@ -137,6 +140,7 @@ pub(crate) struct Monitoring {
     pub version: i32,
     pub is_active: bool,
     pub check_every: String,
+    pub check_query: bool,
     pub failure_threshold: i32,
     pub next_check_at: Option<DateTime<Utc>>,
     pub health: String,
@@ -152,6 +156,7 @@ type MonitoringColumns = (
     connections::version,
     connections::is_active,
     connections::check_every,
+    connections::check_query,
     connections::failure_threshold,
     connections::next_check_at,
     connections::health,
@@ -167,6 +172,7 @@ const MONITORING: MonitoringColumns = (
     connections::version,
     connections::is_active,
     connections::check_every,
+    connections::check_query,
     connections::failure_threshold,
     connections::next_check_at,
     connections::health,
@@ -198,6 +204,7 @@ pub(crate) async fn set_schedule(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     every: &str,
+    check_query: bool,
     threshold: i32,
 ) -> QueryResult<Option<Monitoring>> {
     diesel::update(
@@ -207,6 +214,7 @@ pub(crate) async fn set_schedule(
     )
     .set((
         connections::check_every.eq(every),
+        connections::check_query.eq(check_query),
         connections::failure_threshold.eq(threshold),
         connections::updated_at.eq(diesel::dsl::now),
     ))

@@ -35,7 +35,22 @@ pub(crate) async fn after_run(
         model::store_health(conn, run.connection_id, &after).await?;
     }
     if let Some(change) = &change {
-        audit::record(conn, actor.clone(), entry(run, &before, &after, change)).await?;
+        let entry = entry(run, &before, &after, change);
+        let facts = crate::alerts::queue::Facts {
+            connection_id: run.connection_id,
+            connection_name: run.connection_name.to_string(),
+            event: match change {
+                Transition::Failing => crate::alerts::Event::Failing,
+                Transition::Recovered => crate::alerts::Event::Recovered,
+            }
+            .as_str()
+            .to_string(),
+            message: entry.detail.clone().unwrap_or_default(),
+            at: now,
+        };
+        audit::record(conn, actor.clone(), entry).await?;
+        // Queued with the change, so an alert is raised exactly when the state changes.
+        crate::alerts::queue::raise(conn, actor, &facts).await?;
     }
     Ok(change)
 }

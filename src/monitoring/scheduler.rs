@@ -15,7 +15,8 @@ use super::model::{self, Claim};
 use super::settings::MonitoringSettings;
 use crate::audit::Actor;
 use crate::connections::model::Connection;
-use crate::connections::{runs, testing};
+use crate::connections::runs::{self, NewRun};
+use crate::connections::testing;
 use crate::error::AppResult;
 use crate::state::AppState;
 use junction_connectors::TestOutcome;
@@ -116,12 +117,20 @@ async fn run_and_record(state: &AppState, claim: &Claim) -> AppResult<()> {
     };
     let outcome = run_scheduled_test(state, &connection).await?;
     let run = testing::scheduled_run_of(&connection, &outcome);
+    let query_run = if claim.check_query && !connection.query.trim().is_empty() {
+        Some(run_scheduled_query(state, &connection).await?)
+    } else {
+        None
+    };
     let actor = schedule_actor();
     let held = claim.clone();
     let mut conn = state.pool.get().await?;
     let still_ours = conn
         .transaction::<_, diesel::result::Error, _>(async move |conn| {
             runs::record_in(conn, &actor, &connection, run).await?;
+            if let Some(query_run) = query_run {
+                runs::record_in(conn, &actor, &connection, query_run).await?;
+            }
             model::finish(conn, &held).await
         })
         .await?;
@@ -139,9 +148,31 @@ pub(crate) async fn run_scheduled_test(
     connection: &Connection,
 ) -> AppResult<TestOutcome> {
     let _slot = state.work.queued(connection.id).await;
-    testing::run_connection_test(state, connection, super::SCHEDULE)
-        .await
-        .map(|(outcome, _)| outcome)
+    crate::pacing::yielding(testing::run_connection_test(
+        state,
+        connection,
+        super::SCHEDULE,
+    ))
+    .await
+    .map(|(outcome, _)| outcome)
+}
+
+/// "Also run the saved Query": Test Query on the saved query, as a person's click runs it, in a
+/// slot of its own; its history row says "by: schedule".
+async fn run_scheduled_query(state: &AppState, connection: &Connection) -> AppResult<NewRun> {
+    let _slot = state.work.queued(connection.id).await;
+    let (_, _, run) = crate::pacing::yielding(testing::run_query_test(
+        state,
+        connection,
+        &connection.query,
+        super::SCHEDULE,
+    ))
+    .await?;
+    Ok(NewRun {
+        user_label: super::SCHEDULE.to_string(),
+        trigger: super::SCHEDULE.to_string(),
+        ..run
+    })
 }
 
 /// How the audit trail names the schedule when a scheduled test changes a connection's health.

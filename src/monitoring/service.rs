@@ -14,6 +14,7 @@ use crate::error::AppError;
 /// The section for a live connection, or `None` for an unknown one.
 pub(crate) async fn panel(
     conn: &mut AsyncPgConnection,
+    alerts: &crate::alerts::Alerts,
     id: Uuid,
     can_change: bool,
 ) -> Result<Option<HealthPanel>, AppError> {
@@ -22,10 +23,12 @@ pub(crate) async fn panel(
     };
     let days = model::timeline_days(conn, id).await?;
     let timeline = Timeline::build(chrono::Utc::now().date_naive(), &days);
+    let alerts = crate::alerts::service::panel(conn, alerts, id, can_change).await?;
     Ok(Some(HealthPanel {
         monitoring,
         timeline,
         can_change,
+        alerts,
     }))
 }
 
@@ -36,6 +39,18 @@ pub(crate) struct ScheduleForm {
     pub check_every: String,
     #[serde(default)]
     pub failure_threshold: String,
+    /// The "Also run the saved Query" checkbox: present when ticked.
+    #[serde(default)]
+    pub check_query: Option<String>,
+}
+
+/// The Health section's settings, understood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Schedule {
+    pub every: Every,
+    /// Scheduled runs also run the saved query (Test Query).
+    pub check_query: bool,
+    pub threshold: i32,
 }
 
 /// The smallest and largest failure threshold (the column's CHECK constraint agrees).
@@ -43,7 +58,7 @@ pub(crate) const THRESHOLD_RANGE: std::ops::RangeInclusive<i32> = 1..=20;
 
 impl ScheduleForm {
     /// Parsed at the edge; the message says what to pick instead.
-    pub(crate) fn parse(&self) -> Result<(Every, i32), String> {
+    pub(crate) fn parse(&self) -> Result<Schedule, String> {
         let every = Every::parse(self.check_every.trim()).ok_or(
             "Choose how often to test automatically: off, every 5, 15 or 60 minutes, or daily.",
         )?;
@@ -56,7 +71,11 @@ impl ScheduleForm {
             .ok_or(
                 "The failure threshold is a whole number of consecutive failed tests from 1 to 20.",
             )?;
-        Ok((every, threshold))
+        Ok(Schedule {
+            every,
+            check_query: self.check_query.is_some(),
+            threshold,
+        })
     }
 }
 
@@ -72,8 +91,7 @@ pub(crate) async fn save_schedule(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     id: Uuid,
-    every: Every,
-    threshold: i32,
+    schedule: Schedule,
 ) -> Result<Option<Monitoring>, AppError> {
     let actor = actor.clone();
     let saved = conn
@@ -81,7 +99,14 @@ pub(crate) async fn save_schedule(
             let Some(before) = model::monitoring(conn, id).await? else {
                 return Ok(None);
             };
-            let Some(after) = model::set_schedule(conn, id, every.as_str(), threshold).await?
+            let Some(after) = model::set_schedule(
+                conn,
+                id,
+                schedule.every.as_str(),
+                schedule.check_query,
+                schedule.threshold,
+            )
+            .await?
             else {
                 return Ok(None);
             };
@@ -92,6 +117,11 @@ pub(crate) async fn save_schedule(
                     "Test automatically",
                     every_label(&before.check_every),
                     every_label(&after.check_every),
+                ),
+                Change::of(
+                    "Also run the saved Query",
+                    audit::yes_no(before.check_query),
+                    audit::yes_no(after.check_query),
                 ),
                 Change::of(
                     "Failure threshold",

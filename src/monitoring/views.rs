@@ -18,6 +18,8 @@ pub(crate) struct HealthPanel {
     pub timeline: Timeline,
     /// The viewer may change the schedule.
     pub can_change: bool,
+    /// Who hears of its changes of state, and how that went.
+    pub alerts: crate::alerts::views::AlertsPanel,
 }
 
 impl HealthPanel {

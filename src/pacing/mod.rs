@@ -6,6 +6,10 @@
 //! every window under the limit, in one round trip, then sleeps until it without holding a
 //! connection. The agent has no database and keeps the in-process
 //! [`junction_connectors::RatePacer`]; both implement [`Pacer`].
+//!
+//! Scheduled work yields to people's clicks: calls made inside [`yielding`] never take the last
+//! fifth of a window's budget and never book a later start ahead of a click; they wait for a
+//! free slot instead.
 
 pub(crate) mod model;
 
@@ -17,6 +21,21 @@ use junction_connectors::{Pacer, PacerKey, PacerRefusal, Slot};
 use tokio::time::Instant;
 
 use crate::db::DbPool;
+
+tokio::task_local! {
+    /// Set while scheduled work runs, so the pacer knows its calls may wait for people's.
+    static YIELDING: ();
+}
+
+/// Runs `work` with its paced calls yielding to people's (see the module).
+pub(crate) async fn yielding<F: std::future::Future>(work: F) -> F::Output {
+    YIELDING.scope((), work).await
+}
+
+/// Starts of a window kept for people's clicks: a fifth, at least one when the limit allows.
+fn reserve_of(limit: usize) -> usize {
+    if limit < 2 { 0 } else { (limit / 5).max(1) }
+}
 
 /// Paces calls against budgets kept in PostgreSQL: `limit` call starts per sliding `window`
 /// per key, across every instance on the database. A `limit` of 0 disables pacing.
@@ -53,6 +72,55 @@ impl PgPacer {
     }
 }
 
+impl PgPacer {
+    /// A slot for scheduled work: asks until one is free outside people's reserve, or refuses
+    /// when none would be before `deadline`.
+    async fn acquire_yielding(
+        &self,
+        key: &PacerKey,
+        deadline: Instant,
+        started: Instant,
+    ) -> Result<Slot, PacerRefusal> {
+        loop {
+            let taken = match self.pool.get().await {
+                Ok(mut conn) => model::take_slot_yielding(
+                    &mut conn,
+                    key.as_str(),
+                    self.limit,
+                    reserve_of(self.limit),
+                    self.kept_window(),
+                )
+                .await
+                .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match taken {
+                Ok(Ok(())) => {
+                    return Ok(Slot {
+                        waited: started.elapsed(),
+                    });
+                }
+                Ok(Err(wait)) if Instant::now() + wait <= deadline => {
+                    // A little past the free start, so the retry finds it free.
+                    tokio::time::sleep(wait + Duration::from_millis(5)).await;
+                }
+                Ok(Err(_)) => {
+                    return Err(PacerRefusal::Busy {
+                        limit: self.limit,
+                        window: self.window,
+                    });
+                }
+                Err(cause) => {
+                    tracing::warn!(pacer.key = key.as_str(), error = %cause, "the shared rate budget could not be checked");
+                    return Err(PacerRefusal::Unavailable(
+                        "the database did not answer".to_string(),
+                    ));
+                }
+            }
+        }
+    }
+}
+
 impl Pacer for PgPacer {
     fn acquire<'a>(
         &'a self,
@@ -66,6 +134,9 @@ impl Pacer for PgPacer {
                 });
             }
             let started = Instant::now();
+            if YIELDING.try_with(|_| ()).is_ok() {
+                return self.acquire_yielding(key, deadline, started).await;
+            }
             let max_wait = deadline.saturating_duration_since(started);
             let taken = match self.pool.get().await {
                 Ok(mut conn) => {
@@ -96,5 +167,17 @@ impl Pacer for PgPacer {
             }
         }
         .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn people_keep_a_fifth_of_the_budget() {
+        assert_eq!(reserve_of(50), 10);
+        assert_eq!(reserve_of(4), 1);
+        assert_eq!(reserve_of(1), 0, "a budget of one call cannot be shared");
     }
 }

@@ -58,3 +58,30 @@ pub(crate) async fn prune(conn: &mut AsyncPgConnection) -> diesel::QueryResult<u
         .execute(conn)
         .await
 }
+
+/// Takes a slot of `key`'s budget for scheduled work, only when one is free now outside the
+/// `reserve` kept for people; otherwise books nothing and says how long to wait before asking
+/// again.
+pub(super) async fn take_slot_yielding(
+    conn: &mut AsyncPgConnection,
+    key: &str,
+    limit: usize,
+    reserve: usize,
+    window: Duration,
+) -> diesel::QueryResult<Result<(), Duration>> {
+    let row: Row =
+        diesel::sql_query("SELECT granted, wait_ms FROM take_rate_slot_yielding($1, $2, $3, $4)")
+            .bind::<Text, _>(key)
+            .bind::<Integer, _>(i32::try_from(limit).unwrap_or(i32::MAX))
+            .bind::<Integer, _>(i32::try_from(reserve).unwrap_or(0))
+            .bind::<BigInt, _>(millis(window))
+            .get_result(conn)
+            .await?;
+    Ok(if row.granted {
+        Ok(())
+    } else {
+        Err(Duration::from_millis(
+            u64::try_from(row.wait_ms).unwrap_or(0),
+        ))
+    })
+}

@@ -3,7 +3,8 @@
 //! database holds, and rotation (`junction secrets rotate`).
 //!
 //! A value sealed elsewhere joins the rotation and the start-up check in `model.rs` and
-//! `service.rs`: today the connections' API keys and the key check in `app_meta`.
+//! `service.rs`: today the connections' API keys, alert webhooks' signing secrets and the key
+//! check in `app_meta`.
 
 pub(crate) mod audit;
 pub(crate) mod keyring;

@@ -143,3 +143,86 @@ pub(crate) async fn set_key_check(conn: &mut AsyncPgConnection, sealed: &[u8]) -
         .await?;
     Ok(())
 }
+
+/// A sealed column of alert webhooks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum WebhookSealed {
+    Url,
+    Secret,
+}
+
+impl WebhookSealed {
+    pub(crate) const ALL: [WebhookSealed; 2] = [WebhookSealed::Url, WebhookSealed::Secret];
+
+    fn column(self) -> &'static str {
+        match self {
+            WebhookSealed::Url => "url_ciphertext",
+            WebhookSealed::Secret => "secret_ciphertext",
+        }
+    }
+
+    /// What the value is sealed under (see `alerts::model`).
+    pub(crate) fn context(self, id: Uuid) -> String {
+        match self {
+            WebhookSealed::Url => crate::alerts::model::url_context(id),
+            WebhookSealed::Secret => crate::alerts::model::secret_context(id),
+        }
+    }
+}
+
+/// Up to `limit` alert webhooks after `after` (by id) whose `column` does not start with
+/// `current_header`, locked until the transaction ends.
+pub(crate) async fn lock_webhook_secrets_to_reseal(
+    conn: &mut AsyncPgConnection,
+    column: WebhookSealed,
+    current_header: &[u8],
+    after: Uuid,
+    limit: i64,
+) -> QueryResult<Vec<(Uuid, Vec<u8>)>> {
+    #[derive(QueryableByName)]
+    struct Sealed {
+        #[diesel(sql_type = SqlUuid)]
+        id: Uuid,
+        #[diesel(sql_type = Binary)]
+        secret_ciphertext: Vec<u8>,
+    }
+    let column = column.column();
+    let rows: Vec<Sealed> = diesel::sql_query(format!(
+        "SELECT id, {column} AS secret_ciphertext FROM alert_recipients \
+         WHERE id > $1 AND {column} IS NOT NULL \
+           AND substring({column} FROM 1 FOR $2) <> $3 \
+         ORDER BY id LIMIT $4 FOR UPDATE"
+    ))
+    .bind::<SqlUuid, _>(after)
+    .bind::<Integer, _>(HEADER_LEN)
+    .bind::<Binary, _>(current_header)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.id, r.secret_ciphertext))
+        .collect())
+}
+
+pub(crate) async fn set_webhook_secret(
+    conn: &mut AsyncPgConnection,
+    column: WebhookSealed,
+    id: Uuid,
+    sealed: &[u8],
+) -> QueryResult<usize> {
+    use crate::db::schema::alert_recipients;
+    let row = diesel::update(alert_recipients::table.find(id));
+    match column {
+        WebhookSealed::Url => {
+            row.set(alert_recipients::url_ciphertext.eq(sealed))
+                .execute(conn)
+                .await
+        }
+        WebhookSealed::Secret => {
+            row.set(alert_recipients::secret_ciphertext.eq(sealed))
+                .execute(conn)
+                .await
+        }
+    }
+}

@@ -147,6 +147,11 @@ pub(crate) async fn rotate(
             _ => break,
         }
     }
+    let (resealed, failed) = reseal_webhook_secrets(&mut conn, secrets, batch).await?;
+    rotation.resealed += resealed;
+    if failed > 0 {
+        tracing::error!(failed, "alert webhook secrets not re-encrypted");
+    }
     rotation.remaining = waiting(&mut conn, secrets).await?;
     let entry = entries::rotated(
         secrets.current_id(),
@@ -171,6 +176,55 @@ async fn waiting(conn: &mut AsyncPgConnection, secrets: &SecretBox) -> Result<i6
         .filter(|(header, _)| secrets.sealed_with(header) != SealedWith::Current)
         .map(|(_, count)| count)
         .sum())
+}
+
+/// Re-seals alert webhooks' URLs and signing secrets, as [`rotate`] does API keys: how many it
+/// re-sealed, and how many it could not open (left as they were).
+async fn reseal_webhook_secrets(
+    conn: &mut AsyncPgConnection,
+    secrets: &SecretBox,
+    batch: u32,
+) -> Result<(usize, usize), AppError> {
+    let header = secrets.current_header();
+    let (mut resealed, mut failed) = (0, 0);
+    for column in model::WebhookSealed::ALL {
+        let mut after = Uuid::nil();
+        loop {
+            let header = header.clone();
+            let (done, last, sealed_now, not_opened) = conn
+                .transaction::<_, AppError, _>(async |conn| {
+                    let rows = model::lock_webhook_secrets_to_reseal(
+                        conn,
+                        column,
+                        &header,
+                        after,
+                        i64::from(batch),
+                    )
+                    .await?;
+                    let (mut sealed_now, mut not_opened) = (0, 0);
+                    for (id, sealed) in &rows {
+                        match secrets.reseal(sealed, &column.context(*id)) {
+                            Ok(Some(new)) => {
+                                model::set_webhook_secret(conn, column, *id, &new).await?;
+                                sealed_now += 1;
+                            }
+                            Ok(None) => {}
+                            Err(_) => not_opened += 1,
+                        }
+                    }
+                    let done = rows.len() < batch as usize;
+                    Ok((done, rows.last().map(|(id, _)| *id), sealed_now, not_opened))
+                })
+                .await?;
+            resealed += sealed_now;
+            failed += not_opened;
+            match last {
+                Some(last) if !done => after = last,
+                _ => break,
+            }
+        }
+    }
+    Ok((resealed, failed))
 }
 
 async fn reseal_key_check(

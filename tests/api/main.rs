@@ -2,6 +2,8 @@
 
 mod access;
 mod agents;
+mod alert_receivers;
+mod alerts;
 mod architecture;
 mod audit_trail;
 mod bounded;
@@ -11,6 +13,7 @@ mod credentials;
 mod helpers;
 mod hostile_forms;
 mod integrity;
+mod key_age;
 mod monitoring;
 mod pacing;
 mod reports;

@@ -553,3 +553,81 @@ async fn the_schedule_is_changed_by_an_audited_post_and_inactive_says_so() {
         page.body
     );
 }
+
+#[actix_web::test]
+async fn also_running_the_saved_query_records_both_tests_by_the_schedule() {
+    let app = spawn_app_with(scheduling).await;
+    let tune = sandbox().await;
+    let id = app
+        .create_connection(&tune_form("With query", &tune.base_url()))
+        .await;
+    let mut conn = app.db.connect().await;
+    wait_for_runs(&mut conn, &[id], 1).await;
+
+    let saved = app
+        .post_form(
+            &format!("/connections/{id}/monitoring"),
+            &[
+                ("check_every", "60m"),
+                ("check_query", "on"),
+                ("failure_threshold", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let page = app.get(&format!("/connections/{id}")).await;
+    assert!(
+        page.body.contains(
+            r#"name="check_query" type="checkbox" aria-describedby="check_query-help" checked"#
+        ),
+        "the box shows it is ticked"
+    );
+    set_due(&mut conn, id, Utc::now() - chrono::Duration::minutes(1)).await;
+    wait_for_runs(&mut conn, &[id], 2).await;
+
+    let kinds: Vec<(String, String, String)> = connection_tests::table
+        .filter(connection_tests::connection_id.eq(id))
+        .filter(connection_tests::trigger.eq("schedule"))
+        .order(connection_tests::id)
+        .select((
+            connection_tests::kind,
+            connection_tests::user_label,
+            connection_tests::outcome_code,
+        ))
+        .load(&mut conn)
+        .await
+        .expect("runs");
+    let kinds: Vec<(&str, &str, &str)> = kinds
+        .iter()
+        .map(|(k, u, o)| (k.as_str(), u.as_str(), o.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("connection", "schedule", "success"),
+            ("connection", "schedule", "success"),
+            ("query", "schedule", "success"),
+        ],
+        "before the box was ticked only Test Connection; after it, the saved query too"
+    );
+    let history = app.get(&format!("/connections/{id}")).await;
+    assert!(history.body.contains("rows shown"), "in the same history");
+    let audited: i64 = audit_events::table
+        .filter(audit_events::action.eq_any(["test connection", "test query"]))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .expect("audit");
+    assert_eq!(audited, 0, "scheduled runs are not audited");
+    let changes: serde_json::Value = audit_events::table
+        .filter(audit_events::action.eq("update"))
+        .select(audit_events::changes)
+        .order(audit_events::id.desc())
+        .first(&mut conn)
+        .await
+        .expect("the setting is audited");
+    assert!(
+        changes.to_string().contains("Also run the saved Query"),
+        "{changes}"
+    );
+}

@@ -127,3 +127,75 @@ async fn the_budgets_of_networks_not_called_for_a_day_are_removed() {
     }
     assert_eq!(kept, ["busy.example|"]);
 }
+
+#[derive(diesel::QueryableByName, Debug, PartialEq)]
+struct Taken {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    granted: bool,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    wait_ms: i64,
+}
+
+async fn take(conn: &mut diesel_async::AsyncPgConnection, sql: &str) -> Taken {
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query(sql)
+        .get_result(conn)
+        .await
+        .expect("take a slot")
+}
+
+#[actix_web::test]
+async fn scheduled_work_leaves_people_a_fifth_of_the_budget_and_never_queues_ahead_of_them() {
+    let app = spawn_app_with(|_| {}).await;
+    let mut conn = app.db.connect().await;
+    // 5 calls a minute on this network: a minute is longer than the test, so nothing leaves
+    // the window while it runs.
+    let scheduled = "SELECT * FROM take_rate_slot_yielding('net', 5, 1, 60000)";
+    let click =
+        |max_wait_ms: u32| format!("SELECT * FROM take_rate_slot('net', 5, 60000, {max_wait_ms})");
+    for n in 0..4 {
+        let taken = take(&mut conn, scheduled).await;
+        assert_eq!(
+            taken,
+            Taken {
+                granted: true,
+                wait_ms: 0
+            },
+            "scheduled call {n}"
+        );
+    }
+    let refused = take(&mut conn, scheduled).await;
+    assert!(!refused.granted, "the last start of the window is people's");
+    assert!(
+        refused.wait_ms > 50_000,
+        "told to ask again when the window moves: {refused:?}"
+    );
+    let taken = take(&mut conn, &click(0)).await;
+    assert_eq!(
+        taken,
+        Taken {
+            granted: true,
+            wait_ms: 0
+        },
+        "a click finds it free at once"
+    );
+
+    // The budget is spent: a click books a later start, and scheduled work does not take one
+    // ahead of it or behind it.
+    let booked = take(&mut conn, &click(120_000)).await;
+    assert!(booked.granted && booked.wait_ms > 50_000, "{booked:?}");
+    let refused = take(&mut conn, scheduled).await;
+    assert!(
+        !refused.granted && refused.wait_ms >= booked.wait_ms - 1_000,
+        "{refused:?}"
+    );
+    let slots: Taken = take(
+        &mut conn,
+        "SELECT TRUE AS granted, array_length(slots, 1)::BIGINT AS wait_ms FROM rate_budgets WHERE key = 'net'",
+    )
+    .await;
+    assert_eq!(
+        slots.wait_ms, 5,
+        "nothing was booked for the scheduled calls that were told to wait"
+    );
+}

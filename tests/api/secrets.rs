@@ -146,6 +146,19 @@ async fn rotating_the_secret_key_reseals_every_stored_key_while_instances_serve(
         .await
         .unwrap();
 
+    // An alert webhook's signing secret is sealed under the same key.
+    let hook = app
+        .post_form(
+            &format!("/connections/{}/alerts", ids[0]),
+            &[
+                ("webhook_url", "http://127.0.0.1:9/hook"),
+                ("webhook_format", "json"),
+                ("webhook_secret", "whsec-0123456789abcdef"),
+            ],
+        )
+        .await;
+    assert_eq!(hook.status, 303, "{}", hook.body);
+
     // A new key goes first; the old one still opens. An instance restarts with both.
     let new_key = SecretBox::generate_base64();
     let rotating = || {
@@ -177,7 +190,7 @@ async fn rotating_the_secret_key_reseals_every_stored_key_while_instances_serve(
 
     let message = rotation.expect("rotation succeeds");
     assert!(
-        message.contains("Re-encrypted 4 stored values"),
+        message.contains("Re-encrypted 6 stored values"),
         "{message}"
     );
     assert_eq!(
@@ -188,6 +201,22 @@ async fn rotating_the_secret_key_reseals_every_stored_key_while_instances_serve(
     let ring = SecretBox::from_base64(&new_key).unwrap();
     for (id, sealed) in stored_keys(&mut conn).await {
         assert_eq!(ring.sealed_with(&sealed), SealedWith::Current, "{id}");
+    }
+    let (url, secret): (Option<Vec<u8>>, Option<Vec<u8>>) =
+        junction::db::schema::alert_recipients::table
+            .select((
+                junction::db::schema::alert_recipients::url_ciphertext,
+                junction::db::schema::alert_recipients::secret_ciphertext,
+            ))
+            .first(&mut conn)
+            .await
+            .unwrap();
+    for sealed in [url, secret] {
+        assert_eq!(
+            ring.sealed_with(&sealed.unwrap_or_default()),
+            SealedWith::Current,
+            "the webhook's URL and secret too"
+        );
     }
     let check: Vec<u8> = app_meta::table
         .find("secret_key_check")

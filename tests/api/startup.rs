@@ -59,6 +59,10 @@ fn help_lists_every_setting() {
         "JUNCTION_SECRET_KEYS_OLD",
         "JUNCTION_AUDIT_RETENTION_DAYS",
         "JUNCTION_DB_REQUEST_ROLE",
+        "JUNCTION_SMTP_URL",
+        "JUNCTION_ALERT_FROM",
+        "JUNCTION_ALERT_EMAILS",
+        "JUNCTION_KEY_MAX_AGE_DAYS",
     ] {
         assert!(help.contains(variable), "--help mentions {variable}");
     }

@@ -1,5 +1,5 @@
 //! Connection health in the browser: the list's state chips and filter, the connection page's
-//! timeline.
+//! timeline, its alert recipients and the test alert.
 
 use tune_sandbox::DEFAULT_NETWORK_TOKEN;
 
@@ -60,6 +60,33 @@ async fn the_list_shows_health_chips_filters_by_state_and_the_page_draws_the_tim
     .await;
     b.wait_for_text("2 consecutive failed tests").await;
     b.screenshot("connection-health").await;
+
+    // Alerts: a mistake comes back next to its field, as typed; then a test alert is queued.
+    b.fill("Email recipients", "ops@example.com, nobody").await;
+    b.button("Save recipients")
+        .await
+        .click()
+        .await
+        .expect("click");
+    b.wait_for_text("“nobody” is not an email address.").await;
+    assert_eq!(b.value("Email recipients").await, "ops@example.com, nobody");
+    b.fill("Email recipients", "ops@example.com").await;
+    b.button("Save recipients")
+        .await
+        .click()
+        .await
+        .expect("click");
+    b.wait_for_text("Alert recipients saved.").await;
+    b.button("Send test alert")
+        .await
+        .click()
+        .await
+        .expect("click");
+    b.wait_for_text("Test alert queued").await;
+    // Without a mail server the email cannot go out; the page says so once it has been tried.
+    b.wait_for_text("Email is not set up: set JUNCTION_SMTP_URL")
+        .await;
+    b.screenshot("connection-alerts").await;
     b.assert_accessible("the connection page with its health timeline")
         .await;
     world.close().await;

@@ -35,7 +35,7 @@ pub use fields::{
 };
 /// CIDR ranges, as [`InternalReach::allow`] takes them.
 pub use ipnet::IpNet;
-pub use outbound::InternalReach;
+pub use outbound::{InternalReach, OutboundGuard};
 pub use outcome::{OutcomeCode, TestOutcome};
 pub use pacer::{Pacer, PacerKey, PacerRefusal, RatePacer, Slot};
 pub use registry::{AgentOutbound, Connectors, OutboundSettings, ProxySettings};

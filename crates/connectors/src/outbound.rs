@@ -410,6 +410,41 @@ impl Resolve for GuardedResolver {
     }
 }
 
+/// The connectors' outbound policy, for the server's other calls to URLs its users give (alert
+/// webhooks): the same address check before sending and at every lookup.
+#[derive(Debug, Clone)]
+pub struct OutboundGuard {
+    policy: OutboundPolicy,
+}
+
+impl OutboundGuard {
+    /// Strict unless `allow_private_targets` (the server's JUNCTION_ALLOW_PRIVATE_TARGETS).
+    pub fn new(allow_private_targets: bool) -> Self {
+        let policy = if allow_private_targets {
+            OutboundPolicy::allow_private()
+        } else {
+            OutboundPolicy::strict()
+        };
+        Self { policy }
+    }
+
+    /// Refuses a scheme other than http(s), or a refused literal address, in words safe to show.
+    pub fn check_url(&self, url: &Url) -> Result<(), String> {
+        self.policy
+            .check_url(url)
+            .map_err(|refusal| refusal.to_string())
+    }
+
+    /// An HTTP client builder that resolves names through the policy, follows no redirect and
+    /// ignores the environment's proxy variables.
+    pub fn client_builder(&self) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(GuardedResolver::new(self.policy.clone())))
+    }
+}
+
 /// Finds a [`ResolveError`] in an error's source chain.
 pub(crate) fn find_resolve_error<'a>(
     err: &'a (dyn StdError + 'static),
