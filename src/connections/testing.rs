@@ -160,11 +160,16 @@ pub(crate) async fn test_connection(
     if !is_htmx(&request) {
         return Ok(see_other(&format!("/connections/{}#test-history", connection.id)).finish());
     }
+    let health = {
+        let mut conn = state.pool.get().await?;
+        crate::monitoring::service::status(&mut conn, connection.id, true).await?
+    };
     let partial = TestResultPartial {
         outcome,
         ran_on: ran_on.map(|r| r.summary()),
         timeout_ms: connection.timeout_ms,
         history: history(&state, connection.id, &user).await?,
+        health,
     };
     render_fragment(&partial, StatusCode::OK)
 }

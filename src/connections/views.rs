@@ -571,6 +571,8 @@ pub(crate) struct TestResultPartial {
     pub ran_on: Option<String>,
     pub timeout_ms: i32,
     pub history: TestHistoryPartial,
+    /// The Health section's state after this test (Test Connection only).
+    pub health: Option<crate::monitoring::views::HealthStatus>,
 }
 
 impl TestResultPartial {

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::Every;
 use super::model::{self, Monitoring};
 use super::timeline::Timeline;
-use super::views::HealthPanel;
+use super::views::{HealthPanel, HealthStatus};
 use crate::audit::{self, Actor, CONNECTION, Change, Entry};
 use crate::error::AppError;
 
@@ -18,17 +18,33 @@ pub(crate) async fn panel(
     id: Uuid,
     can_change: bool,
 ) -> Result<Option<HealthPanel>, AppError> {
+    let Some(status) = status(conn, id, false).await? else {
+        return Ok(None);
+    };
+    let alerts = crate::alerts::service::panel(conn, alerts, id, can_change).await?;
+    Ok(Some(HealthPanel {
+        monitoring: status.monitoring.clone(),
+        status,
+        can_change,
+        alerts,
+    }))
+}
+
+/// The section's state, streak and timeline, or `None` for an unknown connection.
+pub(crate) async fn status(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    oob: bool,
+) -> Result<Option<HealthStatus>, AppError> {
     let Some(monitoring) = model::monitoring(conn, id).await? else {
         return Ok(None);
     };
     let days = model::timeline_days(conn, id).await?;
     let timeline = Timeline::build(chrono::Utc::now().date_naive(), &days);
-    let alerts = crate::alerts::service::panel(conn, alerts, id, can_change).await?;
-    Ok(Some(HealthPanel {
+    Ok(Some(HealthStatus {
         monitoring,
         timeline,
-        can_change,
-        alerts,
+        oob,
     }))
 }
 

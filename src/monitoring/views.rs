@@ -15,14 +15,24 @@ use crate::views::format_time;
 #[template(path = "monitoring/_health_panel.html")]
 pub(crate) struct HealthPanel {
     pub monitoring: Monitoring,
-    pub timeline: Timeline,
+    pub status: HealthStatus,
     /// The viewer may change the schedule.
     pub can_change: bool,
     /// Who hears of its changes of state, and how that went.
     pub alerts: crate::alerts::views::AlertsPanel,
 }
 
-impl HealthPanel {
+/// The Health section's state, failure streak and timeline: also sent after a Test Connection
+/// (out of band, `oob`), so they follow the test without touching the section's forms.
+#[derive(Template)]
+#[template(path = "monitoring/_health_status.html")]
+pub(crate) struct HealthStatus {
+    pub monitoring: Monitoring,
+    pub timeline: Timeline,
+    pub oob: bool,
+}
+
+impl HealthStatus {
     pub(crate) fn chip(&self) -> (&'static str, String) {
         let m = &self.monitoring;
         chip(
@@ -32,6 +42,25 @@ impl HealthPanel {
         )
     }
 
+    /// The current failure streak, with its first failure's message.
+    pub(crate) fn streak(&self) -> Option<(String, String)> {
+        let m = &self.monitoring;
+        let started = m.streak_started_at.as_ref()?;
+        (m.failure_streak > 0).then(|| {
+            (
+                format!(
+                    "{} consecutive failed test{} since {}",
+                    m.failure_streak,
+                    if m.failure_streak == 1 { "" } else { "s" },
+                    format_time(started)
+                ),
+                m.streak_first_message.clone().unwrap_or_default(),
+            )
+        })
+    }
+}
+
+impl HealthPanel {
     /// Options of "Test automatically": value, label, selected.
     pub(crate) fn every_options(&self) -> Vec<(&'static str, &'static str, bool)> {
         Every::ALL
@@ -59,23 +88,6 @@ impl HealthPanel {
             }
             (Some(every), None) => format!("{}.", every.label()),
         }
-    }
-
-    /// The current failure streak, with its first failure's message.
-    pub(crate) fn streak(&self) -> Option<(String, String)> {
-        let m = &self.monitoring;
-        let started = m.streak_started_at.as_ref()?;
-        (m.failure_streak > 0).then(|| {
-            (
-                format!(
-                    "{} consecutive failed test{} since {}",
-                    m.failure_streak,
-                    if m.failure_streak == 1 { "" } else { "s" },
-                    format_time(started)
-                ),
-                m.streak_first_message.clone().unwrap_or_default(),
-            )
-        })
     }
 }
 

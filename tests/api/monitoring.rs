@@ -631,3 +631,39 @@ async fn also_running_the_saved_query_records_both_tests_by_the_schedule() {
         "{changes}"
     );
 }
+
+/// The Health section follows a person's Test Connection at once: its state, streak and
+/// timeline come back with the result (out of band), its forms are left as they are.
+#[actix_web::test]
+async fn test_connection_brings_the_health_state_along() {
+    let app = crate::helpers::spawn_app().await;
+    let tune = sandbox().await;
+    let url = tune.base_url();
+    let form = with(
+        tune_form("Refused key", &url),
+        "api_key",
+        "NETwrongwrongwrongwrongwrong00",
+    );
+    let id = app.create_connection(&form).await;
+    let page = app.get(&format!("/connections/{id}")).await;
+    assert!(
+        page.body.contains(r#"<div id="health-status">"#),
+        "{}",
+        page.body
+    );
+    let tested = app.post_htmx(&format!("/connections/{id}/test"), &[]).await;
+    assert_eq!(tested.status, 200);
+    let status = tested
+        .body
+        .split(r#"<div id="health-status" hx-swap-oob="true">"#)
+        .nth(1)
+        .unwrap_or_else(|| panic!("the health state comes along: {}", tested.body));
+    assert!(
+        status.contains("1 consecutive failed test since"),
+        "the streak has begun: {status}"
+    );
+    assert!(
+        !status.contains("Save schedule"),
+        "the section's forms are not replaced"
+    );
+}
