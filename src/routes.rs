@@ -67,6 +67,7 @@ pub const AGENT_ROUTES: &[&str] = &[
     "/agent/v1/jobs/next",
     "/agent/v1/heartbeat",
     "/agent/v1/jobs/{id}/result",
+    "/agent/v1/jobs/{id}/chunks",
 ];
 
 pub fn configure_agent_api(cfg: &mut web::ServiceConfig) {
@@ -77,6 +78,13 @@ pub fn configure_agent_api(cfg: &mut web::ServiceConfig) {
             .route("/hello", web::post().to(api::hello))
             .route("/jobs/next", web::post().to(api::next_job))
             .route("/heartbeat", web::post().to(api::heartbeat))
-            .route("/jobs/{id}/result", web::post().to(api::job_result)),
+            .route("/jobs/{id}/result", web::post().to(api::job_result))
+            .service(
+                web::resource("/jobs/{id}/chunks")
+                    .app_data(web::PayloadConfig::new(
+                        crate::agent::protocol::MAX_CHUNK_BYTES,
+                    ))
+                    .route(web::post().to(api::job_chunk)),
+            ),
     );
 }

@@ -22,6 +22,8 @@ pub(crate) enum CallError {
     Fatal(String),
     /// The job is no longer this agent's (409): drop it.
     Gone,
+    /// The server cannot take it yet (429, e.g. a download's reader is behind): send it again.
+    Busy,
     /// The server is away or failing; try again later.
     Transient(String),
 }
@@ -65,18 +67,34 @@ impl Client {
         body: &B,
         timeout: Duration,
     ) -> Result<reqwest::Response, CallError> {
+        let body = serde_json::to_vec(body)
+            .map_err(|e| CallError::Fatal(format!("encoding a request: {e}")))?;
+        self.send(path, body.into(), "application/json", &[], timeout)
+            .await
+    }
+
+    async fn send(
+        &self,
+        path: &str,
+        body: reqwest::Body,
+        content_type: &'static str,
+        headers: &[(&'static str, String)],
+        timeout: Duration,
+    ) -> Result<reqwest::Response, CallError> {
         let url = self
             .server
             .join(path)
             .map_err(|e| CallError::Fatal(format!("the server URL cannot take {path}: {e}")))?;
-        let body = serde_json::to_vec(body)
-            .map_err(|e| CallError::Fatal(format!("encoding a request: {e}")))?;
-        let response = self
+        let mut request = self
             .http
             .post(url)
             .bearer_auth(self.token.expose_secret())
             .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::CONTENT_TYPE, content_type);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request
             .body(body)
             .timeout(timeout)
             .send()
@@ -98,6 +116,7 @@ impl Client {
                 CallError::Fatal(message)
             }
             StatusCode::CONFLICT | StatusCode::GONE => CallError::Gone,
+            StatusCode::TOO_MANY_REQUESTS => CallError::Busy,
             _ => CallError::Transient(message),
         })
     }
@@ -142,6 +161,29 @@ impl Client {
         self.post(&protocol::result_path(job), body, Duration::from_secs(30))
             .await
             .map(|_| ())
+    }
+
+    /// Chunk `seq` of a download, under the job's lease.
+    pub(crate) async fn send_chunk(
+        &self,
+        job: uuid::Uuid,
+        lease_token: uuid::Uuid,
+        seq: u32,
+        data: bytes::Bytes,
+    ) -> Result<(), CallError> {
+        let headers = [
+            (protocol::LEASE_HEADER, lease_token.to_string()),
+            (protocol::SEQ_HEADER, seq.to_string()),
+        ];
+        self.send(
+            &protocol::chunks_path(job),
+            data.into(),
+            "application/octet-stream",
+            &headers,
+            Duration::from_secs(30),
+        )
+        .await
+        .map(|_| ())
     }
 }
 

@@ -34,8 +34,25 @@ pub fn result_path(job: Uuid) -> String {
     format!("/agent/v1/jobs/{job}/result")
 }
 
-/// Largest chunk of a download the server takes in one call.
-pub const MAX_CHUNK_BYTES: usize = 256 * 1024;
+/// `/agent/v1/jobs/{id}/chunks`: one chunk of a download, the raw CSV bytes as the body, with
+/// [`LEASE_HEADER`] and [`SEQ_HEADER`]. Answered 204 when stored (or already stored), 429 when
+/// the person's download has not yet taken enough of the earlier ones (send it again), 409 when
+/// the job is no longer this agent's.
+pub fn chunks_path(job: Uuid) -> String {
+    format!("/agent/v1/jobs/{job}/chunks")
+}
+
+/// The lease a chunk is sent under.
+pub const LEASE_HEADER: &str = "junction-lease-token";
+/// A chunk's number in its file, from 0.
+pub const SEQ_HEADER: &str = "junction-chunk-seq";
+
+/// Largest chunk of a download the server takes in one call, and the most one database row
+/// ever holds.
+pub const MAX_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Largest JSON body of an agent call (a Test Query's rows).
+pub const MAX_JSON_BYTES: usize = 2 * 1024 * 1024;
 
 /// The body of every refusal.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -166,8 +183,8 @@ pub enum Work {
         query: String,
         max_rows: usize,
     },
-    /// A download of the query's whole CSV: reserved (the server does not queue it yet, and
-    /// this release's agents answer it with a plain refusal).
+    /// A download of the query's whole CSV, sent in chunks to [`chunks_path`], then an
+    /// [`JobResult::Exported`] result.
     ExportCsv {
         settings: JobSettings,
         query: String,

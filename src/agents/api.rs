@@ -235,10 +235,73 @@ pub(crate) async fn job_result(
     }
 }
 
+/// POST /agent/v1/jobs/{id}/chunks — one chunk of a download, stored for the person's request
+/// (on whichever instance it runs); 429 while earlier chunks wait to be read, 409 when the job
+/// is no longer this agent's.
+pub(crate) async fn job_chunk(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<Uuid>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let agent = as_agent!(state, request);
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let lease_token = header(protocol::LEASE_HEADER).and_then(|v| Uuid::parse_str(v).ok());
+    let seq = header(protocol::SEQ_HEADER).and_then(|v| v.parse::<i32>().ok());
+    let (Some(lease_token), Some(seq)) = (lease_token, seq.filter(|seq| *seq >= 0)) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "A chunk needs its lease and its number.",
+        );
+    };
+    if body.len() > protocol::MAX_CHUNK_BYTES {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("A chunk holds at most {} bytes.", protocol::MAX_CHUNK_BYTES),
+        );
+    }
+    let chunk = queue::Chunk {
+        job: *path,
+        agent: agent.id,
+        lease_token,
+        seq,
+        data: &body,
+    };
+    match queue::store_chunk(&state.pool, &state.jobs, chunk).await {
+        Ok(jobs::ChunkStored::Stored) => HttpResponse::NoContent().finish(),
+        Ok(jobs::ChunkStored::Full) => {
+            let mut response = refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                "The download has not yet taken the earlier chunks: send this one again.",
+            );
+            response.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static("0"),
+            );
+            response
+        }
+        Ok(jobs::ChunkStored::OutOfOrder) => refuse(
+            StatusCode::CONFLICT,
+            "This chunk is not the next one of the download: the run is stopped.",
+        ),
+        Ok(jobs::ChunkStored::Gone) => refuse(
+            StatusCode::CONFLICT,
+            "This job is no longer this agent's (cancelled, handed on, or already answered).",
+        ),
+        Err(error) => internal(error),
+    }
+}
+
 /// Agent endpoints answer JSON for a body they cannot read, like every other refusal.
 pub(crate) fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
-        .limit(protocol::MAX_CHUNK_BYTES * 8)
+        .limit(protocol::MAX_JSON_BYTES)
         .error_handler(|error, _| {
             let message = format!("The request body could not be read: {error}");
             actix_web::error::InternalError::from_response(

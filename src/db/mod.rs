@@ -143,7 +143,8 @@ impl DbPool {
         &self,
     ) -> Result<AsyncPgConnection, diesel::ConnectionError> {
         let connect = async {
-            let mut conn = connect::establish(self.url.expose_secret(), self.timeouts.stall()).await?;
+            let mut conn =
+                connect::establish(self.url.expose_secret(), self.timeouts.stall()).await?;
             conn.batch_execute(&format!(
                 "SET statement_timeout = {}",
                 self.timeouts.statement.as_millis()

@@ -1,6 +1,7 @@
 //! Integration tests: the real app over real HTTP, each test with a fresh PostgreSQL database.
 
 mod access;
+mod agent_export;
 mod agents;
 mod architecture;
 mod audit_trail;
