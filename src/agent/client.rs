@@ -99,7 +99,10 @@ impl Client {
             .timeout(timeout)
             .send()
             .await
-            .map_err(|e| CallError::Transient(describe(&e)))?;
+            .map_err(|e| match untrusted_certificate(&e) {
+                Some(message) => CallError::Fatal(message),
+                None => CallError::Transient(describe(&e)),
+            })?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -185,6 +188,24 @@ impl Client {
         .await
         .map(|_| ())
     }
+}
+
+/// The plain answer to a server certificate this machine does not trust: retrying cannot help,
+/// so the agent says what to do and stops.
+fn untrusted_certificate(error: &reqwest::Error) -> Option<String> {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        // rustls's words for a certificate it refused (unknown issuer, expired, wrong name…).
+        if let Some(at) = text.find("invalid peer certificate") {
+            return Some(format!(
+                "the server's HTTPS certificate is not trusted by this agent ({}). If your company signs its own certificates, give the agent that authority's certificate in PEM with --ca-file.",
+                &text[at..]
+            ));
+        }
+        source = cause.source();
+    }
+    None
 }
 
 /// A transport failure in one line, without the URL's query (there is none, but be safe).

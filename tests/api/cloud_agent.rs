@@ -86,11 +86,17 @@ pub(crate) struct AgentProcess {
 
 impl AgentProcess {
     pub(crate) async fn start(server: &str, token: &str) -> Self {
+        Self::start_with(server, token, &[]).await
+    }
+
+    /// The agent with more arguments, e.g. `--ca-file`.
+    pub(crate) async fn start_with(server: &str, token: &str, more: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let log = dir.path().join("agent.log");
         let file = std::fs::File::create(&log).expect("the agent's log file");
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_junction"))
             .args(["agent", "--server", server, "--concurrency", "2"])
+            .args(more)
             .env("JUNCTION_AGENT_TOKEN", token)
             .env("RUST_LOG", "info")
             .env_remove("HTTPS_PROXY")
@@ -116,7 +122,7 @@ impl AgentProcess {
     }
 
     /// Waits (at most 20 s) for the agent to end by itself; its exit code.
-    async fn exited(&mut self) -> Option<i32> {
+    pub(crate) async fn exited(&mut self) -> Option<i32> {
         tokio::time::timeout(Duration::from_secs(20), self.child.wait())
             .await
             .ok()

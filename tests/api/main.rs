@@ -2,6 +2,7 @@
 
 mod access;
 mod agent_export;
+mod agent_tls;
 mod agents;
 mod architecture;
 mod audit_trail;
