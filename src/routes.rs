@@ -66,6 +66,7 @@ pub const AGENT_ROUTES: &[&str] = &[
     "/agent/v1/hello",
     "/agent/v1/jobs/next",
     "/agent/v1/heartbeat",
+    "/agent/v1/pace",
     "/agent/v1/jobs/{id}/result",
     "/agent/v1/jobs/{id}/chunks",
 ];
@@ -78,6 +79,7 @@ pub fn configure_agent_api(cfg: &mut web::ServiceConfig) {
             .route("/hello", web::post().to(api::hello))
             .route("/jobs/next", web::post().to(api::next_job))
             .route("/heartbeat", web::post().to(api::heartbeat))
+            .route("/pace", web::post().to(api::pace))
             .route("/jobs/{id}/result", web::post().to(api::job_result))
             .service(
                 web::resource("/jobs/{id}/chunks")

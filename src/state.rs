@@ -32,6 +32,8 @@ pub struct AppState {
     pub(crate) work: WorkLimiter,
     /// The total time one Test Query preview may take.
     pub(crate) preview_budget: std::time::Duration,
+    /// TUNE's budget per network as every instance shares it, granted to corporate agents too.
+    pub(crate) tune_pacer: crate::pacing::PgPacer,
 }
 
 impl AppState {
@@ -47,7 +49,7 @@ impl AppState {
             Some(SetupCode::derive(&secrets)?)
         };
         Ok(Self {
-            pool,
+            pool: pool.clone(),
             connectors,
             hasher: Hasher::for_this_machine(),
             trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
@@ -57,6 +59,11 @@ impl AppState {
             jobs: crate::jobs::Jobs::new(&config.agent),
             work: WorkLimiter::new(config.work.limits()),
             preview_budget: config.work.preview_budget(),
+            tune_pacer: crate::pacing::PgPacer::new(
+                pool.clone(),
+                config.tune_rate_limit,
+                std::time::Duration::from_secs(config.tune_rate_window_secs.max(1)),
+            ),
         })
     }
 }

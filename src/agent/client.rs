@@ -10,8 +10,8 @@ use url::Url;
 
 use super::config::Resolved;
 use super::protocol::{
-    self, ErrorBody, HEARTBEAT, HELLO, Heartbeat, HeartbeatReply, Hello, Job, NEXT_JOB,
-    PROTOCOL_HEADER, PROTOCOL_VERSION, ResultBody, Welcome,
+    self, ErrorBody, HEARTBEAT, HELLO, Heartbeat, HeartbeatReply, Hello, Job, NEXT_JOB, PACE,
+    PROTOCOL_HEADER, PROTOCOL_VERSION, PaceReply, PaceRequest, ResultBody, Welcome,
 };
 
 /// Why a call did not work.
@@ -20,7 +20,7 @@ pub(crate) enum CallError {
     /// The server refused the agent for good (401 unknown or rotated token, 403 deactivated,
     /// 426 incompatible version): the agent says why and exits.
     Fatal(String),
-    /// The job is no longer this agent's (409): drop it.
+    /// The job is no longer this agent's (409), or the server does not know the call (404).
     Gone,
     /// The server cannot take it yet (429, e.g. a download's reader is behind): send it again.
     Busy,
@@ -118,7 +118,8 @@ impl Client {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::UPGRADE_REQUIRED => {
                 CallError::Fatal(message)
             }
-            StatusCode::CONFLICT | StatusCode::GONE => CallError::Gone,
+            // 404: an older server without this endpoint.
+            StatusCode::CONFLICT | StatusCode::GONE | StatusCode::NOT_FOUND => CallError::Gone,
             StatusCode::TOO_MANY_REQUESTS => CallError::Busy,
             _ => CallError::Transient(message),
         })
@@ -164,6 +165,16 @@ impl Client {
         self.post(&protocol::result_path(job), body, Duration::from_secs(30))
             .await
             .map(|_| ())
+    }
+
+    /// A call slot of a rate budget, answered once it has come.
+    pub(crate) async fn pace(&self, request: &PaceRequest) -> Result<PaceReply, CallError> {
+        let wait = Duration::from_millis(request.max_wait_ms);
+        Self::read(
+            self.post(PACE, request, wait + Duration::from_secs(15))
+                .await?,
+        )
+        .await
     }
 
     /// Chunk `seq` of a download, under the job's lease.

@@ -12,6 +12,7 @@ pub mod config;
 
 mod client;
 mod export;
+mod pace;
 pub mod protocol;
 
 use std::collections::HashMap;
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use junction_connectors::{
     AgentOutbound, ConnectionSettings, Connectors, OutboundSettings, OutcomeCode, ProxySettings,
-    QueryOutcome, RatePacer, TestOutcome,
+    QueryOutcome, TestOutcome,
 };
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
@@ -45,7 +46,7 @@ pub async fn run(args: AgentArgs) -> ExitCode {
 type Running = Arc<Mutex<HashMap<Uuid, (Uuid, tokio::task::AbortHandle)>>>;
 
 struct Shared {
-    client: Client,
+    client: Arc<Client>,
     connectors: Connectors,
     welcome: Welcome,
     running: Running,
@@ -66,13 +67,13 @@ fn hostname() -> String {
 
 async fn run_agent(args: AgentArgs) -> Result<(), String> {
     let config = args.resolve()?;
-    let client = Client::new(&config)?;
+    let client = Arc::new(Client::new(&config)?);
     let proxy = ProxySettings::from_env()?;
     let connectors = Connectors::for_agent(
         &OutboundSettings {
             allow_private_targets: true,
-            // TUNE's documented default budget per network, paced locally.
-            tune_pacer: Arc::new(RatePacer::new(50, Duration::from_secs(10))),
+            // TUNE's budget is per network: the server grants each call its slot.
+            tune_pacer: Arc::new(pace::ServerPacer::new(Arc::clone(&client))),
         },
         &AgentOutbound {
             reach: config.reach.clone(),

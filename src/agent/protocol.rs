@@ -28,6 +28,9 @@ pub const PREFIX: &str = "/agent/v1/";
 pub const HELLO: &str = "/agent/v1/hello";
 pub const NEXT_JOB: &str = "/agent/v1/jobs/next";
 pub const HEARTBEAT: &str = "/agent/v1/heartbeat";
+/// Asked before each call to an external system with a rate budget (a TUNE network): the
+/// server grants the call from the budget it shares with its own instances.
+pub const PACE: &str = "/agent/v1/pace";
 
 /// `/agent/v1/jobs/{id}/result`
 pub fn result_path(job: Uuid) -> String {
@@ -116,6 +119,25 @@ pub struct Heartbeat {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct HeartbeatReply {
     pub stop: Vec<Uuid>,
+}
+
+/// `POST /agent/v1/pace`: a call slot of one budget, for one of the agent's running jobs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PaceRequest {
+    /// The budget, as the connectors name it (e.g. a TUNE network's host and id).
+    pub key: String,
+    /// How long the call may wait for its slot (the rest of its Timeout).
+    pub max_wait_ms: u64,
+}
+
+/// The answer to a [`PaceRequest`], sent once the slot has come: call now, or (not granted)
+/// no slot comes within the wait allowed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PaceReply {
+    pub granted: bool,
+    /// The budget: calls per window.
+    pub limit: usize,
+    pub window_ms: u64,
 }
 
 /// `POST /agent/v1/jobs/next` answers 200 with this, or 204 when the poll ends with no work.

@@ -3,12 +3,13 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use junction_connectors::Pacer;
 use uuid::Uuid;
 
 use super::model::{self, CloudAgent};
 use crate::agent::protocol::{
     self, ErrorBody, Heartbeat, HeartbeatReply, Hello, OLDEST_ACCEPTED, PROTOCOL_HEADER,
-    PROTOCOL_VERSION, ResultBody, Welcome,
+    PROTOCOL_VERSION, PaceReply, PaceRequest, ResultBody, Welcome,
 };
 use crate::error::AppError;
 use crate::jobs::model as jobs;
@@ -233,6 +234,44 @@ pub(crate) async fn job_result(
         ),
         Err(error) => internal(error),
     }
+}
+
+/// The longest a call slot is waited for here, whatever the agent asks.
+const MAX_PACE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// POST /agent/v1/pace — a call slot of one of the budgets the agent's running jobs spend,
+/// from the budget every instance shares; answered once the slot has come.
+pub(crate) async fn pace(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Json<PaceRequest>,
+) -> HttpResponse {
+    let agent = as_agent!(state, request);
+    let budgets = match queue::running_budgets(&state.pool, &state.connectors, agent.id).await {
+        Ok(budgets) => budgets,
+        Err(error) => return internal(error),
+    };
+    let Some(key) = budgets.iter().find(|key| key.as_str() == body.key) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "This agent runs no job that calls that network.",
+        );
+    };
+    let wait = std::time::Duration::from_millis(body.max_wait_ms).min(MAX_PACE_WAIT);
+    let pacer = &state.tune_pacer;
+    let granted = pacer.acquire(key, tokio::time::Instant::now() + wait).await;
+    if let Err(junction_connectors::PacerRefusal::Unavailable(cause)) = &granted {
+        tracing::warn!(agent.id = %agent.id, %cause, "an agent's call slot could not be checked");
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The server could not check the rate budget; the call is not made.",
+        );
+    }
+    HttpResponse::Ok().json(PaceReply {
+        granted: granted.is_ok(),
+        limit: pacer.limit(),
+        window_ms: pacer.window().as_millis() as u64,
+    })
 }
 
 /// POST /agent/v1/jobs/{id}/chunks — one chunk of a download, stored for the person's request

@@ -433,3 +433,16 @@ pub(crate) async fn take_chunk(
     })
     .await
 }
+
+/// The payloads of the jobs `agent` runs now.
+pub(crate) async fn running_payloads(
+    conn: &mut AsyncPgConnection,
+    agent: Uuid,
+) -> QueryResult<Vec<serde_json::Value>> {
+    agent_jobs::table
+        .filter(agent_jobs::agent_id.eq(agent))
+        .filter(agent_jobs::status.eq("running"))
+        .select(agent_jobs::payload)
+        .load(conn)
+        .await
+}

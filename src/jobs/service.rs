@@ -268,6 +268,34 @@ pub(crate) async fn wait_for(
     Ok(outcome)
 }
 
+/// The rate budgets `agent`'s running jobs spend (e.g. their TUNE networks): the only ones it
+/// is granted slots of.
+pub(crate) async fn running_budgets(
+    pool: &DbPool,
+    connectors: &junction_connectors::Connectors,
+    agent: Uuid,
+) -> Result<Vec<junction_connectors::PacerKey>, AppError> {
+    let payloads = {
+        let mut conn = pool.get().await?;
+        model::running_payloads(&mut conn, agent).await?
+    };
+    Ok(payloads
+        .into_iter()
+        .filter_map(|value| serde_json::from_value::<Payload>(value).ok())
+        .filter_map(|payload| {
+            let connector = connectors.get(&payload.connector)?;
+            // The budget is named by the connection's fields alone, as the agent reads them (it
+            // may reach internal hosts); nothing is called here, so a stand-in key will do.
+            connector.pacer_key(&junction_connectors::ConnectionSettings {
+                timeout: Duration::from_millis(payload.timeout_ms),
+                allow_private_targets: true,
+                fields: payload.fields,
+                secret: SecretString::from("budget-only".to_string()),
+            })
+        })
+        .collect())
+}
+
 /// Chunks of one download waiting in the database at most: with the row limit, what a download
 /// holds there is bounded whatever the speed of the person's connection.
 pub(crate) const MAX_UNREAD_CHUNKS: i64 = 4;

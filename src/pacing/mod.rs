@@ -4,8 +4,8 @@
 //! instances spend N budgets. [`PgPacer`] keeps each network's latest call starts in one
 //! `rate_budgets` row (migration `rate_budgets`): a caller takes the earliest start that keeps
 //! every window under the limit, in one round trip, then sleeps until it without holding a
-//! connection. The agent has no database and keeps the in-process
-//! [`junction_connectors::RatePacer`]; both implement [`Pacer`].
+//! connection. A corporate agent has no database: it asks the server for each call's slot
+//! (`/agent/v1/pace`), answered from the same budgets.
 
 mod model;
 
@@ -43,6 +43,15 @@ impl PgPacer {
             limit,
             window,
         }
+    }
+
+    /// Calls per window.
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+
+    pub(crate) fn window(&self) -> Duration {
+        self.window
     }
 
     /// The window the budget is kept with: TUNE's plus a margin, because a start is given out

@@ -91,11 +91,15 @@ impl AgentProcess {
 
     /// The agent with more arguments, e.g. `--ca-file`.
     pub(crate) async fn start_with(server: &str, token: &str, more: &[&str]) -> Self {
+        let mut more = more.to_vec();
+        if !more.contains(&"--concurrency") {
+            more.extend(["--concurrency", "2"]);
+        }
         let dir = tempfile::tempdir().expect("a temporary folder");
         let log = dir.path().join("agent.log");
         let file = std::fs::File::create(&log).expect("the agent's log file");
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_junction"))
-            .args(["agent", "--server", server, "--concurrency", "2"])
+            .args(["agent", "--server", server])
             .args(more)
             .env("JUNCTION_AGENT_TOKEN", token)
             .env("RUST_LOG", "info")

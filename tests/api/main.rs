@@ -2,6 +2,7 @@
 
 mod access;
 mod agent_export;
+mod agent_pacing;
 mod agent_tls;
 mod agents;
 mod architecture;
