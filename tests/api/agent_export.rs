@@ -220,3 +220,123 @@ async fn a_download_served_by_one_instance_comes_from_an_agent_talking_to_the_ot
     );
     assert_eq!(chunks_left(&app).await, 0);
 }
+
+#[actix_web::test]
+async fn while_the_person_reads_nothing_the_agent_is_held_back_and_few_chunks_wait_in_the_database()
+{
+    // The test speaks the agent protocol itself, to see each answer; a long lease so it need
+    // not send heartbeats.
+    let app = spawn_app_with(|config| {
+        fast(config);
+        config.agent.agent_lease_ms = 60_000;
+    })
+    .await;
+    let tune = sandbox(10).await;
+    let (agent, token) = create_agent(&app, "Office LAN").await;
+    let id = connection_on(&app, "Internal TUNE", agent, &tune).await;
+    let as_agent = crate::helpers::new_client();
+    let call = |path: String| {
+        as_agent
+            .post(app.url(&path))
+            .bearer_auth(&token)
+            .header("Junction-Agent-Protocol", "1")
+    };
+    let json = |path: String, body: serde_json::Value| {
+        call(path)
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+    };
+    let hello = json(
+        "/agent/v1/hello".into(),
+        serde_json::json!({"agent_version": "0.1.0", "hostname": "h", "concurrency": 1}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(hello.status(), 200);
+    let (read_now, reading) = tokio::sync::oneshot::channel::<()>();
+    let download = {
+        let client = app.client.clone();
+        let url = app.url(&format!("/connections/{id}/export.csv"));
+        tokio::spawn(async move {
+            let response = client.post(url).send().await.unwrap();
+            // The person's connection takes nothing until told.
+            let _ = reading.await;
+            read(response).await
+        })
+    };
+    let job = json("/agent/v1/jobs/next".into(), serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    let job: serde_json::Value = serde_json::from_str(&read(job).await.body).unwrap();
+    let (job_id, lease) = (
+        job["id"].as_str().unwrap().to_string(),
+        job["lease_token"].as_str().unwrap().to_string(),
+    );
+    let chunk = "x".repeat(63) + "\n";
+    let chunk = chunk.repeat(1024);
+    let send = |seq: u32| {
+        call(format!("/agent/v1/jobs/{job_id}/chunks"))
+            .header("Junction-Lease-Token", &lease)
+            .header("Junction-Chunk-Seq", seq.to_string())
+            .header("Content-Type", "application/octet-stream")
+            .body(chunk.clone())
+            .send()
+    };
+
+    // Chunks until the server holds one back: the socket buffers on the way fill first.
+    let mut seq = 0;
+    let refused = loop {
+        let answer = send(seq).await.unwrap();
+        if answer.status() != 204 {
+            break read(answer).await;
+        }
+        seq += 1;
+        assert!(seq < 1_000, "64 MB taken while the person read nothing");
+    };
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(
+        refused.body.contains("send this one again"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        chunks_left(&app).await <= 4,
+        "at most 4 chunks wait in the database"
+    );
+    let too_big = call(format!("/agent/v1/jobs/{job_id}/chunks"))
+        .header("Junction-Lease-Token", &lease)
+        .header("Junction-Chunk-Seq", seq.to_string())
+        .body("x".repeat(64 * 1024 + 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        too_big.status(),
+        413,
+        "no row ever holds more than one chunk"
+    );
+
+    // Once the person reads, the same chunk is taken, then the rest of the file.
+    read_now.send(()).unwrap();
+    let again = send(seq).await.unwrap();
+    assert_eq!(again.status(), 204);
+    let done = json(
+        format!("/agent/v1/jobs/{job_id}/result"),
+        serde_json::json!({
+            "lease_token": lease,
+            "agent_ms": 10,
+            "result": {"exported": {"chunks": seq + 1}},
+        }),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(done.status(), 204);
+    let page = download.await.unwrap();
+    assert_eq!(page.status, 200);
+    assert_eq!(page.body.len(), (seq as usize + 1) * chunk.len());
+    assert!(!page.body.contains("# ERROR"));
+    assert_eq!(chunks_left(&app).await, 0);
+}

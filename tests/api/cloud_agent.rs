@@ -240,10 +240,27 @@ async fn test_connection_and_test_query_run_on_the_corporate_agent() {
         .await;
     assert!(
         queried.body.contains("<th scope=\"col\">name</th>")
-            && queried.body.contains("Ran on agent “Office LAN”"),
+            && queried.body.contains("Ran on agent “Office LAN” · waited "),
         "{}",
         queried.body
     );
+    // Each part's time: the queue wait, then the agent's call.
+    for (what, page) in [("Test Connection", &tested), ("Test Query", &queried)] {
+        let line = page
+            .body
+            .lines()
+            .find(|line| line.contains("Ran on agent"))
+            .unwrap_or_default();
+        let parts: Vec<&str> = line.split(" · ").collect();
+        assert!(
+            parts.len() == 3
+                && parts[1].starts_with("waited ")
+                && parts[1].ends_with(" ms in queue")
+                && parts[2].starts_with("call ")
+                && parts[2].contains(" ms"),
+            "{what}: {line}"
+        );
+    }
     assert!(tune.requests_seen() > after_test);
 
     // The key was never in a job row, in the agent's output or on the agents page.
