@@ -12,6 +12,7 @@ use crate::agent::protocol::{
     PROTOCOL_VERSION, PaceReply, PaceRequest, ResultBody, Welcome,
 };
 use crate::error::AppError;
+use crate::jobs::chunks::ChunkStored;
 use crate::jobs::model as jobs;
 use crate::jobs::service as queue;
 use crate::state::AppState;
@@ -313,8 +314,8 @@ pub(crate) async fn job_chunk(
         data: &body,
     };
     match queue::store_chunk(&state.pool, &state.jobs, chunk).await {
-        Ok(jobs::ChunkStored::Stored) => HttpResponse::NoContent().finish(),
-        Ok(jobs::ChunkStored::Full) => {
+        Ok(ChunkStored::Stored) => HttpResponse::NoContent().finish(),
+        Ok(ChunkStored::Full) => {
             let mut response = refuse(
                 StatusCode::TOO_MANY_REQUESTS,
                 "The download has not yet taken the earlier chunks: send this one again.",
@@ -325,11 +326,11 @@ pub(crate) async fn job_chunk(
             );
             response
         }
-        Ok(jobs::ChunkStored::OutOfOrder) => refuse(
+        Ok(ChunkStored::OutOfOrder) => refuse(
             StatusCode::CONFLICT,
             "This chunk is not the next one of the download: the run is stopped.",
         ),
-        Ok(jobs::ChunkStored::Gone) => refuse(
+        Ok(ChunkStored::Gone) => refuse(
             StatusCode::CONFLICT,
             "This job is no longer this agent's (cancelled, handed on, or already answered).",
         ),

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::listener::{self, Event};
 use super::service::CancelOnDrop;
-use super::{Jobs, RECHECK, model};
+use super::{Jobs, RECHECK, chunks, model};
 use crate::agent::protocol::JobResult;
 use crate::db::DbPool;
 use crate::error::AppError;
@@ -116,7 +116,7 @@ async fn step(relay: &mut Relay) -> Result<Step, AppError> {
     loop {
         let taken = {
             let mut conn = relay.pool.get().await?;
-            model::take_chunk(&mut conn, id, relay.next).await?
+            chunks::take_chunk(&mut conn, id, relay.next).await?
         };
         if let Some(data) = taken {
             relay.next += 1;

@@ -8,6 +8,7 @@
 //! Waking is LISTEN/NOTIFY (`listener`), with a re-check every second in case a notification
 //! was lost; `wait` is the request side.
 
+pub(crate) mod chunks;
 pub(crate) mod download;
 pub(crate) mod listener;
 pub(crate) mod model;

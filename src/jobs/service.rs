@@ -9,6 +9,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::chunks;
 use super::listener::{self, Event};
 use super::model::{self, NewJob};
 use super::{JobKind, Jobs, RECHECK};
@@ -309,13 +310,13 @@ pub(crate) async fn store_chunk(
     pool: &DbPool,
     jobs: &Jobs,
     chunk: Chunk<'_>,
-) -> Result<model::ChunkStored, AppError> {
+) -> Result<chunks::ChunkStored, AppError> {
     let deadline = Instant::now() + UPLOAD_HOLD.min(jobs.timing.poll);
     let mut receiver = jobs.events.subscribe();
     loop {
         let stored = {
             let mut conn = pool.get().await?;
-            model::store_chunk(
+            chunks::store_chunk(
                 &mut conn,
                 chunk.job,
                 chunk.agent,
@@ -327,7 +328,7 @@ pub(crate) async fn store_chunk(
             .await?
         };
         let left = deadline.saturating_duration_since(Instant::now());
-        if stored != model::ChunkStored::Full || left.is_zero() {
+        if stored != chunks::ChunkStored::Full || left.is_zero() {
             return Ok(stored);
         }
         listener::woken(&mut receiver, Event::Job(chunk.job), left.min(RECHECK)).await;
