@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::listener::{self, Event};
 use super::service::CancelOnDrop;
-use super::{Jobs, RECHECK, chunks, model};
+use super::{Jobs, chunks, model};
 use crate::agent::protocol::JobResult;
 use crate::db::DbPool;
 use crate::error::AppError;
@@ -186,6 +186,11 @@ async fn step(relay: &mut Relay) -> Result<Step, AppError> {
             }
             _ => {}
         }
-        listener::woken(&mut relay.receiver, Event::Job(id), RECHECK).await;
+        listener::woken(
+            &mut relay.receiver,
+            Event::Job(id),
+            relay.jobs.timing.recheck,
+        )
+        .await;
     }
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::chunks;
 use super::listener::{self, Event};
 use super::model::{self, NewJob};
-use super::{JobKind, Jobs, RECHECK};
+use super::{JobKind, Jobs};
 use crate::agent::protocol::{Job, JobResult, JobSettings, Work};
 use crate::crypto::SecretBox;
 use crate::db::DbPool;
@@ -139,7 +139,12 @@ pub(crate) async fn next_job(
         if left.is_zero() {
             return Ok(None);
         }
-        listener::woken(&mut receiver, Event::Work(agent), left.min(RECHECK)).await;
+        listener::woken(
+            &mut receiver,
+            Event::Work(agent),
+            left.min(jobs.timing.recheck),
+        )
+        .await;
     }
 }
 
@@ -263,7 +268,7 @@ pub(crate) async fn wait_for(
             }
             _ => {}
         }
-        listener::woken(&mut receiver, Event::Job(id), RECHECK).await;
+        listener::woken(&mut receiver, Event::Job(id), jobs.timing.recheck).await;
     };
     guard.disarm();
     Ok(outcome)
@@ -331,7 +336,12 @@ pub(crate) async fn store_chunk(
         if stored != chunks::ChunkStored::Full || left.is_zero() {
             return Ok(stored);
         }
-        listener::woken(&mut receiver, Event::Job(chunk.job), left.min(RECHECK)).await;
+        listener::woken(
+            &mut receiver,
+            Event::Job(chunk.job),
+            left.min(jobs.timing.recheck),
+        )
+        .await;
     }
 }
 

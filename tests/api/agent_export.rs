@@ -340,3 +340,41 @@ async fn while_the_person_reads_nothing_the_agent_is_held_back_and_few_chunks_wa
     assert!(!page.body.contains("# ERROR"));
     assert_eq!(chunks_left(&app).await, 0);
 }
+
+#[actix_web::test]
+async fn notifications_alone_bring_the_work_to_an_idle_agent_and_its_file_back() {
+    // The database is re-read only every two minutes and the agent's poll is held as long: only
+    // notifications can bring the job to the agent, and its chunks and result to the person,
+    // well within the bound below.
+    let app = spawn_app_with(|config| {
+        fast(config);
+        config.agent.agent_recheck_ms = 120_000;
+        config.agent.agent_poll_ms = 120_000;
+    })
+    .await;
+    let tune = sandbox(2_000).await;
+    let (agent, token) = create_agent(&app, "Office LAN").await;
+    let id = connection_on(&app, "Internal TUNE", agent, &tune).await;
+    let process = AgentProcess::start(&app.address, &token).await;
+    until_online(&app, agent, &process).await;
+
+    let both = async {
+        let tested = app.post_htmx(&format!("/connections/{id}/test"), &[]).await;
+        let page = app
+            .post_form(&format!("/connections/{id}/export.csv"), &[])
+            .await;
+        (tested, page)
+    };
+    let (tested, page) = tokio::time::timeout(Duration::from_secs(30), both)
+        .await
+        .expect("only a re-check of the database moved the work on: no notification woke it");
+
+    assert!(
+        tested.body.contains("Connected to TUNE network"),
+        "{}\nagent:\n{}",
+        tested.body,
+        process.output()
+    );
+    assert_eq!(page.body.lines().count(), 2_001, "{}", process.output());
+    assert!(!page.body.contains("# ERROR"));
+}
