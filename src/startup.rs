@@ -168,10 +168,10 @@ impl Application {
             ),
             crate::auth::session_cache::spawn_listener(
                 state.sessions.clone(),
-                database_url.clone(),
+                database_url,
                 config.db_timeouts().stall(),
             ),
-            crate::jobs::listener::spawn(database_url, state.jobs.events.clone()),
+            crate::jobs::listener::spawn(state.pool.clone(), state.jobs.events.clone()),
             crate::jobs::service::spawn_reaper(state.pool.clone(), state.jobs.clone()),
         ];
         let shutdown = Shutdown::default();

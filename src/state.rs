@@ -28,12 +28,12 @@ pub struct AppState {
     pub(crate) sessions: Arc<SessionCache>,
     /// The queue of corporate agents' work, as this instance waits on it.
     pub(crate) jobs: crate::jobs::Jobs,
+    /// TUNE's budget per network as every instance shares it, granted to corporate agents too.
+    pub(crate) tune_pacer: crate::pacing::PgPacer,
     /// Slots for tests, previews and downloads (see `crate::work`).
     pub(crate) work: WorkLimiter,
     /// The total time one Test Query preview may take.
     pub(crate) preview_budget: std::time::Duration,
-    /// TUNE's budget per network as every instance shares it, granted to corporate agents too.
-    pub(crate) tune_pacer: crate::pacing::PgPacer,
 }
 
 impl AppState {
@@ -57,13 +57,13 @@ impl AppState {
             sessions: Arc::default(),
             secrets,
             jobs: crate::jobs::Jobs::new(&config.agent),
-            work: WorkLimiter::new(config.work.limits()),
-            preview_budget: config.work.preview_budget(),
             tune_pacer: crate::pacing::PgPacer::new(
                 pool.clone(),
                 config.tune_rate_limit,
                 std::time::Duration::from_secs(config.tune_rate_window_secs.max(1)),
             ),
+            work: WorkLimiter::new(config.work.limits()),
+            preview_budget: config.work.preview_budget(),
         })
     }
 }

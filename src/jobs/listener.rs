@@ -3,12 +3,11 @@
 //! It reconnects by itself; after a reconnect every waiter is woken to re-check the database,
 //! since notifications sent meanwhile are lost.
 
-use std::str::FromStr;
 use std::time::Duration;
 
+use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 use futures_util::StreamExt;
-use tokio::sync::{broadcast, mpsc};
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio::sync::broadcast;
 use uuid::Uuid;
 
 /// The channel an enqueue notifies, with the agent's id as payload: wakes its long poll.
@@ -85,18 +84,17 @@ fn parse(channel: &str, payload: &str) -> Option<Event> {
     }
 }
 
-/// How often the listening connection is checked when no notification arrives, and how long
-/// it may take to answer: a server that vanished without closing the socket is noticed.
+/// How often the listening connection is checked when no notification arrives: a server that
+/// vanished without closing the socket is noticed within it.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
-/// Listens until the handle is aborted, on a connection of its own (one that LISTENs must never
-/// be handed to a request). It is driven here rather than by diesel-async, whose connections the
-/// pool opens over a guarded socket and so never receive notifications.
-pub(crate) fn spawn(database_url: String, events: Events) -> tokio::task::JoinHandle<()> {
+/// Listens until the handle is aborted, on a connection taken out of the pool for good (a
+/// connection that LISTENs must never be handed to a request).
+pub(crate) fn spawn(pool: crate::db::DbPool, events: Events) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(100);
         loop {
-            match listen(&database_url, &events).await {
+            match listen(&pool, &events).await {
                 Ok(()) => backoff = Duration::from_millis(100),
                 Err(error) => {
                     tracing::warn!(error = %error, "agent work notifications interrupted; reconnecting");
@@ -109,44 +107,34 @@ pub(crate) fn spawn(database_url: String, events: Events) -> tokio::task::JoinHa
     })
 }
 
-async fn listen(database_url: &str, events: &Events) -> anyhow::Result<()> {
-    let config = tokio_postgres::Config::from_str(database_url)?;
-    let (client, mut connection) = tokio::time::timeout(KEEPALIVE, config.connect(NoTls))
-        .await
-        .map_err(|_| anyhow::anyhow!("the database did not answer the connection"))??;
-    let (sender, mut notifications) = mpsc::unbounded_channel();
-    // Drives the connection (queries included) and hands its notifications over; it ends when
-    // the client is dropped or the receiver goes away.
-    tokio::spawn(async move {
-        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-        while let Some(Ok(message)) = messages.next().await {
-            if let AsyncMessage::Notification(notification) = message
-                && sender.send(notification).is_err()
-            {
-                break;
-            }
-        }
-    });
-    client
-        .batch_execute(&format!(
-            "SET application_name = 'junction job listener'; LISTEN {WORK_CHANNEL}; LISTEN {JOB_CHANNEL}"
-        ))
+async fn listen(pool: &crate::db::DbPool, events: &Events) -> anyhow::Result<()> {
+    let pooled = pool.get().await?;
+    let mut conn: AsyncPgConnection =
+        diesel_async::pooled_connection::deadpool::Object::take(pooled);
+    conn.batch_execute(&format!("LISTEN {WORK_CHANNEL}; LISTEN {JOB_CHANNEL}"))
         .await?;
     // Whatever was notified before this LISTEN is unknown to waiters: let them re-check.
     events.publish(Event::Resync);
     loop {
-        match tokio::time::timeout(KEEPALIVE, notifications.recv()).await {
-            Ok(Some(notification)) => {
-                if let Some(event) = parse(notification.channel(), notification.payload()) {
-                    events.publish(event);
+        {
+            let mut stream = std::pin::pin!(conn.notifications_stream());
+            let deadline = tokio::time::sleep(KEEPALIVE);
+            tokio::pin!(deadline);
+            loop {
+                tokio::select! {
+                    next = stream.next() => match next {
+                        Some(Ok(notification)) => {
+                            if let Some(event) = parse(&notification.channel, &notification.payload) {
+                                events.publish(event);
+                            }
+                        }
+                        Some(Err(error)) => return Err(error.into()),
+                        None => anyhow::bail!("the listening connection closed"),
+                    },
+                    () = &mut deadline => break,
                 }
             }
-            Ok(None) => anyhow::bail!("the listening connection closed"),
-            Err(_) => {
-                tokio::time::timeout(KEEPALIVE, client.simple_query("SELECT 1"))
-                    .await
-                    .map_err(|_| anyhow::anyhow!("the database stopped answering"))??;
-            }
         }
+        conn.batch_execute("SELECT 1").await?;
     }
 }

@@ -4,8 +4,8 @@
 //! instances spend N budgets. [`PgPacer`] keeps each network's latest call starts in one
 //! `rate_budgets` row (migration `rate_budgets`): a caller takes the earliest start that keeps
 //! every window under the limit, in one round trip, then sleeps until it without holding a
-//! connection. A corporate agent has no database: it asks the server for each call's slot
-//! (`/agent/v1/pace`), answered from the same budgets.
+//! connection. The agent has no database and keeps the in-process
+//! [`junction_connectors::RatePacer`]; both implement [`Pacer`].
 
 mod model;
 
@@ -45,7 +45,8 @@ impl PgPacer {
         }
     }
 
-    /// Calls per window.
+    /// Calls per window. A corporate agent has no database: it asks the server for each call's
+    /// slot (`/agent/v1/pace`), granted from these same budgets.
     pub(crate) fn limit(&self) -> usize {
         self.limit
     }
