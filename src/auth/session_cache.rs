@@ -12,8 +12,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use diesel_async::SimpleAsyncConnection;
-use futures_util::StreamExt;
 use uuid::Uuid;
 
 use super::Roles;
@@ -140,27 +138,24 @@ async fn listen(
     database_url: &str,
     stall: Option<Duration>,
 ) -> anyhow::Result<()> {
-    let mut conn = crate::db::connect::establish(database_url, stall).await?;
-    conn.batch_execute(&format!(
-        "SET application_name = 'junction session listener'; LISTEN {CHANNEL}"
-    ))
-    .await?;
+    let mut listener = crate::db::Listener::open(database_url, stall).await?;
+    listener
+        .execute(&format!(
+            "SET application_name = 'junction session listener'; LISTEN {CHANNEL}"
+        ))
+        .await?;
     cache.set_listening(true);
     tracing::debug!("session invalidation listener connected");
     loop {
-        let next = {
-            let mut notifications = std::pin::pin!(conn.notifications_stream());
-            tokio::time::timeout(HEARTBEAT, notifications.next()).await
-        };
-        match next {
-            Ok(Some(Ok(notification))) => match notification.payload.parse::<Uuid>() {
+        match tokio::time::timeout(HEARTBEAT, listener.next()).await {
+            Ok(Some(Ok(notification))) => match notification.payload().parse::<Uuid>() {
                 Ok(user_id) => cache.forget_user(user_id),
                 Err(_) => cache.flush(),
             },
             Ok(Some(Err(error))) => return Err(error.into()),
             Ok(None) => return Ok(()),
             // Quiet: make the server owe an answer, so a dead or frozen one is noticed.
-            Err(_) => conn.batch_execute("SELECT 1").await?,
+            Err(_) => listener.execute("SELECT 1").await?,
         }
     }
 }

@@ -18,9 +18,10 @@ use std::time::Duration;
 use diesel::ConnectionError;
 use diesel_async::AsyncPgConnection;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
-use tokio_postgres::NoTls;
 use tokio_postgres::config::Host;
+use tokio_postgres::{AsyncMessage, NoTls, Notification};
 
 /// Opens one connection to `url`, its socket guarded against a silent server after `stall`
 /// (`None`: unguarded).
@@ -44,24 +45,114 @@ impl Home {
         url: String,
         stall: Option<Duration>,
     ) -> Result<AsyncPgConnection, ConnectionError> {
+        self.run(async move { establish(&url, stall).await }).await
+    }
+
+    /// Runs `open` (which opens a connection) on this runtime.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        open: impl Future<Output = Result<T, ConnectionError>> + Send + 'static,
+    ) -> Result<T, ConnectionError> {
         match &self.0 {
-            Some(home) => home
-                .spawn(async move { establish(&url, stall).await })
-                .await
-                .unwrap_or_else(|e| {
-                    Err(ConnectionError::BadConnection(format!(
-                        "opening the database connection stopped: {e}"
-                    )))
-                }),
-            None => establish(&url, stall).await,
+            Some(home) => home.spawn(open).await.unwrap_or_else(|e| {
+                Err(ConnectionError::BadConnection(format!(
+                    "opening the database connection stopped: {e}"
+                )))
+            }),
+            None => open.await,
         }
     }
 }
 
+/// A pooled connection for queries.
 pub(crate) async fn establish(
     url: &str,
     stall: Option<Duration>,
 ) -> Result<AsyncPgConnection, ConnectionError> {
+    each_host(url, stall, |config, stream| async move {
+        let (client, connection) = config
+            .connect_raw(stream, NoTls)
+            .await
+            .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+        // The connection task ends when the client is dropped, or with the socket's error;
+        // either way the client's pending queries fail with "connection closed". It drops
+        // notifications: a connection that LISTENs is a [`Listener`].
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "database connection ended");
+            }
+        });
+        AsyncPgConnection::try_from(client).await
+    })
+    .await
+}
+
+/// A connection that LISTENs. diesel-async delivers notifications only on connections it opens
+/// itself, and ours go through [`StallGuard`], so this one reads them from the protocol stream.
+pub struct Listener {
+    client: tokio_postgres::Client,
+    notifications: mpsc::UnboundedReceiver<Result<Notification, tokio_postgres::Error>>,
+}
+
+impl Listener {
+    pub async fn open(url: &str, stall: Option<Duration>) -> Result<Self, ConnectionError> {
+        each_host(url, stall, |config, stream| async move {
+            let (client, mut connection) = config
+                .connect_raw(stream, NoTls)
+                .await
+                .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+            let (sender, notifications) = mpsc::unbounded_channel();
+            tokio::spawn(async move {
+                loop {
+                    match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                        Some(Ok(AsyncMessage::Notification(notification))) => {
+                            if sender.send(Ok(notification)).is_err() {
+                                break;
+                            }
+                        }
+                        Some(Ok(_)) => {}
+                        Some(Err(error)) => {
+                            let _ = sender.send(Err(error));
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+            });
+            Ok(Listener {
+                client,
+                notifications,
+            })
+        })
+        .await
+    }
+
+    /// Runs `sql` (`LISTEN …`, or a query that makes a silent server owe an answer).
+    pub async fn execute(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
+        self.client.batch_execute(sql).await
+    }
+
+    /// The next notification; `None` once the connection has ended.
+    pub async fn next(&mut self) -> Option<Result<Notification, tokio_postgres::Error>> {
+        self.notifications.recv().await
+    }
+}
+
+/// A stream to the server, whichever kind the URL names.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// Opens a guarded stream to each host of `url` in turn, like libpq, and returns what `connect`
+/// makes of the first that accepts it.
+async fn each_host<T, F, Fut>(
+    url: &str,
+    stall: Option<Duration>,
+    connect: F,
+) -> Result<T, ConnectionError>
+where
+    F: Fn(tokio_postgres::Config, Box<dyn Io + 'static>) -> Fut,
+    Fut: Future<Output = Result<T, ConnectionError>>,
+{
     let config = tokio_postgres::Config::from_str(url)
         .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
     let hosts = config.get_hosts();
@@ -74,21 +165,24 @@ pub(crate) async fn establish(
         ));
     }
     let mut last_error = None;
-    // Like libpq: each host in turn, the first that accepts us wins.
     for index in 0..count {
         let port = match ports {
             [] => 5432,
             [one] => *one,
             many => many.get(index).copied().unwrap_or(5432),
         };
-        let attempt = match (addrs.get(index), hosts.get(index)) {
-            (Some(addr), _) => open_tcp(&config, (*addr, port), stall).await,
-            (None, Some(Host::Tcp(name))) => open_tcp(&config, (name.as_str(), port), stall).await,
-            (None, Some(Host::Unix(dir))) => open_unix(&config, dir, port, stall).await,
+        let stream = match (addrs.get(index), hosts.get(index)) {
+            (Some(addr), _) => open_tcp((*addr, port), stall).await,
+            (None, Some(Host::Tcp(name))) => open_tcp((name.as_str(), port), stall).await,
+            (None, Some(Host::Unix(dir))) => open_unix(dir, port, stall).await,
             (None, None) => continue,
         };
+        let attempt = match stream {
+            Ok(stream) => connect(config.clone(), stream).await,
+            Err(error) => Err(error),
+        };
         match attempt {
-            Ok(conn) => return Ok(conn),
+            Ok(made) => return Ok(made),
             Err(error) => last_error = Some(error),
         }
     }
@@ -97,48 +191,25 @@ pub(crate) async fn establish(
 }
 
 async fn open_tcp(
-    config: &tokio_postgres::Config,
     address: impl tokio::net::ToSocketAddrs,
     stall: Option<Duration>,
-) -> Result<AsyncPgConnection, ConnectionError> {
+) -> Result<Box<dyn Io>, ConnectionError> {
     let stream = tokio::net::TcpStream::connect(address)
         .await
         .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
     let _ = stream.set_nodelay(true);
-    handshake(config, StallGuard::new(stream, stall)).await
+    Ok(Box::new(StallGuard::new(stream, stall)))
 }
 
 async fn open_unix(
-    config: &tokio_postgres::Config,
     dir: &std::path::Path,
     port: u16,
     stall: Option<Duration>,
-) -> Result<AsyncPgConnection, ConnectionError> {
+) -> Result<Box<dyn Io>, ConnectionError> {
     let stream = tokio::net::UnixStream::connect(dir.join(format!(".s.PGSQL.{port}")))
         .await
         .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
-    handshake(config, StallGuard::new(stream, stall)).await
-}
-
-async fn handshake<S>(
-    config: &tokio_postgres::Config,
-    stream: StallGuard<S>,
-) -> Result<AsyncPgConnection, ConnectionError>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (client, connection) = config
-        .connect_raw(stream, NoTls)
-        .await
-        .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
-    // The connection task ends when the client is dropped, or with the socket's error; either
-    // way the client's pending queries fail with "connection closed".
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::debug!(%error, "database connection ended");
-        }
-    });
-    AsyncPgConnection::try_from(client).await
+    Ok(Box::new(StallGuard::new(stream, stall)))
 }
 
 /// Tracks the PostgreSQL message framing in one direction: how many messages of interest went by.

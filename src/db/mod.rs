@@ -31,6 +31,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
 use secrecy::{ExposeSecret, SecretString};
 
+pub use connect::Listener;
 pub(crate) use faults::is_unavailable;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -108,6 +109,7 @@ pub struct DbPool {
     /// For [`DbPool::owner_connection`].
     url: SecretString,
     timeouts: DbTimeouts,
+    home: connect::Home,
 }
 
 /// What the pool holds right now.
@@ -162,6 +164,23 @@ impl DbPool {
             })
     }
 
+    /// A connection of its own (not pooled) for LISTEN, on the app's main runtime like the
+    /// pool's, so it lives as long as the app. Closed when dropped.
+    pub(crate) async fn listener(&self) -> Result<Listener, diesel::ConnectionError> {
+        let url = self.url.expose_secret().to_string();
+        let stall = self.timeouts.stall();
+        let open = self
+            .home
+            .run(async move { Listener::open(&url, stall).await });
+        tokio::time::timeout(self.timeouts.connect, open)
+            .await
+            .unwrap_or_else(|_| {
+                Err(diesel::ConnectionError::BadConnection(
+                    "opening a database connection timed out".into(),
+                ))
+            })
+    }
+
     pub fn status(&self) -> PoolStatus {
         let status = self.pool.status();
         PoolStatus {
@@ -188,6 +207,7 @@ pub fn build_pool(
         .map(|role| format!("; SET ROLE {}", quote_identifier(role)))
         .unwrap_or_default();
     let home = connect::Home::current();
+    let pool_home = home.clone();
     config.custom_setup = Box::new(move |url| {
         let set_role = set_role.clone();
         let home = home.clone();
@@ -222,6 +242,7 @@ pub fn build_pool(
         checkout: timeouts.wait + timeouts.connect,
         url: SecretString::from(database_url.to_string()),
         timeouts,
+        home: pool_home,
     })
 }
 

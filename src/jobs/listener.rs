@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
-use futures_util::StreamExt;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -88,8 +86,8 @@ fn parse(channel: &str, payload: &str) -> Option<Event> {
 /// vanished without closing the socket is noticed within it.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
-/// Listens until the handle is aborted, on a connection taken out of the pool for good (a
-/// connection that LISTENs must never be handed to a request).
+/// Listens until the handle is aborted, on a connection of its own (one that LISTENs must never
+/// be handed to a request).
 pub(crate) fn spawn(pool: crate::db::DbPool, events: Events) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(100);
@@ -108,33 +106,25 @@ pub(crate) fn spawn(pool: crate::db::DbPool, events: Events) -> tokio::task::Joi
 }
 
 async fn listen(pool: &crate::db::DbPool, events: &Events) -> anyhow::Result<()> {
-    let pooled = pool.get().await?;
-    let mut conn: AsyncPgConnection =
-        diesel_async::pooled_connection::deadpool::Object::take(pooled);
-    conn.batch_execute(&format!("LISTEN {WORK_CHANNEL}; LISTEN {JOB_CHANNEL}"))
+    let mut listener = pool.listener().await?;
+    listener
+        .execute(&format!(
+            "SET application_name = 'junction job listener'; LISTEN {WORK_CHANNEL}; LISTEN {JOB_CHANNEL}"
+        ))
         .await?;
     // Whatever was notified before this LISTEN is unknown to waiters: let them re-check.
     events.publish(Event::Resync);
     loop {
-        {
-            let mut stream = std::pin::pin!(conn.notifications_stream());
-            let deadline = tokio::time::sleep(KEEPALIVE);
-            tokio::pin!(deadline);
-            loop {
-                tokio::select! {
-                    next = stream.next() => match next {
-                        Some(Ok(notification)) => {
-                            if let Some(event) = parse(&notification.channel, &notification.payload) {
-                                events.publish(event);
-                            }
-                        }
-                        Some(Err(error)) => return Err(error.into()),
-                        None => anyhow::bail!("the listening connection closed"),
-                    },
-                    () = &mut deadline => break,
+        match tokio::time::timeout(KEEPALIVE, listener.next()).await {
+            Ok(Some(Ok(notification))) => {
+                if let Some(event) = parse(notification.channel(), notification.payload()) {
+                    events.publish(event);
                 }
             }
+            Ok(Some(Err(error))) => return Err(error.into()),
+            Ok(None) => anyhow::bail!("the listening connection closed"),
+            // Quiet: make the server owe an answer, so a dead or frozen one is noticed.
+            Err(_) => listener.execute("SELECT 1").await?,
         }
-        conn.batch_execute("SELECT 1").await?;
     }
 }

@@ -94,3 +94,34 @@ async fn a_pooled_connection_outlives_the_runtime_that_asked_for_it() {
         .expect("the connection still works after its worker stopped");
     assert_eq!(one, 1);
 }
+
+/// The instances hear of each other's changes (agent work, job progress, ended sessions) through
+/// LISTEN/NOTIFY on connections guarded against a stuck server: a NOTIFY must reach them.
+#[actix_web::test]
+async fn a_listener_hears_what_another_connection_notifies() {
+    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+
+    let db = TestDatabase::create().await;
+    let mut listener =
+        junction::db::Listener::open(&db.url, Some(std::time::Duration::from_secs(12)))
+            .await
+            .expect("open a listener");
+    listener
+        .execute("LISTEN junction_test_channel")
+        .await
+        .expect("LISTEN");
+    let mut other = diesel_async::AsyncPgConnection::establish(&db.url)
+        .await
+        .expect("another connection");
+    other
+        .batch_execute("NOTIFY junction_test_channel, 'hello'")
+        .await
+        .expect("NOTIFY");
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(10), listener.next())
+        .await
+        .expect("the notification arrives")
+        .expect("the connection is open")
+        .expect("no error");
+    assert_eq!(heard.channel(), "junction_test_channel");
+    assert_eq!(heard.payload(), "hello");
+}
