@@ -32,6 +32,7 @@
 //! | `JUNCTION_ALERT_TICK_MS`, `JUNCTION_ALERT_RETRY_SECS` | `2000`, `30` | How often an instance looks for alerts to send; the first retry's wait, doubling after each failed attempt (6 in all). |
 //! | `JUNCTION_AGENT_POLL_MS`, `JUNCTION_AGENT_HEARTBEAT_MS`, `JUNCTION_AGENT_LEASE_MS` | `25000`, `10000`, `30000` | Corporate agents: how long a poll for work is held, how often they send a heartbeat, how long a claimed job stays theirs without one. |
 //! | `JUNCTION_AGENT_OFFLINE_MS`, `JUNCTION_AGENT_CLAIM_WAIT_MS` | `30000`, `10000` | An agent not seen this long is offline (runs on it are answered at once); a job not claimed this long is cancelled. |
+//! | `JUNCTION_AGENT_RECHECK_MS` | `1000` | How often requests waiting on agents re-read the database in case a notification was lost. |
 //! | `JUNCTION_WORK_*`, `JUNCTION_PREVIEW_BUDGET_SECS` | see [`WorkSettings`] | How many tests, previews and downloads run at once, and a preview's total time budget. |
 //! | `RUST_LOG` | `info` | Log filter (tracing `EnvFilter` syntax). |
 

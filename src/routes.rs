@@ -70,7 +70,9 @@ pub const AGENT_ROUTES: &[&str] = &[
     "/agent/v1/hello",
     "/agent/v1/jobs/next",
     "/agent/v1/heartbeat",
+    "/agent/v1/pace",
     "/agent/v1/jobs/{id}/result",
+    "/agent/v1/jobs/{id}/chunks",
 ];
 
 pub fn configure_agent_api(cfg: &mut web::ServiceConfig) {
@@ -81,6 +83,14 @@ pub fn configure_agent_api(cfg: &mut web::ServiceConfig) {
             .route("/hello", web::post().to(api::hello))
             .route("/jobs/next", web::post().to(api::next_job))
             .route("/heartbeat", web::post().to(api::heartbeat))
-            .route("/jobs/{id}/result", web::post().to(api::job_result)),
+            .route("/pace", web::post().to(api::pace))
+            .route("/jobs/{id}/result", web::post().to(api::job_result))
+            .service(
+                web::resource("/jobs/{id}/chunks")
+                    .app_data(web::PayloadConfig::new(
+                        crate::agent::protocol::MAX_CHUNK_BYTES,
+                    ))
+                    .route(web::post().to(api::job_chunk)),
+            ),
     );
 }

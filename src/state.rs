@@ -28,6 +28,8 @@ pub struct AppState {
     pub(crate) sessions: Arc<SessionCache>,
     /// The queue of corporate agents' work, as this instance waits on it.
     pub(crate) jobs: crate::jobs::Jobs,
+    /// TUNE's budget per network as every instance shares it, granted to corporate agents too.
+    pub(crate) tune_pacer: crate::pacing::PgPacer,
     /// Slots for tests, previews and downloads (see `crate::work`).
     pub(crate) work: WorkLimiter,
     /// The total time one Test Query preview may take.
@@ -49,7 +51,7 @@ impl AppState {
             Some(SetupCode::derive(&secrets)?)
         };
         Ok(Self {
-            pool,
+            pool: pool.clone(),
             connectors,
             hasher: Hasher::for_this_machine(),
             trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
@@ -57,6 +59,11 @@ impl AppState {
             sessions: Arc::default(),
             secrets,
             jobs: crate::jobs::Jobs::new(&config.agent),
+            tune_pacer: crate::pacing::PgPacer::new(
+                pool.clone(),
+                config.tune_rate_limit,
+                std::time::Duration::from_secs(config.tune_rate_window_secs.max(1)),
+            ),
             work: WorkLimiter::new(config.work.limits()),
             preview_budget: config.work.preview_budget(),
             alerts: crate::alerts::Alerts::new(&config.alerts, config.allow_private_targets)?,

@@ -10,8 +10,8 @@ use url::Url;
 
 use super::config::Resolved;
 use super::protocol::{
-    self, ErrorBody, HEARTBEAT, HELLO, Heartbeat, HeartbeatReply, Hello, Job, NEXT_JOB,
-    PROTOCOL_HEADER, PROTOCOL_VERSION, ResultBody, Welcome,
+    self, ErrorBody, HEARTBEAT, HELLO, Heartbeat, HeartbeatReply, Hello, Job, NEXT_JOB, PACE,
+    PROTOCOL_HEADER, PROTOCOL_VERSION, PaceReply, PaceRequest, ResultBody, Welcome,
 };
 
 /// Why a call did not work.
@@ -20,8 +20,10 @@ pub(crate) enum CallError {
     /// The server refused the agent for good (401 unknown or rotated token, 403 deactivated,
     /// 426 incompatible version): the agent says why and exits.
     Fatal(String),
-    /// The job is no longer this agent's (409): drop it.
+    /// The job is no longer this agent's (409), or the server does not know the call (404).
     Gone,
+    /// The server cannot take it yet (429, e.g. a download's reader is behind): send it again.
+    Busy,
     /// The server is away or failing; try again later.
     Transient(String),
 }
@@ -65,23 +67,42 @@ impl Client {
         body: &B,
         timeout: Duration,
     ) -> Result<reqwest::Response, CallError> {
+        let body = serde_json::to_vec(body)
+            .map_err(|e| CallError::Fatal(format!("encoding a request: {e}")))?;
+        self.send(path, body.into(), "application/json", &[], timeout)
+            .await
+    }
+
+    async fn send(
+        &self,
+        path: &str,
+        body: reqwest::Body,
+        content_type: &'static str,
+        headers: &[(&'static str, String)],
+        timeout: Duration,
+    ) -> Result<reqwest::Response, CallError> {
         let url = self
             .server
             .join(path)
             .map_err(|e| CallError::Fatal(format!("the server URL cannot take {path}: {e}")))?;
-        let body = serde_json::to_vec(body)
-            .map_err(|e| CallError::Fatal(format!("encoding a request: {e}")))?;
-        let response = self
+        let mut request = self
             .http
             .post(url)
             .bearer_auth(self.token.expose_secret())
             .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::CONTENT_TYPE, content_type);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request
             .body(body)
             .timeout(timeout)
             .send()
             .await
-            .map_err(|e| CallError::Transient(describe(&e)))?;
+            .map_err(|e| match untrusted_certificate(&e) {
+                Some(message) => CallError::Fatal(message),
+                None => CallError::Transient(describe(&e)),
+            })?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -97,7 +118,9 @@ impl Client {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::UPGRADE_REQUIRED => {
                 CallError::Fatal(message)
             }
-            StatusCode::CONFLICT | StatusCode::GONE => CallError::Gone,
+            // 404: an older server without this endpoint.
+            StatusCode::CONFLICT | StatusCode::GONE | StatusCode::NOT_FOUND => CallError::Gone,
+            StatusCode::TOO_MANY_REQUESTS => CallError::Busy,
             _ => CallError::Transient(message),
         })
     }
@@ -143,6 +166,57 @@ impl Client {
             .await
             .map(|_| ())
     }
+
+    /// A call slot of a rate budget, answered once it has come.
+    pub(crate) async fn pace(&self, request: &PaceRequest) -> Result<PaceReply, CallError> {
+        let wait = Duration::from_millis(request.max_wait_ms);
+        Self::read(
+            self.post(PACE, request, wait + Duration::from_secs(15))
+                .await?,
+        )
+        .await
+    }
+
+    /// Chunk `seq` of a download, under the job's lease.
+    pub(crate) async fn send_chunk(
+        &self,
+        job: uuid::Uuid,
+        lease_token: uuid::Uuid,
+        seq: u32,
+        data: bytes::Bytes,
+    ) -> Result<(), CallError> {
+        let headers = [
+            (protocol::LEASE_HEADER, lease_token.to_string()),
+            (protocol::SEQ_HEADER, seq.to_string()),
+        ];
+        self.send(
+            &protocol::chunks_path(job),
+            data.into(),
+            "application/octet-stream",
+            &headers,
+            Duration::from_secs(30),
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+/// The plain answer to a server certificate this machine does not trust: retrying cannot help,
+/// so the agent says what to do and stops.
+fn untrusted_certificate(error: &reqwest::Error) -> Option<String> {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        // rustls's words for a certificate it refused (unknown issuer, expired, wrong name…).
+        if let Some(at) = text.find("invalid peer certificate") {
+            return Some(format!(
+                "the server's HTTPS certificate is not trusted by this agent ({}). If your company signs its own certificates, give the agent that authority's certificate in PEM with --ca-file.",
+                &text[at..]
+            ));
+        }
+        source = cause.source();
+    }
+    None
 }
 
 /// A transport failure in one line, without the URL's query (there is none, but be safe).

@@ -11,6 +11,8 @@
 pub mod config;
 
 mod client;
+mod export;
+mod pace;
 pub mod protocol;
 
 use std::collections::HashMap;
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use junction_connectors::{
     AgentOutbound, ConnectionSettings, Connectors, OutboundSettings, OutcomeCode, ProxySettings,
-    QueryOutcome, RatePacer, TestOutcome,
+    QueryOutcome, TestOutcome,
 };
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
@@ -44,7 +46,7 @@ pub async fn run(args: AgentArgs) -> ExitCode {
 type Running = Arc<Mutex<HashMap<Uuid, (Uuid, tokio::task::AbortHandle)>>>;
 
 struct Shared {
-    client: Client,
+    client: Arc<Client>,
     connectors: Connectors,
     welcome: Welcome,
     running: Running,
@@ -65,13 +67,13 @@ fn hostname() -> String {
 
 async fn run_agent(args: AgentArgs) -> Result<(), String> {
     let config = args.resolve()?;
-    let client = Client::new(&config)?;
+    let client = Arc::new(Client::new(&config)?);
     let proxy = ProxySettings::from_env()?;
     let connectors = Connectors::for_agent(
         &OutboundSettings {
             allow_private_targets: true,
-            // TUNE's documented default budget per network, paced locally.
-            tune_pacer: Arc::new(RatePacer::new(50, Duration::from_secs(10))),
+            // TUNE's budget is per network: the server grants each call its slot.
+            tune_pacer: Arc::new(pace::ServerPacer::new(Arc::clone(&client))),
         },
         &AgentOutbound {
             reach: config.reach.clone(),
@@ -97,7 +99,7 @@ async fn run_agent(args: AgentArgs) -> Result<(), String> {
                     tracing::warn!(server = %config.server, %message, "cannot reach the server yet; retrying");
                     backoff.wait().await;
                 }
-                Err(CallError::Gone) => backoff.wait().await,
+                Err(CallError::Gone | CallError::Busy) => backoff.wait().await,
             },
             () = &mut stop_signal => return Ok(()),
         }
@@ -200,7 +202,7 @@ async fn worker(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
                 tracing::warn!(%message, "polling for work failed; retrying");
                 backoff.wait().await;
             }
-            Err(CallError::Gone) => backoff.wait().await,
+            Err(CallError::Gone | CallError::Busy) => backoff.wait().await,
         }
     }
 }
@@ -218,7 +220,7 @@ async fn run_job(shared: &Arc<Shared>, job: Job) {
     let started = Instant::now();
     let task = {
         let shared = Arc::clone(shared);
-        tokio::spawn(async move { execute(&shared.connectors, work).await })
+        tokio::spawn(async move { execute(&shared, id, lease_token, work).await })
     };
     if let Ok(mut running) = shared.running.lock() {
         running.insert(id, (lease_token, task.abort_handle()));
@@ -227,7 +229,7 @@ async fn run_job(shared: &Arc<Shared>, job: Job) {
     if let Ok(mut running) = shared.running.lock() {
         running.remove(&id);
     }
-    let Ok(result) = result else {
+    let Ok(Some(result)) = result else {
         tracing::info!(job.id = %id, "job stopped: the server no longer wants it");
         return;
     };
@@ -252,13 +254,15 @@ async fn run_job(shared: &Arc<Shared>, job: Job) {
                 tracing::warn!(job.id = %id, %message, "sending a result failed; retrying");
                 backoff.wait().await;
             }
+            Err(CallError::Busy) => backoff.wait().await,
         }
     }
 }
 
 /// The work itself, with the connectors crate, exactly as the server would run it: the
 /// connection's Implementation Type and Timeout apply, and the outcome messages are the same.
-async fn execute(connectors: &Connectors, work: Work) -> JobResult {
+/// `None`: the server no longer wants it.
+async fn execute(shared: &Shared, id: Uuid, lease_token: Uuid, work: Work) -> Option<JobResult> {
     let given = work.settings();
     let settings = ConnectionSettings {
         timeout: Duration::from_millis(given.timeout_ms.max(1)),
@@ -277,8 +281,8 @@ async fn execute(connectors: &Connectors, work: Work) -> JobResult {
             ),
         )
     };
-    let connector = connectors.get(&given.connector);
-    match (&work, connector) {
+    let connector = shared.connectors.get(&given.connector);
+    Some(match (&work, connector) {
         (Work::TestConnection { .. }, Some(connector)) => {
             JobResult::TestConnection(connector.test_connection(&settings).await)
         }
@@ -290,13 +294,11 @@ async fn execute(connectors: &Connectors, work: Work) -> JobResult {
             Some(connector),
         ) => JobResult::TestQuery(connector.preview_query(&settings, query, *max_rows).await),
         (Work::TestQuery { .. }, None) => JobResult::TestQuery(QueryOutcome::Failed(unknown())),
-        (Work::ExportCsv { .. }, _) => {
-            JobResult::TestQuery(QueryOutcome::Failed(TestOutcome::new(
-                OutcomeCode::AgentUnavailable,
-                "This agent version does not run downloads.",
-            )))
+        (Work::ExportCsv { query, .. }, Some(connector)) => {
+            return export::run(shared, id, lease_token, connector, settings, query.clone()).await;
         }
-    }
+        (Work::ExportCsv { .. }, None) => JobResult::TestQuery(QueryOutcome::Failed(unknown())),
+    })
 }
 
 /// Keeps the running jobs' leases and stops the ones the server names.
@@ -335,7 +337,7 @@ async fn heartbeat(shared: Arc<Shared>) {
             Err(CallError::Transient(message)) => {
                 tracing::warn!(%message, "heartbeat failed");
             }
-            Err(CallError::Gone) => {}
+            Err(CallError::Gone | CallError::Busy) => {}
         }
     }
 }

@@ -28,14 +28,34 @@ pub const PREFIX: &str = "/agent/v1/";
 pub const HELLO: &str = "/agent/v1/hello";
 pub const NEXT_JOB: &str = "/agent/v1/jobs/next";
 pub const HEARTBEAT: &str = "/agent/v1/heartbeat";
+/// Asked before each call to an external system with a rate budget (a TUNE network): the
+/// server grants the call from the budget it shares with its own instances.
+pub const PACE: &str = "/agent/v1/pace";
 
 /// `/agent/v1/jobs/{id}/result`
 pub fn result_path(job: Uuid) -> String {
     format!("/agent/v1/jobs/{job}/result")
 }
 
-/// Largest chunk of a download the server takes in one call.
-pub const MAX_CHUNK_BYTES: usize = 256 * 1024;
+/// `/agent/v1/jobs/{id}/chunks`: one chunk of a download, the raw CSV bytes as the body, with
+/// [`LEASE_HEADER`] and [`SEQ_HEADER`]. Answered 204 when stored (or already stored), 429 when
+/// the person's download has not yet taken enough of the earlier ones (send it again), 409 when
+/// the job is no longer this agent's.
+pub fn chunks_path(job: Uuid) -> String {
+    format!("/agent/v1/jobs/{job}/chunks")
+}
+
+/// The lease a chunk is sent under.
+pub const LEASE_HEADER: &str = "junction-lease-token";
+/// A chunk's number in its file, from 0.
+pub const SEQ_HEADER: &str = "junction-chunk-seq";
+
+/// Largest chunk of a download the server takes in one call, and the most one database row
+/// ever holds.
+pub const MAX_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Largest JSON body of an agent call (a Test Query's rows).
+pub const MAX_JSON_BYTES: usize = 2 * 1024 * 1024;
 
 /// The body of every refusal.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,6 +119,25 @@ pub struct Heartbeat {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct HeartbeatReply {
     pub stop: Vec<Uuid>,
+}
+
+/// `POST /agent/v1/pace`: a call slot of one budget, for one of the agent's running jobs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PaceRequest {
+    /// The budget, as the connectors name it (e.g. a TUNE network's host and id).
+    pub key: String,
+    /// How long the call may wait for its slot (the rest of its Timeout).
+    pub max_wait_ms: u64,
+}
+
+/// The answer to a [`PaceRequest`], sent once the slot has come: call now, or (not granted)
+/// no slot comes within the wait allowed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PaceReply {
+    pub granted: bool,
+    /// The budget: calls per window.
+    pub limit: usize,
+    pub window_ms: u64,
 }
 
 /// `POST /agent/v1/jobs/next` answers 200 with this, or 204 when the poll ends with no work.
@@ -166,8 +205,8 @@ pub enum Work {
         query: String,
         max_rows: usize,
     },
-    /// A download of the query's whole CSV: reserved (the server does not queue it yet, and
-    /// this release's agents answer it with a plain refusal).
+    /// A download of the query's whole CSV, sent in chunks to [`chunks_path`], then an
+    /// [`JobResult::Exported`] result.
     ExportCsv {
         settings: JobSettings,
         query: String,

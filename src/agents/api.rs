@@ -3,14 +3,16 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use junction_connectors::Pacer;
 use uuid::Uuid;
 
 use super::model::{self, CloudAgent};
 use crate::agent::protocol::{
     self, ErrorBody, Heartbeat, HeartbeatReply, Hello, OLDEST_ACCEPTED, PROTOCOL_HEADER,
-    PROTOCOL_VERSION, ResultBody, Welcome,
+    PROTOCOL_VERSION, PaceReply, PaceRequest, ResultBody, Welcome,
 };
 use crate::error::AppError;
+use crate::jobs::chunks::ChunkStored;
 use crate::jobs::model as jobs;
 use crate::jobs::service as queue;
 use crate::state::AppState;
@@ -235,10 +237,111 @@ pub(crate) async fn job_result(
     }
 }
 
+/// The longest a call slot is waited for here, whatever the agent asks.
+const MAX_PACE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// POST /agent/v1/pace — a call slot of one of the budgets the agent's running jobs spend,
+/// from the budget every instance shares; answered once the slot has come.
+pub(crate) async fn pace(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Json<PaceRequest>,
+) -> HttpResponse {
+    let agent = as_agent!(state, request);
+    let budgets = match queue::running_budgets(&state.pool, &state.connectors, agent.id).await {
+        Ok(budgets) => budgets,
+        Err(error) => return internal(error),
+    };
+    let Some(key) = budgets.iter().find(|key| key.as_str() == body.key) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "This agent runs no job that calls that network.",
+        );
+    };
+    let wait = std::time::Duration::from_millis(body.max_wait_ms).min(MAX_PACE_WAIT);
+    let pacer = &state.tune_pacer;
+    let granted = pacer.acquire(key, tokio::time::Instant::now() + wait).await;
+    if let Err(junction_connectors::PacerRefusal::Unavailable(cause)) = &granted {
+        tracing::warn!(agent.id = %agent.id, %cause, "an agent's call slot could not be checked");
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The server could not check the rate budget; the call is not made.",
+        );
+    }
+    HttpResponse::Ok().json(PaceReply {
+        granted: granted.is_ok(),
+        limit: pacer.limit(),
+        window_ms: pacer.window().as_millis() as u64,
+    })
+}
+
+/// POST /agent/v1/jobs/{id}/chunks — one chunk of a download, stored for the person's request
+/// (on whichever instance it runs); 429 while earlier chunks wait to be read, 409 when the job
+/// is no longer this agent's.
+pub(crate) async fn job_chunk(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<Uuid>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let agent = as_agent!(state, request);
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let lease_token = header(protocol::LEASE_HEADER).and_then(|v| Uuid::parse_str(v).ok());
+    let seq = header(protocol::SEQ_HEADER).and_then(|v| v.parse::<i32>().ok());
+    let (Some(lease_token), Some(seq)) = (lease_token, seq.filter(|seq| *seq >= 0)) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "A chunk needs its lease and its number.",
+        );
+    };
+    if body.len() > protocol::MAX_CHUNK_BYTES {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("A chunk holds at most {} bytes.", protocol::MAX_CHUNK_BYTES),
+        );
+    }
+    let chunk = queue::Chunk {
+        job: *path,
+        agent: agent.id,
+        lease_token,
+        seq,
+        data: &body,
+    };
+    match queue::store_chunk(&state.pool, &state.jobs, chunk).await {
+        Ok(ChunkStored::Stored) => HttpResponse::NoContent().finish(),
+        Ok(ChunkStored::Full) => {
+            let mut response = refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                "The download has not yet taken the earlier chunks: send this one again.",
+            );
+            response.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static("0"),
+            );
+            response
+        }
+        Ok(ChunkStored::OutOfOrder) => refuse(
+            StatusCode::CONFLICT,
+            "This chunk is not the next one of the download: the run is stopped.",
+        ),
+        Ok(ChunkStored::Gone) => refuse(
+            StatusCode::CONFLICT,
+            "This job is no longer this agent's (cancelled, handed on, or already answered).",
+        ),
+        Err(error) => internal(error),
+    }
+}
+
 /// Agent endpoints answer JSON for a body they cannot read, like every other refusal.
 pub(crate) fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
-        .limit(protocol::MAX_CHUNK_BYTES * 8)
+        .limit(protocol::MAX_JSON_BYTES)
         .error_handler(|error, _| {
             let message = format!("The request body could not be read: {error}");
             actix_web::error::InternalError::from_response(

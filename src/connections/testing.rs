@@ -290,7 +290,8 @@ pub(crate) async fn test_query(
 }
 
 /// POST /connections/{id}/export.csv — the saved query's whole result, streamed as it arrives.
-/// A POST because it calls TUNE and is audited; the form's button still downloads the file.
+/// A POST because it calls TUNE and is audited; the form's button still downloads the file. On a
+/// corporate agent, the agent runs the export and the file is relayed as it sends it.
 pub(crate) async fn export_csv(
     state: web::Data<AppState>,
     shutdown: web::Data<crate::shutdown::Shutdown>,
@@ -301,13 +302,11 @@ pub(crate) async fn export_csv(
     let connection = load(&state, *path).await?;
     let connector = connector(&state, &connection)?;
     let settings = settings(&state, &connection)?;
-    match agent_run::placement(&state, connection.cloud_agent_id).await? {
-        Placement::Server => {}
+    let agent = match agent_run::placement(&state, connection.cloud_agent_id).await? {
+        Placement::Server => None,
         Placement::Refused(outcome) => return Err(AppError::BadRequest(outcome.message)),
-        Placement::Agent(agent) => {
-            return Err(AppError::BadRequest(agent_run::export_refused(&agent)));
-        }
-    }
+        Placement::Agent(agent) => Some(agent),
+    };
     if let Err(mistake) = connector.check_query(&settings, &connection.query) {
         return Err(AppError::BadRequest(format!(
             "The saved query is not valid, so there is nothing to download: {}",
@@ -318,8 +317,19 @@ pub(crate) async fn export_csv(
         .work
         .interactive(WorkKind::DownloadCsv, connection.id)
         .await?;
+    let csv = match &agent {
+        None => connector.export_csv(settings, connection.query.clone()),
+        Some(agent) => {
+            agent_run::export_csv(
+                &state,
+                on_agent(agent, &user.email, &connection, &settings),
+                &connection.query,
+            )
+            .await?
+        }
+    };
     let stream = shutdown.guard_download(
-        slot.hold_while(connector.export_csv(settings, connection.query.clone())),
+        slot.hold_while(csv),
         crate::shutdown::ExportRun::new(&connection.connector, connection.cloud_agent_id),
     );
     let mut conn = state.pool.get().await?;

@@ -37,6 +37,7 @@ diesel::table! {
         error -> Nullable<Text>,
         agent_ms -> Nullable<Int4>,
         queued_by -> Text,
+        chunks_stored -> Int4,
     }
 }
 

@@ -5,9 +5,11 @@
 //! `FOR UPDATE SKIP LOCKED` under a lease (`service::claim`), kept alive by heartbeats, and
 //! completed at most once with the lease token. A lease that expires is handed out again once
 //! (unless a download already sent output), then the job fails with a message naming the agent.
-//! Waking is LISTEN/NOTIFY (`listener`), with a re-check every second in case a notification
-//! was lost; `wait` is the request side.
+//! Waking is LISTEN/NOTIFY (`listener`), with a re-check every second (a setting) in case a
+//! notification was lost; `wait` is the request side.
 
+pub(crate) mod chunks;
+pub(crate) mod download;
 pub(crate) mod listener;
 pub(crate) mod model;
 pub(crate) mod run;
@@ -16,9 +18,6 @@ pub(crate) mod service;
 use std::time::Duration;
 
 pub(crate) use listener::{JOB_CHANNEL, WORK_CHANNEL};
-
-/// How often a waiter re-checks the database even without a notification.
-pub(crate) const RECHECK: Duration = Duration::from_secs(1);
 
 /// What a job does, as stored in `agent_jobs.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +62,10 @@ pub struct AgentSettings {
     /// A job its agent has not claimed within this is cancelled and the person told.
     #[arg(long, env = "JUNCTION_AGENT_CLAIM_WAIT_MS", default_value_t = 10_000)]
     pub agent_claim_wait_ms: u64,
+    /// How often a waiting request or agent poll re-reads the database in case a notification
+    /// was lost (notifications wake them at once otherwise).
+    #[arg(long, env = "JUNCTION_AGENT_RECHECK_MS", default_value_t = 1_000)]
+    pub agent_recheck_ms: u64,
 }
 
 impl Default for AgentSettings {
@@ -73,6 +76,7 @@ impl Default for AgentSettings {
             agent_lease_ms: 30_000,
             agent_offline_ms: 30_000,
             agent_claim_wait_ms: 10_000,
+            agent_recheck_ms: 1_000,
         }
     }
 }
@@ -86,6 +90,7 @@ impl AgentSettings {
             lease: ms(self.agent_lease_ms.max(50)),
             offline_after: ms(self.agent_offline_ms.max(10)),
             claim_wait: ms(self.agent_claim_wait_ms.max(10)),
+            recheck: ms(self.agent_recheck_ms.max(10)),
             chunk_bytes: crate::agent::protocol::MAX_CHUNK_BYTES,
             retention: Duration::from_secs(7 * 24 * 60 * 60),
         }
@@ -122,6 +127,8 @@ pub(crate) struct AgentTiming {
     pub offline_after: Duration,
     /// A job not claimed within this is cancelled and the person told.
     pub claim_wait: Duration,
+    /// How often waiters re-read the database even without a notification.
+    pub recheck: Duration,
     /// The size of each chunk of a download.
     pub chunk_bytes: usize,
     /// Finished jobs are kept this long (their outcomes are in the test history anyway).

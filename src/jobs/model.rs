@@ -1,4 +1,4 @@
-//! The only SQL on the job tables.
+//! The only SQL on the job tables (with `chunks.rs`, for the chunks of downloads).
 
 use std::time::Duration;
 
@@ -184,6 +184,19 @@ pub(crate) async fn extend_leases(
         .into_iter()
         .filter(|id| !extended.iter().any(|e| e.id == *id))
         .collect())
+}
+
+/// The payloads of the jobs `agent` runs now.
+pub(crate) async fn running_payloads(
+    conn: &mut AsyncPgConnection,
+    agent: Uuid,
+) -> QueryResult<Vec<serde_json::Value>> {
+    agent_jobs::table
+        .filter(agent_jobs::agent_id.eq(agent))
+        .filter(agent_jobs::status.eq("running"))
+        .select(agent_jobs::payload)
+        .load(conn)
+        .await
 }
 
 /// Cancels a job that is still queued (nobody took it in time). False: it was claimed.

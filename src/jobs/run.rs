@@ -8,6 +8,7 @@ use junction_connectors::{ConnectionSettings, OutcomeCode, QueryOutcome, TestOut
 use uuid::Uuid;
 
 use super::JobKind;
+use super::download::{self, Download};
 use super::service::{self, Enqueue, Payload, Waited};
 use crate::agent::protocol::JobResult;
 use crate::agents::model::{self as agents, BUILTIN_AGENT_ID, CloudAgent};
@@ -119,13 +120,13 @@ pub(crate) struct OnAgent<'a> {
     pub settings: &'a ConnectionSettings,
 }
 
-async fn run(
+/// Queues `on`'s work for its agent.
+async fn queue(
     state: &AppState,
     on: &OnAgent<'_>,
     kind: JobKind,
     payload: Payload,
-    calls: u32,
-) -> AppResult<Result<(JobResult, RanOn), TestOutcome>> {
+) -> AppResult<Uuid> {
     let OnAgent {
         agent,
         queued_by,
@@ -147,6 +148,18 @@ async fn run(
     )
     .await?;
     tracing::info!(job.id = %id, agent.id = %agent.id, connection.id = %connection_id, kind = kind.as_str(), "job queued for a corporate agent");
+    Ok(id)
+}
+
+async fn run(
+    state: &AppState,
+    on: &OnAgent<'_>,
+    kind: JobKind,
+    payload: Payload,
+    calls: u32,
+) -> AppResult<Result<(JobResult, RanOn), TestOutcome>> {
+    let (agent, settings) = (on.agent, on.settings);
+    let id = queue(state, on, kind, payload).await?;
     let waited = service::wait_for(
         &state.pool,
         &state.jobs,
@@ -212,11 +225,23 @@ pub(crate) async fn test_query(
     })
 }
 
-/// Download CSV does not run on corporate agents yet: said plainly instead of calling the
-/// Server URL from the server.
-pub(crate) fn export_refused(agent: &CloudAgent) -> String {
-    format!(
-        "Download CSV does not run on corporate agents yet, and the server does not call internal systems itself. Use Test Query for a preview through the agent “{}”.",
-        agent.name
-    )
+/// Download CSV on a corporate agent: the file as the agent sends it, chunk by chunk through
+/// PostgreSQL, ending with an `# ERROR` line if the agent stops before its end.
+pub(crate) async fn export_csv(
+    state: &AppState,
+    on: OnAgent<'_>,
+    query: &str,
+) -> AppResult<junction_connectors::CsvStream> {
+    let mut work = payload(on.connector, on.settings);
+    work.query = Some(query.to_string());
+    let id = queue(state, &on, JobKind::ExportCsv, work).await?;
+    Ok(download::relay(
+        state.pool.clone(),
+        state.jobs.clone(),
+        Download {
+            id,
+            not_taken: busy(on.agent).message,
+            idle_limit: run_limit(state, on.settings, 3),
+        },
+    ))
 }

@@ -9,9 +9,10 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::chunks;
 use super::listener::{self, Event};
 use super::model::{self, NewJob};
-use super::{JobKind, Jobs, RECHECK};
+use super::{JobKind, Jobs};
 use crate::agent::protocol::{Job, JobResult, JobSettings, Work};
 use crate::crypto::SecretBox;
 use crate::db::DbPool;
@@ -138,7 +139,12 @@ pub(crate) async fn next_job(
         if left.is_zero() {
             return Ok(None);
         }
-        listener::woken(&mut receiver, Event::Work(agent), left.min(RECHECK)).await;
+        listener::woken(
+            &mut receiver,
+            Event::Work(agent),
+            left.min(jobs.timing.recheck),
+        )
+        .await;
     }
 }
 
@@ -161,10 +167,25 @@ pub(crate) enum Waited {
 
 /// Cancels the job when the waiting request goes away before it ended (the person closed the
 /// page): a queued job is then never run, a running one is stopped at its next heartbeat.
-struct CancelOnDrop {
+pub(crate) struct CancelOnDrop {
     pool: DbPool,
     id: Uuid,
     armed: bool,
+}
+
+impl CancelOnDrop {
+    pub(crate) fn new(pool: DbPool, id: Uuid) -> Self {
+        Self {
+            pool,
+            id,
+            armed: true,
+        }
+    }
+
+    /// The job ended: nothing to cancel.
+    pub(crate) fn disarm(&mut self) {
+        self.armed = false;
+    }
 }
 
 impl Drop for CancelOnDrop {
@@ -194,11 +215,7 @@ pub(crate) async fn wait_for(
     id: Uuid,
     run_limit: Duration,
 ) -> Result<Waited, AppError> {
-    let mut guard = CancelOnDrop {
-        pool: pool.clone(),
-        id,
-        armed: true,
-    };
+    let mut guard = CancelOnDrop::new(pool.clone(), id);
     let mut receiver = jobs.events.subscribe();
     let started = Instant::now();
     let outcome = loop {
@@ -251,10 +268,90 @@ pub(crate) async fn wait_for(
             }
             _ => {}
         }
-        listener::woken(&mut receiver, Event::Job(id), RECHECK).await;
+        listener::woken(&mut receiver, Event::Job(id), jobs.timing.recheck).await;
     };
-    guard.armed = false;
+    guard.disarm();
     Ok(outcome)
+}
+
+/// The rate budgets `agent`'s running jobs spend (e.g. their TUNE networks): the only ones it
+/// is granted slots of.
+pub(crate) async fn running_budgets(
+    pool: &DbPool,
+    connectors: &junction_connectors::Connectors,
+    agent: Uuid,
+) -> Result<Vec<junction_connectors::PacerKey>, AppError> {
+    let payloads = {
+        let mut conn = pool.get().await?;
+        model::running_payloads(&mut conn, agent).await?
+    };
+    Ok(payloads
+        .into_iter()
+        .filter_map(|value| serde_json::from_value::<Payload>(value).ok())
+        .filter_map(|payload| {
+            let connector = connectors.get(&payload.connector)?;
+            // The budget is named by the connection's fields alone, as the agent reads them (it
+            // may reach internal hosts); nothing is called here, so a stand-in key will do.
+            connector.pacer_key(&junction_connectors::ConnectionSettings {
+                timeout: Duration::from_millis(payload.timeout_ms),
+                allow_private_targets: true,
+                fields: payload.fields,
+                secret: SecretString::from("budget-only".to_string()),
+            })
+        })
+        .collect())
+}
+
+/// Chunks of one download waiting in the database at most: with the row limit, what a download
+/// holds there is bounded whatever the speed of the person's connection.
+pub(crate) const MAX_UNREAD_CHUNKS: i64 = 4;
+
+/// How long an agent's upload waits for room before it is told to send again.
+const UPLOAD_HOLD: Duration = Duration::from_secs(5);
+
+/// One chunk of a download from its agent: stored as soon as the reader has taken enough of
+/// the earlier ones, woken by the reader's NOTIFY; `Full` after a while without room.
+pub(crate) async fn store_chunk(
+    pool: &DbPool,
+    jobs: &Jobs,
+    chunk: Chunk<'_>,
+) -> Result<chunks::ChunkStored, AppError> {
+    let deadline = Instant::now() + UPLOAD_HOLD.min(jobs.timing.poll);
+    let mut receiver = jobs.events.subscribe();
+    loop {
+        let stored = {
+            let mut conn = pool.get().await?;
+            chunks::store_chunk(
+                &mut conn,
+                chunk.job,
+                chunk.agent,
+                chunk.lease_token,
+                chunk.seq,
+                chunk.data,
+                MAX_UNREAD_CHUNKS,
+            )
+            .await?
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if stored != chunks::ChunkStored::Full || left.is_zero() {
+            return Ok(stored);
+        }
+        listener::woken(
+            &mut receiver,
+            Event::Job(chunk.job),
+            left.min(jobs.timing.recheck),
+        )
+        .await;
+    }
+}
+
+/// A chunk of a download, as its agent sent it.
+pub(crate) struct Chunk<'a> {
+    pub job: Uuid,
+    pub agent: Uuid,
+    pub lease_token: Uuid,
+    pub seq: i32,
+    pub data: &'a [u8],
 }
 
 /// Hands out again or fails the jobs whose lease expired, now and then, in every instance (the

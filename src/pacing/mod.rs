@@ -64,6 +64,16 @@ impl PgPacer {
         }
     }
 
+    /// Calls per window. A corporate agent has no database: it asks the server for each call's
+    /// slot (`/agent/v1/pace`), granted from these same budgets.
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+
+    pub(crate) fn window(&self) -> Duration {
+        self.window
+    }
+
     /// The window the budget is kept with: TUNE's plus a margin, because a start is given out
     /// here but counted by TUNE when the request arrives, a little later and not equally late
     /// for every instance. A twentieth (0.5 s of TUNE's 10 s) absorbs that jitter.

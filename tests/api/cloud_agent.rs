@@ -18,7 +18,7 @@ use crate::helpers::{
 };
 
 /// Short intervals, so every step of a test takes well under a second.
-fn fast(config: &mut Config) {
+pub(crate) fn fast(config: &mut Config) {
     config.allow_private_targets = false;
     config.agent.agent_poll_ms = 2_000;
     config.agent.agent_heartbeat_ms = 200;
@@ -27,14 +27,14 @@ fn fast(config: &mut Config) {
     config.agent.agent_claim_wait_ms = 3_000;
 }
 
-async fn sandbox() -> RunningSandbox {
+pub(crate) async fn sandbox() -> RunningSandbox {
     tune_sandbox::spawn(SandboxConfig::default(), 0)
         .await
         .expect("start the TUNE sandbox")
 }
 
 /// Creates a corporate agent on the Agents page; returns its id and the token shown once.
-async fn create_agent(app: &TestApp, name: &str) -> (Uuid, String) {
+pub(crate) async fn create_agent(app: &TestApp, name: &str) -> (Uuid, String) {
     let page = app.post_form("/agents/new", &[("name", name)]).await;
     assert_eq!(page.status, 200, "the token page: {}", page.body);
     let token = token_on(&page.body);
@@ -48,7 +48,7 @@ async fn create_agent(app: &TestApp, name: &str) -> (Uuid, String) {
     (id, token)
 }
 
-fn token_on(body: &str) -> String {
+pub(crate) fn token_on(body: &str) -> String {
     let start = body.find("jat_").expect("the page shows the token");
     body[start..]
         .chars()
@@ -57,7 +57,12 @@ fn token_on(body: &str) -> String {
 }
 
 /// A connection to the sandbox (a loopback address) on `agent`.
-async fn connection_on(app: &TestApp, name: &str, agent: Uuid, tune: &RunningSandbox) -> Uuid {
+pub(crate) async fn connection_on(
+    app: &TestApp,
+    name: &str,
+    agent: Uuid,
+    tune: &RunningSandbox,
+) -> Uuid {
     let agent = agent.to_string();
     let url = tune.base_url();
     let fields = with(
@@ -73,19 +78,29 @@ async fn connection_on(app: &TestApp, name: &str, agent: Uuid, tune: &RunningSan
 }
 
 /// The agent binary, running until dropped; what it prints goes to a file to read back.
-struct AgentProcess {
-    child: tokio::process::Child,
+pub(crate) struct AgentProcess {
+    pub(crate) child: tokio::process::Child,
     log: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl AgentProcess {
-    async fn start(server: &str, token: &str) -> Self {
+    pub(crate) async fn start(server: &str, token: &str) -> Self {
+        Self::start_with(server, token, &[]).await
+    }
+
+    /// The agent with more arguments, e.g. `--ca-file`.
+    pub(crate) async fn start_with(server: &str, token: &str, more: &[&str]) -> Self {
+        let mut more = more.to_vec();
+        if !more.contains(&"--concurrency") {
+            more.extend(["--concurrency", "2"]);
+        }
         let dir = tempfile::tempdir().expect("a temporary folder");
         let log = dir.path().join("agent.log");
         let file = std::fs::File::create(&log).expect("the agent's log file");
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_junction"))
-            .args(["agent", "--server", server, "--concurrency", "2"])
+            .args(["agent", "--server", server])
+            .args(more)
             .env("JUNCTION_AGENT_TOKEN", token)
             .env("RUST_LOG", "info")
             .env_remove("HTTPS_PROXY")
@@ -106,12 +121,12 @@ impl AgentProcess {
         }
     }
 
-    fn output(&self) -> String {
+    pub(crate) fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Waits (at most 20 s) for the agent to end by itself; its exit code.
-    async fn exited(&mut self) -> Option<i32> {
+    pub(crate) async fn exited(&mut self) -> Option<i32> {
         tokio::time::timeout(Duration::from_secs(20), self.child.wait())
             .await
             .ok()
@@ -121,7 +136,7 @@ impl AgentProcess {
 }
 
 /// Waits (at most 20 s) until the agent has said hello.
-async fn until_online(app: &TestApp, agent: Uuid, process: &AgentProcess) {
+pub(crate) async fn until_online(app: &TestApp, agent: Uuid, process: &AgentProcess) {
     let started = Instant::now();
     loop {
         let mut conn = app.db.connect().await;
@@ -225,10 +240,27 @@ async fn test_connection_and_test_query_run_on_the_corporate_agent() {
         .await;
     assert!(
         queried.body.contains("<th scope=\"col\">name</th>")
-            && queried.body.contains("Ran on agent “Office LAN”"),
+            && queried.body.contains("Ran on agent “Office LAN” · waited "),
         "{}",
         queried.body
     );
+    // Each part's time: the queue wait, then the agent's call.
+    for (what, page) in [("Test Connection", &tested), ("Test Query", &queried)] {
+        let line = page
+            .body
+            .lines()
+            .find(|line| line.contains("Ran on agent"))
+            .unwrap_or_default();
+        let parts: Vec<&str> = line.split(" · ").collect();
+        assert!(
+            parts.len() == 3
+                && parts[1].starts_with("waited ")
+                && parts[1].ends_with(" ms in queue")
+                && parts[2].starts_with("call ")
+                && parts[2].contains(" ms"),
+            "{what}: {line}"
+        );
+    }
     assert!(tune.requests_seen() > after_test);
 
     // The key was never in a job row, in the agent's output or on the agents page.
@@ -344,7 +376,7 @@ async fn a_wrong_or_rotated_token_is_refused_and_the_agent_says_so() {
 }
 
 /// A second instance on the same database and secret key, signed in.
-async fn second_instance(app: &TestApp) -> (String, reqwest::Client) {
+pub(crate) async fn second_instance(app: &TestApp) -> (String, reqwest::Client) {
     let mut config = Config::for_tests(app.db.url.clone(), app.secret_key.clone());
     fast(&mut config);
     let application = Application::build(config)

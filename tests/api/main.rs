@@ -1,6 +1,9 @@
 //! Integration tests: the real app over real HTTP, each test with a fresh PostgreSQL database.
 
 mod access;
+mod agent_export;
+mod agent_pacing;
+mod agent_tls;
 mod agents;
 mod alert_receivers;
 mod alerts;

@@ -37,6 +37,9 @@ pub struct RecordedRequest {
     pub params: Vec<(String, String)>,
     /// When it arrived, e.g. to check that calls stayed under a rate limit.
     pub received: std::time::Instant,
+    /// The caller's `User-Agent` (empty when there is none): tells a corporate agent's calls
+    /// from the server's.
+    pub user_agent: String,
 }
 
 impl RecordedRequest {
@@ -216,6 +219,12 @@ async fn serve(
         path: req.path().to_string(),
         query: req.query_string().to_string(),
         params: pairs.clone(),
+        user_agent: req
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
         received: std::time::Instant::now(),
     });
     let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
