@@ -81,7 +81,28 @@ pub(crate) async fn connection_on(
 pub(crate) struct AgentProcess {
     pub(crate) child: tokio::process::Child,
     log: PathBuf,
+    /// Its registration token: never in its log.
+    token: String,
     _dir: tempfile::TempDir,
+}
+
+/// Every agent run in the tests has its log checked for secrets when it ends.
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let log = self.output();
+        let keys = tune_sandbox::keys_in(&log);
+        assert!(
+            keys.is_empty(),
+            "TUNE keys in the agent's log: {keys:?}\n{log}"
+        );
+        assert!(
+            self.token.is_empty() || !log.contains(&self.token),
+            "the agent's token is in its log:\n{log}"
+        );
+    }
 }
 
 impl AgentProcess {
@@ -102,7 +123,7 @@ impl AgentProcess {
             .args(["agent", "--server", server])
             .args(more)
             .env("JUNCTION_AGENT_TOKEN", token)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "debug")
             .env_remove("HTTPS_PROXY")
             .env_remove("https_proxy")
             .env_remove("ALL_PROXY")
@@ -117,6 +138,7 @@ impl AgentProcess {
         Self {
             child,
             log,
+            token: token.trim().to_string(),
             _dir: dir,
         }
     }
