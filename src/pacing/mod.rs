@@ -4,8 +4,10 @@
 //! instances spend N budgets. [`PgPacer`] keeps each network's latest call starts in one
 //! `rate_budgets` row (migration `rate_budgets`): a caller takes the earliest start that keeps
 //! every window under the limit, in one round trip, then sleeps until it without holding a
-//! connection. The agent has no database and keeps the in-process
-//! [`junction_connectors::RatePacer`]; both implement [`Pacer`].
+//! connection. A corporate agent has no database: before each TUNE call it asks the server
+//! (`POST /agent/v1/pace`), which answers from this same budget, so agents and instances share
+//! it; an older server without that endpoint leaves the agent pacing itself in process
+//! ([`junction_connectors::RatePacer`]). Both implement [`Pacer`].
 //!
 //! Scheduled work yields to people's clicks: calls made inside [`yielding`] never take the last
 //! fifth of a window's budget and never book a later start ahead of a click; they wait for a
