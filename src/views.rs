@@ -94,6 +94,15 @@ pub(crate) fn render_fragment(
 }
 
 /// `2026-11-28 18:40 UTC`
+/// `n` and the noun, singular for one: "1 test", "2 tests".
+pub(crate) fn count(n: i64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 pub(crate) fn format_time(time: &DateTime<Utc>) -> String {
     time.format("%Y-%m-%d %H:%M UTC").to_string()
 }

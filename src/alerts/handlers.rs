@@ -130,6 +130,17 @@ pub(crate) async fn send_test_alert(
     user.require(Permission::ManageConnections)?;
     let id = path.into_inner();
     let mut conn = state.pool.get().await?;
+    if !service::has_recipients(&mut conn, &state.alerts, id).await? {
+        drop(conn);
+        return answer(
+            &state,
+            &request,
+            id,
+            Some(service::NO_RECIPIENTS.to_string()),
+            None,
+        )
+        .await;
+    }
     let sent = service::send_test(&mut conn, &user.actor(), id).await?;
     drop(conn);
     if !sent {

@@ -85,13 +85,16 @@ pub(crate) async fn raise(
         &facts.connection_name,
     );
     let emails = if emails.is_empty() {
-        "the default recipients".to_string()
+        "the default recipients (if any)".to_string()
     } else {
-        format!("{} and the default recipients", emails.join(", "))
+        format!("{} and the default recipients (if any)", emails.join(", "))
+    };
+    let what = match event {
+        Event::Test => event.label().to_string(),
+        _ => format!("{} alert", event.label()),
     };
     entry.detail = Some(format!(
-        "{} alert queued: email to {emails}{}",
-        event.label(),
+        "{what} queued: email to {emails}{}",
         if hooks.is_empty() {
             String::new()
         } else {

@@ -185,6 +185,26 @@ pub(crate) async fn remove_webhook(
 }
 
 /// Queues a test alert to every recipient; false for an unknown connection.
+/// Why a test alert was not sent: nobody would get it.
+pub(crate) const NO_RECIPIENTS: &str = "No test alert was sent: nobody would get it. Add a webhook, \
+     or an email recipient once a mail server is set up (JUNCTION_SMTP_URL).";
+
+/// Whether an alert of connection `id` would reach anybody: a webhook, or email with a mail
+/// server and at least one address (its own or the defaults).
+pub(crate) async fn has_recipients(
+    conn: &mut AsyncPgConnection,
+    alerts: &Alerts,
+    id: Uuid,
+) -> Result<bool, AppError> {
+    if !model::webhooks(conn, id).await?.is_empty() {
+        return Ok(true);
+    }
+    if alerts.smtp.is_none() {
+        return Ok(false);
+    }
+    Ok(!alerts.settings.alert_emails.is_empty() || !model::emails(conn, id).await?.is_empty())
+}
+
 pub(crate) async fn send_test(
     conn: &mut AsyncPgConnection,
     actor: &Actor,

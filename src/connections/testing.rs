@@ -214,14 +214,14 @@ pub(crate) async fn run_query_test(
         QueryOutcome::Rows(preview) => TestOutcome::new(
             junction_connectors::OutcomeCode::Success,
             format!(
-                "{} rows shown{} from {} ({} calls)",
-                preview.rows.len(),
+                "{} shown{} from {} ({})",
+                crate::views::count(preview.rows.len() as i64, "row"),
                 preview
                     .total
                     .map(|t| format!(" of {t}"))
                     .unwrap_or_default(),
                 preview.call_label,
-                preview.calls
+                crate::views::count(preview.calls as i64, "call")
             ),
         )
         .with_timing(

@@ -1,6 +1,7 @@
 //! Template structs of the Connections area.
 
 use askama::Template;
+use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use super::form::{ConnectionForm, FieldErrors};
@@ -304,6 +305,9 @@ pub(crate) struct OwnField {
     pub value: String,
     pub input: OwnInput,
     pub max_chars: usize,
+    /// A secret was typed but the form came back with errors: it is not sent back, so the
+    /// page asks for it again.
+    pub retype: bool,
 }
 
 /// How an own field is drawn.
@@ -380,6 +384,13 @@ impl ConnectionFormPage<'_> {
             ),
             FieldKind::Secret(_) => OwnInput::Secret,
         };
+        let retype = matches!(input, OwnInput::Secret)
+            && !self.errors.is_empty()
+            && self
+                .form
+                .secret
+                .as_ref()
+                .is_some_and(|typed| !typed.expose_secret().trim().is_empty());
         let value = match input {
             OwnInput::Secret => String::new(),
             _ => value,
@@ -389,6 +400,7 @@ impl ConnectionFormPage<'_> {
             value,
             input,
             max_chars: spec.kind.max_chars(),
+            retype,
         }
     }
 

@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 
 use super::model::{Day, TIMELINE_DAYS};
+use crate::views;
 
 /// Drawing size, in SVG user units (the image scales to its box).
 pub(crate) const WIDTH: i64 = 600;
@@ -65,20 +66,25 @@ impl Timeline {
                 Some(d) if d.failures > 0 => (
                     "bad",
                     "#b42318",
-                    format!("{day}: {} of {} tests failed", d.failures, d.runs),
+                    format!(
+                        "{day}: {} of {} failed",
+                        d.failures,
+                        views::count(d.runs, "test")
+                    ),
                 ),
                 Some(d) if d.degraded > 0 => (
                     "warn",
                     "#b54708",
                     format!(
-                        "{day}: {} tests, {} slow or rate-limited",
-                        d.runs, d.degraded
+                        "{day}: {}, {} slow or rate-limited",
+                        views::count(d.runs, "test"),
+                        d.degraded
                     ),
                 ),
                 Some(d) => (
                     "ok",
                     "#067647",
-                    format!("{day}: {} tests, all passed", d.runs),
+                    format!("{day}: {}, all passed", views::count(d.runs, "test")),
                 ),
             };
             if let Some(d) = found.filter(|d| d.runs > 0) {
@@ -126,10 +132,10 @@ impl Timeline {
             );
         }
         format!(
-            "From {} to {}: {} tests, {} failed, {} slow or rate-limited; uptime {}; slowest {} ms.",
+            "From {} to {}: {}, {} failed, {} slow or rate-limited; uptime {}; slowest {} ms.",
             self.first_day,
             self.last_day,
-            self.runs,
+            views::count(self.runs, "test"),
             self.failures,
             self.degraded,
             self.uptime_label(),

@@ -520,3 +520,34 @@ async fn deliveries_are_kept_thirty_days_after_they_end() {
     assert_eq!(left, 1, "only the delivery past retention is removed");
     drop(other);
 }
+
+/// A test alert nobody would get (email recipients but no mail server, no webhook) is not
+/// queued: the page says why at once instead of reporting a failed delivery later.
+#[actix_web::test]
+async fn a_test_alert_nobody_would_get_is_refused_with_the_reason() {
+    let app = spawn_app_with(|config| config.alerts.alert_tick_ms = 50).await;
+    let id = app.create_connection(&valid_form("Lonely network")).await;
+    let saved = app
+        .post_htmx(
+            &format!("/connections/{id}/alerts"),
+            &[("emails", "ops@example.com")],
+        )
+        .await;
+    assert!(
+        saved.body.contains("Alert recipients saved."),
+        "{}",
+        saved.body
+    );
+    let page = app
+        .post_htmx(&format!("/connections/{id}/alerts/test"), &[])
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains("No test alert was sent: nobody would get it."),
+        "{}",
+        page.body
+    );
+    let mut conn = app.db.connect().await;
+    assert!(deliveries(&mut conn, id).await.is_empty(), "nothing queued");
+}

@@ -132,6 +132,12 @@ async fn an_invalid_form_comes_back_with_every_value_and_a_message_per_field() {
             .contains(r#"aria-describedby="server_url-help server_url-error""#)
     );
     assert!(!page.body.contains(API_KEY), "the key is never sent back");
+    assert!(
+        page.body.contains(
+            "Type the key again: it is never sent back to the browser, and nothing was saved."
+        ),
+        "so the page asks for it again"
+    );
     assert!(page.body.contains("There are 2 problems to fix"));
 }
 

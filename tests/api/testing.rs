@@ -504,7 +504,10 @@ async fn the_preview_pages_through_tune_and_stops_at_100_rows() {
         "100 rows at 30 per page need 4 calls, no more"
     );
     assert_eq!(tune.requests_seen(), 4);
-    assert!(page.body.contains("Download CSV gets them all"));
+    assert!(
+        page.body
+            .contains("Download CSV gets every row of the saved query")
+    );
 }
 
 #[actix_web::test]
