@@ -15,6 +15,8 @@ pub(crate) struct AgentRow {
     pub is_builtin: bool,
     pub is_active: bool,
     pub online: bool,
+    /// It has never said hello (a new agent not started yet).
+    pub never_seen: bool,
     /// "2 minutes ago (1 Dec 2026 23:50 UTC)", or "Never".
     pub last_seen: String,
     pub version: String,
@@ -31,6 +33,7 @@ impl AgentRow {
         let dash = |value: Option<String>| value.unwrap_or_else(|| "—".into());
         Self {
             online: agent.is_active && agent.is_online(offline_after),
+            never_seen: !agent.is_builtin && agent.last_seen_at.is_none(),
             last_seen: match (agent.is_builtin, agent.last_seen_at) {
                 (true, _) => "—".into(),
                 (false, Some(at)) => {
@@ -54,12 +57,14 @@ impl AgentRow {
         }
     }
 
-    /// "Online", "Offline" or "Deactivated", with its chip colour.
+    /// "Online", "Offline", "Not started yet" or "Deactivated", with its chip colour.
     pub(crate) fn status(&self) -> (&'static str, &'static str) {
-        match (self.is_active, self.online) {
-            (false, _) => ("chip-muted", "Deactivated"),
-            (true, true) => ("chip-ok", "Online"),
-            (true, false) => ("chip-bad", "Offline"),
+        match (self.is_active, self.online, self.never_seen) {
+            (false, _, _) => ("chip-muted", "Deactivated"),
+            (true, true, _) => ("chip-ok", "Online"),
+            // Not a failure: it has not been started with its token yet.
+            (true, false, true) => ("chip-muted", "Not started yet"),
+            (true, false, false) => ("chip-bad", "Offline"),
         }
     }
 }

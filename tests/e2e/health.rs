@@ -85,7 +85,7 @@ async fn the_list_shows_health_chips_filters_by_state_and_the_page_draws_the_tim
     // Without a mail server and without webhooks nobody would get it: the page says so at once.
     b.wait_for_text("No test alert was sent: nobody would get it.")
         .await;
-    b.wait_for_text("Email is not set up: set JUNCTION_SMTP_URL")
+    b.wait_for_text("Email is not set up (JUNCTION_SMTP_URL)")
         .await;
     b.screenshot("connection-alerts").await;
     b.assert_accessible("the connection page with its health timeline")
