@@ -10,35 +10,35 @@ use diesel_async::RunQueryDsl;
 
 use crate::app::{AppConfig, AppProcess};
 use crate::context::Bench;
-use crate::figures::as_test_button;
-use crate::report::{Row, ms, thousands};
+use crate::figures::{as_test_button, list_beside_idle};
+use crate::report::{Row, mb, ms, thousands};
 use crate::stats::Sample;
 
 /// How long the agent may take to say hello and take its first test.
 const AGENT_ONLINE_WITHIN: Duration = Duration::from_secs(30);
 
-/// Test Connection of a connection on a corporate agent (queued in PostgreSQL, taken by the agent
-/// over its long poll, the TUNE call made by the agent, the outcome sent back) against the same
-/// test on the server, one client each, runs alternating.
-pub(crate) async fn test_through_agent(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
-    b.app().await?;
+/// The benchmark's corporate agent, talking to the instance at `server`.
+fn start_agent(b: &Bench, server: &str) -> anyhow::Result<AppProcess> {
     let agent_config = AppConfig {
         binary: b.app_config.binary.clone(),
         env: vec![
-            ("JUNCTION_AGENT_SERVER", b.base.clone()),
+            ("JUNCTION_AGENT_SERVER", server.to_string()),
             ("JUNCTION_AGENT_TOKEN", b.data.agent.token.clone()),
             ("RUST_LOG", "info".into()),
         ],
     };
-    let agent = AppProcess::spawn_with_args(&agent_config, &["agent"], &[])?;
+    AppProcess::spawn_with_args(&agent_config, &["agent"], &[])
+}
+
+/// Until the agent's hello the app answers at once that the agent is offline: waits for a Test
+/// Connection through it to succeed.
+async fn wait_until_the_agent_answers(b: &Bench, agent: &AppProcess) -> anyhow::Result<()> {
     let via_agent = format!("/connections/{}/test", b.data.agent_test_id);
-    let on_server = format!("/connections/{}/test", b.data.test_id);
-    // Until the agent's hello the app answers at once that the agent is offline.
     let deadline = Instant::now() + AGENT_ONLINE_WITHIN;
     loop {
         let (status, body) = b.post_htmx(&via_agent).await?;
         if status == 200 && body.contains("Connected to TUNE") {
-            break;
+            return Ok(());
         }
         anyhow::ensure!(
             Instant::now() < deadline,
@@ -48,6 +48,17 @@ pub(crate) async fn test_through_agent(b: &mut Bench) -> anyhow::Result<Vec<Row>
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Test Connection of a connection on a corporate agent (queued in PostgreSQL, taken by the agent
+/// over its long poll, the TUNE call made by the agent, the outcome sent back) against the same
+/// test on the server, one client each, runs alternating.
+pub(crate) async fn test_through_agent(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
+    b.app().await?;
+    let agent = start_agent(b, &b.base.clone())?;
+    let via_agent = format!("/connections/{}/test", b.data.agent_test_id);
+    let on_server = format!("/connections/{}/test", b.data.test_id);
+    wait_until_the_agent_answers(b, &agent).await?;
     let secs = b.settings.secs;
     let agent_load = as_test_button(Bench::load(b, &via_agent, 1, secs));
     let server_load = as_test_button(Bench::load(b, &on_server, 1, secs));
@@ -96,6 +107,102 @@ fn errors(sample: &Sample) -> String {
     } else {
         format!("; {} FAILED", thousands(sample.errors as f64))
     }
+}
+
+/// Download CSV of `csv_rows` rows from a connection on a corporate agent, with two app
+/// instances on the one database: the download is served by the first while the agent talks to
+/// the second, so every chunk goes through PostgreSQL (one chunk a row, at most a few unread).
+/// The peak resident set above idle of each of the three processes.
+pub(crate) async fn csv_through_agent(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
+    let rows = b.settings.csv_rows;
+    let first_pid = b.app().await?.pid();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let second_address = format!("127.0.0.1:{port}");
+    let mut second = AppProcess::spawn(&b.app_config, &[("JUNCTION_BIND", &second_address)])?;
+    second
+        .wait_for_200(
+            &b.client,
+            &format!("http://{second_address}/health"),
+            None,
+            Instant::now(),
+            Duration::from_secs(60),
+        )
+        .await?;
+    let agent = start_agent(b, &format!("http://{second_address}"))?;
+    wait_until_the_agent_answers(b, &agent).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let processes = [
+        ("instance serving the download", first_pid),
+        ("instance the agent talks to", second.pid()),
+        ("agent", agent.pid()),
+    ];
+    let mut idle = Vec::new();
+    for (_, pid) in processes {
+        idle.push(crate::app::status_kib(pid, "VmRSS").unwrap_or(0));
+        let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+    }
+    let started = Instant::now();
+    let mut response = b
+        .client
+        .post(format!(
+            "{}/connections/{}/export.csv",
+            b.base, b.data.agent_csv_id
+        ))
+        .header(reqwest::header::COOKIE, &b.cookie)
+        .header("Sec-Fetch-Site", "same-origin")
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status() == 200,
+        "Download CSV answered {}",
+        response.status()
+    );
+    let (mut lines, mut tail) = (0usize, Vec::new());
+    while let Some(chunk) = response.chunk().await? {
+        lines += chunk.iter().filter(|byte| **byte == b'\n').count();
+        tail = chunk.to_vec();
+    }
+    let elapsed = started.elapsed();
+    anyhow::ensure!(
+        lines == rows + 1 && !String::from_utf8_lossy(&tail).contains("# ERROR"),
+        "the CSV through the agent had {lines} lines for {rows} rows; it ends with {:?}",
+        String::from_utf8_lossy(&tail)
+    );
+    let mut parts = Vec::new();
+    let mut worst = 0;
+    for ((name, pid), idle) in processes.into_iter().zip(&idle) {
+        let peak = crate::app::status_kib(pid, "VmHWM").unwrap_or(0);
+        let above = peak.saturating_sub(*idle);
+        worst = worst.max(above);
+        parts.push(format!("{name} +{}", mb(above)));
+    }
+    agent.stop().await?;
+    second.stop().await?;
+    Ok(vec![
+        Row::new(
+            &format!(
+                "Download CSV of {} rows through an agent, two instances: peak RSS above idle",
+                thousands(rows as f64)
+            ),
+            "1",
+        )
+        .value(format!(
+            "{} · {:.2} s",
+            parts.join(" · "),
+            elapsed.as_secs_f64()
+        ))
+        .baseline(format!(
+            "idle RSS: {}",
+            idle.iter()
+                .map(|kib| mb(*kib))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        ))
+        .ratio(format!("worst +{}", mb(worst)))
+        .target("< 30 MB above idle, each process"),
+    ])
 }
 
 /// How long the harness waits for a flood of due tests to be run.
@@ -268,23 +375,12 @@ pub(crate) async fn scheduler_lateness(b: &mut Bench) -> anyhow::Result<Vec<Row>
         ))
         .ratio("—")
         .target("late, never failed: bounded concurrency"),
-        Row::new(
+        list_beside_idle(
             "list p99 while the scheduler works through the flood",
-            &LIST_CLIENTS.to_string(),
+            LIST_CLIENTS,
+            &during,
+            &idle,
         )
-        .value(format!(
-            "p99 {} · p50 {} · {} req/s",
-            ms(during.p99_ms),
-            ms(during.p50_ms),
-            thousands(during.per_second())
-        ))
-        .baseline(format!(
-            "idle list: p99 {} · p50 {} · {} req/s",
-            ms(idle.p99_ms),
-            ms(idle.p50_ms),
-            thousands(idle.per_second())
-        ))
-        .ratio(format!("{:.2}× idle p99", during.p99_ms / idle.p99_ms))
         .target("people's clicks first"),
     ])
 }

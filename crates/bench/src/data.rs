@@ -131,6 +131,8 @@ pub(crate) struct Seeded {
     pub storm_ids: Vec<Uuid>,
     /// The connection on [`Seeded::agent`], calling the fast sandbox like `test_id`.
     pub agent_test_id: Uuid,
+    /// The connection on [`Seeded::agent`] downloading from the CSV sandbox.
+    pub agent_csv_id: Uuid,
     pub agent: SeededAgent,
 }
 
@@ -269,6 +271,14 @@ pub(crate) async fn seed(
     );
     through_agent.agent = agent.id;
     rows.push(through_agent);
+    let mut csv_through_agent = probe(
+        format!("{PROBE_PREFIX} Download CSV through an agent"),
+        &targets.csv,
+        600_000,
+        "SELECT id, offer_id, affiliate_id, status, payout, revenue, datetime FROM Conversion",
+    );
+    csv_through_agent.agent = agent.id;
+    rows.push(csv_through_agent);
     for n in 0..sizes.storm {
         rows.push(probe(
             format!("{PROBE_PREFIX} slow TUNE {n:04}"),
@@ -277,9 +287,9 @@ pub(crate) async fn seed(
             "SELECT id, name, status FROM Offer",
         ));
     }
-    let (test_id, timeout_id, csv_id, agent_test_id) =
-        (rows[0].id, rows[1].id, rows[2].id, rows[3].id);
-    let storm_ids: Vec<Uuid> = rows[4..].iter().map(|row| row.id).collect();
+    let (test_id, timeout_id, csv_id, agent_test_id, agent_csv_id) =
+        (rows[0].id, rows[1].id, rows[2].id, rows[3].id, rows[4].id);
+    let storm_ids: Vec<Uuid> = rows[5..].iter().map(|row| row.id).collect();
     let generic = sizes.connections.saturating_sub(rows.len());
     let mut edit_paths = Vec::with_capacity(generic);
     for i in 0..generic {
@@ -344,6 +354,7 @@ pub(crate) async fn seed(
         csv_id,
         storm_ids,
         agent_test_id,
+        agent_csv_id,
         agent,
     })
 }

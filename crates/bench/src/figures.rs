@@ -97,6 +97,11 @@ pub(crate) const FIGURES: &[Figure] = &[
         run: |b| crate::background::test_through_agent(b).boxed(),
     },
     Figure {
+        key: "agent-csv",
+        title: "Download CSV through a corporate agent, two instances",
+        run: |b| crate::background::csv_through_agent(b).boxed(),
+    },
+    Figure {
         key: "scheduler",
         title: "scheduler lateness, 10,000 monitored connections",
         run: |b| crate::background::scheduler_lateness(b).boxed(),
@@ -383,6 +388,11 @@ const STORM_START: Duration = Duration::from_millis(300);
 /// p99 with nothing else going on; and the wall time until every test has answered.
 async fn slow_tests_in_flight(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
     let count = b.settings.storm_tests;
+    // The default cap (issue 15's bounded work) answers most of 500 clicks at once with 429;
+    // this figure measures holding them all, so the cap is raised for it alone.
+    let cap = count.to_string();
+    b.restart(&[("JUNCTION_WORK_MAX_RUNNING", cap.as_str())])
+        .await?;
     let ids = b.data.storm_ids.clone();
     let list = b.load("/connections", STORM_CLIENTS, STORM_WINDOW_SECS);
     b.warm_up(&list).await?;
@@ -422,6 +432,7 @@ async fn slow_tests_in_flight(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
         walls.push(wall);
         failed += failures;
     }
+    b.restart(&[]).await?;
     let (idle, during) = (Sample::median(&idle), Sample::median(&during));
     let wall = median_duration(&walls);
     let outcome = if failed == 0 {
@@ -430,26 +441,17 @@ async fn slow_tests_in_flight(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
         format!("{failed} of {} FAILED", count * b.settings.runs)
     };
     Ok(vec![
-        Row::new(
+        list_beside_idle(
             &format!("list p99 with {count} slow tests in flight"),
-            &STORM_CLIENTS.to_string(),
+            STORM_CLIENTS,
+            &during,
+            &idle,
         )
-        .value(format!(
-            "p99 {} · p50 {} · {} req/s",
-            ms(during.p99_ms),
-            ms(during.p50_ms),
-            thousands(during.per_second())
-        ))
-        .baseline(format!(
-            "idle list: p99 {} · p50 {} · {} req/s",
-            ms(idle.p99_ms),
-            ms(idle.p50_ms),
-            thousands(idle.per_second())
-        ))
-        .ratio(format!("{:.2}× idle p99", during.p99_ms / idle.p99_ms))
         .target("≤ 2× idle p99"),
         Row::new(
-            &format!("{count} tests on a TUNE answering after 1 s: wall time"),
+            &format!(
+                "{count} tests on a TUNE answering after 1 s: wall time (JUNCTION_WORK_MAX_RUNNING={count})"
+            ),
             &count.to_string(),
         )
         .value(format!("{:.2} s ({outcome})", wall.as_secs_f64()))
@@ -463,6 +465,24 @@ async fn slow_tests_in_flight(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
         ))
         .target("≤ 1.5 s"),
     ])
+}
+
+/// The list loaded while other work runs (`during`), against the list alone just before.
+pub(crate) fn list_beside_idle(title: &str, clients: usize, during: &Sample, idle: &Sample) -> Row {
+    Row::new(title, &clients.to_string())
+        .value(format!(
+            "p99 {} · p50 {} · {} req/s",
+            ms(during.p99_ms),
+            ms(during.p50_ms),
+            thousands(during.per_second())
+        ))
+        .baseline(format!(
+            "idle list: p99 {} · p50 {} · {} req/s",
+            ms(idle.p99_ms),
+            ms(idle.p50_ms),
+            thousands(idle.per_second())
+        ))
+        .ratio(format!("{:.2}× idle p99", during.p99_ms / idle.p99_ms))
 }
 
 /// Test Connection of a connection with Timeout 500 ms against a sandbox that never answers:
@@ -530,10 +550,12 @@ async fn csv_memory(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
             })
         };
         let started = Instant::now();
+        // A POST, as the form's button sends it (it calls TUNE and is audited).
         let mut response = b
             .client
-            .get(&url)
+            .post(&url)
             .header(reqwest::header::COOKIE, &b.cookie)
+            .header("Sec-Fetch-Site", "same-origin")
             .send()
             .await?;
         anyhow::ensure!(
