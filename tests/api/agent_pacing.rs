@@ -3,28 +3,13 @@
 
 use std::time::Duration;
 
-use tune_sandbox::{DEFAULT_NETWORK_TOKEN, RecordedRequest, SandboxConfig};
+use tune_sandbox::{DEFAULT_NETWORK_TOKEN, SandboxConfig, busiest_window};
 
 use crate::cloud_agent::{AgentProcess, connection_on, create_agent, fast, until_online};
 use crate::helpers::{spawn_app_with, valid_form, with};
 
 const LIMIT: usize = 4;
 const WINDOW: Duration = Duration::from_secs(1);
-
-/// The most requests the sandbox received within any `window`.
-fn busiest_window(requests: &[RecordedRequest], window: Duration) -> usize {
-    let mut times: Vec<_> = requests.iter().map(|r| r.received).collect();
-    times.sort();
-    (0..times.len())
-        .map(|i| {
-            times[i..]
-                .iter()
-                .take_while(|t| t.duration_since(times[i]) < window)
-                .count()
-        })
-        .max()
-        .unwrap_or(0)
-}
 
 #[actix_web::test]
 async fn calls_through_an_agent_and_the_server_together_stay_under_the_networks_limit() {

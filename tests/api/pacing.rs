@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use junction::config::Config;
 use junction::startup::Application;
-use tune_sandbox::{DEFAULT_NETWORK_TOKEN, RecordedRequest, SandboxConfig};
+use tune_sandbox::{DEFAULT_NETWORK_TOKEN, SandboxConfig, busiest_window};
 
 use crate::helpers::{TestApp, spawn_app_with, valid_form, with};
 
@@ -26,21 +26,6 @@ async fn second_instance(app: &TestApp) -> String {
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());
     address
-}
-
-/// The most requests the sandbox received within any `window`.
-fn busiest_window(requests: &[RecordedRequest], window: Duration) -> usize {
-    let mut times: Vec<_> = requests.iter().map(|r| r.received).collect();
-    times.sort();
-    (0..times.len())
-        .map(|i| {
-            times[i..]
-                .iter()
-                .take_while(|t| t.duration_since(times[i]) < window)
-                .count()
-        })
-        .max()
-        .unwrap_or(0)
 }
 
 #[actix_web::test]

@@ -357,24 +357,14 @@ async fn test_connection_overhead(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
     }
     let (app, direct) = (Sample::median(&through_app), Sample::median(&directly));
     Ok(vec![
-        Row::new("Test Connection: app total vs the same TUNE call", "1")
-            .value(format!(
-                "p50 {} · p99 {} ({} tests/s)",
-                ms(app.p50_ms),
-                ms(app.p99_ms),
-                thousands(app.per_second())
-            ))
-            .baseline(format!(
-                "direct call: p50 {} · p99 {}",
-                ms(direct.p50_ms),
-                ms(direct.p99_ms)
-            ))
-            .ratio(format!(
-                "overhead p50 {} · p99 {}",
-                ms(app.p50_ms - direct.p50_ms),
-                ms(app.p99_ms - direct.p99_ms)
-            ))
-            .target("overhead < 1 ms (median)"),
+        latency_against(
+            "Test Connection: app total vs the same TUNE call",
+            &app,
+            "",
+            ("direct call", &direct),
+            "overhead",
+        )
+        .target("overhead < 1 ms (median)"),
     ])
 }
 
@@ -465,6 +455,34 @@ async fn slow_tests_in_flight(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
         ))
         .target("≤ 1.5 s"),
     ])
+}
+
+/// A one-client latency figure against a baseline measured beside it: p50 and p99 of each, and
+/// the difference, named `difference`.
+pub(crate) fn latency_against(
+    title: &str,
+    value: &Sample,
+    extra: &str,
+    (baseline, base): (&str, &Sample),
+    difference: &str,
+) -> Row {
+    Row::new(title, "1")
+        .value(format!(
+            "p50 {} · p99 {} ({} tests/s{extra})",
+            ms(value.p50_ms),
+            ms(value.p99_ms),
+            thousands(value.per_second())
+        ))
+        .baseline(format!(
+            "{baseline}: p50 {} · p99 {}",
+            ms(base.p50_ms),
+            ms(base.p99_ms)
+        ))
+        .ratio(format!(
+            "{difference} p50 {} · p99 {}",
+            ms(value.p50_ms - base.p50_ms),
+            ms(value.p99_ms - base.p99_ms)
+        ))
 }
 
 /// The list loaded while other work runs (`during`), against the list alone just before.

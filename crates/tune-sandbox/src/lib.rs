@@ -34,7 +34,7 @@ use actix_web::dev::ServerHandle;
 
 pub use faults::{FAULT_NAMES, Fault};
 pub use leaks::keys_in;
-pub use server::RecordedRequest;
+pub use server::{RecordedRequest, busiest_window};
 
 /// Settings of one sandbox instance. Every credential is configurable so tests can
 /// check that the connector sends exactly what the user typed.

@@ -24,6 +24,22 @@ use super::rate::RateLimiter;
 /// How many requests the log keeps; older ones are dropped so a long demo run stays small.
 const LOG_LENGTH: usize = 1000;
 
+/// The most of `requests` received within any `window`: what a rate limit of that window
+/// would have counted at its busiest.
+pub fn busiest_window(requests: &[RecordedRequest], window: std::time::Duration) -> usize {
+    let mut times: Vec<_> = requests.iter().map(|r| r.received).collect();
+    times.sort();
+    (0..times.len())
+        .map(|i| {
+            times[i..]
+                .iter()
+                .take_while(|t| t.duration_since(times[i]) < window)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// One API request as the sandbox received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedRequest {
