@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpRequest, HttpResponse, web};
+use diesel_async::AsyncPgConnection;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -59,9 +60,12 @@ fn on_agent<'a>(
     }
 }
 
-async fn history(state: &AppState, id: Uuid, user: &CurrentUser) -> AppResult<TestHistoryPartial> {
-    let mut conn = state.pool.get().await?;
-    let runs = runs::recent(&mut conn, id, runs::HISTORY_LENGTH).await?;
+async fn history(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    user: &CurrentUser,
+) -> AppResult<TestHistoryPartial> {
+    let runs = runs::recent(conn, id, runs::HISTORY_LENGTH).await?;
     Ok(TestHistoryPartial::for_viewer(runs, Some(user), true))
 }
 
@@ -156,19 +160,18 @@ pub(crate) async fn test_connection(
         run_of(&connection, &user, "connection", &outcome),
     )
     .await?;
-    drop(conn);
     if !is_htmx(&request) {
         return Ok(see_other(&format!("/connections/{}#test-history", connection.id)).finish());
     }
-    let health = {
-        let mut conn = state.pool.get().await?;
-        crate::monitoring::service::status(&mut conn, connection.id, true).await?
-    };
+    // On the connection that recorded the run, so the state read includes it.
+    let health = crate::monitoring::service::status(&mut conn, connection.id, true).await?;
+    let history = history(&mut conn, connection.id, &user).await?;
+    drop(conn);
     let partial = TestResultPartial {
         outcome,
         ran_on: ran_on.map(|r| r.summary()),
         timeout_ms: connection.timeout_ms,
-        history: history(&state, connection.id, &user).await?,
+        history,
         health,
     };
     render_fragment(&partial, StatusCode::OK)
@@ -276,15 +279,16 @@ pub(crate) async fn test_query(
     };
     let mut conn = state.pool.get().await?;
     runs::record(&mut conn, &user.actor(), &connection, run).await?;
-    drop(conn);
     if !is_htmx(&request) {
         return Ok(see_other(&format!("/connections/{}#test-history", connection.id)).finish());
     }
+    let history = history(&mut conn, connection.id, &user).await?;
+    drop(conn);
     let partial = QueryResultPartial {
         outcome,
         ran_on: ran_on.map(|r| r.summary()),
         query: text,
-        history: history(&state, connection.id, &user).await?,
+        history,
     };
     render_fragment(&partial, StatusCode::OK)
 }
