@@ -27,7 +27,7 @@ async fn answer(
         return Ok(see_other(&format!("/connections/{id}#alerts")).finish());
     }
     let mut conn = state.pool.get().await?;
-    let name = crate::monitoring::model::monitoring(&mut conn, id)
+    let name = crate::monitoring::model::monitoring(&conn, id)
         .await?
         .ok_or(AppError::NotFound)?
         .name;
@@ -168,7 +168,7 @@ pub(crate) async fn alert_deliveries(
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let mut conn = state.pool.get().await?;
-    crate::monitoring::model::monitoring(&mut conn, id)
+    crate::monitoring::model::monitoring(&conn, id)
         .await?
         .ok_or(AppError::NotFound)?;
     let partial = service::deliveries(&mut conn, id).await?;

@@ -135,9 +135,10 @@ pub(crate) fn secret_mention(fingerprint: &str) -> String {
 /// How the trail names another user to someone who may not see who they are.
 pub(crate) const ANOTHER_USER: &str = "Another user";
 
-/// Writes one entry; call it inside the transaction of the change it describes.
+/// Writes one entry; call it inside the transaction of the change it describes. A shared
+/// reference, so that it can be sent together with the change's own statements.
 pub(crate) async fn record(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     actor: Actor,
     entry: Entry,
 ) -> QueryResult<()> {
@@ -156,7 +157,7 @@ pub(crate) async fn record(
             audit_events::changes.eq(changes),
             audit_events::detail.eq(entry.detail),
         ))
-        .execute(conn)
+        .execute(&mut &*conn)
         .await?;
     Ok(())
 }

@@ -180,7 +180,7 @@ async fn render_form(
     let agents = agents::list_all(&mut conn).await?;
     let history = match (context.kind, context.id) {
         (FormKind::Edit, Some(id)) => Some(TestHistoryPartial::for_viewer(
-            super::runs::recent(&mut conn, id, super::runs::HISTORY_LENGTH).await?,
+            super::runs::recent(&conn, id, super::runs::HISTORY_LENGTH).await?,
             CurrentUser::of(request).as_ref(),
             false,
         )),

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::model::Connection;
 use crate::audit::{self, Actor};
-use crate::db::schema::{connection_tests, connections};
+use crate::db::schema::connection_tests;
 
 /// Test runs listed under the form.
 pub(crate) const HISTORY_LENGTH: i64 = 10;
@@ -71,14 +71,6 @@ pub(crate) async fn record_in(
     };
     let summary = format!("{}: {}", run.outcome_code, run.message);
     if run.kind == "connection" {
-        diesel::update(connections::table.find(run.connection_id))
-            .set((
-                connections::last_test_at.eq(diesel::dsl::now),
-                connections::last_test_code.eq(&run.outcome_code),
-                connections::last_test_close.eq(run.close_to_timeout),
-            ))
-            .execute(conn)
-            .await?;
         let facts = crate::monitoring::record::RunFacts {
             connection_id: connection.id,
             connection_name: &connection.name,
@@ -88,24 +80,23 @@ pub(crate) async fn record_in(
         };
         crate::monitoring::record::after_run(conn, actor, &facts).await?;
     }
-    diesel::insert_into(connection_tests::table)
-        .values(&run)
-        .execute(conn)
-        .await?;
+    let insert = diesel::insert_into(connection_tests::table).values(&run);
     if run.trigger == crate::monitoring::SCHEDULE {
-        return Ok(());
+        return insert.execute(conn).await.map(drop);
     }
-    audit::record(
-        conn,
-        actor.clone(),
-        super::audit::tested(connection, action, &summary),
+    // Independent writes of one transaction: sent together (pipelined), one round trip.
+    let shared: &AsyncPgConnection = conn;
+    let entry = super::audit::tested(connection, action, &summary);
+    futures_util::try_join!(
+        insert.execute(&mut &*shared),
+        audit::record(shared, actor.clone(), entry),
     )
-    .await
+    .map(drop)
 }
 
 /// The most recent runs of a connection, newest first.
 pub(crate) async fn recent(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     connection_id: Uuid,
     limit: i64,
 ) -> QueryResult<Vec<Run>> {
@@ -114,6 +105,6 @@ pub(crate) async fn recent(
         .select(Run::as_select())
         .order((connection_tests::ran_at.desc(), connection_tests::id.desc()))
         .limit(limit)
-        .load(conn)
+        .load(&mut &*conn)
         .await
 }

@@ -61,7 +61,7 @@ fn on_agent<'a>(
 }
 
 async fn history(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     id: Uuid,
     user: &CurrentUser,
 ) -> AppResult<TestHistoryPartial> {
@@ -163,9 +163,11 @@ pub(crate) async fn test_connection(
     if !is_htmx(&request) {
         return Ok(see_other(&format!("/connections/{}#test-history", connection.id)).finish());
     }
-    // On the connection that recorded the run, so the state read includes it.
-    let health = crate::monitoring::service::status(&mut conn, connection.id, true).await?;
-    let history = history(&mut conn, connection.id, &user).await?;
+    // On the connection that recorded the run, so the state read includes it; both at once.
+    let (health, history) = futures_util::try_join!(
+        crate::monitoring::service::status(&conn, connection.id, true),
+        history(&conn, connection.id, &user),
+    )?;
     drop(conn);
     let partial = TestResultPartial {
         outcome,
@@ -282,7 +284,7 @@ pub(crate) async fn test_query(
     if !is_htmx(&request) {
         return Ok(see_other(&format!("/connections/{}#test-history", connection.id)).finish());
     }
-    let history = history(&mut conn, connection.id, &user).await?;
+    let history = history(&conn, connection.id, &user).await?;
     drop(conn);
     let partial = QueryResultPartial {
         outcome,
@@ -336,9 +338,9 @@ pub(crate) async fn export_csv(
         slot.hold_while(csv),
         crate::shutdown::ExportRun::new(&connection.connector, connection.cloud_agent_id),
     );
-    let mut conn = state.pool.get().await?;
+    let conn = state.pool.get().await?;
     crate::audit::record(
-        &mut conn,
+        &conn,
         user.actor(),
         super::audit::tested(&connection, "export", "CSV download of the saved query"),
     )

@@ -25,7 +25,9 @@ use diesel::pg::Pg;
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
@@ -203,6 +205,9 @@ pub fn build_pool(
     request_role: Option<&str>,
 ) -> anyhow::Result<DbPool> {
     let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    // No `SELECT 1` on every checkout (one round trip per request): a connection whose socket
+    // closed is already known broken, and the stall guard bounds one that hangs.
+    config.recycling_method = RecyclingMethod::Fast;
     let set_role = request_role
         .map(|role| format!("; SET ROLE {}", quote_identifier(role)))
         .unwrap_or_default();

@@ -9,11 +9,14 @@ use uuid::Uuid;
 use super::health::{Health, HealthState};
 use crate::db::schema::connections;
 
-/// The health columns of one connection, locked for the rest of the transaction, with its
-/// threshold and the database's time.
-pub(crate) async fn lock_health(
-    conn: &mut AsyncPgConnection,
+/// Stores a Test Connection's result as the row's last test and returns the health columns
+/// (locked by the update for the rest of the transaction), the threshold and the database's
+/// time: one statement where an update and a `SELECT … FOR UPDATE` were two round trips.
+pub(crate) async fn record_last_test(
+    conn: &AsyncPgConnection,
     id: Uuid,
+    outcome_code: &str,
+    close_to_timeout: bool,
 ) -> QueryResult<Option<(HealthState, i32, DateTime<Utc>)>> {
     type Row = (
         String,
@@ -24,9 +27,13 @@ pub(crate) async fn lock_health(
         i32,
         DateTime<Utc>,
     );
-    let row: Option<Row> = connections::table
-        .find(id)
-        .select((
+    let row: Option<Row> = diesel::update(connections::table.find(id))
+        .set((
+            connections::last_test_at.eq(diesel::dsl::now),
+            connections::last_test_code.eq(outcome_code),
+            connections::last_test_close.eq(close_to_timeout),
+        ))
+        .returning((
             connections::health,
             connections::health_since,
             connections::failure_streak,
@@ -35,8 +42,7 @@ pub(crate) async fn lock_health(
             connections::failure_threshold,
             diesel::dsl::sql::<Timestamptz>("now()"),
         ))
-        .for_update()
-        .first(conn)
+        .get_result(&mut &*conn)
         .await
         .optional()?;
     Ok(
@@ -184,14 +190,14 @@ const MONITORING: MonitoringColumns = (
 
 /// A live connection's schedule and health.
 pub(crate) async fn monitoring(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     id: Uuid,
 ) -> QueryResult<Option<Monitoring>> {
     connections::table
         .find(id)
         .filter(connections::deleted_at.is_null())
         .select(MONITORING)
-        .first(conn)
+        .first(&mut &*conn)
         .await
         .optional()
 }
@@ -246,7 +252,7 @@ pub(crate) const TIMELINE_DAYS: i32 = 30;
 
 /// The last [`TIMELINE_DAYS`] days (UTC) of Test Connection runs, raw runs and roll-ups
 /// together; both reads are bounded by time on an index, whatever the connection's age.
-pub(crate) async fn timeline_days(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Vec<Day>> {
+pub(crate) async fn timeline_days(conn: &AsyncPgConnection, id: Uuid) -> QueryResult<Vec<Day>> {
     diesel::sql_query(
         "WITH bounds AS (SELECT (now() AT TIME ZONE 'UTC')::date - ($2 - 1) AS first_day), \
          raw AS ( \
@@ -268,7 +274,7 @@ pub(crate) async fn timeline_days(conn: &mut AsyncPgConnection, id: Uuid) -> Que
     )
     .bind::<SqlUuid, _>(id)
     .bind::<diesel::sql_types::Integer, _>(TIMELINE_DAYS)
-    .load(conn)
+    .load(&mut &*conn)
     .await
 }
 

@@ -19,14 +19,21 @@ pub(crate) struct RunFacts<'a> {
     pub message: &'a str,
 }
 
-/// Applies a Test Connection run to the connection's health, inside the transaction that records
-/// the run; a change of state is audited there too.
+/// Stores a Test Connection run as the row's last test and applies it to the connection's
+/// health, inside the transaction that records the run; a change of state is audited there too.
 pub(crate) async fn after_run(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     run: &RunFacts<'_>,
 ) -> QueryResult<Option<Transition>> {
-    let Some((before, threshold, now)) = model::lock_health(conn, run.connection_id).await? else {
+    let locked = model::record_last_test(
+        conn,
+        run.connection_id,
+        run.outcome_code,
+        run.close_to_timeout,
+    )
+    .await?;
+    let Some((before, threshold, now)) = locked else {
         return Ok(None);
     };
     let seen = Observation::of(run.outcome_code, run.close_to_timeout, run.message);

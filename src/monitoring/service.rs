@@ -32,14 +32,16 @@ pub(crate) async fn panel(
 
 /// The section's state, streak and timeline, or `None` for an unknown connection.
 pub(crate) async fn status(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     id: Uuid,
     oob: bool,
 ) -> Result<Option<HealthStatus>, AppError> {
-    let Some(monitoring) = model::monitoring(conn, id).await? else {
+    // Independent reads: sent together (pipelined).
+    let (monitoring, days) =
+        futures_util::try_join!(model::monitoring(conn, id), model::timeline_days(conn, id))?;
+    let Some(monitoring) = monitoring else {
         return Ok(None);
     };
-    let days = model::timeline_days(conn, id).await?;
     let timeline = Timeline::build(chrono::Utc::now().date_naive(), &days);
     Ok(Some(HealthStatus {
         monitoring,

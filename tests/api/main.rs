@@ -20,6 +20,7 @@ mod key_age;
 mod monitoring;
 mod pacing;
 mod reports;
+mod row_updates;
 mod second_connector;
 mod secrets;
 mod signin;
