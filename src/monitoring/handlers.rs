@@ -1,10 +1,12 @@
 //! The Health section's own request: saving "Test automatically" and the failure threshold.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use uuid::Uuid;
 
 use super::service::{self, ScheduleForm};
+use super::views::RejectedSchedule;
 use crate::auth::{CurrentUser, Permission};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -19,20 +21,64 @@ pub(crate) async fn save_connection_monitoring(
     form: web::Form<ScheduleForm>,
 ) -> AppResult<HttpResponse> {
     user.require(Permission::ManageConnections)?;
-    let schedule = form
-        .parse()
-        .map_err(|m| AppError::BadRequest(m.to_string()))?;
+    let id = path.into_inner();
+    let form = form.into_inner();
+    let schedule = match form.parse() {
+        Ok(schedule) => schedule,
+        Err((_, message)) if !is_htmx(&request) => {
+            return Err(AppError::BadRequest(message.to_string()));
+        }
+        Err((field, message)) => {
+            // The section again, as typed, with the message by its field. htmx swaps an error
+            // answer only where it names its target (see static/app.js).
+            let rejected = RejectedSchedule {
+                form,
+                field,
+                message,
+            };
+            return panel(&state, id, None, Some(rejected)).await;
+        }
+    };
     let mut conn = state.pool.get().await?;
-    service::save_schedule(&mut conn, &user.actor(), *path, schedule)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !is_htmx(&request) {
-        drop(conn);
-        return Ok(see_other(&format!("/connections/{}#health", path.into_inner())).finish());
-    }
-    let panel = service::panel(&mut conn, &state.alerts, *path, true)
+    service::save_schedule(&mut conn, &user.actor(), id, schedule)
         .await?
         .ok_or(AppError::NotFound)?;
     drop(conn);
-    render_fragment(&panel, StatusCode::OK)
+    if !is_htmx(&request) {
+        return Ok(see_other(&format!("/connections/{id}#health")).finish());
+    }
+    panel(&state, id, Some("Schedule saved."), None).await
+}
+
+async fn panel(
+    state: &AppState,
+    id: Uuid,
+    notice: Option<&'static str>,
+    rejected: Option<RejectedSchedule>,
+) -> AppResult<HttpResponse> {
+    let mut conn = state.pool.get().await?;
+    let mut panel = service::panel(&mut conn, &state.alerts, id, true)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    drop(conn);
+    let status = if rejected.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    panel.notice = notice;
+    panel.rejected = rejected;
+    let mut response = render_fragment(&panel, status)?;
+    if status != StatusCode::OK {
+        let headers = response.headers_mut();
+        headers.insert(
+            HeaderName::from_static("hx-retarget"),
+            HeaderValue::from_static("#health"),
+        );
+        headers.insert(
+            HeaderName::from_static("hx-reswap"),
+            HeaderValue::from_static("outerHTML"),
+        );
+    }
+    Ok(response)
 }

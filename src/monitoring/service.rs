@@ -27,6 +27,8 @@ pub(crate) async fn panel(
         status,
         can_change,
         alerts,
+        notice: None,
+        rejected: None,
     }))
 }
 
@@ -75,20 +77,22 @@ pub(crate) struct Schedule {
 pub(crate) const THRESHOLD_RANGE: std::ops::RangeInclusive<i32> = 1..=20;
 
 impl ScheduleForm {
-    /// Parsed at the edge; the message says what to pick instead.
-    pub(crate) fn parse(&self) -> Result<Schedule, String> {
-        let every = Every::parse(self.check_every.trim()).ok_or(
+    /// Parsed at the edge; an error names the field and says what to pick instead.
+    pub(crate) fn parse(&self) -> Result<Schedule, (&'static str, &'static str)> {
+        let every = Every::parse(self.check_every.trim()).ok_or((
+            "check_every",
             "Choose how often to test automatically: off, every 5, 15 or 60 minutes, or daily.",
-        )?;
+        ))?;
         let threshold = self
             .failure_threshold
             .trim()
             .parse::<i32>()
             .ok()
             .filter(|t| THRESHOLD_RANGE.contains(t))
-            .ok_or(
-                "The failure threshold is a whole number of consecutive failed tests from 1 to 20.",
-            )?;
+            .ok_or((
+                "failure_threshold",
+                "Failing after is a whole number of consecutive failed tests from 1 to 20.",
+            ))?;
         Ok(Schedule {
             every,
             check_query: self.check_query.is_some(),
@@ -142,7 +146,7 @@ pub(crate) async fn save_schedule(
                     audit::yes_no(after.check_query),
                 ),
                 Change::of(
-                    "Failure threshold",
+                    "Failing after",
                     Some(before.failure_threshold.to_string()),
                     Some(after.failure_threshold.to_string()),
                 ),

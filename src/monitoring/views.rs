@@ -20,6 +20,19 @@ pub(crate) struct HealthPanel {
     pub can_change: bool,
     /// Who hears of its changes of state, and how that went.
     pub alerts: crate::alerts::views::AlertsPanel,
+    /// Said after a save ("Schedule saved.").
+    pub notice: Option<&'static str>,
+    /// A schedule that could not be saved: what was typed, and what is wrong with it.
+    pub rejected: Option<RejectedSchedule>,
+}
+
+/// A posted schedule that was refused, shown again as typed with the message by its field.
+#[derive(Debug, Clone)]
+pub(crate) struct RejectedSchedule {
+    pub form: super::service::ScheduleForm,
+    /// The field's id: `check_every` or `failure_threshold`.
+    pub field: &'static str,
+    pub message: &'static str,
 }
 
 /// The Health section's state, failure streak and timeline: also sent after a Test Connection
@@ -63,16 +76,38 @@ impl HealthStatus {
 impl HealthPanel {
     /// Options of "Test automatically": value, label, selected.
     pub(crate) fn every_options(&self) -> Vec<(&'static str, &'static str, bool)> {
+        let chosen = match &self.rejected {
+            Some(rejected) => rejected.form.check_every.trim(),
+            None => self.monitoring.check_every.as_str(),
+        };
         Every::ALL
             .into_iter()
-            .map(|e| {
-                (
-                    e.as_str(),
-                    e.label(),
-                    e.as_str() == self.monitoring.check_every,
-                )
-            })
+            .map(|e| (e.as_str(), e.label(), e.as_str() == chosen))
             .collect()
+    }
+
+    /// "Also run the saved Query" as stored, or as posted when the post was refused.
+    pub(crate) fn check_query(&self) -> bool {
+        match &self.rejected {
+            Some(rejected) => rejected.form.check_query.is_some(),
+            None => self.monitoring.check_query,
+        }
+    }
+
+    /// "Failing after" as stored, or as typed when the post was refused.
+    pub(crate) fn threshold_value(&self) -> String {
+        match &self.rejected {
+            Some(rejected) => rejected.form.failure_threshold.clone(),
+            None => self.monitoring.failure_threshold.to_string(),
+        }
+    }
+
+    /// The message for `field`, when the post was refused because of it.
+    pub(crate) fn error(&self, field: &str) -> Option<&'static str> {
+        self.rejected
+            .as_ref()
+            .filter(|r| r.field == field)
+            .map(|r| r.message)
     }
 
     /// What the schedule does now, in words.

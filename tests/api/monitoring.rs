@@ -513,7 +513,7 @@ async fn the_schedule_is_changed_by_an_audited_post_and_inactive_says_so() {
         changes.contains("Test automatically") && changes.contains("Every 60 minutes"),
         "{changes}"
     );
-    assert!(changes.contains("Failure threshold"), "{changes}");
+    assert!(changes.contains("Failing after"), "{changes}");
     // The connection form loaded before the change still saves: the schedule is not its field.
     let save = with(
         crate::helpers::without(valid_form("Scheduled"), "api_key"),
@@ -551,6 +551,61 @@ async fn the_schedule_is_changed_by_an_audited_post_and_inactive_says_so() {
             .contains("Not tested automatically while inactive."),
         "{}",
         page.body
+    );
+}
+
+#[actix_web::test]
+async fn the_schedule_form_says_saved_and_keeps_a_refused_value_by_its_field() {
+    let app = spawn_app_with(|_| {}).await;
+    let id = app.create_connection(&valid_form("Schedule form")).await;
+
+    let saved = app
+        .post_htmx(
+            &format!("/connections/{id}/monitoring"),
+            &[("check_every", "15m"), ("failure_threshold", "4")],
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    assert!(saved.body.contains("Schedule saved."), "{}", saved.body);
+    assert!(saved.body.contains(r#"<option value="15m" selected>"#));
+
+    let response = app
+        .client
+        .post(app.url(&format!("/connections/{id}/monitoring")))
+        .header("HX-Request", "true")
+        .header("Sec-Fetch-Site", "same-origin")
+        .form(&[
+            ("check_every", "5m"),
+            ("check_query", "on"),
+            ("failure_threshold", "99"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), 422);
+    // htmx swaps an error answer only where it names its target.
+    assert_eq!(
+        response.headers().get("hx-retarget").map(|v| v.as_bytes()),
+        Some(&b"#health"[..])
+    );
+    let body = response.text().await.expect("body");
+    assert!(
+        body.contains(r#"id="failure_threshold-error""#) && body.contains("from 1 to 20"),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"value="99""#),
+        "the typed value is kept: {body}"
+    );
+    assert!(
+        body.contains(r#"<option value="5m" selected>"#),
+        "the chosen period is kept: {body}"
+    );
+    assert!(!body.contains("Schedule saved."), "{body}");
+    let page = app.get(&format!("/connections/{id}")).await;
+    assert!(
+        page.body.contains(r#"<option value="15m" selected>"#),
+        "nothing refused was stored"
     );
 }
 
