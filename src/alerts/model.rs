@@ -39,6 +39,8 @@ pub(crate) struct Webhook {
     /// Host and port, as shown.
     pub host: String,
     pub format: Option<String>,
+    /// Shown too, so that two webhooks on one host can be told apart without their paths.
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 pub(crate) async fn webhooks(
@@ -53,6 +55,7 @@ pub(crate) async fn webhooks(
             alert_recipients::id,
             alert_recipients::host.assume_not_null(),
             alert_recipients::format,
+            alert_recipients::created_at,
         ))
         .load(conn)
         .await

@@ -58,7 +58,12 @@ impl AlertsPanel {
             .as_deref()
             .and_then(Format::parse)
             .unwrap_or(Format::Json);
-        format!("{} ({})", hook.host, format.label())
+        format!(
+            "{} ({}), added {}",
+            hook.host,
+            format.label(),
+            crate::views::format_time(&hook.created_at)
+        )
     }
 
     pub(crate) fn defaults_note(&self) -> String {

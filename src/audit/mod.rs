@@ -118,6 +118,9 @@ pub(crate) const ACTIONS: &[&str] = &[
     "test connection",
     "test query",
     "export",
+    "health change",
+    "alert",
+    "send test alert",
     "reset password",
     "rotate",
 ];

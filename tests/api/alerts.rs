@@ -316,6 +316,14 @@ async fn the_test_alert_reports_a_refusing_mail_server_and_retries_a_failing_web
         .await
         .expect("audit");
     assert_eq!(audited, 1, "the button is audited");
+    let trail = app.get("/audit?action=send+test+alert").await;
+    assert!(
+        trail
+            .body
+            .contains(r#"<option value="send test alert" selected>"#),
+        "the trail can be filtered by it: {}",
+        trail.body
+    );
 }
 
 #[actix_web::test]
@@ -413,7 +421,7 @@ async fn recipients_are_checked_field_by_field_and_the_secret_is_never_shown() {
     assert_eq!(page.status, 303, "{}", page.body);
     let page = app.get(&format!("/connections/{id}")).await;
     assert!(
-        page.body.contains("hooks.example.com (JSON)"),
+        page.body.contains("hooks.example.com (JSON), added "),
         "{}",
         page.body
     );
