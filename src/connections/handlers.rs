@@ -8,13 +8,13 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::form::{ConnectionForm, FieldErrors};
+use super::list_views::{ConnectionsPage, ListView};
 use super::listing::ListParams;
 use super::model;
 use super::service::{self, SaveFailure};
 use super::views::{
-    ActiveTogglePartial, ConnectionFormPage, ConnectionsPage, ConnectorSelectionPage,
-    ConnectorTitles, DeleteConfirmPage, DeletedConnectionsPage, FormKind, KeyStatus, ListView,
-    TestHistoryPartial,
+    ActiveTogglePartial, ConnectionFormPage, ConnectorSelectionPage, ConnectorTitles,
+    DeleteConfirmPage, DeletedConnectionsPage, FormKind, KeyStatus, TestHistoryPartial,
 };
 use crate::agents::model::{self as agents, BUILTIN_AGENT_ID};
 use crate::audit;

@@ -3,8 +3,8 @@
 use askama::Template;
 use uuid::Uuid;
 
-use super::listing::{Cursor, DEFAULT_PER_PAGE, ListQuery, Tested, flag_str};
-use super::model::{ListPage, ListRow, SortKey};
+use super::listing::{Cursor, DEFAULT_PER_PAGE, ListQuery, SortKey, Tested, flag_str};
+use super::model::{ListPage, ListRow};
 use super::views::{ConnectorTitles, outcome_chip};
 use crate::agents::model::CloudAgent;
 use crate::monitoring::views::HealthFilter;
@@ -188,6 +188,18 @@ impl ListView {
         !self.query.filters.is_empty()
     }
 
+    /// Only the Health filter is on, nothing else narrows the list.
+    pub(crate) fn only_health_filter(&self) -> bool {
+        let f = &self.query.filters;
+        f.health.is_some()
+            && !self.is_searching()
+            && *f
+                == super::listing::Filters {
+                    health: f.health,
+                    ..Default::default()
+                }
+    }
+
     /// The filters in force, in words, e.g. "Is Active: Yes", "tag env:prod".
     pub(crate) fn active_filters(&self) -> Vec<String> {
         let f = &self.query.filters;
@@ -323,7 +335,7 @@ impl ListView {
     }
 
     pub(crate) fn prev_href(&self) -> Option<String> {
-        let cursor = self.page.prev_cursor(&self.query)?;
+        let cursor = self.page.prev.clone()?;
         // Back to the start: the first page's own address, no cursor.
         let cursor = (cursor.position > 1).then_some(cursor);
         Some(self.href(Link {
@@ -333,7 +345,7 @@ impl ListView {
     }
 
     pub(crate) fn next_href(&self) -> Option<String> {
-        let cursor = self.page.next_cursor(&self.query)?;
+        let cursor = self.page.next.clone()?;
         Some(self.href(Link {
             cursor: Some(cursor),
             ..Link::default()

@@ -21,7 +21,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::model::{ListPage, ListRow, SortKey};
 use super::tags;
 use crate::monitoring::views::HealthFilter;
 use junction_connectors::Connectors;
@@ -249,6 +248,47 @@ impl ListParams {
     }
 }
 
+/// Columns the list can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum SortKey {
+    #[default]
+    Name,
+    Connector,
+    Agent,
+    Active,
+    Source,
+    Target,
+    Updated,
+}
+
+impl SortKey {
+    pub(crate) const ALL: [SortKey; 7] = [
+        SortKey::Name,
+        SortKey::Connector,
+        SortKey::Agent,
+        SortKey::Active,
+        SortKey::Source,
+        SortKey::Target,
+        SortKey::Updated,
+    ];
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Name => "name",
+            SortKey::Connector => "connector",
+            SortKey::Agent => "agent",
+            SortKey::Active => "active",
+            SortKey::Source => "source",
+            SortKey::Target => "target",
+            SortKey::Updated => "updated",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
 /// The sort value a cursor carries besides the name, by sort key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -285,24 +325,22 @@ pub(crate) struct Cursor {
 }
 
 impl Cursor {
-    /// The cursor of a page next to `row`.
-    pub(crate) fn at(row: &ListRow, query: &ListQuery, before: bool, position: i64) -> Self {
-        let value = match query.sort {
-            SortKey::Name => None,
-            SortKey::Connector => Some(SortValue::Text(row.connector.clone())),
-            SortKey::Agent => Some(SortValue::Text(row.agent_key.clone())),
-            SortKey::Active => Some(SortValue::Flag(row.is_active)),
-            SortKey::Source => Some(SortValue::Flag(row.is_source)),
-            SortKey::Target => Some(SortValue::Flag(row.is_target)),
-            SortKey::Updated => Some(SortValue::Micros(row.updated_at.timestamp_micros())),
-        };
+    /// The cursor of a page next to the row whose sort values these are.
+    pub(crate) fn new(
+        query: &ListQuery,
+        before: bool,
+        position: i64,
+        value: Option<SortValue>,
+        name_key: String,
+        id: Uuid,
+    ) -> Self {
         Self {
             sort: query.sort.as_str().to_string(),
             descending: query.descending,
             before,
             value,
-            name_key: row.name_key.clone(),
-            id: row.id,
+            name_key,
+            id,
             position: position.max(1),
         }
     }
@@ -333,22 +371,6 @@ impl Cursor {
             && value_fits
             && (1..=1_000_000_000).contains(&cursor.position))
         .then_some(cursor)
-    }
-}
-
-impl ListPage {
-    /// The cursor of the next page, when there is one.
-    pub(crate) fn next_cursor(&self, query: &ListQuery) -> Option<Cursor> {
-        let last = self.rows.last().filter(|_| self.has_next)?;
-        let position = self.position + self.rows.len() as i64;
-        Some(Cursor::at(last, query, false, position))
-    }
-
-    /// The cursor of the previous page, when there is one.
-    pub(crate) fn prev_cursor(&self, query: &ListQuery) -> Option<Cursor> {
-        let first = self.rows.first().filter(|_| self.has_prev)?;
-        let position = self.position - query.per_page;
-        Some(Cursor::at(first, query, true, position))
     }
 }
 

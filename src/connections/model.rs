@@ -7,6 +7,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+pub(crate) use super::listing::SortKey;
 use super::listing::{Cursor, ListQuery, SortValue, Tested};
 use crate::db::schema::{cloud_agents, connections};
 use junction_connectors::FieldValues;
@@ -308,47 +309,6 @@ pub(crate) async fn list_deleted(
         .await
 }
 
-/// Columns the list can be sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum SortKey {
-    #[default]
-    Name,
-    Connector,
-    Agent,
-    Active,
-    Source,
-    Target,
-    Updated,
-}
-
-impl SortKey {
-    pub(crate) const ALL: [SortKey; 7] = [
-        SortKey::Name,
-        SortKey::Connector,
-        SortKey::Agent,
-        SortKey::Active,
-        SortKey::Source,
-        SortKey::Target,
-        SortKey::Updated,
-    ];
-
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            SortKey::Name => "name",
-            SortKey::Connector => "connector",
-            SortKey::Agent => "agent",
-            SortKey::Active => "active",
-            SortKey::Source => "source",
-            SortKey::Target => "target",
-            SortKey::Updated => "updated",
-        }
-    }
-
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == text)
-    }
-}
-
 /// One row of the Connections list.
 #[derive(Debug, Clone, Queryable)]
 pub(crate) struct ListRow {
@@ -384,8 +344,23 @@ pub(crate) struct ListPage {
     pub total_is_capped: bool,
     /// 1-based position of the first row.
     pub position: i64,
-    pub has_prev: bool,
-    pub has_next: bool,
+    /// Where the previous and next pages start, when there are such pages.
+    pub prev: Option<Cursor>,
+    pub next: Option<Cursor>,
+}
+
+/// The cursor of the page next to `row`, starting at `position`.
+fn cursor_at(row: &ListRow, query: &ListQuery, before: bool, position: i64) -> Cursor {
+    let value = match query.sort {
+        SortKey::Name => None,
+        SortKey::Connector => Some(SortValue::Text(row.connector.clone())),
+        SortKey::Agent => Some(SortValue::Text(row.agent_key.clone())),
+        SortKey::Active => Some(SortValue::Flag(row.is_active)),
+        SortKey::Source => Some(SortValue::Flag(row.is_source)),
+        SortKey::Target => Some(SortValue::Flag(row.is_target)),
+        SortKey::Updated => Some(SortValue::Micros(row.updated_at.timestamp_micros())),
+    };
+    Cursor::new(query, before, position, value, row.name_key.clone(), row.id)
 }
 
 pub(crate) const COUNT_CAP: i64 = 1_000;
@@ -475,6 +450,29 @@ fn filtered(query: &ListQuery) -> Filtered {
         boxed = boxed.filter(connections::tags.contains(filters.tags.clone()));
     }
     boxed
+}
+
+/// `SELECT count(*) FROM (…) AS matches`: diesel has no subquery in FROM, and `id IN (…)`
+/// would scan the whole table again to count what the subquery already stopped at.
+#[derive(Debug, Clone, diesel::query_builder::QueryId)]
+struct CountOf<Q>(Q);
+
+impl<Q> diesel::query_builder::Query for CountOf<Q> {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl<Q: diesel::query_builder::QueryFragment<Pg>> diesel::query_builder::QueryFragment<Pg>
+    for CountOf<Q>
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("SELECT count(*) FROM (");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(") AS matches");
+        Ok(())
+    }
 }
 
 /// See [`MatchingIds`].
@@ -617,9 +615,7 @@ async fn list_from(
         ))
         // One more than shown tells whether there is a page beyond.
         .limit(per_page + 1);
-    let count_query = connections::table
-        .filter(connections::id.eq_any(matching_ids(query).limit(COUNT_CAP + 1)))
-        .count();
+    let count_query = CountOf(matching_ids(query).limit(COUNT_CAP + 1));
     let shared: &AsyncPgConnection = conn;
     let (mut rows, counted) = futures_util::try_join!(
         rows_query.load::<ListRow>(&mut &*shared),
@@ -631,13 +627,21 @@ async fn list_from(
         rows.reverse();
     }
     let position = cursor.map_or(1, |c| c.position);
+    let has_prev = if before { more } else { cursor.is_some() };
+    let has_next = if before { true } else { more };
+    let prev = <[ListRow]>::first(&rows)
+        .filter(|_| has_prev)
+        .map(|first| cursor_at(first, query, true, position - per_page));
+    let next = <[ListRow]>::last(&rows)
+        .filter(|_| has_next)
+        .map(|last| cursor_at(last, query, false, position + rows.len() as i64));
     Ok(ListPage {
         rows,
         total: counted.min(COUNT_CAP),
         total_is_capped: counted > COUNT_CAP,
         position,
-        has_prev: if before { more } else { cursor.is_some() },
-        has_next: if before { true } else { more },
+        prev,
+        next,
     })
 }
 

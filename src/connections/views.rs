@@ -5,7 +5,6 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use super::form::{ConnectionForm, FieldErrors};
-pub(crate) use super::list_views::{ConnectionsPage, ListView};
 use super::model::DeletedRow;
 use crate::agents::model::CloudAgent;
 use crate::audit::model::AuditEvent;
