@@ -9,7 +9,7 @@ async fn wait_for_list(b: &crate::browser::Browser, path: &str, names: &[&str]) 
     b.wait_until(
         &format!("{path} listing {names:?}"),
         "return location.pathname + location.search === arguments[0] \
-         && Array.from(document.querySelectorAll('#results tbody th[scope=row] > a')) \
+         && Array.from(document.querySelectorAll('#results tbody th[scope=row] > a:first-child')) \
               .map(a => a.textContent).join('|') === arguments[1];",
         vec![path.into(), names.join("|").into()],
     )
