@@ -15,7 +15,8 @@ fn fields(
     agent_name: &str,
 ) -> Vec<(&'static str, Option<String>)> {
     let own = c.fields();
-    form.layout
+    let mut fields: Vec<(&'static str, Option<String>)> = form
+        .layout
         .iter()
         .filter_map(|item| match *item {
             FormItem::Generic(field) => Some((field.label(), generic_value(c, field, agent_name))),
@@ -35,7 +36,13 @@ fn fields(
                 }
             }
         })
-        .collect()
+        .collect();
+    // Every connector has tags, after its own layout as on the form.
+    fields.push((
+        super::tags::LABEL,
+        (!c.tags.is_empty()).then(|| super::tags::display(&c.tags)),
+    ));
+    fields
 }
 
 fn generic_value(c: &Connection, field: GenericField, agent_name: &str) -> Option<String> {

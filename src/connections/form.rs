@@ -1,6 +1,6 @@
 //! The connection form: raw strings in, a validated `ConnectionInput` out, or a message per
 //! field. This module knows only the fields every connection has (Connection, Is Active, Cloud
-//! Agent, Is Source, Is Target, Timeout, Query, DateTime Format); the connector's own fields are
+//! Agent, Is Source, Is Target, Timeout, Query, DateTime Format, Tags); the connector's own fields are
 //! named, laid out and checked by the connector ([`Connector::form`],
 //! [`Connector::check_fields`]). Nothing here touches the database; name uniqueness and agent
 //! existence are checked by the caller, which adds their messages to the same `FieldErrors`.
@@ -30,6 +30,8 @@ pub(crate) struct ConnectionForm {
     pub timeout_ms: String,
     pub query: String,
     pub datetime_format: String,
+    /// Tags as typed, separated by commas or spaces (every connector has them).
+    pub tags: String,
     /// The connector's own fields but its secret, by the names its form gives them.
     pub fields: FieldValues,
     /// What was typed in the connector's secret field. Never echoed back: `SecretString` keeps it
@@ -58,6 +60,8 @@ pub(crate) struct ConnectionInput {
     pub query: String,
     /// `None` when blank or when the connector does not use it.
     pub datetime_format: Option<String>,
+    /// Normalised, see [`super::tags::parse_list`].
+    pub tags: Vec<String>,
     /// The connector's own fields, as the connector normalised them.
     pub fields: FieldValues,
     /// `None` on edit means "keep the stored secret".
@@ -146,6 +150,7 @@ impl ConnectionForm {
                 "timeout_ms" => form.timeout_ms = value,
                 "query" => form.query = value,
                 "datetime_format" => form.datetime_format = value,
+                super::tags::FIELD => form.tags = value,
                 "version" => form.version = Some(value),
                 other if Some(other) == secret_name => {
                     form.secret = Some(SecretString::from(value));
@@ -227,6 +232,11 @@ impl ConnectionForm {
             None
         };
 
+        let tags = super::tags::parse_list(&self.tags).unwrap_or_else(|message| {
+            errors.add(super::tags::FIELD, message);
+            Vec::new()
+        });
+
         let checked = connector.check_fields(&TypedFields {
             values: &self.fields,
             secret: self.secret.as_ref(),
@@ -247,6 +257,7 @@ impl ConnectionForm {
                 timeout_ms,
                 query,
                 datetime_format,
+                tags,
                 fields: checked.values,
                 secret: checked.secret,
             }),

@@ -8,12 +8,13 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::form::{ConnectionForm, FieldErrors};
-use super::model::{self, ListQuery, SortKey};
+use super::list_views::{ConnectionsPage, ListView};
+use super::listing::ListParams;
+use super::model;
 use super::service::{self, SaveFailure};
 use super::views::{
-    ActiveTogglePartial, ConnectionFormPage, ConnectionsPage, ConnectorSelectionPage,
-    ConnectorTitles, DeleteConfirmPage, DeletedConnectionsPage, FormKind, KeyStatus, ListView,
-    TestHistoryPartial,
+    ActiveTogglePartial, ConnectionFormPage, ConnectorSelectionPage, ConnectorTitles,
+    DeleteConfirmPage, DeletedConnectionsPage, FormKind, KeyStatus, TestHistoryPartial,
 };
 use crate::agents::model::{self as agents, BUILTIN_AGENT_ID};
 use crate::audit;
@@ -27,65 +28,29 @@ use crate::views::{
 };
 use junction_connectors::{Connector, ConnectorInfo};
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct ListParams {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    sort: String,
-    #[serde(default)]
-    dir: String,
-    #[serde(default)]
-    page: Option<String>,
-    #[serde(default)]
-    per_page: Option<String>,
-    #[serde(default)]
-    health: String,
-}
-
-impl ListParams {
-    /// Unknown or malformed values fall back to defaults: a hand-edited URL still shows a list.
-    fn into_query(self, state: &AppState) -> ListQuery {
-        let search: String = self.q.chars().take(100).collect();
-        let per_page = self
-            .per_page
-            .and_then(|p| p.parse::<i64>().ok())
-            .filter(|p| [25, 50, 100].contains(p))
-            .unwrap_or(super::views::DEFAULT_PER_PAGE);
-        ListQuery {
-            matching_kinds: if search.trim().is_empty() {
-                Vec::new()
-            } else {
-                state.connectors.kinds_matching(search.trim())
-            },
-            search,
-            sort: SortKey::parse(&self.sort).unwrap_or_default(),
-            descending: self.dir == "desc",
-            page: self
-                .page
-                .and_then(|p| p.parse::<i64>().ok())
-                .unwrap_or(1)
-                .clamp(1, 1_000_000),
-            per_page,
-            health: crate::monitoring::views::HealthFilter::parse(&self.health),
-        }
-    }
-}
-
-/// GET /connections — the list, or just its results for htmx (search, sort, paging).
+/// GET /connections — the list, or just its results for htmx (search, filters, sort, paging).
 pub(crate) async fn list_connections(
     state: web::Data<AppState>,
     request: HttpRequest,
-    params: web::Query<ListParams>,
+    params: web::Query<Vec<(String, String)>>,
 ) -> AppResult<HttpResponse> {
-    let query = params.into_inner().into_query(&state);
+    let query = ListParams::from_pairs(params.into_inner()).into_query(&state.connectors);
     let mut conn = state.pool.get().await?;
     let page = model::list(&mut conn, &query).await?;
+    let agents = agents::list_all(&mut conn).await?;
     drop(conn);
     let titles = ConnectorTitles::of(
         &state.connectors,
         page.rows.iter().map(|row| row.connector.as_str()),
     );
+    let connectors = state
+        .connectors
+        .by_section()
+        .into_iter()
+        .flat_map(|(_, infos)| infos)
+        .filter(|info| info.available)
+        .map(|info| (info.kind, info.title))
+        .collect();
     let view = ConnectionsPage {
         layout: Layout::new(&request, Nav::Connections),
         list: ListView {
@@ -93,10 +58,23 @@ pub(crate) async fn list_connections(
             query,
             page,
             titles,
+            connectors,
+            agents,
         },
     };
-    let mut response = if is_htmx(&request) && !request.headers().contains_key("HX-Boosted") {
-        render_fragment(&view.as_results(), StatusCode::OK)?
+    // A history restore that missed htmx's cache wants the whole page.
+    let fragment = is_htmx(&request)
+        && !request.headers().contains_key("HX-Boosted")
+        && !request.headers().contains_key("HX-History-Restore-Request");
+    let mut response = if fragment {
+        let mut response = render_fragment(&view.as_results(), StatusCode::OK)?;
+        // The tidy address (no empty parameters) rather than the form's every field.
+        if let Ok(url) = HeaderValue::from_str(&view.list.self_href()) {
+            response
+                .headers_mut()
+                .insert(header::HeaderName::from_static("hx-push-url"), url);
+        }
+        response
     } else {
         render_page(&view, StatusCode::OK, &request)?
     };

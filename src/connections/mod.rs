@@ -6,8 +6,11 @@ pub(crate) mod form;
 pub(crate) mod handlers;
 #[cfg(test)]
 mod hostile_form_tests;
+pub(crate) mod list_views;
+pub(crate) mod listing;
 pub(crate) mod model;
 pub(crate) mod runs;
 pub(crate) mod service;
+pub(crate) mod tags;
 pub(crate) mod testing;
 pub(crate) mod views;

@@ -1,11 +1,14 @@
 //! Connection queries: the only place that knows the `connections` table.
 
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+pub(crate) use super::listing::SortKey;
+use super::listing::{Cursor, ListQuery, SortValue, Tested};
 use crate::db::schema::{cloud_agents, connections};
 use junction_connectors::FieldValues;
 
@@ -32,6 +35,8 @@ pub(crate) struct Connection {
     pub api_key_changed_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
+    /// Normalised by [`super::tags`], in the order typed.
+    pub tags: Vec<String>,
 }
 
 impl Connection {
@@ -79,6 +84,7 @@ pub struct NewConnection {
     pub api_key_ciphertext: Vec<u8>,
     /// "Test automatically": `off` unless the creator chose otherwise.
     pub check_every: String,
+    pub tags: Vec<String>,
 }
 
 /// The editable columns; `None` for the key means "keep the stored one". The legacy HasOffers
@@ -99,6 +105,7 @@ pub struct ConnectionChanges {
     pub settings: serde_json::Value,
     pub api_key_ciphertext: Option<Vec<u8>>,
     pub api_key_changed_at: Option<DateTime<Utc>>,
+    pub tags: Vec<String>,
 }
 
 /// Why a write did not happen, when it is the user's to fix.
@@ -302,61 +309,6 @@ pub(crate) async fn list_deleted(
         .await
 }
 
-/// Columns the list can be sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum SortKey {
-    #[default]
-    Name,
-    Connector,
-    Agent,
-    Active,
-    Source,
-    Target,
-    Updated,
-}
-
-impl SortKey {
-    pub(crate) const ALL: [SortKey; 7] = [
-        SortKey::Name,
-        SortKey::Connector,
-        SortKey::Agent,
-        SortKey::Active,
-        SortKey::Source,
-        SortKey::Target,
-        SortKey::Updated,
-    ];
-
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            SortKey::Name => "name",
-            SortKey::Connector => "connector",
-            SortKey::Agent => "agent",
-            SortKey::Active => "active",
-            SortKey::Source => "source",
-            SortKey::Target => "target",
-            SortKey::Updated => "updated",
-        }
-    }
-
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == text)
-    }
-}
-
-/// What the list shows; page numbers start at 1.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ListQuery {
-    pub search: String,
-    /// Connector kinds whose catalogue title matches `search`.
-    pub matching_kinds: Vec<&'static str>,
-    pub sort: SortKey,
-    pub descending: bool,
-    pub page: i64,
-    pub per_page: i64,
-    /// `?health=`: only connections in this state.
-    pub health: Option<crate::monitoring::views::HealthFilter>,
-}
-
 /// One row of the Connections list.
 #[derive(Debug, Clone, Queryable)]
 pub(crate) struct ListRow {
@@ -377,6 +329,10 @@ pub(crate) struct ListRow {
     pub check_every: String,
     pub health: String,
     pub health_since: Option<DateTime<Utc>>,
+    pub tags: Vec<String>,
+    /// `lower(name)` and `lower(agent name)` as PostgreSQL folds them: what cursors compare.
+    pub name_key: String,
+    pub agent_key: String,
 }
 
 /// One page of rows, and how many match (counted up to `COUNT_CAP`, so that counting costs a
@@ -386,6 +342,25 @@ pub(crate) struct ListPage {
     pub rows: Vec<ListRow>,
     pub total: i64,
     pub total_is_capped: bool,
+    /// 1-based position of the first row.
+    pub position: i64,
+    /// Where the previous and next pages start, when there are such pages.
+    pub prev: Option<Cursor>,
+    pub next: Option<Cursor>,
+}
+
+/// The cursor of the page next to `row`, starting at `position`.
+fn cursor_at(row: &ListRow, query: &ListQuery, before: bool, position: i64) -> Cursor {
+    let value = match query.sort {
+        SortKey::Name => None,
+        SortKey::Connector => Some(SortValue::Text(row.connector.clone())),
+        SortKey::Agent => Some(SortValue::Text(row.agent_key.clone())),
+        SortKey::Active => Some(SortValue::Flag(row.is_active)),
+        SortKey::Source => Some(SortValue::Flag(row.is_source)),
+        SortKey::Target => Some(SortValue::Flag(row.is_target)),
+        SortKey::Updated => Some(SortValue::Micros(row.updated_at.timestamp_micros())),
+    };
+    Cursor::new(query, before, position, value, row.name_key.clone(), row.id)
 }
 
 pub(crate) const COUNT_CAP: i64 = 1_000;
@@ -405,8 +380,16 @@ fn like_pattern(search: &str) -> String {
 }
 
 type Source = diesel::dsl::InnerJoin<connections::table, cloud_agents::table>;
+type JoinedTables = diesel::dsl::InnerJoinQuerySource<connections::table, cloud_agents::table>;
+type Filtered = diesel::dsl::IntoBoxed<'static, Source, Pg>;
 
-fn filtered(query: &ListQuery) -> diesel::dsl::IntoBoxed<'static, Source, diesel::pg::Pg> {
+/// The ids of every live connection the query matches (search and filters; the cursor and
+/// page size do not apply), as a subquery: `connections::id.eq_any(matching_ids(&query))`.
+pub(crate) type MatchingIds = diesel::dsl::Select<Filtered, connections::id>;
+
+/// Search and filters of `query`, in SQL; the one place they are written.
+fn filtered(query: &ListQuery) -> Filtered {
+    let filters = &query.filters;
     let mut boxed = connections::table
         .inner_join(cloud_agents::table)
         .filter(connections::deleted_at.is_null())
@@ -423,108 +406,243 @@ fn filtered(query: &ListQuery) -> diesel::dsl::IntoBoxed<'static, Source, diesel
         );
     }
     let monitored = connections::is_active.and(connections::check_every.ne("off"));
-    match query.health.map(|h| h.state()) {
+    match filters.health.map(|h| h.state()) {
         None => {}
         Some(Some(state)) => {
             boxed = boxed.filter(monitored.and(connections::health.eq(state.as_str())));
         }
         Some(None) => boxed = boxed.filter(diesel::dsl::not(monitored)),
     }
+    if let Some(kind) = filters.connector {
+        boxed = boxed.filter(connections::connector.eq(kind));
+    }
+    if let Some(agent) = filters.agent {
+        boxed = boxed.filter(connections::cloud_agent_id.eq(agent));
+    }
+    if let Some(active) = filters.active {
+        boxed = boxed.filter(connections::is_active.eq(active));
+    }
+    if let Some(source) = filters.source {
+        boxed = boxed.filter(connections::is_source.eq(source));
+    }
+    if let Some(target) = filters.target {
+        boxed = boxed.filter(connections::is_target.eq(target));
+    }
+    // As the "Last test" chip reads them: no run yet, a success (slow or not), anything else.
+    boxed = match filters.tested {
+        None => boxed,
+        Some(Tested::Never) => boxed.filter(connections::last_test_at.is_null()),
+        Some(Tested::Passed) => boxed.filter(
+            connections::last_test_at
+                .is_not_null()
+                .and(connections::last_test_code.eq("success")),
+        ),
+        Some(Tested::Failed) => boxed.filter(
+            connections::last_test_at.is_not_null().and(
+                connections::last_test_code
+                    .is_null()
+                    .or(connections::last_test_code.ne("success")),
+            ),
+        ),
+    };
+    if !filters.tags.is_empty() {
+        // `@>` so that the GIN index on tags answers it.
+        boxed = boxed.filter(connections::tags.contains(filters.tags.clone()));
+    }
     boxed
 }
 
-pub(crate) async fn list(conn: &mut AsyncPgConnection, query: &ListQuery) -> QueryResult<ListPage> {
-    use SortKey::*;
-    let per_page = query.per_page.clamp(1, 200);
-    let page = query.page.max(1);
-    let mut rows_query = filtered(query).select((
-        connections::id,
-        connections::name,
-        connections::connector,
-        cloud_agents::name,
-        connections::is_active,
-        connections::is_source,
-        connections::is_target,
-        connections::updated_at,
-        connections::last_test_at,
-        connections::last_test_code,
-        connections::last_test_close,
-        connections::settings,
-        connections::query,
-        connections::check_every,
-        connections::health,
-        connections::health_since,
-    ));
-    let name = lower(connections::name);
-    rows_query = match (query.sort, query.descending) {
-        (Name, false) => rows_query.order(name.asc()),
-        (Name, true) => rows_query.order(name.desc()),
-        (Connector, false) => rows_query.order((connections::connector.asc(), name.asc())),
-        (Connector, true) => rows_query.order((connections::connector.desc(), name.asc())),
-        (Agent, false) => rows_query.order((lower(cloud_agents::name).asc(), name.asc())),
-        (Agent, true) => rows_query.order((lower(cloud_agents::name).desc(), name.asc())),
-        (Active, false) => rows_query.order((connections::is_active.asc(), name.asc())),
-        (Active, true) => rows_query.order((connections::is_active.desc(), name.asc())),
-        (Source, false) => rows_query.order((connections::is_source.asc(), name.asc())),
-        (Source, true) => rows_query.order((connections::is_source.desc(), name.asc())),
-        (Target, false) => rows_query.order((connections::is_target.asc(), name.asc())),
-        (Target, true) => rows_query.order((connections::is_target.desc(), name.asc())),
-        // Names are unique, so every order above is total; timestamps need the id to be.
-        (Updated, false) => {
-            rows_query.order((connections::updated_at.asc(), connections::id.asc()))
-        }
-        (Updated, true) => {
-            rows_query.order((connections::updated_at.desc(), connections::id.desc()))
-        }
-    };
-    let rows = rows_query
-        .limit(per_page)
-        .offset((page - 1).saturating_mul(per_page))
-        .load::<ListRow>(conn)
-        .await?;
+/// `SELECT count(*) FROM (…) AS matches`: diesel has no subquery in FROM, and `id IN (…)`
+/// would scan the whole table again to count what the subquery already stopped at.
+#[derive(Debug, Clone, diesel::query_builder::QueryId)]
+struct CountOf<Q>(Q);
 
-    let counted = count_capped(conn, query).await?;
+impl<Q> diesel::query_builder::Query for CountOf<Q> {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl<Q: diesel::query_builder::QueryFragment<Pg>> diesel::query_builder::QueryFragment<Pg>
+    for CountOf<Q>
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("SELECT count(*) FROM (");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(") AS matches");
+        Ok(())
+    }
+}
+
+/// See [`MatchingIds`].
+pub(crate) fn matching_ids(query: &ListQuery) -> MatchingIds {
+    filtered(query).select(connections::id)
+}
+
+/// The rows after (or before) `cursor` in the query's order, as a row comparison that the sort's
+/// index answers as a range: `(connector, lower(name)) > ($1, $2)`. Diesel has no row values,
+/// hence the literal SQL; the values are bound.
+fn after_cursor(
+    sort: SortKey,
+    cursor: &Cursor,
+    greater: bool,
+) -> Option<Box<dyn BoxableExpression<JoinedTables, Pg, SqlType = diesel::sql_types::Bool>>> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Text, Timestamptz};
+    let op = if greater { ">" } else { "<" };
+    let name = cursor.name_key.clone();
+    let pair = |left: &str| format!("({left}, lower(connections.name)) {op} (");
+    Some(match (sort, cursor.value.clone()) {
+        (SortKey::Name, None) => {
+            Box::new(sql::<Bool>(&format!("lower(connections.name) {op} ")).bind::<Text, _>(name))
+        }
+        (SortKey::Connector, Some(SortValue::Text(kind))) => Box::new(
+            sql::<Bool>(&pair("connections.connector"))
+                .bind::<Text, _>(kind)
+                .sql(", ")
+                .bind::<Text, _>(name)
+                .sql(")"),
+        ),
+        (SortKey::Agent, Some(SortValue::Text(agent))) => Box::new(
+            sql::<Bool>(&pair("lower(cloud_agents.name)"))
+                .bind::<Text, _>(agent)
+                .sql(", ")
+                .bind::<Text, _>(name)
+                .sql(")"),
+        ),
+        (SortKey::Active | SortKey::Source | SortKey::Target, Some(SortValue::Flag(flag))) => {
+            let column = match sort {
+                SortKey::Active => "connections.is_active",
+                SortKey::Source => "connections.is_source",
+                _ => "connections.is_target",
+            };
+            Box::new(
+                sql::<Bool>(&pair(column))
+                    .bind::<Bool, _>(flag)
+                    .sql(", ")
+                    .bind::<Text, _>(name)
+                    .sql(")"),
+            )
+        }
+        (SortKey::Updated, Some(SortValue::Micros(micros))) => Box::new(
+            sql::<Bool>(&format!("(connections.updated_at, connections.id) {op} ("))
+                .bind::<Timestamptz, _>(DateTime::<Utc>::from_timestamp_micros(micros)?)
+                .sql(", ")
+                .bind::<diesel::sql_types::Uuid, _>(cursor.id)
+                .sql(")"),
+        ),
+        _ => return None,
+    })
+}
+
+/// `query`'s order, reversed when reading backwards from a Previous cursor. Every order ends on
+/// a unique key (lower-case names are unique; `updated` ends on the id), so it is total, and
+/// descending reverses every key so each order is one index read forwards or backwards.
+fn ordered(rows: Filtered, sort: SortKey, descending: bool) -> Filtered {
+    use SortKey::*;
+    let name = lower(connections::name);
+    match (sort, descending) {
+        (Name, false) => rows.order(name.asc()),
+        (Name, true) => rows.order(name.desc()),
+        (Connector, false) => rows.order((connections::connector.asc(), name.asc())),
+        (Connector, true) => rows.order((connections::connector.desc(), name.desc())),
+        (Agent, false) => rows.order((lower(cloud_agents::name).asc(), name.asc())),
+        (Agent, true) => rows.order((lower(cloud_agents::name).desc(), name.desc())),
+        (Active, false) => rows.order((connections::is_active.asc(), name.asc())),
+        (Active, true) => rows.order((connections::is_active.desc(), name.desc())),
+        (Source, false) => rows.order((connections::is_source.asc(), name.asc())),
+        (Source, true) => rows.order((connections::is_source.desc(), name.desc())),
+        (Target, false) => rows.order((connections::is_target.asc(), name.asc())),
+        (Target, true) => rows.order((connections::is_target.desc(), name.desc())),
+        (Updated, false) => rows.order((connections::updated_at.asc(), connections::id.asc())),
+        (Updated, true) => rows.order((connections::updated_at.desc(), connections::id.desc())),
+    }
+}
+
+/// One page of `query` and the capped count of all its matches. Both statements go out
+/// together (diesel-async pipelines futures polled at once), so the page costs one round trip.
+pub(crate) async fn list(conn: &mut AsyncPgConnection, query: &ListQuery) -> QueryResult<ListPage> {
+    let per_page = query.per_page.clamp(1, 200);
+    if let Some(cursor) = &query.cursor {
+        let page = list_from(conn, query, Some(cursor), per_page).await?;
+        // A Previous page that comes up short, or a page whose rows went away meanwhile:
+        // start over from the first page rather than show a gap.
+        let short_before = cursor.before && (page.rows.len() as i64) < per_page;
+        if !(page.rows.is_empty() || short_before) {
+            return Ok(page);
+        }
+    }
+    list_from(conn, query, None, per_page).await
+}
+
+async fn list_from(
+    conn: &mut AsyncPgConnection,
+    query: &ListQuery,
+    cursor: Option<&Cursor>,
+    per_page: i64,
+) -> QueryResult<ListPage> {
+    let before = cursor.is_some_and(|c| c.before);
+    let condition = cursor.and_then(|c| after_cursor(query.sort, c, query.descending == before));
+    let cursor = cursor.filter(|_| condition.is_some());
+    let before = before && cursor.is_some();
+    // Reading backwards: the reversed order, then the rows turned back the right way round.
+    let mut rows_query = ordered(filtered(query), query.sort, query.descending != before);
+    if let Some(condition) = condition {
+        rows_query = rows_query.filter(condition);
+    }
+    let rows_query = rows_query
+        .select((
+            connections::id,
+            connections::name,
+            connections::connector,
+            cloud_agents::name,
+            connections::is_active,
+            connections::is_source,
+            connections::is_target,
+            connections::updated_at,
+            connections::last_test_at,
+            connections::last_test_code,
+            connections::last_test_close,
+            connections::settings,
+            connections::query,
+            connections::check_every,
+            connections::health,
+            connections::health_since,
+            connections::tags,
+            lower(connections::name),
+            lower(cloud_agents::name),
+        ))
+        // One more than shown tells whether there is a page beyond.
+        .limit(per_page + 1);
+    let count_query = CountOf(matching_ids(query).limit(COUNT_CAP + 1));
+    let shared: &AsyncPgConnection = conn;
+    let (mut rows, counted) = futures_util::try_join!(
+        rows_query.load::<ListRow>(&mut &*shared),
+        count_query.get_result::<i64>(&mut &*shared),
+    )?;
+    let more = rows.len() as i64 > per_page;
+    rows.truncate(per_page as usize);
+    if before {
+        rows.reverse();
+    }
+    let position = cursor.map_or(1, |c| c.position);
+    let has_prev = if before { more } else { cursor.is_some() };
+    let has_next = if before { true } else { more };
+    let prev = <[ListRow]>::first(&rows)
+        .filter(|_| has_prev)
+        .map(|first| cursor_at(first, query, true, position - per_page));
+    let next = <[ListRow]>::last(&rows)
+        .filter(|_| has_next)
+        .map(|last| cursor_at(last, query, false, position + rows.len() as i64));
     Ok(ListPage {
         rows,
         total: counted.min(COUNT_CAP),
         total_is_capped: counted > COUNT_CAP,
+        position,
+        prev,
+        next,
     })
-}
-
-/// Counts matches up to `COUNT_CAP + 1`: enough to show "1,000+" without scanning everything.
-/// Plain SQL because diesel has no `count(*)` over a limited subquery; no join either, since
-/// every connection has an agent.
-async fn count_capped(conn: &mut AsyncPgConnection, query: &ListQuery) -> QueryResult<i64> {
-    use diesel::sql_types::{Array, BigInt, Text};
-
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-
-    let search = query.search.trim();
-    let health = query.health.map_or("", |h| h.sql_condition());
-    let count: Count = if search.is_empty() {
-        diesel::sql_query(format!(
-            "SELECT count(*) AS n FROM (SELECT 1 FROM connections WHERE deleted_at IS NULL{health} LIMIT $1) AS matches",
-        ))
-        .bind::<BigInt, _>(COUNT_CAP + 1)
-        .get_result(conn)
-        .await?
-    } else {
-        let kinds: Vec<String> = query.matching_kinds.iter().map(|k| k.to_string()).collect();
-        diesel::sql_query(format!(
-            "SELECT count(*) AS n FROM (SELECT 1 FROM connections WHERE deleted_at IS NULL{health} \
-             AND (lower(name) LIKE $2 ESCAPE '\\' OR connector = ANY($3)) LIMIT $1) AS matches",
-        ))
-        .bind::<BigInt, _>(COUNT_CAP + 1)
-        .bind::<Text, _>(like_pattern(search))
-        .bind::<Array<Text>, _>(kinds)
-        .get_result(conn)
-        .await?
-    };
-    Ok(count.n)
 }
 
 #[cfg(test)]

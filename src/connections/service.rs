@@ -171,6 +171,7 @@ pub(crate) async fn create(
         datetime_format: input.datetime_format,
         settings: settings_json(&input.fields),
         api_key_ciphertext: seal(secrets, &secret, id)?,
+        tags: input.tags,
         // Created by a person in the form: monitored hourly (imports and bulk start off).
         check_every: crate::monitoring::Every::FORM_DEFAULT.as_str().to_string(),
     };
@@ -249,6 +250,7 @@ pub(crate) async fn update(
         settings: settings_json(&input.fields),
         api_key_ciphertext: ciphertext,
         api_key_changed_at: changed_at,
+        tags: input.tags,
     };
     let actor = actor.clone();
     let before = current;
@@ -388,6 +390,7 @@ pub(crate) fn form_of(connection: &Connection) -> ConnectionForm {
         timeout_ms: connection.timeout_ms.to_string(),
         query: connection.query.clone(),
         datetime_format: connection.datetime_format.clone().unwrap_or_default(),
+        tags: super::tags::display(&connection.tags),
         fields: connection.fields(),
         secret: None,
         version: Some(connection.version.to_string()),

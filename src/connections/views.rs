@@ -5,7 +5,7 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use super::form::{ConnectionForm, FieldErrors};
-use super::model::{DeletedRow, ListPage, ListQuery, ListRow, SortKey};
+use super::model::DeletedRow;
 use crate::agents::model::CloudAgent;
 use crate::audit::model::AuditEvent;
 use crate::auth::{CurrentUser, Permission};
@@ -15,28 +15,6 @@ use junction_connectors::{
     ConnectorForm, ConnectorInfo, Connectors, FieldKind, FieldSpec, FormItem, GenericField,
     QueryOutcome, SecretShape, Section, TestOutcome,
 };
-
-/// Rows per list page unless the address asks for 50 or 100.
-pub(crate) const DEFAULT_PER_PAGE: i64 = 25;
-
-/// The Connections list; its `results` block is also the htmx fragment for search, sort and
-/// paging.
-#[derive(Template)]
-#[template(path = "connections/list.html", blocks = ["results"])]
-pub(crate) struct ConnectionsPage {
-    pub layout: Layout,
-    pub list: ListView,
-}
-
-/// Rows plus everything needed to draw sort links and pagination.
-pub(crate) struct ListView {
-    pub query: ListQuery,
-    pub page: ListPage,
-    /// Why a row's saved query needs attention, by connection.
-    pub attention: std::collections::HashMap<Uuid, String>,
-    /// The title of each connector kind on the page.
-    pub titles: ConnectorTitles,
-}
 
 /// Connector titles by kind, for pages that list connections of several connectors.
 #[derive(Debug, Clone, Default)]
@@ -62,130 +40,6 @@ impl ConnectorTitles {
             .find(|(k, _)| k == kind)
             .map_or(kind, |(_, title)| title.as_str())
             .to_string()
-    }
-}
-
-pub(crate) struct SortLink {
-    pub label: &'static str,
-    pub href: String,
-    /// `ascending`, `descending` or `none`, for `aria-sort`.
-    pub aria_sort: &'static str,
-}
-
-impl ListView {
-    fn href(&self, sort: SortKey, descending: bool, page: i64) -> String {
-        let mut params: Vec<(&str, String)> = Vec::new();
-        let search = self.query.search.trim();
-        if !search.is_empty() {
-            params.push(("q", search.to_string()));
-        }
-        if sort != SortKey::Name || descending {
-            params.push(("sort", sort.as_str().to_string()));
-            params.push(("dir", if descending { "desc" } else { "asc" }.to_string()));
-        }
-        if page > 1 {
-            params.push(("page", page.to_string()));
-        }
-        if self.query.per_page != DEFAULT_PER_PAGE {
-            params.push(("per_page", self.query.per_page.to_string()));
-        }
-        if let Some(health) = self.query.health {
-            params.push(("health", health.as_str().to_string()));
-        }
-        let encoded = serde_urlencoded::to_string(&params).unwrap_or_default();
-        if encoded.is_empty() {
-            "/connections".to_string()
-        } else {
-            format!("/connections?{encoded}")
-        }
-    }
-
-    pub(crate) fn sort_link(&self, key: &str) -> SortLink {
-        let sort = SortKey::parse(key).unwrap_or_default();
-        let current = self.query.sort == sort;
-        let label = match sort {
-            SortKey::Name => "Connection",
-            SortKey::Connector => "Connector",
-            SortKey::Agent => "Cloud Agent",
-            SortKey::Active => "Is Active",
-            SortKey::Source => "Is Source",
-            SortKey::Target => "Is Target",
-            SortKey::Updated => "Updated",
-        };
-        SortLink {
-            label,
-            href: self.href(sort, current && !self.query.descending, 1),
-            aria_sort: match (current, self.query.descending) {
-                (false, _) => "none",
-                (true, false) => "ascending",
-                (true, true) => "descending",
-            },
-        }
-    }
-
-    /// Why the saved query of `row` needs attention, if it does.
-    pub(crate) fn attention(&self, row: &ListRow) -> Option<&str> {
-        self.attention.get(&row.id).map(String::as_str)
-    }
-
-    pub(crate) fn rows(&self) -> &[ListRow] {
-        &self.page.rows
-    }
-
-    pub(crate) fn is_searching(&self) -> bool {
-        !self.query.search.trim().is_empty()
-    }
-
-    pub(crate) fn page_count(&self) -> i64 {
-        ((self.page.total + self.query.per_page - 1) / self.query.per_page).max(1)
-    }
-
-    /// "Page 3 of 40", or just "Page 3" when the count stopped at its cap.
-    pub(crate) fn page_label(&self) -> String {
-        if self.page.total_is_capped {
-            format!("Page {}", self.query.page)
-        } else {
-            format!("Page {} of {}", self.query.page, self.page_count())
-        }
-    }
-
-    pub(crate) fn first_shown(&self) -> i64 {
-        (self.query.page - 1) * self.query.per_page + 1
-    }
-
-    pub(crate) fn last_shown(&self) -> i64 {
-        self.first_shown() + self.page.rows.len() as i64 - 1
-    }
-
-    pub(crate) fn total_label(&self) -> String {
-        if self.page.total_is_capped {
-            format!("{}+", self.page.total)
-        } else {
-            self.page.total.to_string()
-        }
-    }
-
-    pub(crate) fn prev_href(&self) -> Option<String> {
-        (self.query.page > 1)
-            .then(|| self.href(self.query.sort, self.query.descending, self.query.page - 1))
-    }
-
-    pub(crate) fn next_href(&self) -> Option<String> {
-        let more = self.query.page < self.page_count() || self.page.total_is_capped;
-        (more && self.page.rows.len() as i64 == self.query.per_page)
-            .then(|| self.href(self.query.sort, self.query.descending, self.query.page + 1))
-    }
-
-    pub(crate) fn connector_title(&self, kind: &str) -> String {
-        self.titles.get(kind)
-    }
-
-    pub(crate) fn updated(&self, row: &ListRow) -> String {
-        format_time(&row.updated_at)
-    }
-
-    pub(crate) fn updated_iso(&self, row: &ListRow) -> String {
-        iso_time(&row.updated_at)
     }
 }
 
@@ -462,6 +316,7 @@ impl ConnectionFormPage<'_> {
                 FormItem::Own(spec) => spec.name,
             })
             .collect();
+        names.push(super::tags::FIELD);
         names.extend(self.errors.fields().map(|(name, _)| name));
         let mut summary: Vec<(&'static str, &'static str, &str)> = Vec::new();
         for name in names {
@@ -469,7 +324,11 @@ impl ConnectionFormPage<'_> {
                 continue;
             }
             if let Some(message) = self.errors.get(name) {
-                let label = self.connector_form.label_of(name).unwrap_or("Form");
+                let label = self
+                    .connector_form
+                    .label_of(name)
+                    .or((name == super::tags::FIELD).then_some(super::tags::LABEL))
+                    .unwrap_or("Form");
                 summary.push((name, label, message));
             }
         }
@@ -637,33 +496,5 @@ impl QueryResultPartial {
 
     pub(crate) fn failure_chip(&self, outcome: &TestOutcome) -> (&'static str, &'static str) {
         outcome_chip(outcome.code.as_str(), outcome.close_to_timeout)
-    }
-}
-
-impl ListView {
-    /// The health chip of a row: class and words.
-    pub(crate) fn health(&self, row: &ListRow) -> (&'static str, String) {
-        crate::monitoring::views::chip(
-            crate::monitoring::views::is_monitored(row.is_active, &row.check_every),
-            &row.health,
-            row.health_since.as_ref(),
-        )
-    }
-
-    /// The health filter's options: value, label, selected.
-    pub(crate) fn health_options(&self) -> Vec<(&'static str, &'static str, bool)> {
-        crate::monitoring::views::HealthFilter::ALL
-            .into_iter()
-            .map(|f| (f.as_str(), f.label(), self.query.health == Some(f)))
-            .collect()
-    }
-
-    pub(crate) fn last_test(&self, row: &ListRow) -> Option<(&'static str, &'static str, String)> {
-        let at = row.last_test_at.as_ref()?;
-        let (class, label) = outcome_chip(
-            row.last_test_code.as_deref().unwrap_or(""),
-            row.last_test_close,
-        );
-        Some((class, label, format_time(at)))
     }
 }

@@ -91,6 +91,7 @@ diesel::table! {
         streak_started_at -> Nullable<Timestamptz>,
         streak_first_message -> Nullable<Text>,
         settings -> Jsonb,
+        tags -> Array<Text>,
     }
 }
 

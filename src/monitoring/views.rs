@@ -172,25 +172,6 @@ impl HealthFilter {
         Self::ALL.into_iter().find(|f| f.as_str() == text)
     }
 
-    /// The filter as a fixed SQL condition (`AND …`) on `connections`, for raw counting queries.
-    pub(crate) fn sql_condition(self) -> &'static str {
-        match self {
-            HealthFilter::Healthy => {
-                " AND is_active AND check_every <> 'off' AND health = 'healthy'"
-            }
-            HealthFilter::Failing => {
-                " AND is_active AND check_every <> 'off' AND health = 'failing'"
-            }
-            HealthFilter::Degraded => {
-                " AND is_active AND check_every <> 'off' AND health = 'degraded'"
-            }
-            HealthFilter::Untested => {
-                " AND is_active AND check_every <> 'off' AND health = 'unknown'"
-            }
-            HealthFilter::NotMonitored => " AND NOT (is_active AND check_every <> 'off')",
-        }
-    }
-
     /// The stored state a monitored connection must have, or `None` for "not monitored".
     pub(crate) fn state(self) -> Option<Health> {
         match self {

@@ -667,7 +667,9 @@ async fn the_list_searches_sorts_and_pages_in_sql() {
     let first = app.get("/connections").await;
     assert!(first.body.contains("Showing 1–25 of 35"));
     assert!(first.body.contains("Alpha 000") && !first.body.contains("Alpha 025"));
-    let second = app.get("/connections?page=2").await;
+    let next = crate::list_filters::pager_link(&first.body, "next").expect("a Next link");
+    let second = app.get(&next).await;
+    assert!(second.body.contains("Showing 26–35 of 35"));
     assert!(second.body.contains("Alpha 025") && second.body.contains("Beta_50% 004"));
 
     let desc = app.get("/connections?sort=name&dir=desc").await;
@@ -694,7 +696,7 @@ async fn the_list_searches_sorts_and_pages_in_sql() {
     assert!(none.body.contains("No connection matches"));
 
     let garbage = app
-        .get("/connections?sort=drop&dir=sideways&page=-4&per_page=9999")
+        .get("/connections?sort=drop&dir=sideways&cursor=-4&per_page=9999")
         .await;
     assert_eq!(garbage.status, 200, "bad parameters fall back to defaults");
 }

@@ -17,6 +17,7 @@ mod helpers;
 mod hostile_forms;
 mod integrity;
 mod key_age;
+mod list_filters;
 mod monitoring;
 mod pacing;
 mod reports;

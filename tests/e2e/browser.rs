@@ -191,6 +191,11 @@ impl Browser {
             .unwrap_or_else(|e| panic!("open {path}: {e}"));
     }
 
+    /// The browser's back button.
+    pub(crate) async fn back(&self) {
+        self.client.back().await.expect("go back");
+    }
+
     pub(crate) async fn path(&self) -> String {
         let url = self.client.current_url().await.expect("current URL");
         match url.query() {

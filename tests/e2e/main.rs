@@ -17,4 +17,5 @@ mod forms;
 mod health;
 mod keyboard;
 mod layout;
+mod list_filters;
 mod support;

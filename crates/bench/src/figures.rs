@@ -267,13 +267,41 @@ async fn page_size(b: &Bench) -> anyhow::Result<usize> {
     })
 }
 
+/// The address of page `number`, reached as a person does: Next after Next from the first page
+/// (the list pages by cursor, so no address names a page number).
+async fn path_of_page(b: &Bench, number: usize) -> anyhow::Result<String> {
+    let mut path = "/connections".to_string();
+    for _ in 1..number {
+        let body = b.check_page(&path, false, &["rel=\"next\""], &[]).await?;
+        path = next_link(&body).with_context(|| format!("no Next link on {path}"))?;
+    }
+    Ok(path)
+}
+
+/// The Next link's address, unescaped as a browser reads the attribute.
+fn next_link(body: &str) -> Option<String> {
+    let at = body.find(r#"rel="next""#)?;
+    let anchor = &body[body[..at].rfind("<a ")?..at];
+    let start = anchor.find(r#"href=""#)? + r#"href=""#.len();
+    let end = start + anchor[start..].find('"')?;
+    Some(
+        anchor[start..end]
+            .replace("&#38;", "&")
+            .replace("&amp;", "&"),
+    )
+}
+
 async fn deep_page(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
     // The page holding row 5,000, whatever the page size: the middle of 10,000 rows.
     let size = page_size(b).await?;
     let number = 5_000 / size.max(1);
+    let first_row = (number - 1) * size + 1;
+    let path = path_of_page(b, number).await?;
+    b.check_page(&path, false, &[&format!("Showing {first_row}–")], &[])
+        .await?;
     let page = Page {
         title: "deep page (row 5,000 on)",
-        paths: vec![format!("/connections?page={number}")],
+        paths: vec![path],
         htmx: false,
         contains: vec!["/connections/"],
         lacks: vec!["Showing 1–"],
@@ -281,7 +309,10 @@ async fn deep_page(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
     let target = cost_against_first_page(b);
     let (mut rows, _) = page_rows(b, &page, target).await?;
     for row in &mut rows {
-        row.figure = format!("deep page (page {number}, OFFSET {})", (number - 1) * size);
+        row.figure = format!(
+            "deep page (page {number}, cursor after row {})",
+            first_row - 1
+        );
     }
     Ok(rows)
 }

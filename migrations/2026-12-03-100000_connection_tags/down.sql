@@ -1,0 +1,2 @@
+DROP INDEX connections_tags;
+ALTER TABLE connections DROP COLUMN tags;
