@@ -1,5 +1,7 @@
 //! The Connections area: list, connector selection, the provider form, clone and delete.
 
+pub(crate) mod api;
+pub(crate) mod api_runs;
 pub(crate) mod attention;
 pub(crate) mod audit;
 pub(crate) mod form;
@@ -7,6 +9,7 @@ pub(crate) mod handlers;
 #[cfg(test)]
 mod hostile_form_tests;
 pub(crate) mod model;
+pub(crate) mod ndjson;
 pub(crate) mod runs;
 pub(crate) mod service;
 pub(crate) mod testing;
