@@ -415,10 +415,7 @@ async fn fill(
     let secret = layout.secret().map(|spec| spec.name);
     for (name, value) in values.fields {
         if Some(name.as_str()) == secret {
-            problems.add(
-                "fields",
-                format!("Send the key as api_key, not inside fields."),
-            );
+            problems.add("fields", "Send the key as api_key, not inside fields.");
         } else if layout.field(&name).is_some() {
             form.fields.insert(name, value);
         } else {
