@@ -148,9 +148,25 @@ pub(crate) fn json_config() -> actix_web::web::JsonConfig {
                 actix_web::error::JsonPayloadError::ContentType => {
                     "Send the body as JSON, with Content-Type: application/json.".to_string()
                 }
-                actix_web::error::JsonPayloadError::Deserialize(inner) => {
-                    format!("The body is not what this call takes: {inner}.")
+                // serde quotes a mistyped value, which could be a key sent in the wrong field:
+                // say where it is instead.
+                actix_web::error::JsonPayloadError::Deserialize(inner) if inner.is_data() => {
+                    let text = inner.to_string();
+                    if text.starts_with("missing field") {
+                        format!("The body is not what this call takes: {text}.")
+                    } else {
+                        format!(
+                            "A value in the body has the wrong type (line {}, column {}): numbers for timeout_ms and version, true or false for is_active, is_source and is_target, text for the others.",
+                            inner.line(),
+                            inner.column()
+                        )
+                    }
                 }
+                actix_web::error::JsonPayloadError::Deserialize(inner) => format!(
+                    "The body is not valid JSON (line {}, column {}).",
+                    inner.line(),
+                    inner.column()
+                ),
                 _ => "The body could not be read as JSON.".to_string(),
             };
             ApiError::BadRequest(message).into()

@@ -279,6 +279,24 @@ async fn an_invalid_create_answers_422_with_a_message_per_field() {
         .await;
     assert_eq!(malformed.status, 400, "{}", malformed.body);
     assert!(malformed.json()["error"].is_string());
+    let mistyped = api
+        .call(
+            "POST",
+            "/api/v1/connections",
+            Some(json!({"connector": "hasoffers", "name": "x", "timeout_ms": API_KEY})),
+        )
+        .await;
+    assert_eq!(mistyped.status, 400);
+    assert!(
+        !mistyped.body.contains(API_KEY),
+        "a mistyped value is not echoed"
+    );
+    let route = api.call("GET", "/api/v1/nothing-here", None).await;
+    assert_eq!(route.status, 404);
+    assert!(
+        route.json()["error"].is_string(),
+        "unknown calls answer JSON too"
+    );
     assert!(
         api_entries(&app).await.is_empty(),
         "nothing was changed, nothing recorded"
@@ -661,4 +679,49 @@ async fn the_openapi_document_is_openapi_3_and_covers_every_api_route() {
             );
         }
     }
+}
+
+#[actix_web::test]
+async fn tests_and_rows_go_through_the_connections_corporate_agent() {
+    use crate::cloud_agent::{AgentProcess, connection_on, create_agent, fast, until_online};
+    let app = crate::helpers::spawn_app_with(fast).await;
+    let api = Api::new(&app).await;
+    let tune = tune_sandbox::spawn(SandboxConfig::default(), 0)
+        .await
+        .expect("sandbox");
+    let (agent, token) = create_agent(&app, "Office LAN").await;
+    let id = connection_on(&app, "Internal TUNE", agent, &tune).await;
+    let process = AgentProcess::start(&app.address, &token).await;
+    until_online(&app, agent, &process).await;
+
+    let tested = api
+        .call("POST", &format!("/api/v1/connections/{id}/test"), None)
+        .await;
+    assert_eq!(tested.json()["code"], "success", "{}", process.output());
+    assert!(
+        tested.json()["ran_on"]
+            .as_str()
+            .unwrap()
+            .contains("Office LAN"),
+        "{}",
+        tested.body
+    );
+    let csv = api
+        .call("GET", &format!("/api/v1/connections/{id}/rows"), None)
+        .await;
+    let ndjson = api
+        .call(
+            "GET",
+            &format!("/api/v1/connections/{id}/rows?format=ndjson"),
+            None,
+        )
+        .await;
+    assert_eq!(ndjson.status, 200, "{}", process.output());
+    assert!(!csv.body.contains("# ERROR"), "{}", csv.body);
+    assert_eq!(
+        ndjson.body.lines().count(),
+        csv.body.lines().count() - 1,
+        "the agent's file, one object per row"
+    );
+    assert!(!ndjson.body.contains("\"error\""), "{}", ndjson.body);
 }
