@@ -61,6 +61,13 @@ async fn a_token_is_shown_once_and_only_its_hash_is_stored() {
         .await
         .unwrap();
     assert_eq!(hash, Sha256::digest(token.as_bytes()).to_vec());
+    let expires: Option<chrono::DateTime<chrono::Utc>> = api_tokens::table
+        .select(api_tokens::expires_at)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let days = (expires.expect("90 days, as chosen") - chrono::Utc::now()).num_days();
+    assert!((89..=90).contains(&days), "{days}");
     assert_eq!(prefix, token[..12]);
     let dump: Vec<String> =
         diesel::sql_query("SELECT row_to_json(t)::text AS row FROM api_tokens t")
