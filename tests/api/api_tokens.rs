@@ -221,6 +221,12 @@ async fn a_token_acts_with_its_users_roles_at_each_call() {
     let (status, _, _) = api_get(&app, Some(&token), "/api/v1/connections").await;
     assert_eq!(status, 200, "still a viewer");
 
+    let deactivated = app.post_form(&format!("/users/{id}"), &[]).await;
+    assert_eq!(deactivated.status, 303, "{}", deactivated.body);
+    let (status, _, body) = api_get(&app, Some(&token), "/api/v1/connections").await;
+    assert_eq!(status, 401, "a deactivated user's token stops at once");
+    assert!(body.contains("deactivated"), "{body}");
+
     let deleted = app
         .post_form(&format!("/users/{id}/delete"), &[("confirm", "on")])
         .await;
