@@ -279,6 +279,18 @@ async fn an_invalid_create_answers_422_with_a_message_per_field() {
         .await;
     assert_eq!(malformed.status, 400, "{}", malformed.body);
     assert!(malformed.json()["error"].is_string());
+    let with_key = api
+        .call(
+            "POST",
+            "/api/v1/connections",
+            Some(json!({"connector": "hasoffers", "name": "", "api_key": API_KEY})),
+        )
+        .await;
+    assert_eq!(with_key.status, 422);
+    assert!(
+        !with_key.body.contains(API_KEY),
+        "the key is not echoed back"
+    );
     let mistyped = api
         .call(
             "POST",
