@@ -120,16 +120,25 @@ pub(crate) async fn test_query(
     state: web::Data<AppState>,
     caller: ApiCaller,
     path: web::Path<Uuid>,
-    body: Option<web::Json<QueryBody>>,
+    body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
     caller.require(Permission::ManageConnections)?;
+    // The body is optional, so an empty one is the saved query; a malformed one is still refused.
+    let body: QueryBody = if body.iter().all(u8::is_ascii_whitespace) {
+        QueryBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|_| {
+            ApiError::BadRequest(
+                "The body must be JSON like {\"query\": \"SELECT …\"}, or empty for the saved query."
+                    .into(),
+            )
+        })?
+    };
     let connection = {
         let mut conn = state.pool.get().await?;
         load(&mut conn, *path).await?
     };
-    let text = body
-        .and_then(|b| b.into_inner().query)
-        .unwrap_or_else(|| connection.query.clone());
+    let text = body.query.unwrap_or_else(|| connection.query.clone());
     let text: String = text.chars().take(super::form::QUERY_MAX).collect();
     let (outcome, ran_on, conn) =
         testing::query_and_record(&state, &caller.user, &caller.actor(), &connection, &text)

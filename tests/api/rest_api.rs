@@ -518,6 +518,14 @@ async fn tests_and_rows_run_against_the_sandbox() {
         .await;
     assert_eq!(invalid.status, 200);
     assert_eq!(invalid.json()["code"], "invalid_query");
+    let malformed = api
+        .call(
+            "POST",
+            &format!("/api/v1/connections/{id}/test-query"),
+            Some(json!("not an object")),
+        )
+        .await;
+    assert_eq!(malformed.status, 400, "{}", malformed.body);
 
     let csv = api
         .call("GET", &format!("/api/v1/connections/{id}/rows"), None)
