@@ -328,6 +328,25 @@ pub fn fingerprint(value: &str) -> String {
     hex::encode(&digest[..4])
 }
 
+/// A bearer token (agent or personal API token): `prefix`, which marks it as Junction's for
+/// secret scanners, and 32 bytes from the operating system's generator; a failing generator is
+/// an error, never a weaker token.
+pub fn random_token(prefix: &str) -> anyhow::Result<String> {
+    use rand::TryRng;
+    let mut bytes = [0u8; 32];
+    rand::rngs::SysRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("the system random number generator failed: {e}"))?;
+    Ok(format!("{prefix}{}", hex::encode(bytes)))
+}
+
+/// What is stored of a bearer token: its SHA-256 (the token is high-entropy, so a fast hash is
+/// right; a slow one is for passwords). Surrounding whitespace, e.g. a token file's newline,
+/// does not count.
+pub fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.trim().as_bytes()).to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

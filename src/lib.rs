@@ -16,6 +16,8 @@ pub mod startup;
 pub mod telemetry;
 
 mod agents;
+mod api;
+mod api_tokens;
 mod audit;
 mod auth;
 mod client_address;

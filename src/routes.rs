@@ -1,10 +1,13 @@
-//! The one URL table. `ROUTES` lists every route, so tests can check each one (for example that
-//! none but the public ones answers without a session) without a hand-kept list.
+//! The one URL table. `ROUTES` lists every route of the pages and `API_ROUTES` every route of the
+//! REST API, so tests can check each one (for example that none but the public ones answers
+//! without a session, or that the OpenAPI document covers the API) without a hand-kept list.
 
 use actix_web::web;
 
-use crate::connections::{handlers as connections, testing};
-use crate::{agents, alerts, audit, auth, health, monitoring, static_files, users};
+use crate::connections::{api as connections_api, api_runs, handlers as connections, testing};
+use crate::{
+    agents, alerts, api, api_tokens, audit, auth, health, monitoring, static_files, users,
+};
 
 macro_rules! route_table {
     ($($method:ident $path:literal => $handler:path),* $(,)?) => {
@@ -62,6 +65,43 @@ route_table! {
     post "/users/{id}" => users::handlers::save_user,
     post "/users/{id}/password" => users::handlers::reset_user_password,
     post "/users/{id}/delete" => users::handlers::delete_user,
+    post "/users/{id}/tokens/{token}/revoke" => api_tokens::handlers::revoke_user_api_token,
+    get "/account" => api_tokens::handlers::show_account,
+    post "/account/tokens" => api_tokens::handlers::create_api_token,
+    post "/account/tokens/{id}/revoke" => api_tokens::handlers::revoke_api_token,
+}
+
+macro_rules! api_route_table {
+    ($($method:ident $path:literal => $handler:path),* $(,)?) => {
+        /// Every route of the REST API: (method, full path pattern).
+        pub const API_ROUTES: &[(&str, &str)] = &[$((stringify!($method), concat!("/api/v1", $path))),*];
+
+        /// The REST API: its own JSON answers to malformed input and unknown paths, and no
+        /// session (each handler authenticates the bearer token).
+        pub fn configure_api(cfg: &mut web::ServiceConfig) {
+            cfg.service(
+                web::scope(api::PREFIX)
+                    .app_data(api::error::json_config())
+                    .app_data(api::error::path_config())
+                    .app_data(api::error::query_config())
+                    $(.route($path, web::$method().to($handler)))*
+                    .default_service(web::to(api::error::no_such_route)),
+            );
+        }
+    };
+}
+
+api_route_table! {
+    get "/openapi.json" => api::openapi::openapi_json,
+    get "/connections" => connections_api::list_connections,
+    post "/connections" => connections_api::create_connection,
+    get "/connections/{id}" => connections_api::get_connection,
+    patch "/connections/{id}" => connections_api::update_connection,
+    delete "/connections/{id}" => connections_api::delete_connection,
+    post "/connections/{id}/restore" => connections_api::restore_connection,
+    post "/connections/{id}/test" => api_runs::test_connection,
+    post "/connections/{id}/test-query" => api_runs::test_query,
+    get "/connections/{id}/rows" => api_runs::pull_rows,
 }
 
 /// The endpoints corporate agents call, authenticated by the agent's token instead of a session

@@ -209,6 +209,7 @@ impl Application {
                 .app_data(extractor_errors::query())
                 .configure(routes::configure)
                 .configure(routes::configure_agent_api)
+                .configure(routes::configure_api)
                 .default_service(web::to(not_found))
         })
         // We handle the signals (see `run_until_stopped`); actix would cut downloads.

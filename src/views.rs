@@ -17,6 +17,8 @@ pub(crate) enum Nav {
     Agents,
     AuditTrail,
     Users,
+    /// The signed-in user's own page (not in the Main Menu: linked from their email).
+    Account,
 }
 
 /// Data the base layout needs.
@@ -43,6 +45,7 @@ impl Layout {
                 | (Nav::Agents, "agents")
                 | (Nav::AuditTrail, "audit")
                 | (Nav::Users, "users")
+                | (Nav::Account, "account")
         )
     }
 

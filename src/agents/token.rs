@@ -1,23 +1,16 @@
 //! Agent registration tokens: 32 random bytes, shown once; only their SHA-256 is stored (the
 //! token is high-entropy, so a fast hash is right; a slow one is for passwords).
 
-use rand::TryRng;
-use sha2::{Digest, Sha256};
-
 /// Marks a string as a Junction agent token, so a leaked one is recognisable (secret scanners).
 const PREFIX: &str = "jat_";
 
 /// A new token from the operating system's generator; a failing generator is an error.
 pub(crate) fn new_token() -> anyhow::Result<String> {
-    let mut bytes = [0u8; 32];
-    rand::rngs::SysRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(|e| anyhow::anyhow!("the system random number generator failed: {e}"))?;
-    Ok(format!("{PREFIX}{}", hex::encode(bytes)))
+    crate::crypto::random_token(PREFIX)
 }
 
 pub(crate) fn hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.trim().as_bytes()).to_vec()
+    crate::crypto::token_hash(token)
 }
 
 #[cfg(test)]

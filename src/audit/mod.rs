@@ -100,11 +100,14 @@ impl Entry {
 pub(crate) const CONNECTION: &str = "Connection";
 pub(crate) const USER: &str = "User";
 pub(crate) const AGENT: &str = "Agent";
+/// A personal API token (its creation and revocation; calls made with it name it as the actor).
+pub(crate) const API_TOKEN: &str = "API token";
 /// The key that encrypts stored API keys (its rotation).
 pub(crate) const SECRET_KEY: &str = "Secret key";
 /// The trail itself (entries removed past their retention, named in the database function).
 pub(crate) const AUDIT_TRAIL: &str = "Audit trail";
-pub(crate) const ENTITY_TYPES: &[&str] = &[CONNECTION, USER, AGENT, SECRET_KEY, AUDIT_TRAIL];
+pub(crate) const ENTITY_TYPES: &[&str] =
+    &[CONNECTION, USER, AGENT, API_TOKEN, SECRET_KEY, AUDIT_TRAIL];
 /// What users without the System Admin role may see.
 pub(crate) const VIEWER_ENTITY_TYPES: &[&str] = &[CONNECTION, AGENT, AUDIT_TRAIL];
 pub(crate) const ACTIONS: &[&str] = &[
@@ -123,6 +126,8 @@ pub(crate) const ACTIONS: &[&str] = &[
     "send test alert",
     "reset password",
     "rotate",
+    "revoke",
+    "read",
 ];
 
 /// "Yes" / "No", as the forms label a check box.

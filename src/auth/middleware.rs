@@ -13,12 +13,14 @@ use crate::state::AppState;
 
 pub(crate) const SESSION_COOKIE: &str = "junction_session";
 
-/// Paths reachable without a session: sign-in, first-run setup, the probes, static files, and
-/// the agent protocol (authenticated by each agent's token instead).
+/// Paths reachable without a session: sign-in, first-run setup, the probes, static files, the
+/// agent protocol (authenticated by each agent's token instead) and the REST API (by API
+/// tokens; a session never authenticates it).
 pub(crate) fn is_public(path: &str) -> bool {
     matches!(path, "/signin" | "/setup" | "/health" | "/ready")
         || path.starts_with("/static/")
         || path.starts_with(crate::agent::protocol::PREFIX)
+        || crate::api::is_api_path(path)
 }
 
 /// The session cookie: `HttpOnly`, `SameSite=Lax`, `Secure` when served over https.

@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel_async::AsyncPgConnection;
+use diesel_async::pooled_connection::deadpool::Object;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -13,6 +14,7 @@ use super::model::{self, Connection};
 use super::runs::{self, NewRun};
 use super::service;
 use super::views::{QueryResultPartial, TestHistoryPartial, TestResultPartial};
+use crate::audit::Actor;
 use crate::auth::{CurrentUser, Permission};
 use crate::error::{AppError, AppResult};
 use crate::jobs::run::{self as agent_run, Placement};
@@ -137,6 +139,35 @@ pub(crate) fn scheduled_run_of(connection: &Connection, outcome: &TestOutcome) -
     }
 }
 
+/// Test Connection as a person asks for it (the button or the API): a slot, the run, then its
+/// history row and audit entry (by `actor`), on the database connection handed back.
+pub(crate) async fn test_and_record(
+    state: &AppState,
+    user: &CurrentUser,
+    actor: &Actor,
+    connection: &Connection,
+) -> AppResult<(
+    TestOutcome,
+    Option<agent_run::RanOn>,
+    Object<AsyncPgConnection>,
+)> {
+    let slot = state
+        .work
+        .interactive(WorkKind::TestConnection, connection.id)
+        .await?;
+    let (outcome, ran_on) = run_connection_test(state, connection, &user.email).await?;
+    drop(slot);
+    let mut conn = state.pool.get().await?;
+    runs::record(
+        &mut conn,
+        actor,
+        connection,
+        run_of(connection, user, "connection", &outcome),
+    )
+    .await?;
+    Ok((outcome, ran_on, conn))
+}
+
 /// POST /connections/{id}/test — Test Connection.
 pub(crate) async fn test_connection(
     state: web::Data<AppState>,
@@ -146,20 +177,8 @@ pub(crate) async fn test_connection(
 ) -> AppResult<HttpResponse> {
     user.require(Permission::ManageConnections)?;
     let connection = load(&state, *path).await?;
-    let slot = state
-        .work
-        .interactive(WorkKind::TestConnection, connection.id)
-        .await?;
-    let (outcome, ran_on) = run_connection_test(&state, &connection, &user.email).await?;
-    drop(slot);
-    let mut conn = state.pool.get().await?;
-    runs::record(
-        &mut conn,
-        &user.actor(),
-        &connection,
-        run_of(&connection, &user, "connection", &outcome),
-    )
-    .await?;
+    let (outcome, ran_on, conn) =
+        test_and_record(&state, &user, &user.actor(), &connection).await?;
     if !is_htmx(&request) {
         return Ok(see_other(&format!("/connections/{}#test-history", connection.id)).finish());
     }
@@ -254,6 +273,33 @@ pub(crate) async fn run_query_test(
     Ok((outcome, ran_on, run))
 }
 
+/// Test Query as a person asks for it (the button or the API), like [`test_and_record`].
+pub(crate) async fn query_and_record(
+    state: &AppState,
+    user: &CurrentUser,
+    actor: &Actor,
+    connection: &Connection,
+    text: &str,
+) -> AppResult<(
+    QueryOutcome,
+    Option<agent_run::RanOn>,
+    Object<AsyncPgConnection>,
+)> {
+    let slot = state
+        .work
+        .interactive(WorkKind::TestQuery, connection.id)
+        .await?;
+    let (outcome, ran_on, run) = run_query_test(state, connection, text, &user.email).await?;
+    drop(slot);
+    let run = NewRun {
+        user_label: user.email.clone(),
+        ..run
+    };
+    let mut conn = state.pool.get().await?;
+    runs::record(&mut conn, actor, connection, run).await?;
+    Ok((outcome, ran_on, conn))
+}
+
 /// POST /connections/{id}/query — Test Query: the first rows of the query in the box.
 pub(crate) async fn test_query(
     state: web::Data<AppState>,
@@ -269,18 +315,8 @@ pub(crate) async fn test_query(
         .query
         .unwrap_or_else(|| connection.query.clone());
     let text: String = text.chars().take(super::form::QUERY_MAX).collect();
-    let slot = state
-        .work
-        .interactive(WorkKind::TestQuery, connection.id)
-        .await?;
-    let (outcome, ran_on, run) = run_query_test(&state, &connection, &text, &user.email).await?;
-    drop(slot);
-    let run = NewRun {
-        user_label: user.email.clone(),
-        ..run
-    };
-    let mut conn = state.pool.get().await?;
-    runs::record(&mut conn, &user.actor(), &connection, run).await?;
+    let (outcome, ran_on, conn) =
+        query_and_record(&state, &user, &user.actor(), &connection, &text).await?;
     if !is_htmx(&request) {
         return Ok(see_other(&format!("/connections/{}#test-history", connection.id)).finish());
     }
@@ -295,20 +331,19 @@ pub(crate) async fn test_query(
     render_fragment(&partial, StatusCode::OK)
 }
 
-/// POST /connections/{id}/export.csv — the saved query's whole result, streamed as it arrives.
-/// A POST because it calls TUNE and is audited; the form's button still downloads the file. On a
-/// corporate agent, the agent runs the export and the file is relayed as it sends it.
-pub(crate) async fn export_csv(
-    state: web::Data<AppState>,
-    shutdown: web::Data<crate::shutdown::Shutdown>,
-    user: CurrentUser,
-    path: web::Path<Uuid>,
-) -> AppResult<HttpResponse> {
-    user.require(Permission::ManageConnections)?;
-    let connection = load(&state, *path).await?;
-    let connector = connector(&state, &connection)?;
-    let settings = settings(&state, &connection)?;
-    let agent = match agent_run::placement(&state, connection.cloud_agent_id).await? {
+/// Download CSV as a person asks for it (the button or the API): the checks, a slot held for as
+/// long as the file streams, and the audit entry (by `actor`); the file, as it arrives.
+pub(crate) async fn start_export(
+    state: &AppState,
+    shutdown: &crate::shutdown::Shutdown,
+    user: &CurrentUser,
+    actor: &Actor,
+    connection: &Connection,
+    audited_as: &str,
+) -> AppResult<junction_connectors::CsvStream> {
+    let connector = connector(state, connection)?;
+    let settings = settings(state, connection)?;
+    let agent = match agent_run::placement(state, connection.cloud_agent_id).await? {
         Placement::Server => None,
         Placement::Refused(outcome) => return Err(AppError::BadRequest(outcome.message)),
         Placement::Agent(agent) => Some(agent),
@@ -327,8 +362,8 @@ pub(crate) async fn export_csv(
         None => connector.export_csv(settings, connection.query.clone()),
         Some(agent) => {
             agent_run::export_csv(
-                &state,
-                on_agent(agent, &user.email, &connection, &settings),
+                state,
+                on_agent(agent, &user.email, connection, &settings),
                 &connection.query,
             )
             .await?
@@ -341,8 +376,31 @@ pub(crate) async fn export_csv(
     let conn = state.pool.get().await?;
     crate::audit::record(
         &conn,
-        user.actor(),
-        super::audit::tested(&connection, "export", "CSV download of the saved query"),
+        actor.clone(),
+        super::audit::tested(connection, "export", audited_as),
+    )
+    .await?;
+    Ok(Box::pin(stream))
+}
+
+/// POST /connections/{id}/export.csv — the saved query's whole result, streamed as it arrives.
+/// A POST because it calls TUNE and is audited; the form's button still downloads the file. On a
+/// corporate agent, the agent runs the export and the file is relayed as it sends it.
+pub(crate) async fn export_csv(
+    state: web::Data<AppState>,
+    shutdown: web::Data<crate::shutdown::Shutdown>,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+) -> AppResult<HttpResponse> {
+    user.require(Permission::ManageConnections)?;
+    let connection = load(&state, *path).await?;
+    let stream = start_export(
+        &state,
+        &shutdown,
+        &user,
+        &user.actor(),
+        &connection,
+        "CSV download of the saved query",
     )
     .await?;
     let filename: String = connection

@@ -214,6 +214,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_tokens (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        name -> Text,
+        token_hash -> Bytea,
+        prefix -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(agent_job_chunks -> agent_jobs (job_id));
 diesel::joinable!(alert_deliveries -> alert_recipients (recipient_id));
 diesel::joinable!(alert_deliveries -> connections (connection_id));
@@ -223,6 +237,7 @@ diesel::joinable!(agent_jobs -> connections (connection_id));
 diesel::joinable!(connections -> cloud_agents (cloud_agent_id));
 diesel::joinable!(connection_tests -> connections (connection_id));
 diesel::joinable!(connection_test_daily -> connections (connection_id));
+diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -230,6 +245,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     agent_jobs,
     alert_deliveries,
     alert_recipients,
+    api_tokens,
     app_meta,
     audit_events,
     cloud_agents,

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::model::{self, User};
 use super::service::{self, NewUser, UserFailure};
 use super::views::{UserFormPage, UsersPage};
+use crate::api_tokens::views::TokenRow;
 use crate::auth::{CurrentUser, Permission, Roles};
 use crate::error::{AppError, AppResult};
 use crate::flash::Flash;
@@ -136,6 +137,12 @@ pub(crate) async fn edit_user_form(
         target.roles(),
     );
     page.deletable = target.id != user.id;
+    let mut conn = state.pool.get().await?;
+    let tokens = crate::api_tokens::model::list_of(&mut conn, target.id).await?;
+    page.tokens = TokenRow::of(tokens, |token| {
+        format!("/users/{}/tokens/{token}/revoke", target.id)
+    });
+    drop(conn);
     render_page(&page, StatusCode::OK, &request)
 }
 

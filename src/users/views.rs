@@ -4,6 +4,7 @@ use askama::Template;
 use uuid::Uuid;
 
 use super::model::User;
+use crate::api_tokens::views::TokenRow;
 use crate::auth::Roles;
 use crate::views::{Layout, format_time};
 
@@ -46,6 +47,8 @@ pub(crate) struct UserFormPage<'a> {
     /// Offer Delete (not on one's own account).
     pub deletable: bool,
     pub delete_error: Option<&'a str>,
+    /// The user's API tokens (on the edit page).
+    pub tokens: Vec<TokenRow>,
 }
 
 impl<'a> UserFormPage<'a> {
@@ -68,6 +71,7 @@ impl<'a> UserFormPage<'a> {
             roles_error: None,
             deletable: false,
             delete_error: None,
+            tokens: Vec::new(),
         }
     }
 }

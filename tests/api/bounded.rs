@@ -19,7 +19,12 @@ async fn sandbox() -> RunningSandbox {
         .expect("start the TUNE sandbox")
 }
 
-async fn connection(app: &TestApp, name: &str, tune: &RunningSandbox, timeout: &str) -> Uuid {
+pub(crate) async fn connection(
+    app: &TestApp,
+    name: &str,
+    tune: &RunningSandbox,
+    timeout: &str,
+) -> Uuid {
     let url = tune.base_url();
     let fields = with(
         with(
@@ -34,7 +39,7 @@ async fn connection(app: &TestApp, name: &str, tune: &RunningSandbox, timeout: &
 }
 
 /// Waits (a bounded number of short polls) until the sandbox has received `count` requests.
-async fn until_requests_seen(tune: &RunningSandbox, count: u64) {
+pub(crate) async fn until_requests_seen(tune: &RunningSandbox, count: u64) {
     for _ in 0..500 {
         if tune.requests_seen() >= count {
             return;
@@ -48,7 +53,7 @@ async fn until_requests_seen(tune: &RunningSandbox, count: u64) {
 }
 
 /// Starts Test Connection of `id` in the background; resolves to its status.
-fn test_in_background(app: &TestApp, id: Uuid) -> tokio::task::JoinHandle<u16> {
+pub(crate) fn test_in_background(app: &TestApp, id: Uuid) -> tokio::task::JoinHandle<u16> {
     let (client, url) = (
         app.client.clone(),
         app.url(&format!("/connections/{id}/test")),

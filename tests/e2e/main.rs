@@ -9,6 +9,7 @@
 #[expect(dead_code, reason = "shared with tests/api, which uses the rest")]
 mod helpers;
 
+mod account;
 mod agents;
 mod axe;
 mod browser;
