@@ -120,6 +120,7 @@ pub(crate) const ACTIONS: &[&str] = &[
     "export",
     "reset password",
     "rotate",
+    crate::connections::audit::KEY_ROTATED,
 ];
 
 /// "Yes" / "No", as the forms label a check box.

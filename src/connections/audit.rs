@@ -86,14 +86,16 @@ pub(crate) fn created(
     entry
 }
 
-/// `key_fingerprints` is `Some((before, after))` when the key was replaced.
+/// The entries of a save: "update" with the fields that changed, and "rotate key" when the key
+/// was replaced (`key_fingerprints` is `Some((before, after))`), so a rotation can be found on
+/// its own in the trail. A save that only replaced the key is just the rotation.
 pub(crate) fn updated(
     before: &Connection,
     after: &Connection,
     form: &ConnectorForm,
     agent_names: (&str, &str),
     key_fingerprints: Option<(String, String)>,
-) -> Entry {
+) -> Vec<Entry> {
     let mut entry = entry("update", after);
     let old = fields(before, form, agent_names.0);
     let new = fields(after, form, agent_names.1);
@@ -102,15 +104,34 @@ pub(crate) fn updated(
         .zip(new)
         .filter_map(|((field, b), (_, a))| Change::of(field, b, a))
         .collect();
-    if let Some((old_fp, new_fp)) = key_fingerprints {
-        entry.changes.push(Change {
-            field: secret_label(form),
-            before: Some(secret_mention(&old_fp)),
-            after: Some(format!("changed (fingerprint {new_fp})")),
-        });
+    let Some((old_fp, new_fp)) = key_fingerprints else {
+        return vec![entry];
+    };
+    let rotated = key_rotated(after, form, &old_fp, &new_fp);
+    if entry.changes.is_empty() {
+        vec![rotated]
+    } else {
+        vec![entry, rotated]
     }
+}
+
+/// The key replaced by a save: its fingerprints before and after, never the key.
+pub(crate) fn key_rotated(c: &Connection, form: &ConnectorForm, old: &str, new: &str) -> Entry {
+    let mut entry = entry(KEY_ROTATED, c);
+    let label = secret_label(form);
+    entry.detail = Some(format!(
+        "{label} rotated: fingerprint {old} → fingerprint {new}."
+    ));
+    entry.changes.push(Change {
+        field: label,
+        before: Some(secret_mention(old)),
+        after: Some(secret_mention(new)),
+    });
     entry
 }
+
+/// The action of a key rotation in the trail (and its action filter).
+pub(crate) const KEY_ROTATED: &str = "rotate key";
 
 pub(crate) fn activity(before: &Connection, after: &Connection) -> Entry {
     let action = if after.is_active {
