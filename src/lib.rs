@@ -18,6 +18,7 @@ pub mod telemetry;
 mod agents;
 mod audit;
 mod auth;
+mod bulk;
 mod client_address;
 mod connections;
 mod error;

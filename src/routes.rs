@@ -4,7 +4,7 @@
 use actix_web::web;
 
 use crate::connections::{handlers as connections, testing};
-use crate::{agents, alerts, audit, auth, health, monitoring, static_files, users};
+use crate::{agents, alerts, audit, auth, bulk, health, monitoring, static_files, users};
 
 macro_rules! route_table {
     ($($method:ident $path:literal => $handler:path),* $(,)?) => {
@@ -29,6 +29,9 @@ route_table! {
     post "/setup" => auth::handlers::setup,
     get "/connections" => connections::list_connections,
     get "/connections/deleted" => connections::list_deleted_connections,
+    get "/connections/bulk" => bulk::handlers::confirm_bulk_action,
+    post "/connections/bulk" => bulk::handlers::run_bulk_action,
+    get "/connections/bulk/{id}" => bulk::handlers::bulk_run_progress,
     get "/connections/new" => connections::select_connector,
     get "/connections/new/{connector}" => connections::new_connection_form,
     post "/connections/new/{connector}" => connections::create_connection,

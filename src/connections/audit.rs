@@ -4,6 +4,7 @@
 use junction_connectors::{ConnectorForm, FieldKind, FormItem, GenericField};
 
 use super::model::Connection;
+use super::model::selection::Touched;
 use crate::audit::{CONNECTION, Change, Entry, secret_mention, yes_no};
 
 /// The fields of a connection as the audit trail names and shows them, in form order: each
@@ -59,8 +60,12 @@ pub(crate) fn secret_label(form: &ConnectorForm) -> String {
 }
 
 fn entry(action: &'static str, c: &Connection) -> Entry {
-    let mut entry = Entry::new(action, CONNECTION, c.id, &c.name);
-    entry.entity_version = Some(c.version);
+    entry_of(action, c.id, &c.name, c.version)
+}
+
+fn entry_of(action: &'static str, id: uuid::Uuid, name: &str, version: i32) -> Entry {
+    let mut entry = Entry::new(action, CONNECTION, id, name);
+    entry.entity_version = Some(version);
     entry
 }
 
@@ -134,24 +139,37 @@ pub(crate) fn key_rotated(c: &Connection, form: &ConnectorForm, old: &str, new: 
 pub(crate) const KEY_ROTATED: &str = "rotate key";
 
 pub(crate) fn activity(before: &Connection, after: &Connection) -> Entry {
-    let action = if after.is_active {
-        "activate"
-    } else {
-        "deactivate"
-    };
-    let mut entry = entry(action, after);
+    switched(
+        entry_of("", after.id, &after.name, after.version),
+        before.is_active,
+        after.is_active,
+    )
+}
+
+fn switched(mut entry: Entry, before: bool, after: bool) -> Entry {
+    entry.action = if after { "activate" } else { "deactivate" };
     entry.changes = Change::of(
         GenericField::IsActive.label(),
-        yes_no(before.is_active),
-        yes_no(after.is_active),
+        yes_no(before),
+        yes_no(after),
     )
     .into_iter()
     .collect();
     entry
 }
 
+/// A connection a bulk Activate or Deactivate switched to `active` (it was not so before).
+pub(crate) fn bulk_switched(t: &Touched, active: bool) -> Entry {
+    switched(entry_of("", t.id, &t.name, t.version), !active, active)
+}
+
 pub(crate) fn deleted(c: &Connection) -> Entry {
     entry("delete", c)
+}
+
+/// A connection a bulk Delete moved to Deleted connections.
+pub(crate) fn bulk_deleted(t: &Touched) -> Entry {
+    entry_of("delete", t.id, &t.name, t.version)
 }
 
 pub(crate) fn restored(c: &Connection) -> Entry {

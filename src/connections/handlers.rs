@@ -44,8 +44,20 @@ pub(crate) struct ListParams {
 }
 
 impl ListParams {
+    /// The list as it shows without parameters.
+    pub(crate) fn default_params() -> Self {
+        Self {
+            q: String::new(),
+            sort: String::new(),
+            dir: String::new(),
+            page: None,
+            per_page: None,
+            health: String::new(),
+        }
+    }
+
     /// Unknown or malformed values fall back to defaults: a hand-edited URL still shows a list.
-    fn into_query(self, state: &AppState) -> ListQuery {
+    pub(crate) fn into_query(self, state: &AppState) -> ListQuery {
         let search: String = self.q.chars().take(100).collect();
         let per_page = self
             .per_page

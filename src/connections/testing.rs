@@ -75,8 +75,19 @@ fn run_of(
     kind: &str,
     outcome: &TestOutcome,
 ) -> NewRun {
+    run_by(connection, &user.email, kind, outcome)
+}
+
+/// The history row of a run a person asked for, named by their email (a click, or an item of
+/// their bulk Test).
+pub(crate) fn run_by(
+    connection: &Connection,
+    email: &str,
+    kind: &str,
+    outcome: &TestOutcome,
+) -> NewRun {
     NewRun {
-        user_label: user.email.clone(),
+        user_label: email.to_string(),
         ..run_of_outcome(connection, kind, outcome)
     }
 }

@@ -74,7 +74,33 @@ pub(crate) struct SortLink {
 
 impl ListView {
     fn href(&self, sort: SortKey, descending: bool, page: i64) -> String {
-        let mut params: Vec<(&str, String)> = Vec::new();
+        let params = self.params(sort, descending, page);
+        let encoded = serde_urlencoded::to_string(&params).unwrap_or_default();
+        if encoded.is_empty() {
+            "/connections".to_string()
+        } else {
+            format!("/connections?{encoded}")
+        }
+    }
+
+    /// The list's query parameters as shown now: what a bulk action's "all matching" carries,
+    /// so it acts on exactly what this list matches.
+    pub(crate) fn current_params(&self) -> Vec<(&'static str, String)> {
+        self.params(self.query.sort, self.query.descending, self.query.page)
+    }
+
+    /// The address of the list as shown now (a bulk action returns to it).
+    pub(crate) fn current_href(&self) -> String {
+        self.href(self.query.sort, self.query.descending, self.query.page)
+    }
+
+    /// Whether more connections match than this page shows ("Select all N matching").
+    pub(crate) fn more_than_shown(&self) -> bool {
+        self.page.total_is_capped || self.page.total > self.page.rows.len() as i64
+    }
+
+    fn params(&self, sort: SortKey, descending: bool, page: i64) -> Vec<(&'static str, String)> {
+        let mut params: Vec<(&'static str, String)> = Vec::new();
         let search = self.query.search.trim();
         if !search.is_empty() {
             params.push(("q", search.to_string()));
@@ -92,12 +118,7 @@ impl ListView {
         if let Some(health) = self.query.health {
             params.push(("health", health.as_str().to_string()));
         }
-        let encoded = serde_urlencoded::to_string(&params).unwrap_or_default();
-        if encoded.is_empty() {
-            "/connections".to_string()
-        } else {
-            format!("/connections?{encoded}")
-        }
+        params
     }
 
     pub(crate) fn sort_link(&self, key: &str) -> SortLink {
