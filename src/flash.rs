@@ -127,7 +127,7 @@ mod tests {
     #[test]
     fn every_message_round_trips_through_its_code() {
         for flash in Flash::ALL {
-            assert_eq!(Flash::parse(flash.code()), Some(flash));
+            assert_eq!(Flash::parse(&flash.code()), Some(flash));
         }
         assert_eq!(Flash::parse("<script>"), None);
         let bulk = Flash::Bulk(crate::bulk::service::Outcome {

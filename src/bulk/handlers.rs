@@ -47,7 +47,7 @@ fn list_query(state: &AppState, pairs: &Pairs) -> connections::ListQuery {
     let params = serde_urlencoded::to_string(&own)
         .ok()
         .and_then(|encoded| serde_urlencoded::from_str::<ListParams>(&encoded).ok())
-        .unwrap_or_else(|| ListParams::default_params());
+        .unwrap_or_else(ListParams::default_params);
     params.into_query(state)
 }
 
