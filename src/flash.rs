@@ -18,7 +18,7 @@ pub(crate) enum Flash {
     UserDeleted,
     PasswordReset,
     /// What a bulk action did ("35 connections deactivated; 2 were already inactive.").
-    Bulk(crate::bulk::service::Outcome),
+    Bulk(crate::bulk::outcome::Outcome),
 }
 
 impl Flash {
@@ -82,9 +82,9 @@ impl Flash {
     fn parse(code: &str) -> Option<Self> {
         if let Some(counts) = code.strip_prefix("bulk.") {
             let mut parts = counts.split('.');
-            let action = crate::bulk::service::BulkAction::parse(parts.next()?)?;
+            let action = crate::bulk::outcome::BulkAction::parse(parts.next()?)?;
             let mut number = || parts.next().and_then(|n| n.parse::<i64>().ok());
-            let outcome = crate::bulk::service::Outcome {
+            let outcome = crate::bulk::outcome::Outcome {
                 action,
                 changed: number()?,
                 skipped: number()?,
@@ -130,8 +130,8 @@ mod tests {
             assert_eq!(Flash::parse(&flash.code()), Some(flash));
         }
         assert_eq!(Flash::parse("<script>"), None);
-        let bulk = Flash::Bulk(crate::bulk::service::Outcome {
-            action: crate::bulk::service::BulkAction::Deactivate,
+        let bulk = Flash::Bulk(crate::bulk::outcome::Outcome {
+            action: crate::bulk::outcome::BulkAction::Deactivate,
             changed: 35,
             skipped: 2,
             missing: 0,

@@ -4,6 +4,7 @@
 
 pub(crate) mod handlers;
 pub(crate) mod model;
+pub(crate) mod outcome;
 pub(crate) mod service;
 pub(crate) mod views;
 pub(crate) mod worker;

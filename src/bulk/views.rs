@@ -50,7 +50,7 @@ impl BulkConfirmPage {
                 "Each one that is active becomes inactive: interfaces stop using it and scheduled tests pause. Those already inactive stay as they are."
             }
             BulkAction::Delete => {
-                "They move to Deleted connections, where each can be restored with its API key for 30 days; after that they are removed for good. Interfaces that use them stop working now."
+                "They move to Deleted connections, where each can be restored with its API key for 30 days; after that they are removed for good. Interfaces relying on them stop working now."
             }
             BulkAction::Test => {
                 "Each is tested as Test Connection does, through its Cloud Agent, a few at a time; inactive ones are tested too. The results come in on the next page and in each connection's test history."

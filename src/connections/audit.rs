@@ -5,7 +5,7 @@ use junction_connectors::{ConnectorForm, FieldKind, FormItem, GenericField};
 
 use super::model::Connection;
 use super::model::selection::Touched;
-use crate::audit::{CONNECTION, Change, Entry, secret_mention, yes_no};
+use crate::audit::{CONNECTION, Change, Entry, KEY_ROTATED, secret_mention, yes_no};
 
 /// The fields of a connection as the audit trail names and shows them, in form order: each
 /// labelled as the connector's form labels it, choices by what the drop-down shows, the secret
@@ -134,9 +134,6 @@ pub(crate) fn key_rotated(c: &Connection, form: &ConnectorForm, old: &str, new: 
     });
     entry
 }
-
-/// The action of a key rotation in the trail (and its action filter).
-pub(crate) const KEY_ROTATED: &str = "rotate key";
 
 pub(crate) fn activity(before: &Connection, after: &Connection) -> Entry {
     switched(
