@@ -12,6 +12,7 @@ mod helpers;
 mod agents;
 mod axe;
 mod browser;
+mod bulk;
 mod flow;
 mod forms;
 mod health;
