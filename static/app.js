@@ -147,10 +147,10 @@
         document.querySelectorAll("[data-row-select]").forEach(function (box) { box.checked = target.checked; });
       } else if (target.matches("[data-select-matching]") && target.checked) {
         document.querySelectorAll("[data-row-select]").forEach(function (box) { box.checked = true; });
-      } else if (target.matches("[data-row-select]") && !target.checked) {
+      } else if (target.matches("[data-row-select]")) {
         var all = document.querySelector("[data-select-matching]");
-        if (all) all.checked = false;
-      } else {
+        if (all && !target.checked) all.checked = false;
+      } else if (!target.matches("[data-select-matching]")) {
         return;
       }
       update();
