@@ -275,9 +275,14 @@ async fn a_bulk_test_runs_each_connection_against_tune_and_lists_failures_first(
         .await
         .expect("start the TUNE sandbox");
     let url = tune.base_url();
+    // Inactive, and tested anyway: a person asked for it.
     let good = with(
         with(
-            with(valid_form("A good one"), "server_url", &url),
+            with(
+                without(valid_form("A good one"), "is_active"),
+                "server_url",
+                &url,
+            ),
             "api_key",
             DEFAULT_NETWORK_TOKEN,
         ),
@@ -399,4 +404,31 @@ async fn an_item_whose_instance_vanished_is_taken_again_once_its_lease_lapses() 
         .await
         .unwrap();
     assert_eq!(history, 1);
+}
+
+#[actix_web::test]
+async fn select_all_on_this_page_without_a_script_acts_on_the_rows_that_page_shows() {
+    let app = spawn_app().await;
+    let mut fleet = Vec::new();
+    for n in 1..=26 {
+        fleet.push(create(&app, &format!("Page {n:02}"), true).await);
+    }
+    let page = app
+        .post_form(
+            "/connections/bulk",
+            &[
+                ("action", "deactivate"),
+                ("page_all", "1"),
+                ("q", "page"),
+                ("page", "2"),
+                ("back", "/connections?q=page&page=2"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(
+        audited(&app, "deactivate").await,
+        sorted(&fleet[25..]),
+        "only the one row on page 2 (25 to a page)"
+    );
 }
