@@ -176,10 +176,21 @@ pub(crate) async fn bulk_run_progress(
         .ok_or(AppError::NotFound)?;
     let items = super::model::items(&mut conn, run.id).await?;
     drop(conn);
+    // Who asked, as the test history names people: others' emails to System Admins only.
+    let viewer = CurrentUser::of(&request);
+    let sees = viewer.as_ref().is_some_and(|v| {
+        v.can(Permission::ManageUsers) || v.email.eq_ignore_ascii_case(&run.created_by_label)
+    });
+    let started_by = if sees {
+        run.created_by_label.clone()
+    } else {
+        crate::audit::ANOTHER_USER.to_string()
+    };
     let page = BulkRunPage {
         layout: Layout::new(&request, Nav::Connections),
         run,
         items,
+        started_by,
     };
     let mut response = if is_htmx(&request) {
         render_fragment(&page.as_progress(), StatusCode::OK)?

@@ -70,6 +70,8 @@ pub(crate) struct BulkRunPage {
     pub layout: Layout,
     pub run: BulkRun,
     pub items: Vec<Item>,
+    /// Who started it, as this viewer may see them.
+    pub started_by: String,
 }
 
 impl BulkRunPage {
