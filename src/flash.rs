@@ -1,6 +1,6 @@
 //! One-shot messages shown after a redirect ("Connection created."), carried in a short-lived
-//! cookie. The cookie holds a code from a fixed list, never user text, so it cannot inject
-//! anything into the page.
+//! cookie. The cookie holds a code from a fixed list (a bulk action's adds its counts, parsed
+//! back as numbers), never user text, so it cannot inject anything into the page.
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration};
 use actix_web::{HttpRequest, HttpResponseBuilder};
@@ -17,6 +17,8 @@ pub(crate) enum Flash {
     UserSaved,
     UserDeleted,
     PasswordReset,
+    /// What a bulk action did ("35 connections deactivated; 2 were already inactive.").
+    Bulk(crate::bulk::outcome::Outcome),
 }
 
 impl Flash {
@@ -31,7 +33,16 @@ impl Flash {
         Flash::PasswordReset,
     ];
 
-    fn code(self) -> &'static str {
+    fn code(self) -> String {
+        if let Flash::Bulk(outcome) = self {
+            return format!(
+                "bulk.{}.{}.{}.{}",
+                outcome.action.as_str(),
+                outcome.changed,
+                outcome.skipped,
+                outcome.missing
+            );
+        }
         match self {
             Flash::Created => "created",
             Flash::Saved => "saved",
@@ -40,11 +51,15 @@ impl Flash {
             Flash::UserCreated => "user-created",
             Flash::UserSaved => "user-saved",
             Flash::UserDeleted => "user-deleted",
-            Flash::PasswordReset => "password-reset",
+            Flash::PasswordReset | Flash::Bulk(_) => "password-reset",
         }
+        .to_string()
     }
 
-    pub(crate) fn message(self) -> &'static str {
+    pub(crate) fn message(self) -> String {
+        if let Flash::Bulk(outcome) = self {
+            return outcome.message();
+        }
         match self {
             Flash::Created => "Connection created.",
             Flash::Saved => "Changes saved.",
@@ -57,11 +72,26 @@ impl Flash {
             Flash::UserDeleted => {
                 "User deleted. Their entries in the audit trail stay, under their email."
             }
-            Flash::PasswordReset => "Password reset; the user's sessions have ended.",
+            Flash::PasswordReset | Flash::Bulk(_) => {
+                "Password reset; the user's sessions have ended."
+            }
         }
+        .to_string()
     }
 
     fn parse(code: &str) -> Option<Self> {
+        if let Some(counts) = code.strip_prefix("bulk.") {
+            let mut parts = counts.split('.');
+            let action = crate::bulk::outcome::BulkAction::parse(parts.next()?)?;
+            let mut number = || parts.next().and_then(|n| n.parse::<i64>().ok());
+            let outcome = crate::bulk::outcome::Outcome {
+                action,
+                changed: number()?,
+                skipped: number()?,
+                missing: number()?,
+            };
+            return Some(Flash::Bulk(outcome));
+        }
         Self::ALL.into_iter().find(|f| f.code() == code)
     }
 
@@ -97,8 +127,20 @@ mod tests {
     #[test]
     fn every_message_round_trips_through_its_code() {
         for flash in Flash::ALL {
-            assert_eq!(Flash::parse(flash.code()), Some(flash));
+            assert_eq!(Flash::parse(&flash.code()), Some(flash));
         }
         assert_eq!(Flash::parse("<script>"), None);
+        let bulk = Flash::Bulk(crate::bulk::outcome::Outcome {
+            action: crate::bulk::outcome::BulkAction::Deactivate,
+            changed: 35,
+            skipped: 2,
+            missing: 0,
+        });
+        assert_eq!(Flash::parse(&bulk.code()), Some(bulk));
+        assert_eq!(
+            bulk.message(),
+            "35 connections deactivated; 2 were already inactive."
+        );
+        assert_eq!(Flash::parse("bulk.deactivate.<b>.0.0"), None);
     }
 }

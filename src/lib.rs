@@ -20,6 +20,7 @@ mod api;
 mod api_tokens;
 mod audit;
 mod auth;
+mod bulk;
 mod client_address;
 mod connections;
 mod error;

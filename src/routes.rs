@@ -6,7 +6,7 @@ use actix_web::web;
 
 use crate::connections::{api as connections_api, api_runs, handlers as connections, testing};
 use crate::{
-    agents, alerts, api, api_tokens, audit, auth, health, monitoring, static_files, users,
+    agents, alerts, api, api_tokens, audit, auth, bulk, health, monitoring, static_files, users,
 };
 
 macro_rules! route_table {
@@ -32,9 +32,13 @@ route_table! {
     post "/setup" => auth::handlers::setup,
     get "/connections" => connections::list_connections,
     get "/connections/deleted" => connections::list_deleted_connections,
+    get "/connections/bulk" => bulk::handlers::confirm_bulk_action,
+    post "/connections/bulk" => bulk::handlers::run_bulk_action,
+    get "/connections/bulk/{id}" => bulk::handlers::bulk_run_progress,
     get "/connections/new" => connections::select_connector,
     get "/connections/new/{connector}" => connections::new_connection_form,
     post "/connections/new/{connector}" => connections::create_connection,
+    post "/connections/new/{connector}/test-draft" => connections::test_draft_new_connection,
     get "/connections/{id}" => connections::edit_connection_form,
     post "/connections/{id}" => connections::save_connection,
     get "/connections/{id}/clone" => connections::clone_connection_form,
@@ -43,6 +47,7 @@ route_table! {
     post "/connections/{id}/restore" => connections::restore_connection,
     post "/connections/{id}/active" => connections::toggle_connection_active,
     post "/connections/{id}/test" => testing::test_connection,
+    post "/connections/{id}/test-draft" => connections::test_draft_connection,
     post "/connections/{id}/query" => testing::test_query,
     post "/connections/{id}/export.csv" => testing::export_csv,
     post "/connections/{id}/monitoring" => monitoring::handlers::save_connection_monitoring,

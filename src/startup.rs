@@ -185,6 +185,7 @@ impl Application {
         let pool = web::Data::new(state.pool.clone());
         let state = web::Data::new(state);
         background.push(crate::alerts::worker::spawn(state.clone()));
+        background.push(crate::bulk::worker::spawn(state.clone()));
         if config.monitoring.scheduler {
             background.push(crate::monitoring::scheduler::spawn(
                 state.clone(),

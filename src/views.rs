@@ -25,7 +25,7 @@ pub(crate) enum Nav {
 #[derive(Debug, Clone)]
 pub(crate) struct Layout {
     pub nav: Nav,
-    pub flash: Option<&'static str>,
+    pub flash: Option<String>,
     pub user: Option<CurrentUser>,
 }
 

@@ -123,7 +123,42 @@
     if (summary) summary.focus();
   }
 
+  // Connections list: "Select all on this page" ticks every row, and the bulk bar says how
+  // many are ticked. Delegated, since searching and paging replace the table.
+  function setUpBulkSelection() {
+    function update() {
+      var count = document.querySelector("[data-bulk-count]");
+      if (!count) return;
+      var rows = document.querySelectorAll("[data-row-select]");
+      var ticked = document.querySelectorAll("[data-row-select]:checked").length;
+      var all = document.querySelector("[data-select-matching]");
+      var page = document.querySelector("[data-select-page]");
+      if (page) page.checked = rows.length > 0 && ticked === rows.length;
+      if (all && all.checked) {
+        count.textContent = "All matching connections selected";
+      } else {
+        count.textContent = ticked ? ticked + " selected" : "";
+      }
+    }
+    document.addEventListener("change", function (event) {
+      var target = event.target;
+      if (!target || !target.matches) return;
+      if (target.matches("[data-select-page]")) {
+        document.querySelectorAll("[data-row-select]").forEach(function (box) { box.checked = target.checked; });
+      } else if (target.matches("[data-select-matching]") && target.checked) {
+        document.querySelectorAll("[data-row-select]").forEach(function (box) { box.checked = true; });
+      } else if (target.matches("[data-row-select]")) {
+        var all = document.querySelector("[data-select-matching]");
+        if (all && !target.checked) all.checked = false;
+      } else if (!target.matches("[data-select-matching]")) {
+        return;
+      }
+      update();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    setUpBulkSelection();
     setUpConnectorFilter();
     setUpBusyStates();
     setUpErrorToasts();

@@ -128,7 +128,11 @@ pub(crate) const ACTIONS: &[&str] = &[
     "rotate",
     "revoke",
     "read",
+    KEY_ROTATED,
 ];
+
+/// The action of a secret replaced by a save (a connection's API key), its own in the trail.
+pub(crate) const KEY_ROTATED: &str = "rotate key";
 
 /// "Yes" / "No", as the forms label a check box.
 pub(crate) fn yes_no(value: bool) -> Option<String> {

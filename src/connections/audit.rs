@@ -4,7 +4,8 @@
 use junction_connectors::{ConnectorForm, FieldKind, FormItem, GenericField};
 
 use super::model::Connection;
-use crate::audit::{CONNECTION, Change, Entry, secret_mention, yes_no};
+use super::model::selection::Touched;
+use crate::audit::{CONNECTION, Change, Entry, KEY_ROTATED, secret_mention, yes_no};
 
 /// The fields of a connection as the audit trail names and shows them, in form order: each
 /// labelled as the connector's form labels it, choices by what the drop-down shows, the secret
@@ -66,8 +67,12 @@ pub(crate) fn secret_label(form: &ConnectorForm) -> String {
 }
 
 fn entry(action: &'static str, c: &Connection) -> Entry {
-    let mut entry = Entry::new(action, CONNECTION, c.id, &c.name);
-    entry.entity_version = Some(c.version);
+    entry_of(action, c.id, &c.name, c.version)
+}
+
+fn entry_of(action: &'static str, id: uuid::Uuid, name: &str, version: i32) -> Entry {
+    let mut entry = Entry::new(action, CONNECTION, id, name);
+    entry.entity_version = Some(version);
     entry
 }
 
@@ -93,14 +98,16 @@ pub(crate) fn created(
     entry
 }
 
-/// `key_fingerprints` is `Some((before, after))` when the key was replaced.
+/// The entries of a save: "update" with the fields that changed, and "rotate key" when the key
+/// was replaced (`key_fingerprints` is `Some((before, after))`), so a rotation can be found on
+/// its own in the trail. A save that only replaced the key is just the rotation.
 pub(crate) fn updated(
     before: &Connection,
     after: &Connection,
     form: &ConnectorForm,
     agent_names: (&str, &str),
     key_fingerprints: Option<(String, String)>,
-) -> Entry {
+) -> Vec<Entry> {
     let mut entry = entry("update", after);
     let old = fields(before, form, agent_names.0);
     let new = fields(after, form, agent_names.1);
@@ -109,35 +116,64 @@ pub(crate) fn updated(
         .zip(new)
         .filter_map(|((field, b), (_, a))| Change::of(field, b, a))
         .collect();
-    if let Some((old_fp, new_fp)) = key_fingerprints {
-        entry.changes.push(Change {
-            field: secret_label(form),
-            before: Some(secret_mention(&old_fp)),
-            after: Some(format!("changed (fingerprint {new_fp})")),
-        });
+    let Some((old_fp, new_fp)) = key_fingerprints else {
+        return vec![entry];
+    };
+    let rotated = key_rotated(after, form, &old_fp, &new_fp);
+    if entry.changes.is_empty() {
+        vec![rotated]
+    } else {
+        vec![entry, rotated]
     }
+}
+
+/// The key replaced by a save: its fingerprints before and after, never the key.
+pub(crate) fn key_rotated(c: &Connection, form: &ConnectorForm, old: &str, new: &str) -> Entry {
+    let mut entry = entry(KEY_ROTATED, c);
+    let label = secret_label(form);
+    entry.detail = Some(format!(
+        "{label} rotated: fingerprint {old} → fingerprint {new}."
+    ));
+    entry.changes.push(Change {
+        field: label,
+        before: Some(secret_mention(old)),
+        after: Some(secret_mention(new)),
+    });
     entry
 }
 
 pub(crate) fn activity(before: &Connection, after: &Connection) -> Entry {
-    let action = if after.is_active {
-        "activate"
-    } else {
-        "deactivate"
-    };
-    let mut entry = entry(action, after);
+    switched(
+        entry_of("", after.id, &after.name, after.version),
+        before.is_active,
+        after.is_active,
+    )
+}
+
+fn switched(mut entry: Entry, before: bool, after: bool) -> Entry {
+    entry.action = if after { "activate" } else { "deactivate" };
     entry.changes = Change::of(
         GenericField::IsActive.label(),
-        yes_no(before.is_active),
-        yes_no(after.is_active),
+        yes_no(before),
+        yes_no(after),
     )
     .into_iter()
     .collect();
     entry
 }
 
+/// A connection a bulk Activate or Deactivate switched to `active` (it was not so before).
+pub(crate) fn bulk_switched(t: &Touched, active: bool) -> Entry {
+    switched(entry_of("", t.id, &t.name, t.version), !active, active)
+}
+
 pub(crate) fn deleted(c: &Connection) -> Entry {
     entry("delete", c)
+}
+
+/// A connection a bulk Delete moved to Deleted connections.
+pub(crate) fn bulk_deleted(t: &Touched) -> Entry {
+    entry_of("delete", t.id, &t.name, t.version)
 }
 
 pub(crate) fn restored(c: &Connection) -> Entry {

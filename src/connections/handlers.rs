@@ -14,7 +14,8 @@ use super::model;
 use super::service::{self, SaveFailure};
 use super::views::{
     ActiveTogglePartial, ConnectionFormPage, ConnectorSelectionPage, ConnectorTitles,
-    DeleteConfirmPage, DeletedConnectionsPage, FormKind, KeyStatus, TestHistoryPartial,
+    DeleteConfirmPage, DeletedConnectionsPage, DraftResult, FormKind, KeyStatus,
+    TestHistoryPartial,
 };
 use crate::agents::model::{self as agents, BUILTIN_AGENT_ID};
 use crate::audit;
@@ -125,6 +126,9 @@ struct FormContext<'a> {
     notice: Option<String>,
     stored_name: Option<String>,
     conflict: Vec<audit::model::AuditEvent>,
+    /// The result of "Test these settings", and whether the browser kept the typed secret.
+    draft: Option<DraftResult>,
+    keeps_typed_secret: bool,
 }
 
 impl<'a> FormContext<'a> {
@@ -144,6 +148,8 @@ impl<'a> FormContext<'a> {
             notice: None,
             stored_name: None,
             conflict: Vec::new(),
+            draft: None,
+            keeps_typed_secret: false,
         }
     }
 }
@@ -185,6 +191,8 @@ async fn render_form(
         notice: context.notice,
         stored_name: context.stored_name,
         conflict: context.conflict,
+        draft: context.draft,
+        keeps_typed_secret: context.keeps_typed_secret,
         read_only,
         history,
         query_attention: (context.kind == FormKind::Edit)
@@ -546,4 +554,122 @@ pub(crate) async fn toggle_connection_active(
     // Only ever redirect within the list, whatever was posted.
     let back = local_path(&form.return_to, "/connections").unwrap_or_else(|| "/connections".into());
     Ok(see_other(&back).finish())
+}
+
+/// Runs "Test these settings" on `form` as typed (`current`: the stored connection when
+/// editing): the form's problems, or the outcome. Nothing is saved or recorded.
+async fn run_draft(
+    state: &AppState,
+    user: &CurrentUser,
+    connector: Live<'_>,
+    current: Option<&model::Connection>,
+    form: &mut ConnectionForm,
+) -> AppResult<Result<DraftResult, FieldErrors>> {
+    let mut conn = state.pool.get().await?;
+    let draft = service::draft(
+        &mut conn,
+        &state.connectors,
+        &state.secrets,
+        connector.1,
+        current,
+        form,
+    )
+    .await;
+    drop(conn);
+    let draft = match draft {
+        Ok(draft) => draft,
+        Err(SaveFailure::Invalid(errors)) => return Ok(Err(errors)),
+        Err(SaveFailure::App(error)) => return Err(error),
+        Err(SaveFailure::NotFound | SaveFailure::Stale(_)) => return Err(AppError::NotFound),
+    };
+    // Unsaved settings count against the per-connection cap as their own connection.
+    let slot_id = current.map_or_else(Uuid::new_v4, |c| c.id);
+    let slot = state
+        .work
+        .interactive(crate::work::WorkKind::TestConnection, slot_id)
+        .await?;
+    let run = super::testing::TestRun {
+        connector: (connector.0.kind, connector.1),
+        connection_id: current.map(|c| c.id),
+        cloud_agent_id: draft.cloud_agent_id,
+        settings: &draft.settings,
+    };
+    let (outcome, ran_on) = super::testing::run_test(state, run, &user.email).await?;
+    drop(slot);
+    Ok(Ok(DraftResult {
+        outcome,
+        ran_on: ran_on.map(|r| r.summary()),
+        timeout_ms: draft.timeout_ms,
+    }))
+}
+
+/// The status of a form page after "Test these settings": htmx swaps only a 200, so its
+/// problems come back as 200 too; a plain post gets 422.
+fn draft_status(request: &HttpRequest, result: &Result<DraftResult, FieldErrors>) -> StatusCode {
+    if result.is_err() && !is_htmx(request) {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    }
+}
+
+fn vary_on_htmx(mut response: HttpResponse) -> HttpResponse {
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("HX-Request"));
+    response
+}
+
+/// POST /connections/{id}/test-draft — "Test these settings" on the edit form.
+pub(crate) async fn test_draft_connection(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<Uuid>,
+    form: web::Form<Vec<(String, String)>>,
+) -> AppResult<HttpResponse> {
+    user.require(Permission::ManageConnections)?;
+    let stored = load(&state, *path).await?;
+    let connector = connector_of(&state, &stored)?;
+    let mut form = ConnectionForm::from_pairs(form.into_inner(), connector.1.form());
+    let result = run_draft(&state, &user, connector, Some(&stored), &mut form).await?;
+    let status = draft_status(&request, &result);
+    let (errors, draft) = match result {
+        Ok(draft) => (FieldErrors::default(), Some(draft)),
+        Err(errors) => (errors, None),
+    };
+    let mut context = FormContext::new(FormKind::Edit, connector, &form, &errors);
+    context.id = Some(stored.id);
+    context.key_status = Some(key_status(&state, &request, &stored).await?);
+    context.stored_name = Some(stored.name.clone());
+    context.draft = draft;
+    context.keeps_typed_secret = is_htmx(&request);
+    Ok(vary_on_htmx(
+        render_form(&state, &request, status, context).await?,
+    ))
+}
+
+/// POST /connections/new/{connector}/test-draft — "Test these settings" before Create.
+pub(crate) async fn test_draft_new_connection(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+) -> AppResult<HttpResponse> {
+    user.require(Permission::ManageConnections)?;
+    let connector = live_connector(&state, &path)?;
+    let mut form = ConnectionForm::from_pairs(form.into_inner(), connector.1.form());
+    let result = run_draft(&state, &user, connector, None, &mut form).await?;
+    let status = draft_status(&request, &result);
+    let (errors, draft) = match result {
+        Ok(draft) => (FieldErrors::default(), Some(draft)),
+        Err(errors) => (errors, None),
+    };
+    let mut context = FormContext::new(FormKind::Create, connector, &form, &errors);
+    context.draft = draft;
+    context.keeps_typed_secret = is_htmx(&request);
+    Ok(vary_on_htmx(
+        render_form(&state, &request, status, context).await?,
+    ))
 }

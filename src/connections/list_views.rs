@@ -57,10 +57,38 @@ impl ListView {
     /// The list's address with `link`'s changes; a new sort, new filters or new tags start
     /// again on the first page.
     fn href(&self, link: Link) -> String {
+        let encoded = serde_urlencoded::to_string(self.params(link)).unwrap_or_default();
+        if encoded.is_empty() {
+            "/connections".to_string()
+        } else {
+            format!("/connections?{encoded}")
+        }
+    }
+
+    /// The list's query parameters as shown now: what a bulk action's "all matching" carries,
+    /// so it acts on exactly what this list matches.
+    pub(crate) fn current_params(&self) -> Vec<(&'static str, String)> {
+        self.params(Link {
+            cursor: self.query.cursor.clone(),
+            ..Link::default()
+        })
+    }
+
+    /// The address of the list as shown now (a bulk action returns to it).
+    pub(crate) fn current_href(&self) -> String {
+        self.self_href()
+    }
+
+    /// Whether more connections match than this page shows ("Select all N matching").
+    pub(crate) fn more_than_shown(&self) -> bool {
+        self.page.total_is_capped || self.page.total > self.page.rows.len() as i64
+    }
+
+    fn params(&self, link: Link) -> Vec<(&'static str, String)> {
         let q = &self.query;
         let f = &q.filters;
         let (sort, descending) = link.sort.unwrap_or((q.sort, q.descending));
-        let mut params: Vec<(&str, String)> = Vec::new();
+        let mut params: Vec<(&'static str, String)> = Vec::new();
         let search = q.search.trim();
         if !search.is_empty() {
             params.push(("q", search.to_string()));
@@ -101,12 +129,7 @@ impl ListView {
         if let Some(cursor) = link.cursor {
             params.push(("cursor", cursor.encode()));
         }
-        let encoded = serde_urlencoded::to_string(&params).unwrap_or_default();
-        if encoded.is_empty() {
-            "/connections".to_string()
-        } else {
-            format!("/connections?{encoded}")
-        }
+        params
     }
 
     /// This page's own address, tidied (no empty parameters): what htmx puts in the address bar.

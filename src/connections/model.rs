@@ -14,6 +14,8 @@ use junction_connectors::FieldValues;
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
+pub(crate) mod selection;
+
 /// A stored connection, every column.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = connections)]

@@ -93,19 +93,108 @@ pub(crate) fn run_settings(
     connector: &dyn Connector,
     connection: &Connection,
 ) -> Result<ConnectionSettings, AppError> {
-    let mut fields = connection.fields();
+    Ok(settings_of(
+        connectors,
+        connector,
+        RunFields {
+            fields: connection.fields(),
+            datetime_format: connection.datetime_format.as_deref(),
+            timeout_ms: connection.timeout_ms,
+        },
+        open_key(secrets, connection)?,
+    ))
+}
+
+/// What a run reads besides the secret, from a stored row or from a typed form.
+struct RunFields<'a> {
+    fields: junction_connectors::FieldValues,
+    datetime_format: Option<&'a str>,
+    timeout_ms: i32,
+}
+
+fn settings_of(
+    connectors: &Connectors,
+    connector: &dyn Connector,
+    run: RunFields<'_>,
+    secret: SecretString,
+) -> ConnectionSettings {
+    let mut fields = run.fields;
     if connector.form().uses(GenericField::DateTimeFormat)
-        && let Some(format) = &connection.datetime_format
+        && let Some(format) = run.datetime_format
     {
-        fields.insert(GenericField::DateTimeFormat.name(), format.clone());
+        fields.insert(GenericField::DateTimeFormat.name(), format.to_string());
     }
-    Ok(ConnectionSettings {
-        timeout: std::time::Duration::from_millis(connection.timeout_ms.max(1) as u64),
+    ConnectionSettings {
+        timeout: std::time::Duration::from_millis(run.timeout_ms.max(1) as u64),
         // Only what the operator allowed the server: a corporate agent's own policy applies on the
         // agent, and work for one never runs here (see `jobs::run::placement`).
         allow_private_targets: connectors.allow_private_targets,
         fields,
-        secret: open_key(secrets, connection)?,
+        secret,
+    }
+}
+
+/// The stored secret may serve typed fields only where the connector allows it (another host,
+/// http instead of https, another API need it typed again); the connector's message otherwise,
+/// next to the secret's field.
+fn may_keep_stored_secret(
+    connector: &dyn Connector,
+    current: &Connection,
+    input: &ConnectionInput,
+) -> Result<(), FieldErrors> {
+    if input.secret.is_none()
+        && let Some(spec) = connector.form().secret()
+        && let Err(message) = connector.may_keep_secret(&current.fields(), &input.fields)
+    {
+        let mut errors = FieldErrors::default();
+        errors.add(spec.name, message);
+        return Err(errors);
+    }
+    Ok(())
+}
+
+/// Settings typed in a form, ready to test without saving anything: what the run uses and
+/// where it runs.
+pub(crate) struct Draft {
+    pub settings: ConnectionSettings,
+    pub cloud_agent_id: Uuid,
+    pub timeout_ms: i32,
+}
+
+/// "Test these settings": the form checked as Save checks it (`current` is the stored
+/// connection when editing), a blank secret standing for the stored one where Save would keep
+/// it. Nothing is written.
+pub(crate) async fn draft(
+    conn: &mut AsyncPgConnection,
+    connectors: &Connectors,
+    secrets: &SecretBox,
+    connector: &dyn Connector,
+    current: Option<&Connection>,
+    form: &mut ConnectionForm,
+) -> Result<Draft, SaveFailure> {
+    let mode = match current {
+        Some(_) => FormMode::Edit,
+        None => FormMode::Create,
+    };
+    let input = validate(conn, connector, form, mode).await?;
+    let secret = match (&input.secret, current) {
+        (Some(typed), _) => typed.clone(),
+        (None, Some(current)) => {
+            may_keep_stored_secret(connector, current, &input).map_err(SaveFailure::Invalid)?;
+            open_key(secrets, current)?
+        }
+        // A connector without a secret: the shared column holds an empty one.
+        (None, None) => SecretString::from(""),
+    };
+    let run = RunFields {
+        fields: input.fields,
+        datetime_format: input.datetime_format.as_deref(),
+        timeout_ms: input.timeout_ms,
+    };
+    Ok(Draft {
+        settings: settings_of(connectors, connector, run, secret),
+        cloud_agent_id: input.cloud_agent_id,
+        timeout_ms: input.timeout_ms,
     })
 }
 
@@ -212,16 +301,7 @@ pub(crate) async fn update(
         return Err(SaveFailure::Stale(Box::new(current)));
     };
 
-    // The stored secret stays only where it was entered for: the connector says when a change
-    // of its fields (another host, http instead of https, another API) needs it typed again.
-    if input.secret.is_none()
-        && let Some(spec) = connector.form().secret()
-        && let Err(message) = connector.may_keep_secret(&current.fields(), &input.fields)
-    {
-        let mut errors = FieldErrors::default();
-        errors.add(spec.name, message);
-        return Err(SaveFailure::Invalid(errors));
-    }
+    may_keep_stored_secret(connector, &current, &input).map_err(SaveFailure::Invalid)?;
 
     let (ciphertext, changed_at, key_fingerprints) = match &input.secret {
         Some(new_key) => (
@@ -258,14 +338,16 @@ pub(crate) async fn update(
     let result = conn
         .transaction::<_, WriteError, _>(async move |conn| {
             let row = model::update(conn, id, version, changes).await?;
-            let entry = entries::updated(
+            let saved = entries::updated(
                 &before,
                 &row,
                 layout,
                 (&agent_names.0, &agent_names.1),
                 key_fingerprints,
             );
-            audit::record(conn, actor, entry).await?;
+            for entry in saved {
+                audit::record(conn, actor.clone(), entry).await?;
+            }
             Ok(row)
         })
         .await;

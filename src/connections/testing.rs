@@ -56,7 +56,7 @@ fn on_agent<'a>(
     agent_run::OnAgent {
         agent,
         queued_by,
-        connection_id: connection.id,
+        connection_id: Some(connection.id),
         connector: &connection.connector,
         settings,
     }
@@ -77,8 +77,19 @@ fn run_of(
     kind: &str,
     outcome: &TestOutcome,
 ) -> NewRun {
+    run_by(connection, &user.email, kind, outcome)
+}
+
+/// The history row of a run a person asked for, named by their email (a click, or an item of
+/// their bulk Test).
+pub(crate) fn run_by(
+    connection: &Connection,
+    email: &str,
+    kind: &str,
+    outcome: &TestOutcome,
+) -> NewRun {
     NewRun {
-        user_label: user.email.clone(),
+        user_label: email.to_string(),
         ..run_of_outcome(connection, kind, outcome)
     }
 }
@@ -106,24 +117,56 @@ pub(crate) async fn run_connection_test(
 ) -> AppResult<(TestOutcome, Option<agent_run::RanOn>)> {
     let connector = connector(state, connection)?;
     let settings = settings(state, connection)?;
-    let (outcome, ran_on) = match agent_run::placement(state, connection.cloud_agent_id).await? {
-        Placement::Server => (connector.test_connection(&settings).await, None),
+    let run = TestRun {
+        connector: (&connection.connector, connector),
+        connection_id: Some(connection.id),
+        cloud_agent_id: connection.cloud_agent_id,
+        settings: &settings,
+    };
+    run_test(state, run, queued_by).await
+}
+
+/// What one Test Connection runs: a stored connection's settings, or settings typed in a form.
+pub(crate) struct TestRun<'a> {
+    /// The connector's kind and the connector.
+    pub connector: (&'a str, &'a dyn Connector),
+    /// `None` for settings not saved yet.
+    pub connection_id: Option<Uuid>,
+    pub cloud_agent_id: Uuid,
+    pub settings: &'a ConnectionSettings,
+}
+
+/// Runs `run` where its Cloud Agent says; records nothing.
+pub(crate) async fn run_test(
+    state: &AppState,
+    run: TestRun<'_>,
+    queued_by: &str,
+) -> AppResult<(TestOutcome, Option<agent_run::RanOn>)> {
+    let (kind, connector) = run.connector;
+    let (outcome, ran_on) = match agent_run::placement(state, run.cloud_agent_id).await? {
+        Placement::Server => (connector.test_connection(run.settings).await, None),
         Placement::Refused(outcome) => (outcome, None),
         Placement::Agent(agent) => {
-            agent_run::test_connection(state, on_agent(&agent, queued_by, connection, &settings))
-                .await?
+            let on = agent_run::OnAgent {
+                agent: &agent,
+                queued_by,
+                connection_id: run.connection_id,
+                connector: kind,
+                settings: run.settings,
+            };
+            agent_run::test_connection(state, on).await?
         }
     };
     tracing::info!(
-        connection.id = %connection.id,
+        connection.id = ?run.connection_id,
         outcome = outcome.code.as_str(),
         elapsed_ms = outcome.elapsed_ms,
         "connection tested"
     );
     crate::telemetry::record_test(
         "connection",
-        &connection.connector,
-        connection.cloud_agent_id,
+        kind,
+        run.cloud_agent_id,
         outcome.code.as_str(),
         std::time::Duration::from_millis(outcome.elapsed_ms),
     );

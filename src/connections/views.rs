@@ -126,6 +126,11 @@ pub(crate) struct ConnectionFormPage<'a> {
     pub stored_name: Option<String>,
     /// On a save conflict: what others changed since the form was loaded.
     pub conflict: Vec<AuditEvent>,
+    /// The outcome of "Test these settings", shown under the form's buttons.
+    pub draft: Option<DraftResult>,
+    /// The page replaces the form in a browser that kept the typed secret (htmx preserves
+    /// the input), so it is not asked for again.
+    pub keeps_typed_secret: bool,
     /// The user may view but not change: every control is disabled and no button shown.
     pub read_only: bool,
     /// Recent Test Connection / Test Query runs (edit only).
@@ -191,6 +196,15 @@ impl ConnectionFormPage<'_> {
         self.kind == FormKind::Edit
     }
 
+    /// Where "Test these settings" posts the form.
+    pub(crate) fn draft_action(&self) -> String {
+        format!("{}/test-draft", self.action())
+    }
+
+    pub(crate) fn draft_chip(&self, draft: &DraftResult) -> (&'static str, &'static str) {
+        outcome_chip(draft.outcome.code.as_str(), draft.outcome.close_to_timeout)
+    }
+
     pub(crate) fn is_clone(&self) -> bool {
         self.kind == FormKind::Clone
     }
@@ -239,6 +253,7 @@ impl ConnectionFormPage<'_> {
             FieldKind::Secret(_) => OwnInput::Secret,
         };
         let retype = matches!(input, OwnInput::Secret)
+            && !self.keeps_typed_secret
             && !self.errors.is_empty()
             && self
                 .form
@@ -450,6 +465,14 @@ impl TestResultPartial {
     pub(crate) fn chip(&self) -> (&'static str, &'static str) {
         outcome_chip(self.outcome.code.as_str(), self.outcome.close_to_timeout)
     }
+}
+
+/// The outcome of "Test these settings": what is typed, tested without saving.
+pub(crate) struct DraftResult {
+    pub outcome: TestOutcome,
+    /// Which corporate agent ran it, when one did.
+    pub ran_on: Option<String>,
+    pub timeout_ms: i32,
 }
 
 /// The result of Test Query.

@@ -42,6 +42,35 @@ diesel::table! {
 }
 
 diesel::table! {
+    bulk_run_items (id) {
+        id -> Int8,
+        run_id -> Uuid,
+        connection_id -> Uuid,
+        name -> Text,
+        status -> Text,
+        outcome_code -> Nullable<Text>,
+        message -> Nullable<Text>,
+        attempts -> Int4,
+        claim_token -> Nullable<Uuid>,
+        claimed_at -> Nullable<Timestamptz>,
+        lease_expires_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    bulk_runs (id) {
+        id -> Uuid,
+        kind -> Text,
+        created_by -> Nullable<Uuid>,
+        created_by_label -> Text,
+        created_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+        total -> Int4,
+    }
+}
+
+diesel::table! {
     cloud_agents (id) {
         id -> Uuid,
         name -> Text,
@@ -234,6 +263,7 @@ diesel::joinable!(alert_deliveries -> connections (connection_id));
 diesel::joinable!(alert_recipients -> connections (connection_id));
 diesel::joinable!(agent_jobs -> cloud_agents (agent_id));
 diesel::joinable!(agent_jobs -> connections (connection_id));
+diesel::joinable!(bulk_run_items -> bulk_runs (run_id));
 diesel::joinable!(connections -> cloud_agents (cloud_agent_id));
 diesel::joinable!(connection_tests -> connections (connection_id));
 diesel::joinable!(connection_test_daily -> connections (connection_id));
@@ -248,6 +278,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     app_meta,
     audit_events,
+    bulk_run_items,
+    bulk_runs,
     cloud_agents,
     connection_test_daily,
     connection_tests,

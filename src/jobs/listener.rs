@@ -21,6 +21,8 @@ pub(crate) enum Event {
     Work(Uuid),
     /// This job moved on (result, chunk stored or taken, cancelled, reaped).
     Job(Uuid),
+    /// A bulk run was queued (its id): wakes the bulk workers.
+    Bulk(Uuid),
     /// Notifications may have been missed: everyone re-checks.
     Resync,
 }
@@ -78,6 +80,7 @@ fn parse(channel: &str, payload: &str) -> Option<Event> {
     match channel {
         WORK_CHANNEL => Some(Event::Work(id)),
         JOB_CHANNEL => Some(Event::Job(id)),
+        crate::bulk::model::BULK_CHANNEL => Some(Event::Bulk(id)),
         _ => None,
     }
 }
@@ -109,7 +112,8 @@ async fn listen(pool: &crate::db::DbPool, events: &Events) -> anyhow::Result<()>
     let mut listener = pool.listener().await?;
     listener
         .execute(&format!(
-            "SET application_name = 'junction job listener'; LISTEN {WORK_CHANNEL}; LISTEN {JOB_CHANNEL}"
+            "SET application_name = 'junction job listener'; LISTEN {WORK_CHANNEL}; LISTEN {JOB_CHANNEL}; LISTEN {}",
+            crate::bulk::model::BULK_CHANNEL
         ))
         .await?;
     // Whatever was notified before this LISTEN is unknown to waiters: let them re-check.

@@ -114,7 +114,8 @@ pub(crate) struct OnAgent<'a> {
     pub agent: &'a CloudAgent,
     /// Who asked (their email), for the job row.
     pub queued_by: &'a str,
-    pub connection_id: Uuid,
+    /// `None` for settings typed in a form and not saved yet.
+    pub connection_id: Option<Uuid>,
     /// The connector kind, e.g. `hasoffers`.
     pub connector: &'a str,
     pub settings: &'a ConnectionSettings,
@@ -139,7 +140,7 @@ async fn queue(
         &state.secrets,
         Enqueue {
             agent_id: agent.id,
-            connection_id: Some(connection_id),
+            connection_id,
             kind,
             payload,
             secret: &settings.secret,
@@ -147,7 +148,7 @@ async fn queue(
         },
     )
     .await?;
-    tracing::info!(job.id = %id, agent.id = %agent.id, connection.id = %connection_id, kind = kind.as_str(), "job queued for a corporate agent");
+    tracing::info!(job.id = %id, agent.id = %agent.id, connection.id = ?connection_id, kind = kind.as_str(), "job queued for a corporate agent");
     Ok(id)
 }
 

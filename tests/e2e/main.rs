@@ -13,6 +13,7 @@ mod account;
 mod agents;
 mod axe;
 mod browser;
+mod bulk;
 mod flow;
 mod forms;
 mod health;
