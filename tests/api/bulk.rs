@@ -413,6 +413,9 @@ async fn select_all_on_this_page_without_a_script_acts_on_the_rows_that_page_sho
     for n in 1..=26 {
         fleet.push(create(&app, &format!("Page {n:02}"), true).await);
     }
+    let first = app.get("/connections?q=page").await;
+    let next = crate::list_filters::pager_link(&first.body, "next").expect("a second page");
+    let cursor = next.split("cursor=").nth(1).expect("a cursor").to_string();
     let page = app
         .post_form(
             "/connections/bulk",
@@ -420,8 +423,8 @@ async fn select_all_on_this_page_without_a_script_acts_on_the_rows_that_page_sho
                 ("action", "deactivate"),
                 ("page_all", "1"),
                 ("q", "page"),
-                ("page", "2"),
-                ("back", "/connections?q=page&page=2"),
+                ("cursor", &cursor),
+                ("back", &next),
             ],
         )
         .await;
