@@ -17,10 +17,11 @@ pub(crate) enum Flash {
     UserSaved,
     UserDeleted,
     PasswordReset,
+    Imported,
 }
 
 impl Flash {
-    const ALL: [Flash; 8] = [
+    const ALL: [Flash; 9] = [
         Flash::Created,
         Flash::Saved,
         Flash::Deleted,
@@ -29,6 +30,7 @@ impl Flash {
         Flash::UserSaved,
         Flash::UserDeleted,
         Flash::PasswordReset,
+        Flash::Imported,
     ];
 
     fn code(self) -> &'static str {
@@ -41,6 +43,7 @@ impl Flash {
             Flash::UserSaved => "user-saved",
             Flash::UserDeleted => "user-deleted",
             Flash::PasswordReset => "password-reset",
+            Flash::Imported => "imported",
         }
     }
 
@@ -58,6 +61,9 @@ impl Flash {
                 "User deleted. Their entries in the audit trail stay, under their email."
             }
             Flash::PasswordReset => "Password reset; the user's sessions have ended.",
+            Flash::Imported => {
+                "Import applied. Connections that came without an API key are inactive and marked “Needs a key”."
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 
 use actix_web::web;
 
-use crate::connections::{handlers as connections, testing};
+use crate::connections::{handlers as connections, testing, transfer::handlers as transfer};
 use crate::{agents, alerts, audit, auth, health, monitoring, static_files, users};
 
 macro_rules! route_table {
@@ -32,6 +32,11 @@ route_table! {
     get "/connections/new" => connections::select_connector,
     get "/connections/new/{connector}" => connections::new_connection_form,
     post "/connections/new/{connector}" => connections::create_connection,
+    get "/connections/export" => transfer::export_connections_form,
+    post "/connections/export" => transfer::export_connections,
+    get "/connections/import" => transfer::import_connections_form,
+    post "/connections/import" => transfer::preview_import,
+    post "/connections/import/{id}" => transfer::apply_import,
     get "/connections/{id}" => connections::edit_connection_form,
     post "/connections/{id}" => connections::save_connection,
     get "/connections/{id}/clone" => connections::clone_connection_form,

@@ -10,4 +10,5 @@ pub(crate) mod model;
 pub(crate) mod runs;
 pub(crate) mod service;
 pub(crate) mod testing;
+pub(crate) mod transfer;
 pub(crate) mod views;

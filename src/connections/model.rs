@@ -32,6 +32,11 @@ pub(crate) struct Connection {
     pub api_key_changed_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
+    pub check_every: String,
+    pub check_query: bool,
+    pub failure_threshold: i32,
+    /// Imported without its key: inactive until someone enters one.
+    pub needs_key: bool,
 }
 
 impl Connection {
@@ -79,6 +84,9 @@ pub struct NewConnection {
     pub api_key_ciphertext: Vec<u8>,
     /// "Test automatically": `off` unless the creator chose otherwise.
     pub check_every: String,
+    pub check_query: bool,
+    pub failure_threshold: i32,
+    pub needs_key: bool,
 }
 
 /// The editable columns; `None` for the key means "keep the stored one". The legacy HasOffers
@@ -99,6 +107,12 @@ pub struct ConnectionChanges {
     pub settings: serde_json::Value,
     pub api_key_ciphertext: Option<Vec<u8>>,
     pub api_key_changed_at: Option<DateTime<Utc>>,
+    /// `Some(false)` once a key is entered; `None` keeps it.
+    pub needs_key: Option<bool>,
+    /// The monitoring settings, set by an import only (`None` keeps them).
+    pub check_every: Option<String>,
+    pub check_query: Option<bool>,
+    pub failure_threshold: Option<i32>,
 }
 
 /// Why a write did not happen, when it is the user's to fix.
@@ -135,6 +149,49 @@ pub(crate) async fn insert(
         .get_result(conn)
         .await
         .map_err(classify)
+}
+
+/// Rows per multi-row INSERT: well under PostgreSQL's 65,535 bind parameters (15 a row).
+pub(crate) const INSERT_CHUNK: usize = 1_000;
+
+/// Inserts many connections, [`INSERT_CHUNK`] rows per statement (an import); a taken name
+/// fails the whole call.
+pub(crate) async fn insert_many(
+    conn: &mut AsyncPgConnection,
+    new: &[NewConnection],
+) -> Result<Vec<Connection>, WriteError> {
+    let mut rows = Vec::with_capacity(new.len());
+    for chunk in new.chunks(INSERT_CHUNK) {
+        let inserted = diesel::insert_into(connections::table)
+            .values(chunk)
+            .returning(Connection::as_returning())
+            .get_results(conn)
+            .await
+            .map_err(classify)?;
+        rows.extend(inserted);
+    }
+    Ok(rows)
+}
+
+/// Every connection, live or deleted, whose name is one of `lower_names` (lower-cased), with
+/// whether it is deleted: what an import compares its rows with.
+pub(crate) async fn by_lower_names(
+    conn: &mut AsyncPgConnection,
+    lower_names: &[String],
+) -> QueryResult<Vec<(Connection, bool)>> {
+    let mut found = Vec::new();
+    for chunk in lower_names.chunks(INSERT_CHUNK * 10) {
+        let rows: Vec<(Connection, bool)> = connections::table
+            .filter(lower(connections::name).eq_any(chunk))
+            .select((
+                Connection::as_select(),
+                connections::deleted_at.is_not_null(),
+            ))
+            .load(conn)
+            .await?;
+        found.extend(rows);
+    }
+    Ok(found)
 }
 
 /// How long a deleted connection can be restored.
@@ -377,6 +434,7 @@ pub(crate) struct ListRow {
     pub check_every: String,
     pub health: String,
     pub health_since: Option<DateTime<Utc>>,
+    pub needs_key: bool,
 }
 
 /// One page of rows, and how many match (counted up to `COUNT_CAP`, so that counting costs a
@@ -433,6 +491,27 @@ fn filtered(query: &ListQuery) -> diesel::dsl::IntoBoxed<'static, Source, diesel
     boxed
 }
 
+/// Every connection the list's search and filters match (all pages), by name, with its
+/// agent's name: what an export writes.
+pub(crate) async fn matching(
+    conn: &mut AsyncPgConnection,
+    query: &ListQuery,
+) -> QueryResult<Vec<(Connection, String)>> {
+    filtered(query)
+        .select((Connection::as_select(), cloud_agents::name))
+        .order(lower(connections::name).asc())
+        .load(conn)
+        .await
+}
+
+/// How many connections the list's search and filters match, uncapped.
+pub(crate) async fn count_matching(
+    conn: &mut AsyncPgConnection,
+    query: &ListQuery,
+) -> QueryResult<i64> {
+    filtered(query).count().get_result(conn).await
+}
+
 pub(crate) async fn list(conn: &mut AsyncPgConnection, query: &ListQuery) -> QueryResult<ListPage> {
     use SortKey::*;
     let per_page = query.per_page.clamp(1, 200);
@@ -454,6 +533,7 @@ pub(crate) async fn list(conn: &mut AsyncPgConnection, query: &ListQuery) -> Que
         connections::check_every,
         connections::health,
         connections::health_since,
+        connections::needs_key,
     ));
     let name = lower(connections::name);
     rows_query = match (query.sort, query.descending) {

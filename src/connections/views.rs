@@ -165,6 +165,12 @@ impl ListView {
         }
     }
 
+    /// The export of what the list shows now (all pages).
+    pub(crate) fn export_href(&self) -> String {
+        let href = self.href(self.query.sort, self.query.descending, 1);
+        href.replacen("/connections", "/connections/export", 1)
+    }
+
     pub(crate) fn prev_href(&self) -> Option<String> {
         (self.query.page > 1)
             .then(|| self.href(self.query.sort, self.query.descending, self.query.page - 1))
