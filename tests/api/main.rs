@@ -25,3 +25,4 @@ mod secrets;
 mod signin;
 mod startup;
 mod testing;
+mod transfer;
