@@ -18,3 +18,4 @@ mod health;
 mod keyboard;
 mod layout;
 mod support;
+mod transfer;
