@@ -555,7 +555,10 @@ pub(crate) async fn apply(
                 ));
                 audit_entries.push(entry);
             }
-            audit_entries.push(import_entry);
+            // An import that changes nothing leaves no trace, as a save without changes.
+            if !audit_entries.is_empty() {
+                audit_entries.push(import_entry);
+            }
             audit::record_many(conn, &actor, audit_entries).await?;
             if let Some(id) = pending {
                 super::model::delete(conn, id).await?;
