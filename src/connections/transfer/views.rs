@@ -49,6 +49,16 @@ impl ImportPreviewPage {
         }
     }
 
+    /// The chip's colour class (the word is in the chip too).
+    pub(crate) fn chip(&self, row: &PreviewRow) -> &'static str {
+        match row.status {
+            Status::New => "chip-ok",
+            Status::Changed(_) => "chip-warn",
+            Status::Unchanged => "chip-muted",
+            Status::Invalid(_) => "chip-bad",
+        }
+    }
+
     pub(crate) fn changes<'a>(&self, row: &'a PreviewRow) -> &'a [Change] {
         match &row.status {
             Status::Changed(changes) => changes,
