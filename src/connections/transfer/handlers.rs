@@ -106,16 +106,18 @@ pub(crate) async fn export_connections(
     let mut conn = state.pool.get().await?;
     let document = export::export(&state, &mut conn, &user.actor(), &query, passphrase).await?;
     drop(conn);
-    let body = serde_json::to_vec_pretty(&document).map_err(|e| AppError::Internal(e.into()))?;
-    tracing::info!(
-        connections = document.connections.len(),
-        "connections exported"
-    );
+    let (count, file_name) = (document.connections.len(), export::file_name(&document));
+    // Megabytes of JSON for a large export: written on the blocking pool.
+    let body = web::block(move || serde_json::to_vec_pretty(&document))
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing the export: {e}")))?
+        .map_err(|e| AppError::Internal(e.into()))?;
+    tracing::info!(connections = count, "connections exported");
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .insert_header(ContentDisposition {
             disposition: DispositionType::Attachment,
-            parameters: vec![DispositionParam::Filename(export::file_name(&document))],
+            parameters: vec![DispositionParam::Filename(file_name)],
         })
         .body(body))
 }
