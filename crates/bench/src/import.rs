@@ -67,8 +67,12 @@ pub(crate) async fn import_connections(b: &mut Bench) -> anyhow::Result<Vec<Row>
             command
         };
         // Migrates the new database, so neither timing below includes it.
-        let status = cli(&empty, true).status().await?;
-        anyhow::ensure!(status.success(), "migrating {name}: {status}");
+        let output = cli(&empty, true).output().await?;
+        anyhow::ensure!(
+            output.status.success(),
+            "migrating {name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         for (dry_run, into) in [(true, &mut dry_runs), (false, &mut imports)] {
             let started = Instant::now();
             let output = cli(&file, dry_run).output().await?;
