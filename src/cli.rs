@@ -1,5 +1,5 @@
-//! Maintenance commands: `junction user create`, `junction user reset-password` and
-//! `junction secrets rotate`.
+//! Maintenance commands: `junction user create`, `junction user reset-password`,
+//! `junction secrets rotate` and `junction connections export|import`.
 
 use std::io::BufRead;
 
@@ -8,22 +8,31 @@ use secrecy::SecretString;
 
 use crate::audit::Actor;
 use crate::auth::Roles;
-use crate::config::{Config, RoleArg, SecretsCommand, UserCommand};
+use crate::config::{Config, ConnectionsCommand, RoleArg, SecretsCommand, UserCommand};
 use crate::startup::prepare;
 use crate::users::model;
 use crate::users::service::{self, NewUser, UserFailure, check_email};
 
 /// The password from `JUNCTION_USER_PASSWORD`, or the first line of standard input.
 pub fn read_password() -> anyhow::Result<SecretString> {
-    if let Ok(password) = std::env::var("JUNCTION_USER_PASSWORD") {
-        return Ok(SecretString::from(password));
+    read_secret("JUNCTION_USER_PASSWORD", "Password")
+}
+
+/// The export passphrase from `JUNCTION_EXPORT_PASSPHRASE`, or the first line of standard input.
+pub fn read_passphrase() -> anyhow::Result<SecretString> {
+    read_secret("JUNCTION_EXPORT_PASSPHRASE", "Passphrase")
+}
+
+fn read_secret(variable: &str, what: &str) -> anyhow::Result<SecretString> {
+    if let Ok(value) = std::env::var(variable) {
+        return Ok(SecretString::from(value));
     }
-    eprintln!("Password (at least 12 characters), then Enter:");
+    eprintln!("{what} (at least 12 characters), then Enter:");
     let mut line = String::new();
     std::io::stdin()
         .lock()
         .read_line(&mut line)
-        .context("reading the password from standard input")?;
+        .with_context(|| format!("reading the {} from standard input", what.to_lowercase()))?;
     Ok(SecretString::from(
         line.trim_end_matches(['\r', '\n']).to_string(),
     ))
@@ -127,4 +136,132 @@ pub async fn run_secrets_command(
             ))
         }
     }
+}
+
+/// Runs a connections command; `read_passphrase` supplies the passphrase when one is needed.
+pub async fn run_connections_command(
+    config: &Config,
+    command: ConnectionsCommand,
+    read_passphrase: impl FnOnce() -> anyhow::Result<SecretString>,
+) -> anyhow::Result<String> {
+    use crate::connections::transfer::{export, format, import};
+    let prepared = prepare(config).await?;
+    let state = &prepared.state;
+    let actor = Actor::system(None);
+    match command {
+        ConnectionsCommand::Export { file, with_keys } => {
+            let passphrase = if with_keys {
+                let passphrase = read_passphrase()?;
+                let typed = secrecy::ExposeSecret::expose_secret(&passphrase);
+                format::check_passphrase(typed, typed).map_err(anyhow::Error::msg)?;
+                Some(passphrase)
+            } else {
+                None
+            };
+            let query = crate::connections::listing::ListQuery::default();
+            let mut conn = state.pool.get().await?;
+            let document = export::export(state, &mut conn, &actor, &query, passphrase)
+                .await
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+            let body = serde_json::to_vec_pretty(&document)?;
+            std::fs::write(&file, body).with_context(|| format!("writing {}", file.display()))?;
+            Ok(format!(
+                "Exported {} to {}{}.",
+                crate::views::count(document.connections.len() as i64, "connection"),
+                file.display(),
+                if with_keys {
+                    ", API keys sealed with the passphrase"
+                } else {
+                    ", without API keys"
+                }
+            ))
+        }
+        ConnectionsCommand::Import { file, dry_run } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let passphrase = if import::has_keys(&bytes) {
+                Some(read_passphrase()?)
+            } else {
+                None
+            };
+            let incoming = match import::read_file(state, bytes, passphrase).await {
+                Ok(incoming) => incoming,
+                Err(import::ReadError::Refused(message)) => anyhow::bail!("{message}"),
+                Err(import::ReadError::App(error)) => anyhow::bail!("{error}"),
+            };
+            let mut conn = state.pool.get().await?;
+            let preview = import::preview(state, &mut conn, incoming)
+                .await
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+            let summary = preview_summary(&preview);
+            if preview.is_refused() {
+                anyhow::bail!(
+                    "{summary}\nNothing was imported: correct the invalid connections first."
+                );
+            }
+            if dry_run {
+                return Ok(format!("{summary}\nDry run: nothing was changed."));
+            }
+            let source = format!("command line, {}", file.display());
+            match import::apply(&mut conn, &actor, preview, &source, None).await {
+                Ok(counts) => Ok(format!(
+                    "{summary}\nImported: {} new, {} changed.",
+                    counts.new, counts.changed
+                )),
+                Err(import::ApplyError::Conflict) => anyhow::bail!(
+                    "{summary}\nNothing was imported: the connections changed while importing; run the command again."
+                ),
+                Err(import::ApplyError::Refused) => {
+                    anyhow::bail!("{summary}\nNothing was imported.")
+                }
+                Err(import::ApplyError::App(error)) => anyhow::bail!("{error}"),
+            }
+        }
+    }
+}
+
+/// The comparison as lines: the counts, then each new, changed and invalid connection.
+fn preview_summary(preview: &crate::connections::transfer::import::Preview) -> String {
+    use crate::connections::transfer::import::Status;
+    let counts = preview.counts();
+    let mut lines = vec![format!(
+        "{} new, {} changed, {} unchanged, {} invalid.",
+        counts.new, counts.changed, counts.unchanged, counts.invalid
+    )];
+    let shown = |value: &Option<String>| value.clone().unwrap_or_else(|| "(empty)".to_string());
+    for row in &preview.rows {
+        match &row.status {
+            Status::New => lines.push(format!(
+                "new: {}{}",
+                row.name,
+                if row.needs_key {
+                    " (no key: arrives inactive, needs a key)"
+                } else {
+                    ""
+                }
+            )),
+            Status::Changed(changes) => {
+                lines.push(format!("changed: {}", row.name));
+                for change in changes {
+                    lines.push(format!(
+                        "  {}: {} -> {}",
+                        change.field,
+                        shown(&change.before),
+                        shown(&change.after)
+                    ));
+                }
+                if row.key_changed {
+                    lines.push("  API Key: key changed".to_string());
+                }
+            }
+            Status::Unchanged => {}
+            Status::Invalid(reasons) => {
+                lines.push(format!("invalid: {}", row.name));
+                for reason in reasons {
+                    lines.push(format!("  {reason}"));
+                }
+            }
+        }
+    }
+    lines.join("\n")
 }

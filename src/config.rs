@@ -245,6 +245,31 @@ pub enum Command {
     /// Work with the secret key that encrypts the stored API keys.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Export connections to a file, or import them from one (another environment's export).
+    #[command(subcommand)]
+    Connections(ConnectionsCommand),
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ConnectionsCommand {
+    /// Write every connection to FILE (JSON, format 1). Without --with-keys the file holds no
+    /// API key.
+    Export {
+        file: PathBuf,
+        /// Include the API keys, sealed with a passphrase (at least 12 characters) read from
+        /// JUNCTION_EXPORT_PASSPHRASE, or else from the first line of standard input.
+        #[arg(long)]
+        with_keys: bool,
+    },
+    /// Compare FILE with the connections here, print what would change, and apply it all
+    /// (or nothing, when any connection is invalid). A file with sealed keys needs its
+    /// passphrase, from JUNCTION_EXPORT_PASSPHRASE or standard input.
+    Import {
+        file: PathBuf,
+        /// Print the comparison only; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]

@@ -19,10 +19,11 @@ pub(crate) enum Flash {
     PasswordReset,
     /// What a bulk action did ("35 connections deactivated; 2 were already inactive.").
     Bulk(crate::bulk::outcome::Outcome),
+    Imported,
 }
 
 impl Flash {
-    const ALL: [Flash; 8] = [
+    const ALL: [Flash; 9] = [
         Flash::Created,
         Flash::Saved,
         Flash::Deleted,
@@ -31,6 +32,7 @@ impl Flash {
         Flash::UserSaved,
         Flash::UserDeleted,
         Flash::PasswordReset,
+        Flash::Imported,
     ];
 
     fn code(self) -> String {
@@ -52,6 +54,7 @@ impl Flash {
             Flash::UserSaved => "user-saved",
             Flash::UserDeleted => "user-deleted",
             Flash::PasswordReset | Flash::Bulk(_) => "password-reset",
+            Flash::Imported => "imported",
         }
         .to_string()
     }
@@ -74,6 +77,9 @@ impl Flash {
             }
             Flash::PasswordReset | Flash::Bulk(_) => {
                 "Password reset; the user's sessions have ended."
+            }
+            Flash::Imported => {
+                "Import applied. Connections that came without an API key are inactive and marked “Needs a key”."
             }
         }
         .to_string()

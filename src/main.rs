@@ -15,6 +15,14 @@ async fn main() -> std::process::ExitCode {
         Some(Command::Secrets(command)) => {
             Some(junction::cli::run_secrets_command(&cli.config, command).await)
         }
+        Some(Command::Connections(command)) => Some(
+            junction::cli::run_connections_command(
+                &cli.config,
+                command,
+                junction::cli::read_passphrase,
+            )
+            .await,
+        ),
         None => None,
     };
     if let Some(outcome) = outcome {

@@ -4,7 +4,10 @@
 
 use actix_web::web;
 
-use crate::connections::{api as connections_api, api_runs, handlers as connections, testing};
+use crate::connections::{
+    api as connections_api, api_runs, handlers as connections, testing,
+    transfer::handlers as transfer,
+};
 use crate::{
     agents, alerts, api, api_tokens, audit, auth, bulk, health, monitoring, static_files, users,
 };
@@ -39,6 +42,11 @@ route_table! {
     get "/connections/new/{connector}" => connections::new_connection_form,
     post "/connections/new/{connector}" => connections::create_connection,
     post "/connections/new/{connector}/test-draft" => connections::test_draft_new_connection,
+    get "/connections/export" => transfer::export_connections_form,
+    post "/connections/export" => transfer::export_connections,
+    get "/connections/import" => transfer::import_connections_form,
+    post "/connections/import" => transfer::preview_import,
+    post "/connections/import/{id}" => transfer::apply_import,
     get "/connections/{id}" => connections::edit_connection_form,
     post "/connections/{id}" => connections::save_connection,
     get "/connections/{id}/clone" => connections::clone_connection_form,

@@ -124,6 +124,7 @@ pub(crate) const ACTIONS: &[&str] = &[
     "health change",
     "alert",
     "send test alert",
+    "import",
     "reset password",
     "rotate",
     "revoke",
@@ -154,22 +155,40 @@ pub(crate) async fn record(
     actor: Actor,
     entry: Entry,
 ) -> QueryResult<()> {
-    let changes =
-        serde_json::to_value(&entry.changes).unwrap_or_else(|_| serde_json::Value::Array(vec![]));
-    diesel::insert_into(audit_events::table)
-        .values((
-            audit_events::user_id.eq(actor.user_id),
-            audit_events::user_label.eq(actor.label),
-            audit_events::ip.eq(actor.ip),
-            audit_events::action.eq(entry.action),
-            audit_events::entity_type.eq(entry.entity_type),
-            audit_events::entity_id.eq(entry.entity_id),
-            audit_events::entity_name.eq(entry.entity_name),
-            audit_events::entity_version.eq(entry.entity_version),
-            audit_events::changes.eq(changes),
-            audit_events::detail.eq(entry.detail),
-        ))
-        .execute(&mut &*conn)
-        .await?;
+    record_many(conn, &actor, vec![entry]).await
+}
+
+/// Writes many entries by one actor, a thousand per statement (an import); call it inside the
+/// transaction of the changes they describe.
+pub(crate) async fn record_many(
+    conn: &AsyncPgConnection,
+    actor: &Actor,
+    entries: Vec<Entry>,
+) -> QueryResult<()> {
+    let rows: Vec<_> = entries
+        .into_iter()
+        .map(|entry| {
+            let changes = serde_json::to_value(&entry.changes)
+                .unwrap_or_else(|_| serde_json::Value::Array(vec![]));
+            (
+                audit_events::user_id.eq(actor.user_id),
+                audit_events::user_label.eq(actor.label.clone()),
+                audit_events::ip.eq(actor.ip.clone()),
+                audit_events::action.eq(entry.action),
+                audit_events::entity_type.eq(entry.entity_type),
+                audit_events::entity_id.eq(entry.entity_id),
+                audit_events::entity_name.eq(entry.entity_name),
+                audit_events::entity_version.eq(entry.entity_version),
+                audit_events::changes.eq(changes),
+                audit_events::detail.eq(entry.detail),
+            )
+        })
+        .collect();
+    for chunk in rows.chunks(1_000) {
+        diesel::insert_into(audit_events::table)
+            .values(chunk)
+            .execute(&mut &*conn)
+            .await?;
+    }
     Ok(())
 }

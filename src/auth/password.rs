@@ -114,7 +114,9 @@ impl Hasher {
         Self::new(cores, Duration::from_secs(10))
     }
 
-    async fn run<T: Send + 'static>(
+    /// Runs argon2 work (a hash, or a key derived from a passphrase) off the async workers, at
+    /// most one per core at a time.
+    pub(crate) async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {

@@ -253,6 +253,24 @@ async fn key_status(
     })
 }
 
+/// The stored key's status, or `None` for a connection imported without its key.
+async fn stored_key_status(
+    state: &AppState,
+    request: &HttpRequest,
+    connection: &model::Connection,
+) -> AppResult<Option<KeyStatus>> {
+    if connection.needs_key {
+        return Ok(None);
+    }
+    Ok(Some(key_status(state, request, connection).await?))
+}
+
+fn needs_key_notice(connection: &model::Connection) -> Option<String> {
+    connection.needs_key.then(|| {
+        "Needs a key: this connection was imported without its API key. Enter the key and press Save; it stays inactive until then.".to_string()
+    })
+}
+
 /// GET /connections/new/{connector} — the empty provider form.
 pub(crate) async fn new_connection_form(
     state: web::Data<AppState>,
@@ -336,7 +354,8 @@ pub(crate) async fn edit_connection_form(
         &errors,
     );
     context.id = Some(connection.id);
-    context.key_status = Some(key_status(&state, &request, &connection).await?);
+    context.key_status = stored_key_status(&state, &request, &connection).await?;
+    context.notice = needs_key_notice(&connection);
     context.stored_name = Some(connection.name.clone());
     render_form(&state, &request, StatusCode::OK, context).await
 }
@@ -412,8 +431,8 @@ pub(crate) async fn save_connection(
         &errors,
     );
     context.id = Some(id);
-    context.key_status = Some(key_status(&state, &request, &current).await?);
-    context.notice = notice;
+    context.key_status = stored_key_status(&state, &request, &current).await?;
+    context.notice = notice.or_else(|| needs_key_notice(&current));
     context.stored_name = Some(current.name.clone());
     context.conflict = conflict;
     render_form(&state, &request, status, context).await

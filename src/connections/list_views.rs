@@ -79,6 +79,12 @@ impl ListView {
         self.self_href()
     }
 
+    /// The export of what the list shows now (all pages).
+    pub(crate) fn export_href(&self) -> String {
+        self.href(Link::default())
+            .replacen("/connections", "/connections/export", 1)
+    }
+
     /// Whether more connections match than this page shows ("Select all N matching").
     pub(crate) fn more_than_shown(&self) -> bool {
         self.page.total_is_capped || self.page.total > self.page.rows.len() as i64

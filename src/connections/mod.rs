@@ -16,4 +16,5 @@ pub(crate) mod runs;
 pub(crate) mod service;
 pub(crate) mod tags;
 pub(crate) mod testing;
+pub(crate) mod transfer;
 pub(crate) mod views;

@@ -39,6 +39,11 @@ pub(crate) struct Connection {
     pub version: i32,
     /// Normalised by [`super::tags`], in the order typed.
     pub tags: Vec<String>,
+    pub check_every: String,
+    pub check_query: bool,
+    pub failure_threshold: i32,
+    /// Imported without its key: inactive until someone enters one.
+    pub needs_key: bool,
 }
 
 impl Connection {
@@ -87,6 +92,9 @@ pub struct NewConnection {
     /// "Test automatically": `off` unless the creator chose otherwise.
     pub check_every: String,
     pub tags: Vec<String>,
+    pub check_query: bool,
+    pub failure_threshold: i32,
+    pub needs_key: bool,
 }
 
 /// The editable columns; `None` for the key means "keep the stored one". The legacy HasOffers
@@ -108,6 +116,12 @@ pub struct ConnectionChanges {
     pub api_key_ciphertext: Option<Vec<u8>>,
     pub api_key_changed_at: Option<DateTime<Utc>>,
     pub tags: Vec<String>,
+    /// `Some(false)` once a key is entered; `None` keeps it.
+    pub needs_key: Option<bool>,
+    /// The monitoring settings, set by an import only (`None` keeps them).
+    pub check_every: Option<String>,
+    pub check_query: Option<bool>,
+    pub failure_threshold: Option<i32>,
 }
 
 /// Why a write did not happen, when it is the user's to fix.
@@ -144,6 +158,49 @@ pub(crate) async fn insert(
         .get_result(conn)
         .await
         .map_err(classify)
+}
+
+/// Rows per multi-row INSERT: well under PostgreSQL's 65,535 bind parameters (15 a row).
+pub(crate) const INSERT_CHUNK: usize = 1_000;
+
+/// Inserts many connections, [`INSERT_CHUNK`] rows per statement (an import); a taken name
+/// fails the whole call.
+pub(crate) async fn insert_many(
+    conn: &mut AsyncPgConnection,
+    new: &[NewConnection],
+) -> Result<Vec<Connection>, WriteError> {
+    let mut rows = Vec::with_capacity(new.len());
+    for chunk in new.chunks(INSERT_CHUNK) {
+        let inserted = diesel::insert_into(connections::table)
+            .values(chunk)
+            .returning(Connection::as_returning())
+            .get_results(conn)
+            .await
+            .map_err(classify)?;
+        rows.extend(inserted);
+    }
+    Ok(rows)
+}
+
+/// Every connection, live or deleted, whose name is one of `lower_names` (lower-cased), with
+/// whether it is deleted: what an import compares its rows with.
+pub(crate) async fn by_lower_names(
+    conn: &mut AsyncPgConnection,
+    lower_names: &[String],
+) -> QueryResult<Vec<(Connection, bool)>> {
+    let mut found = Vec::new();
+    for chunk in lower_names.chunks(INSERT_CHUNK * 10) {
+        let rows: Vec<(Connection, bool)> = connections::table
+            .filter(lower(connections::name).eq_any(chunk))
+            .select((
+                Connection::as_select(),
+                connections::deleted_at.is_not_null(),
+            ))
+            .load(conn)
+            .await?;
+        found.extend(rows);
+    }
+    Ok(found)
 }
 
 /// How long a deleted connection can be restored.
@@ -331,6 +388,7 @@ pub(crate) struct ListRow {
     pub check_every: String,
     pub health: String,
     pub health_since: Option<DateTime<Utc>>,
+    pub needs_key: bool,
     pub tags: Vec<String>,
     /// `lower(name)` and `lower(agent name)` as PostgreSQL folds them: what cursors compare.
     pub name_key: String,
@@ -452,6 +510,27 @@ fn filtered(query: &ListQuery) -> Filtered {
         boxed = boxed.filter(connections::tags.contains(filters.tags.clone()));
     }
     boxed
+}
+
+/// Every connection the list's search and filters match (all pages), by name, with its
+/// agent's name: what an export writes.
+pub(crate) async fn matching(
+    conn: &mut AsyncPgConnection,
+    query: &ListQuery,
+) -> QueryResult<Vec<(Connection, String)>> {
+    filtered(query)
+        .select((Connection::as_select(), cloud_agents::name))
+        .order(lower(connections::name).asc())
+        .load(conn)
+        .await
+}
+
+/// How many connections the list's search and filters match, uncapped.
+pub(crate) async fn count_matching(
+    conn: &mut AsyncPgConnection,
+    query: &ListQuery,
+) -> QueryResult<i64> {
+    filtered(query).count().get_result(conn).await
 }
 
 /// `SELECT count(*) FROM (…) AS matches`: diesel has no subquery in FROM, and `id IN (…)`
@@ -611,6 +690,7 @@ async fn list_from(
             connections::check_every,
             connections::health,
             connections::health_since,
+            connections::needs_key,
             connections::tags,
             lower(connections::name),
             lower(cloud_agents::name),

@@ -63,7 +63,15 @@ async fn duplicate_name_errors(
     conn: &mut AsyncPgConnection,
     name: &str,
 ) -> Result<FieldErrors, SaveFailure> {
-    let message = if model::name_held_by_deleted(conn, name).await? {
+    let held_by_deleted = model::name_held_by_deleted(conn, name).await?;
+    let mut errors = FieldErrors::default();
+    errors.add("name", duplicate_name_message(name, held_by_deleted));
+    Ok(errors)
+}
+
+/// Why a name cannot be taken: a live connection has it, or a deleted one still holds it.
+pub(crate) fn duplicate_name_message(name: &str, held_by_deleted: bool) -> String {
+    if held_by_deleted {
         format!(
             "A deleted connection still holds the name “{name}”: restore it from Deleted connections, or choose another name."
         )
@@ -71,10 +79,7 @@ async fn duplicate_name_errors(
         format!(
             "A connection named “{name}” already exists. Names must be unique (capitals do not count)."
         )
-    };
-    let mut errors = FieldErrors::default();
-    errors.add("name", message);
-    Ok(errors)
+    }
 }
 
 async fn agent_name(conn: &mut AsyncPgConnection, id: Uuid) -> Result<String, SaveFailure> {
@@ -198,7 +203,10 @@ pub(crate) async fn draft(
     })
 }
 
-async fn validate(
+/// The failure threshold a new connection starts with (the column's default).
+pub(crate) const DEFAULT_FAILURE_THRESHOLD: i32 = 2;
+
+pub(crate) async fn validate(
     conn: &mut AsyncPgConnection,
     connector: &dyn Connector,
     form: &mut ConnectionForm,
@@ -223,7 +231,7 @@ async fn validate(
     }
 }
 
-fn seal(secrets: &SecretBox, key: &SecretString, id: Uuid) -> Result<Vec<u8>, AppError> {
+pub(crate) fn seal(secrets: &SecretBox, key: &SecretString, id: Uuid) -> Result<Vec<u8>, AppError> {
     secrets
         .seal_secret(key, &key_context(id))
         .map_err(|e| AppError::Internal(e.into()))
@@ -263,6 +271,9 @@ pub(crate) async fn create(
         tags: input.tags,
         // Created by a person in the form: monitored hourly (imports and bulk start off).
         check_every: crate::monitoring::Every::FORM_DEFAULT.as_str().to_string(),
+        check_query: false,
+        failure_threshold: DEFAULT_FAILURE_THRESHOLD,
+        needs_key: false,
     };
     let agent = agent_name(conn, new.cloud_agent_id).await?;
     let actor = actor.clone();
@@ -296,7 +307,13 @@ pub(crate) async fn update(
     let Some(current) = model::find(conn, id).await? else {
         return Err(SaveFailure::NotFound);
     };
-    let input = validate(conn, connector, form, FormMode::Edit).await?;
+    // A connection imported without its key asks for it as the Create form does.
+    let mode = if current.needs_key {
+        FormMode::Create
+    } else {
+        FormMode::Edit
+    };
+    let input = validate(conn, connector, form, mode).await?;
     let Some(version) = form.version() else {
         return Err(SaveFailure::Stale(Box::new(current)));
     };
@@ -328,9 +345,13 @@ pub(crate) async fn update(
         query: input.query,
         datetime_format: Some(input.datetime_format),
         settings: settings_json(&input.fields),
+        needs_key: input.secret.is_some().then_some(false),
         api_key_ciphertext: ciphertext,
         api_key_changed_at: changed_at,
         tags: input.tags,
+        check_every: None,
+        check_query: None,
+        failure_threshold: None,
     };
     let actor = actor.clone();
     let before = current;

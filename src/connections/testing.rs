@@ -108,6 +108,14 @@ fn run_of_outcome(connection: &Connection, kind: &str, outcome: &TestOutcome) ->
     }
 }
 
+/// What a test of a connection imported without its key says, without calling anything.
+fn needs_key_outcome() -> TestOutcome {
+    TestOutcome::new(
+        junction_connectors::OutcomeCode::AuthRejected,
+        "This connection needs a key: it was imported without its API key. Enter the key in the form and press Save, then test again.",
+    )
+}
+
 /// Test Connection itself, the same for a person's click and a scheduled test: in-process for
 /// the built-in agent, through the queue for a corporate one; records nothing.
 pub(crate) async fn run_connection_test(
@@ -115,6 +123,9 @@ pub(crate) async fn run_connection_test(
     connection: &Connection,
     queued_by: &str,
 ) -> AppResult<(TestOutcome, Option<agent_run::RanOn>)> {
+    if connection.needs_key {
+        return Ok((needs_key_outcome(), None));
+    }
     let connector = connector(state, connection)?;
     let settings = settings(state, connection)?;
     let run = TestRun {

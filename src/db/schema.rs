@@ -121,6 +121,7 @@ diesel::table! {
         streak_first_message -> Nullable<Text>,
         settings -> Jsonb,
         tags -> Array<Text>,
+        needs_key -> Bool,
     }
 }
 
@@ -149,6 +150,19 @@ diesel::table! {
         degraded -> Int4,
         sum_ms -> Int8,
         max_ms -> Int4,
+    }
+}
+
+diesel::table! {
+    pending_imports (id) {
+        id -> Uuid,
+        created_by -> Nullable<Uuid>,
+        created_by_label -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        document -> Jsonb,
+        sealed_keys -> Jsonb,
+        preview_digest -> Text,
     }
 }
 
@@ -284,6 +298,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     connection_test_daily,
     connection_tests,
     connections,
+    pending_imports,
     rate_budgets,
     sessions,
     sign_in_failures,

@@ -108,6 +108,31 @@ fn every_label(stored: &str) -> Option<String> {
     })
 }
 
+/// The audit changes between two schedules, each (check_every as stored, check_query,
+/// failure threshold), labelled as the Health section labels them.
+pub(crate) fn schedule_changes(before: (&str, bool, i32), after: (&str, bool, i32)) -> Vec<Change> {
+    [
+        Change::of(
+            "Test automatically",
+            every_label(before.0),
+            every_label(after.0),
+        ),
+        Change::of(
+            "Also run the saved Query",
+            audit::yes_no(before.1),
+            audit::yes_no(after.1),
+        ),
+        Change::of(
+            "Failing after",
+            Some(before.2.to_string()),
+            Some(after.2.to_string()),
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 /// Saves the schedule and audits the change; `None` for an unknown connection.
 pub(crate) async fn save_schedule(
     conn: &mut AsyncPgConnection,
@@ -134,26 +159,18 @@ pub(crate) async fn save_schedule(
             };
             let mut entry = Entry::new("update", CONNECTION, id, &after.name);
             entry.entity_version = Some(after.version);
-            entry.changes = [
-                Change::of(
-                    "Test automatically",
-                    every_label(&before.check_every),
-                    every_label(&after.check_every),
+            entry.changes = schedule_changes(
+                (
+                    &before.check_every,
+                    before.check_query,
+                    before.failure_threshold,
                 ),
-                Change::of(
-                    "Also run the saved Query",
-                    audit::yes_no(before.check_query),
-                    audit::yes_no(after.check_query),
+                (
+                    &after.check_every,
+                    after.check_query,
+                    after.failure_threshold,
                 ),
-                Change::of(
-                    "Failing after",
-                    Some(before.failure_threshold.to_string()),
-                    Some(after.failure_threshold.to_string()),
-                ),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
+            );
             if !entry.changes.is_empty() {
                 audit::record(conn, actor, entry).await?;
             }

@@ -32,3 +32,4 @@ mod secrets;
 mod signin;
 mod startup;
 mod testing;
+mod transfer;

@@ -21,3 +21,4 @@ mod keyboard;
 mod layout;
 mod list_filters;
 mod support;
+mod transfer;

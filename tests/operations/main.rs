@@ -9,3 +9,4 @@ mod outage;
 mod probes;
 mod shutdown;
 mod support;
+mod transfer;

@@ -89,7 +89,7 @@ pub(crate) const FIGURES: &[Figure] = &[
     Figure {
         key: "import",
         title: "import of 10,000 connections",
-        run: |b| import_connections(b).boxed(),
+        run: |b| crate::import::import_connections(b).boxed(),
     },
     Figure {
         key: "agent",
@@ -742,14 +742,6 @@ async fn start_up(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
         .ratio(format!("{:.1}×", start.as_secs_f64() / exec.as_secs_f64()))
         .target("< 0.5 s"),
     ])
-}
-
-async fn import_connections(_: &mut Bench) -> anyhow::Result<Vec<Row>> {
-    Ok(vec![Row::pending(
-        "import of 10,000 connections",
-        "import/export of connections",
-        "< 10 s",
-    )])
 }
 
 /// Navigation start → rows painted, from a click on Connections; see `browser.rs`.

@@ -13,6 +13,7 @@ mod browser;
 mod context;
 mod data;
 mod figures;
+mod import;
 mod machine;
 mod report;
 mod stats;

@@ -46,13 +46,6 @@ impl Row {
         self
     }
 
-    /// A figure that needs a feature not built yet: said so, never a made-up number.
-    pub(crate) fn pending(figure: &str, needs: &str, target: &str) -> Self {
-        Self::new(figure, "—")
-            .value(format!("not measured yet: needs {needs}"))
-            .target(target)
-    }
-
     /// A figure that could not be measured on this machine, and why.
     pub(crate) fn unavailable(figure: &str, why: &str, target: &str) -> Self {
         Self::new(figure, "—")
@@ -241,14 +234,14 @@ mod tests {
     }
 
     #[test]
-    fn the_table_is_markdown_with_every_row_and_a_placeholder_saying_what_it_needs() {
+    fn the_table_is_markdown_with_every_row_and_a_placeholder_saying_why_it_is_missing() {
         let rows = [
             Row::new("list, first page", "64")
                 .value("1,327 req/s")
                 .baseline("static file: 57,148 req/s")
                 .ratio("0.023")
                 .target("≥ 0.25"),
-            Row::pending("import of 10,000 connections", "import/export", "< 10 s"),
+            Row::unavailable("browser", "no Chromium here", "< 150 ms"),
         ];
         let table = table(&rows);
         let lines: Vec<&str> = table.lines().filter(|l| !l.is_empty()).collect();
@@ -257,7 +250,7 @@ mod tests {
         assert!(lines[1].starts_with("|--"), "{table}");
         assert!(lines[2].contains("| 0.023 "), "{table}");
         assert!(
-            lines[3].contains("not measured yet: needs import/export"),
+            lines[3].contains("not measured: no Chromium here"),
             "{table}"
         );
         let widths: Vec<usize> = lines.iter().map(|l| l.chars().count()).collect();

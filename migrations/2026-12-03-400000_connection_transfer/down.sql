@@ -1,0 +1,2 @@
+DROP TABLE pending_imports;
+ALTER TABLE connections DROP COLUMN needs_key;
