@@ -31,6 +31,7 @@ struct Stored {
     check_query: bool,
     failure_threshold: i32,
     needs_key: bool,
+    tags: Vec<String>,
     key: String,
 }
 
@@ -47,6 +48,7 @@ async fn stored(app: &TestApp) -> Vec<Stored> {
             bool,
             i32,
             bool,
+            Vec<String>,
         ),
         Vec<u8>,
     );
@@ -73,6 +75,7 @@ async fn stored(app: &TestApp) -> Vec<Stored> {
                 connections::check_query,
                 connections::failure_threshold,
                 connections::needs_key,
+                connections::tags,
             ),
             connections::api_key_ciphertext,
         ))
@@ -105,6 +108,7 @@ async fn stored(app: &TestApp) -> Vec<Stored> {
                     check_query: rest.4,
                     failure_threshold: rest.5,
                     needs_key: rest.6,
+                    tags: rest.7,
                     key,
                 }
             },
@@ -235,7 +239,9 @@ async fn an_export_with_keys_imports_into_an_empty_database_as_identical_connect
     let source = spawn_app().await;
     let (agent, _) = create_agent(&source, "Office LAN").await;
     let agent = agent.to_string();
-    source.create_connection(&valid_form("Prod")).await;
+    source
+        .create_connection(&with(valid_form("Prod"), "tags", "env:prod team:emea"))
+        .await;
     let office = with(
         with(valid_form("Office"), "cloud_agent_id", &agent),
         "api_key",
@@ -261,6 +267,7 @@ async fn an_export_with_keys_imports_into_an_empty_database_as_identical_connect
     assert_eq!(applied.status, 303, "applied: {}", applied.body);
     let (before, after) = (stored(&source).await, stored(&target).await);
     assert_eq!(before.len(), 2);
+    assert_eq!(before[1].tags, ["env:prod", "team:emea"], "tags travel too");
     for (b, a) in before.iter().zip(&after) {
         let b = Stored {
             agent: b.agent.to_lowercase(),
