@@ -32,7 +32,9 @@ pub(crate) async fn save_connection_monitoring(
             // The section again, as typed, with the message by its field. htmx swaps an error
             // answer only where it names its target (see static/app.js).
             let rejected = RejectedSchedule {
-                form,
+                check_query: form.check_query.is_some(),
+                check_every: form.check_every,
+                failure_threshold: form.failure_threshold,
                 field,
                 message,
             };

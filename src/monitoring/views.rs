@@ -29,7 +29,10 @@ pub(crate) struct HealthPanel {
 /// A posted schedule that was refused, shown again as typed with the message by its field.
 #[derive(Debug, Clone)]
 pub(crate) struct RejectedSchedule {
-    pub form: super::service::ScheduleForm,
+    /// "Test automatically", "Failing after" and "Also run the saved Query", as posted.
+    pub check_every: String,
+    pub failure_threshold: String,
+    pub check_query: bool,
     /// The field's id: `check_every` or `failure_threshold`.
     pub field: &'static str,
     pub message: &'static str,
@@ -77,7 +80,7 @@ impl HealthPanel {
     /// Options of "Test automatically": value, label, selected.
     pub(crate) fn every_options(&self) -> Vec<(&'static str, &'static str, bool)> {
         let chosen = match &self.rejected {
-            Some(rejected) => rejected.form.check_every.trim(),
+            Some(rejected) => rejected.check_every.trim(),
             None => self.monitoring.check_every.as_str(),
         };
         Every::ALL
@@ -89,7 +92,7 @@ impl HealthPanel {
     /// "Also run the saved Query" as stored, or as posted when the post was refused.
     pub(crate) fn check_query(&self) -> bool {
         match &self.rejected {
-            Some(rejected) => rejected.form.check_query.is_some(),
+            Some(rejected) => rejected.check_query,
             None => self.monitoring.check_query,
         }
     }
@@ -97,7 +100,7 @@ impl HealthPanel {
     /// "Failing after" as stored, or as typed when the post was refused.
     pub(crate) fn threshold_value(&self) -> String {
         match &self.rejected {
-            Some(rejected) => rejected.form.failure_threshold.clone(),
+            Some(rejected) => rejected.failure_threshold.clone(),
             None => self.monitoring.failure_threshold.to_string(),
         }
     }
