@@ -200,6 +200,22 @@ impl ListView {
         })
     }
 
+    /// What the toolbar's form carries over when a filter changes: the sort, the page size and
+    /// the tags already chosen (a new filter starts again on the first page).
+    pub(crate) fn kept_params(&self) -> Vec<(&'static str, String)> {
+        let q = &self.query;
+        let mut kept = Vec::new();
+        if q.sort != SortKey::Name || q.descending {
+            kept.push(("sort", q.sort.as_str().to_string()));
+            kept.push(("dir", if q.descending { "desc" } else { "asc" }.to_string()));
+        }
+        if q.per_page != DEFAULT_PER_PAGE {
+            kept.push(("per_page", q.per_page.to_string()));
+        }
+        kept.extend(q.filters.tags.iter().map(|tag| ("tag", tag.clone())));
+        kept
+    }
+
     /// Why a row's saved query needs attention, if it does.
     pub(crate) fn attention(&self, row: &ListRow) -> Option<&str> {
         self.attention.get(&row.id).map(String::as_str)

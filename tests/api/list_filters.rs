@@ -251,8 +251,21 @@ async fn each_filter_narrows_the_list_alone_with_search_and_with_the_others() {
     assert!(
         chosen
             .body
-            .contains(r#"<input type="hidden" name="tag" value="env:prod">"#)
+            .contains(r#"<input type="hidden" name="tag" value="env:prod" form="list-filters">"#)
     );
+    let sorted_page = app
+        .get("/connections?sort=updated&dir=desc&per_page=50")
+        .await;
+    for kept in [
+        r#"name="sort" value="updated" form="list-filters""#,
+        r#"name="dir" value="desc" form="list-filters""#,
+        r#"name="per_page" value="50" form="list-filters""#,
+    ] {
+        assert!(
+            sorted_page.body.contains(kept),
+            "changing a filter keeps the sort and page size: {kept}"
+        );
+    }
     assert!(
         chosen
             .body

@@ -75,6 +75,7 @@ async fn the_keyboard_alone_signs_in_creates_and_tests_a_connection() {
     b.press(&world.tune.base_url()).await;
     step("API Key").await;
     b.press(tune_sandbox::DEFAULT_NETWORK_TOKEN).await;
+    step("Tags").await;
     step("Create").await;
     b.press_key(Key::Enter).await;
     b.wait_for_region("status", "Connection created.").await;

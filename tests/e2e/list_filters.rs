@@ -60,7 +60,18 @@ async fn the_list_filters_by_a_flag_and_a_tag_and_back_undoes_each() {
     b.wait_for_text("Tags: env:prod").await;
     b.assert_accessible("filtered connections").await;
 
-    // The browser's back button: first the tag goes, then the flag.
+    // Another flag keeps the tag chosen.
+    b.choose("Is Target", "No").await;
+    wait_for_list(
+        b,
+        "/connections?active=yes&target=no&tag=env%3Aprod",
+        &["Prod EU"],
+    )
+    .await;
+
+    // The browser's back button undoes each in turn.
+    b.back().await;
+    wait_for_list(b, "/connections?active=yes&tag=env%3Aprod", &["Prod EU"]).await;
     b.back().await;
     wait_for_list(b, "/connections?active=yes", &["Prod EU", "Staging EU"]).await;
     b.back().await;
