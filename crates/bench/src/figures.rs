@@ -74,17 +74,17 @@ pub(crate) const FIGURES: &[Figure] = &[
     Figure {
         key: "idle",
         title: "idle RSS",
-        run: |b| idle_rss(b).boxed(),
+        run: |b| crate::process::idle_rss(b).boxed(),
     },
     Figure {
         key: "size",
         title: "binary size",
-        run: |b| binary_size(b).boxed(),
+        run: |b| crate::process::binary_size(b).boxed(),
     },
     Figure {
         key: "startup",
         title: "start-up to first page (cold process, migrations applied)",
-        run: |b| start_up(b).boxed(),
+        run: |b| crate::process::start_up(b).boxed(),
     },
     Figure {
         key: "import",
@@ -570,7 +570,7 @@ async fn timeout_lateness(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
 }
 
 /// Lets a fresh process settle after its first page before its memory is read.
-const SETTLE: Duration = Duration::from_secs(1);
+pub(crate) const SETTLE: Duration = Duration::from_secs(1);
 
 /// Download CSV of `csv_rows` rows on a fresh process: the peak resident set above the one it
 /// had just before (idle after start-up and a first page).
@@ -656,91 +656,6 @@ async fn csv_memory(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
         .baseline(format!("idle RSS: {}", mb(idle)))
         .ratio(format!("{:.2}× idle", peak as f64 / idle as f64))
         .target("< 30 MB above idle"),
-    ])
-}
-
-/// Resident memory of a fresh process after its first page, with the optional listeners off and
-/// on (the scheduler and the agent endpoints join this figure when they exist).
-async fn idle_rss(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
-    let (mut plain, mut metrics) = (Vec::new(), Vec::new());
-    for _ in 0..b.settings.runs {
-        b.restart(&[("JUNCTION_METRICS_BIND", "127.0.0.1:0")])
-            .await?;
-        tokio::time::sleep(SETTLE).await;
-        metrics.push(b.app().await?.status_kib("VmRSS").context("VmRSS")? as f64);
-        // Last, so the figures after this one run on the default configuration.
-        b.restart(&[]).await?;
-        tokio::time::sleep(SETTLE).await;
-        plain.push(b.app().await?.status_kib("VmRSS").context("VmRSS")? as f64);
-    }
-    let (plain, metrics) = (median(&plain) as u64, median(&metrics) as u64);
-    Ok(vec![
-        Row::new("idle RSS (after start-up and a first page)", "—")
-            .value(mb(plain))
-            .target("< 25 MB"),
-        Row::new("idle RSS, metrics listener on", "—")
-            .value(format!(
-                "{} ({}{} for metrics)",
-                mb(metrics),
-                if metrics >= plain { "+" } else { "-" },
-                mb(metrics.abs_diff(plain))
-            ))
-            .baseline(format!("metrics off: {}", mb(plain)))
-            .ratio(format!("{:.2}×", metrics as f64 / plain as f64))
-            .target("< 25 MB with scheduler, metrics and agent endpoints on"),
-    ])
-}
-
-/// The release binary as built, and stripped of its symbols when `strip` is there.
-async fn binary_size(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
-    let binary = &b.app_config.binary;
-    let built = std::fs::metadata(binary)?.len();
-    let mut value = format!("{:.1} MB", built as f64 / 1e6);
-    if let Some(strip) = crate::machine::on_path("strip") {
-        let copy = b.scratch.join("junction-stripped");
-        let status = tokio::process::Command::new(strip)
-            .arg("-o")
-            .arg(&copy)
-            .arg(binary)
-            .status()
-            .await?;
-        if status.success() {
-            let stripped = std::fs::metadata(&copy)?.len();
-            value.push_str(&format!(" ({:.1} MB stripped)", stripped as f64 / 1e6));
-            let _ = std::fs::remove_file(copy);
-        }
-    }
-    Ok(vec![Row::new("binary size (release)", "—").value(value)])
-}
-
-/// Process start → first 200 on the Connections list (the whole page read), on a database whose
-/// migrations are applied; against exec-and-exit of the same binary (`--version`).
-async fn start_up(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
-    let (mut starts, mut execs) = (Vec::new(), Vec::new());
-    for _ in 0..b.settings.runs {
-        starts.push(b.restart(&[]).await?);
-        let started = Instant::now();
-        let status = tokio::process::Command::new(&b.app_config.binary)
-            .arg("--version")
-            .stdout(std::process::Stdio::null())
-            .status()
-            .await?;
-        anyhow::ensure!(status.success(), "junction --version: {status}");
-        execs.push(started.elapsed());
-    }
-    let (start, exec) = (median_duration(&starts), median_duration(&execs));
-    Ok(vec![
-        Row::new(
-            "start-up to first page (cold process, migrations applied)",
-            "1",
-        )
-        .value(ms(start.as_secs_f64() * 1000.0))
-        .baseline(format!(
-            "`junction --version` (exec and exit): {}",
-            ms(exec.as_secs_f64() * 1000.0)
-        ))
-        .ratio(format!("{:.1}×", start.as_secs_f64() / exec.as_secs_f64()))
-        .target("< 0.5 s"),
     ])
 }
 

@@ -15,6 +15,7 @@ mod data;
 mod figures;
 mod import;
 mod machine;
+mod process;
 mod report;
 mod stats;
 mod wrk;
