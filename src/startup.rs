@@ -166,8 +166,8 @@ impl Application {
                     audit_retention_days: config.audit_retention_days,
                 },
             ),
-            crate::auth::session_cache::spawn_listener(
-                state.sessions.clone(),
+            crate::db::invalidation::spawn_listener(
+                vec![state.sessions.clone(), state.lists.clone()],
                 database_url,
                 config.db_timeouts().stall(),
             ),
@@ -195,14 +195,16 @@ impl Application {
         let shared_shutdown = web::Data::new(shutdown.clone());
         let server = HttpServer::new(move || {
             // Outermost first on the way in: request id, logs and metrics; headers; htmx toasts;
-            // CSRF; then the session check.
+            // CSRF; then the session check; a write drops the list's remembered pages on its way out.
             App::new()
+                .wrap(from_fn(crate::connections::list_cache::forget_after_writes))
                 .wrap(from_fn(crate::auth::middleware::require_session))
                 .wrap(from_fn(crate::auth::csrf::protect))
                 .wrap(from_fn(crate::error::htmx_error_toasts))
                 .wrap(security_headers())
                 .wrap(from_fn(crate::telemetry::observe_requests))
                 .app_data(state.clone())
+                .app_data(web::Data::from(state.lists.clone()))
                 .app_data(readiness.clone())
                 .app_data(shared_shutdown.clone())
                 .app_data(extractor_errors::path())

@@ -26,6 +26,8 @@ pub struct AppState {
     pub(crate) setup_code: Option<SetupCode>,
     /// Who is signed in, remembered for a moment (see the module).
     pub(crate) sessions: Arc<SessionCache>,
+    /// The Connections list's recent pages, remembered for a moment (see the module).
+    pub(crate) lists: Arc<crate::connections::list_cache::ListCache>,
     /// The queue of corporate agents' work, as this instance waits on it.
     pub(crate) jobs: crate::jobs::Jobs,
     /// TUNE's budget per network as every instance shares it, granted to corporate agents too.
@@ -57,6 +59,7 @@ impl AppState {
             trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
             setup_code,
             sessions: Arc::default(),
+            lists: Arc::default(),
             secrets,
             jobs: crate::jobs::Jobs::new(&config.agent),
             tune_pacer: crate::pacing::PgPacer::new(

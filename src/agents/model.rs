@@ -153,6 +153,17 @@ pub(crate) async fn list_all(
         .await
 }
 
+/// Every agent's id and name, as [`list_all`] orders them.
+pub(crate) async fn names(
+    conn: &mut diesel_async::AsyncPgConnection,
+) -> QueryResult<Vec<(Uuid, String)>> {
+    cloud_agents::table
+        .select((cloud_agents::id, cloud_agents::name))
+        .order((cloud_agents::is_builtin.desc(), cloud_agents::name.asc()))
+        .load(conn)
+        .await
+}
+
 pub(crate) async fn exists(
     conn: &mut diesel_async::AsyncPgConnection,
     id: Uuid,

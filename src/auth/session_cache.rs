@@ -4,10 +4,9 @@
 //! Correct across instances by two means. Each entry lives at most [`TTL`]; and every instance
 //! listens on PostgreSQL's `junction_sessions` channel, where triggers announce a session that
 //! ended or a user whose access changed (see the `session_invalidation` migration), and drops
-//! that user's entries at once. While the listener is not connected nothing is cached, and each
-//! time it (re)connects the cache is emptied, since notifications sent meanwhile are lost.
+//! that user's entries at once (see [`crate::db::invalidation`]: nothing is cached while the
+//! listener is not connected).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -21,8 +20,6 @@ use super::Roles;
 pub(crate) const TTL: Duration = Duration::from_secs(2);
 /// The channel the triggers notify.
 const CHANNEL: &str = "junction_sessions";
-/// How often a quiet listener checks that its connection still answers.
-const HEARTBEAT: Duration = Duration::from_secs(5);
 /// Sessions kept at most (each a few hundred bytes).
 const CAPACITY: u64 = 50_000;
 
@@ -105,6 +102,19 @@ impl SessionCache {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.entries.invalidate_all();
     }
+}
+
+impl crate::db::invalidation::Invalidated for SessionCache {
+    fn channel(&self) -> &'static str {
+        CHANNEL
+    }
+
+    fn notified(&self, payload: &str) {
+        match payload.parse::<Uuid>() {
+            Ok(user_id) => self.forget_user(user_id),
+            Err(_) => self.flush(),
+        }
+    }
 
     fn set_listening(&self, listening: bool) {
         self.listening.store(listening, Ordering::Release);
@@ -112,57 +122,10 @@ impl SessionCache {
     }
 }
 
-/// Keeps a connection listening for invalidations until the handle is aborted, reconnecting
-/// after a failure (the cache is off meanwhile).
-pub(crate) fn spawn_listener(
-    cache: Arc<SessionCache>,
-    database_url: String,
-    stall: Option<Duration>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            match listen(&cache, &database_url, stall).await {
-                Ok(()) => tracing::warn!("session invalidation listener disconnected"),
-                Err(error) => {
-                    tracing::warn!(error = %error, "session invalidation listener failed");
-                }
-            }
-            cache.set_listening(false);
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    })
-}
-
-async fn listen(
-    cache: &SessionCache,
-    database_url: &str,
-    stall: Option<Duration>,
-) -> anyhow::Result<()> {
-    let mut listener = crate::db::Listener::open(database_url, stall).await?;
-    listener
-        .execute(&format!(
-            "SET application_name = 'junction session listener'; LISTEN {CHANNEL}"
-        ))
-        .await?;
-    cache.set_listening(true);
-    tracing::debug!("session invalidation listener connected");
-    loop {
-        match tokio::time::timeout(HEARTBEAT, listener.next()).await {
-            Ok(Some(Ok(notification))) => match notification.payload().parse::<Uuid>() {
-                Ok(user_id) => cache.forget_user(user_id),
-                Err(_) => cache.flush(),
-            },
-            Ok(Some(Err(error))) => return Err(error.into()),
-            Ok(None) => return Ok(()),
-            // Quiet: make the server owe an answer, so a dead or frozen one is noticed.
-            Err(_) => listener.execute("SELECT 1").await?,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::invalidation::Invalidated;
 
     fn session(user_id: Uuid) -> SessionUser {
         SessionUser {

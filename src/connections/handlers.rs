@@ -36,13 +36,10 @@ pub(crate) async fn list_connections(
     params: web::Query<Vec<(String, String)>>,
 ) -> AppResult<HttpResponse> {
     let query = ListParams::from_pairs(params.into_inner()).into_query(&state.connectors);
-    let mut conn = state.pool.get().await?;
-    let page = model::list(&mut conn, &query).await?;
-    let agents = agents::list_all(&mut conn).await?;
-    drop(conn);
+    let listed = state.lists.page(&state.pool, &query).await?;
     let titles = ConnectorTitles::of(
         &state.connectors,
-        page.rows.iter().map(|row| row.connector.as_str()),
+        listed.page.rows.iter().map(|row| row.connector.as_str()),
     );
     let connectors = state
         .connectors
@@ -55,12 +52,11 @@ pub(crate) async fn list_connections(
     let view = ConnectionsPage {
         layout: Layout::new(&request, Nav::Connections),
         list: ListView {
-            attention: super::attention::for_rows(&state.connectors, &page.rows),
+            attention: super::attention::for_rows(&state.connectors, &listed.page.rows),
             query,
-            page,
+            listed,
             titles,
             connectors,
-            agents,
         },
     };
     // A history restore that missed htmx's cache wants the whole page.

@@ -1,12 +1,14 @@
 //! The Connections list page: rows, filters, sort links and Previous / Next.
 
+use std::sync::Arc;
+
 use askama::Template;
 use uuid::Uuid;
 
+use super::list_cache::Listed;
 use super::listing::{Cursor, DEFAULT_PER_PAGE, ListQuery, SortKey, Tested, flag_str};
-use super::model::{ListPage, ListRow};
+use super::model::ListRow;
 use super::views::{ConnectorTitles, outcome_chip};
-use crate::agents::model::CloudAgent;
 use crate::monitoring::views::HealthFilter;
 use crate::views::{format_time, iso_time};
 
@@ -22,15 +24,14 @@ pub(crate) struct ConnectionsPage {
 /// Rows plus everything needed to draw filters, sort links and pagination.
 pub(crate) struct ListView {
     pub query: ListQuery,
-    pub page: ListPage,
+    /// The rows, the count, the cursors and the agents' names, as read (or remembered).
+    pub listed: Arc<Listed>,
     /// Why a row's saved query needs attention, by connection.
     pub attention: std::collections::HashMap<Uuid, String>,
     /// The title of each connector kind on the page.
     pub titles: ConnectorTitles,
     /// Every live connector, (kind, title), for the Connector filter.
     pub connectors: Vec<(&'static str, &'static str)>,
-    /// For the Cloud Agent filter.
-    pub agents: Vec<CloudAgent>,
 }
 
 pub(crate) struct SortLink {
@@ -87,7 +88,8 @@ impl ListView {
 
     /// Whether more connections match than this page shows ("Select all N matching").
     pub(crate) fn more_than_shown(&self) -> bool {
-        self.page.total_is_capped || self.page.total > self.page.rows.len() as i64
+        self.listed.page.total_is_capped
+            || self.listed.page.total > self.listed.page.rows.len() as i64
     }
 
     fn params(&self, link: Link) -> Vec<(&'static str, String)> {
@@ -222,7 +224,7 @@ impl ListView {
     }
 
     pub(crate) fn rows(&self) -> &[ListRow] {
-        &self.page.rows
+        &self.listed.page.rows
     }
 
     pub(crate) fn is_searching(&self) -> bool {
@@ -254,8 +256,8 @@ impl ListView {
             words.push(format!("Connector: {}", self.connector_label(kind)));
         }
         if let Some(agent) = f.agent {
-            let name = self.agents.iter().find(|a| a.id == agent);
-            let name = name.map_or("an agent that no longer exists", |a| a.name.as_str());
+            let name = self.listed.agents.iter().find(|(id, _)| *id == agent);
+            let name = name.map_or("an agent that no longer exists", |(_, name)| name.as_str());
             words.push(format!("Cloud Agent: {name}"));
         }
         for (label, value) in [
@@ -305,11 +307,12 @@ impl ListView {
     }
 
     pub(crate) fn agent_options(&self) -> Vec<FilterOption> {
-        self.agents
+        self.listed
+            .agents
             .iter()
-            .map(|a| {
-                let selected = self.query.filters.agent == Some(a.id);
-                (a.id.to_string(), a.name.clone(), selected)
+            .map(|(id, name)| {
+                let selected = self.query.filters.agent == Some(*id);
+                (id.to_string(), name.clone(), selected)
             })
             .collect()
     }
@@ -347,16 +350,16 @@ impl ListView {
     }
 
     pub(crate) fn page_count(&self) -> i64 {
-        ((self.page.total + self.query.per_page - 1) / self.query.per_page).max(1)
+        ((self.listed.page.total + self.query.per_page - 1) / self.query.per_page).max(1)
     }
 
     fn page_number(&self) -> i64 {
-        (self.page.position - 1) / self.query.per_page + 1
+        (self.listed.page.position - 1) / self.query.per_page + 1
     }
 
     /// "Page 3 of 40", or just "Page 3" when the count stopped at its cap.
     pub(crate) fn page_label(&self) -> String {
-        if self.page.total_is_capped {
+        if self.listed.page.total_is_capped {
             format!("Page {}", self.page_number())
         } else {
             format!("Page {} of {}", self.page_number(), self.page_count())
@@ -364,23 +367,23 @@ impl ListView {
     }
 
     pub(crate) fn first_shown(&self) -> i64 {
-        self.page.position
+        self.listed.page.position
     }
 
     pub(crate) fn last_shown(&self) -> i64 {
-        self.first_shown() + self.page.rows.len() as i64 - 1
+        self.first_shown() + self.listed.page.rows.len() as i64 - 1
     }
 
     pub(crate) fn total_label(&self) -> String {
-        if self.page.total_is_capped {
-            format!("{}+", self.page.total)
+        if self.listed.page.total_is_capped {
+            format!("{}+", self.listed.page.total)
         } else {
-            self.page.total.to_string()
+            self.listed.page.total.to_string()
         }
     }
 
     pub(crate) fn prev_href(&self) -> Option<String> {
-        let cursor = self.page.prev.clone()?;
+        let cursor = self.listed.page.prev.clone()?;
         // Back to the start: the first page's own address, no cursor.
         let cursor = (cursor.position > 1).then_some(cursor);
         Some(self.href(Link {
@@ -390,7 +393,7 @@ impl ListView {
     }
 
     pub(crate) fn next_href(&self) -> Option<String> {
-        let cursor = self.page.next.clone()?;
+        let cursor = self.listed.page.next.clone()?;
         Some(self.href(Link {
             cursor: Some(cursor),
             ..Link::default()

@@ -30,7 +30,7 @@ pub(crate) const DEFAULT_PER_PAGE: i64 = 25;
 pub(crate) const PER_PAGE_MAX: i64 = 100;
 
 /// The last test's outcome, as the list's "Last test" chip reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Tested {
     /// Succeeded (slow or not).
     Passed,
@@ -77,7 +77,7 @@ fn parse_flag(text: &str) -> Option<bool> {
 }
 
 /// The list's filters; each `None` (or no tags) means "any".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub(crate) struct Filters {
     pub connector: Option<&'static str>,
     pub agent: Option<Uuid>,
@@ -97,7 +97,7 @@ impl Filters {
 }
 
 /// What the list shows.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct ListQuery {
     pub search: String,
     /// Connector kinds whose catalogue title matches `search`.
@@ -249,7 +249,7 @@ impl ListParams {
 }
 
 /// Columns the list can be sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub(crate) enum SortKey {
     #[default]
     Name,
@@ -290,7 +290,7 @@ impl SortKey {
 }
 
 /// The sort value a cursor carries besides the name, by sort key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum SortValue {
     Flag(bool),
@@ -303,7 +303,7 @@ pub(crate) enum SortValue {
 /// Where a page starts (Next) or ends (Previous): the sort values of the row next to it.
 /// Lower-case names are unique, so (value, name) orders every sort totally; `updated` uses the
 /// id instead, as its index does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) struct Cursor {
     #[serde(rename = "s")]
     sort: String,

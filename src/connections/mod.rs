@@ -8,6 +8,7 @@ pub(crate) mod form;
 pub(crate) mod handlers;
 #[cfg(test)]
 mod hostile_form_tests;
+pub(crate) mod list_cache;
 pub(crate) mod list_views;
 pub(crate) mod listing;
 pub(crate) mod model;

@@ -15,6 +15,7 @@
 pub(crate) mod connect;
 pub mod embedded;
 mod faults;
+pub(crate) mod invalidation;
 pub mod schema;
 
 use std::sync::LazyLock;

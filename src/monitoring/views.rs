@@ -130,7 +130,7 @@ impl HealthPanel {
 }
 
 /// The list's `?health=` filter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum HealthFilter {
     Healthy,
     Failing,

@@ -103,8 +103,17 @@ async fn two_instances_on_one_database_share_sessions_and_changes() {
         &connection_form("made on one", "https://demo.api.hasoffers.com", "NETkey"),
     )
     .await;
-    let list = read(get(&two, "/connections").await.unwrap()).await;
-    assert!(list.body.contains("made on one"), "two lists what one made");
+    let lists_it = eventually(|| async {
+        read(get(&two, "/connections").await.unwrap())
+            .await
+            .body
+            .contains("made on one")
+    })
+    .await;
+    assert!(
+        lists_it,
+        "two lists what one made (once its notification arrives)"
+    );
 
     let toggled = read(
         client
@@ -222,5 +231,129 @@ async fn deactivating_a_user_or_changing_their_roles_holds_on_every_instance() {
     assert!(
         eventually(|| async { users_page().await == 303 }).await,
         "a deactivated user is signed out on two"
+    );
+}
+
+/// The Connections list of `address` as the signed-in `client` sees it.
+async fn list_body(address: &str, client: &reqwest::Client) -> String {
+    let list = read(
+        client
+            .get(format!("{address}/connections"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(list.status, 200);
+    list.body
+}
+
+#[actix_web::test]
+async fn a_list_remembered_on_one_instance_shows_what_another_changed() {
+    let url = Cluster::shared().create_database().await;
+    let secret_key = SecretBox::generate_base64();
+    let one = start(&url, &secret_key).await;
+    let two = start(&url, &secret_key).await;
+    let (on_one, on_two) = (new_client(), new_client());
+    sign_in(&one, &on_one).await;
+    sign_in(&two, &on_two).await;
+    let id = create_connection(
+        &one,
+        &on_one,
+        &connection_form("Globex feed", "https://demo.api.hasoffers.com", "NETkey"),
+    )
+    .await;
+    // Read twice, so that two holds the page.
+    assert!(list_body(&two, &on_two).await.contains("Globex feed"));
+    assert!(!list_body(&two, &on_two).await.contains("chip-bad"));
+
+    // A scheduled test's result, written by another instance (here: the database directly).
+    use junction::db::schema::{cloud_agents, connections};
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    diesel::update(connections::table.find(id))
+        .set((
+            connections::last_test_at.eq(diesel::dsl::now),
+            connections::last_test_code.eq("auth_rejected"),
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        eventually(|| async { list_body(&two, &on_two).await.contains("chip-bad") }).await,
+        "two shows the new result"
+    );
+
+    // A rename made on one, and an agent renamed.
+    let mut form = connection_form("Globex feed EU", "https://demo.api.hasoffers.com", "");
+    form.push(("version", "1"));
+    let saved = on_one
+        .post(format!("{one}/connections/{id}"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        saved.status().as_u16(),
+        303,
+        "{}",
+        saved.text().await.unwrap()
+    );
+    assert!(
+        eventually(|| async { list_body(&two, &on_two).await.contains("Globex feed EU") }).await,
+        "two shows the new name"
+    );
+    diesel::update(cloud_agents::table)
+        .set(cloud_agents::name.eq("IConduct West"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        eventually(|| async { list_body(&two, &on_two).await.contains("IConduct West") }).await,
+        "two shows the agent's new name"
+    );
+}
+
+#[actix_web::test]
+async fn with_its_notifications_lost_a_list_still_shows_a_change_to_its_writer_at_once() {
+    let url = Cluster::shared().create_database().await;
+    junction::db::run_migrations(&url).await.unwrap();
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    diesel::sql_query("DROP TRIGGER connections_notify_list_change ON connections")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let secret_key = SecretBox::generate_base64();
+    let one = start(&url, &secret_key).await;
+    let two = start(&url, &secret_key).await;
+    let (on_one, on_two) = (new_client(), new_client());
+    sign_in(&one, &on_one).await;
+    sign_in(&two, &on_two).await;
+    let id = create_connection(
+        &one,
+        &on_one,
+        &connection_form("Globex feed", "https://demo.api.hasoffers.com", "NETkey"),
+    )
+    .await;
+    let active = r#"aria-checked="true""#;
+    for address in [&one, &two] {
+        let client = if address == &one { &on_one } else { &on_two };
+        assert!(list_body(address, client).await.contains(active));
+        assert!(list_body(address, client).await.contains(active));
+    }
+
+    let toggled = on_one
+        .post(format!("{one}/connections/{id}/active"))
+        .form(&[("active", "false"), ("return_to", "/connections")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(toggled.status().as_u16(), 303);
+    assert!(
+        !list_body(&one, &on_one).await.contains(active),
+        "the instance that made the change shows it on the very next page"
+    );
+    assert!(
+        eventually(|| async { !list_body(&two, &on_two).await.contains(active) }).await,
+        "another instance shows it once its remembered page expires"
     );
 }
