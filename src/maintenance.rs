@@ -54,10 +54,10 @@ pub(crate) async fn run_once(pool: &DbPool, settings: Settings) {
         Ok(purged) => tracing::info!(purged, "expired deleted connections removed"),
         Err(error) => tracing::error!(error = %error, "purging deleted connections failed"),
     }
-    match crate::monitoring::service::roll_up_old_runs(&mut conn).await {
+    match crate::monitoring::service::remove_old_runs(&mut conn).await {
         Ok(0) => {}
-        Ok(removed) => tracing::info!(removed, "test runs past retention rolled up"),
-        Err(error) => tracing::error!(error = %error, "rolling up old test runs failed"),
+        Ok(removed) => tracing::info!(removed, "test runs past retention removed"),
+        Err(error) => tracing::error!(error = %error, "removing old test runs failed"),
     }
     match crate::alerts::service::purge_old_deliveries(&mut conn).await {
         Ok(0) => {}

@@ -220,12 +220,11 @@ pub fn build_pool(
         let url = url.to_string();
         async move {
             let mut conn = home.establish(url, timeouts.stall()).await?;
-            // diesel-async keeps prepared statements; after five runs PostgreSQL may switch one to
-            // a generic plan that ignores what the parameters are. For the list's search that
-            // plan scans the whole table instead of the trigram index (8-12 ms instead of
-            // 1 ms at 10,000 rows, see BENCHMARKS.md). Planning each time costs ~0.2 ms.
+            // Statements that diesel-async keeps prepared are static ones (lookups by key,
+            // inserts), which PostgreSQL may plan once for all parameters. The list's search
+            // and filters are built per request (boxed) and so are planned for their values.
             conn.batch_execute(&format!(
-                "SET plan_cache_mode = force_custom_plan; SET statement_timeout = {}{set_role}",
+                "SET statement_timeout = {}{set_role}",
                 timeouts.statement.as_millis()
             ))
             .await

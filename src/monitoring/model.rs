@@ -25,7 +25,7 @@ pub(crate) async fn record_last_test(
         Option<DateTime<Utc>>,
         Option<String>,
         i32,
-        DateTime<Utc>,
+        Option<DateTime<Utc>>,
     );
     let row: Option<Row> = diesel::update(connections::table.find(id))
         .set((
@@ -40,7 +40,8 @@ pub(crate) async fn record_last_test(
             connections::streak_started_at,
             connections::streak_first_message,
             connections::failure_threshold,
-            diesel::dsl::sql::<Timestamptz>("now()"),
+            // The transaction's `now()`, as just set: a column keeps the statement cacheable.
+            connections::last_test_at,
         ))
         .get_result(&mut &*conn)
         .await
@@ -56,7 +57,7 @@ pub(crate) async fn record_last_test(
                     streak_first_message: first,
                 },
                 threshold,
-                now,
+                now.unwrap_or_else(Utc::now),
             )
         }),
     )
@@ -250,69 +251,55 @@ pub(crate) struct Day {
 /// How many days the timeline covers.
 pub(crate) const TIMELINE_DAYS: i32 = 30;
 
-/// The last [`TIMELINE_DAYS`] days (UTC) of Test Connection runs, raw runs and roll-ups
-/// together; both reads are bounded by time on an index, whatever the connection's age.
+/// The last [`TIMELINE_DAYS`] days (UTC) of Test Connection runs, counted as each was recorded
+/// (see the `daily_runs_as_recorded` migration): at most that many rows, whatever the rate.
 pub(crate) async fn timeline_days(conn: &AsyncPgConnection, id: Uuid) -> QueryResult<Vec<Day>> {
-    diesel::sql_query(
-        "WITH bounds AS (SELECT (now() AT TIME ZONE 'UTC')::date - ($2 - 1) AS first_day), \
-         raw AS ( \
-           SELECT (ran_at AT TIME ZONE 'UTC')::date AS day, count(*) AS runs, \
-                  count(*) FILTER (WHERE outcome_code NOT IN ('success', 'rate_limited')) AS failures, \
-                  count(*) FILTER (WHERE outcome_code = 'rate_limited' OR (outcome_code = 'success' AND close_to_timeout)) AS degraded, \
-                  sum(elapsed_ms)::bigint AS sum_ms, max(elapsed_ms) AS max_ms \
-           FROM connection_tests, bounds \
-           WHERE connection_id = $1 AND kind = 'connection' \
-             AND ran_at >= (bounds.first_day::timestamp AT TIME ZONE 'UTC') \
-           GROUP BY 1), \
-         rolled AS ( \
-           SELECT day, runs::bigint, failures::bigint, degraded::bigint, sum_ms, max_ms \
-           FROM connection_test_daily, bounds WHERE connection_id = $1 AND day >= bounds.first_day) \
-         SELECT day, sum(runs)::bigint AS runs, sum(failures)::bigint AS failures, \
-                sum(degraded)::bigint AS degraded, sum(sum_ms)::bigint AS sum_ms, max(max_ms) AS max_ms \
-         FROM (SELECT * FROM raw UNION ALL SELECT * FROM rolled) AS both_kinds \
-         GROUP BY day ORDER BY day",
-    )
-    .bind::<SqlUuid, _>(id)
-    .bind::<diesel::sql_types::Integer, _>(TIMELINE_DAYS)
-    .load(&mut &*conn)
-    .await
+    use crate::db::schema::connection_test_daily as daily;
+    let first_day = Utc::now().date_naive() - chrono::Days::new(TIMELINE_DAYS as u64 - 1);
+    let rows: Vec<(chrono::NaiveDate, i32, i32, i32, i64, i32)> = daily::table
+        .filter(daily::connection_id.eq(id))
+        .filter(daily::day.ge(first_day))
+        .order(daily::day)
+        .select((
+            daily::day,
+            daily::runs,
+            daily::failures,
+            daily::degraded,
+            daily::sum_ms,
+            daily::max_ms,
+        ))
+        .load(&mut &*conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(day, runs, failures, degraded, sum_ms, max_ms)| Day {
+            day,
+            runs: runs.into(),
+            failures: failures.into(),
+            degraded: degraded.into(),
+            sum_ms,
+            max_ms,
+        })
+        .collect())
 }
 
-/// Runs older than this many days are rolled up, then removed.
+/// Runs older than this many days are removed (their days stay counted).
 pub(crate) const RAW_RETENTION_DAYS: i32 = 30;
 
-/// Rolls up and removes one batch of runs past retention, in one statement (so two instances
-/// doing it at once never count a run twice: the rows are locked and skipped). Returns how many
-/// runs it removed; call again while that is the whole batch.
-pub(crate) async fn roll_up_batch(conn: &mut AsyncPgConnection, batch: i64) -> QueryResult<usize> {
-    #[derive(QueryableByName)]
-    struct Removed {
-        #[diesel(sql_type = BigInt)]
-        removed: i64,
-    }
-    let removed: Removed = diesel::sql_query(
-        "WITH gone AS ( \
-           DELETE FROM connection_tests WHERE id IN ( \
-             SELECT id FROM connection_tests WHERE ran_at < now() - make_interval(days => $2) \
-             ORDER BY ran_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
-           RETURNING connection_id, kind, ran_at, outcome_code, close_to_timeout, elapsed_ms), \
-         rolled AS ( \
-           INSERT INTO connection_test_daily AS d (connection_id, day, runs, failures, degraded, sum_ms, max_ms) \
-           SELECT connection_id, (ran_at AT TIME ZONE 'UTC')::date, count(*), \
-                  count(*) FILTER (WHERE outcome_code NOT IN ('success', 'rate_limited')), \
-                  count(*) FILTER (WHERE outcome_code = 'rate_limited' OR (outcome_code = 'success' AND close_to_timeout)), \
-                  sum(elapsed_ms), max(elapsed_ms) \
-           FROM gone WHERE kind = 'connection' GROUP BY 1, 2 \
-           ON CONFLICT (connection_id, day) DO UPDATE SET \
-             runs = d.runs + excluded.runs, failures = d.failures + excluded.failures, \
-             degraded = d.degraded + excluded.degraded, sum_ms = d.sum_ms + excluded.sum_ms, \
-             max_ms = GREATEST(d.max_ms, excluded.max_ms) \
-           RETURNING 1) \
-         SELECT count(*) AS removed FROM gone",
+/// Removes one batch of runs past retention (their days stay counted); two instances doing it
+/// at once skip each other's rows. Returns how many it removed; call again while that is the
+/// whole batch.
+pub(crate) async fn remove_old_batch(
+    conn: &mut AsyncPgConnection,
+    batch: i64,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "DELETE FROM connection_tests WHERE id IN ( \
+           SELECT id FROM connection_tests WHERE ran_at < now() - make_interval(days => $2) \
+           ORDER BY ran_at LIMIT $1 FOR UPDATE SKIP LOCKED)",
     )
     .bind::<BigInt, _>(batch)
     .bind::<diesel::sql_types::Integer, _>(RAW_RETENTION_DAYS)
-    .get_result(conn)
-    .await?;
-    Ok(usize::try_from(removed.removed).unwrap_or(0))
+    .execute(conn)
+    .await
 }

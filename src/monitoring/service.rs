@@ -180,12 +180,12 @@ pub(crate) async fn save_schedule(
     Ok(saved)
 }
 
-/// Housekeeping: rolls up and removes the runs past retention, a batch at a time.
-pub(crate) async fn roll_up_old_runs(conn: &mut AsyncPgConnection) -> Result<usize, AppError> {
+/// Housekeeping: removes the runs past retention, a batch at a time.
+pub(crate) async fn remove_old_runs(conn: &mut AsyncPgConnection) -> Result<usize, AppError> {
     const BATCH: i64 = 5_000;
     let mut total = 0;
     loop {
-        let removed = model::roll_up_batch(conn, BATCH).await?;
+        let removed = model::remove_old_batch(conn, BATCH).await?;
         total += removed;
         if removed < BATCH as usize {
             return Ok(total);

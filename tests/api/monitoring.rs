@@ -268,6 +268,33 @@ async fn health_of(conn: &mut AsyncPgConnection, id: Uuid) -> (String, i32) {
 }
 
 #[actix_web::test]
+async fn whoever_tests_a_connection_sees_its_result_on_their_next_list_page() {
+    let app = spawn_app_with(|_| {}).await;
+    let tune = sandbox().await;
+    let url = tune.base_url();
+    let broken_form = with(
+        tune_form("Broken", &url),
+        "api_key",
+        "NETwrongKEY0000000000000000000",
+    );
+    let id = app.create_connection(&broken_form).await;
+    // Without the notifications, only what the instance does itself keeps its pages right.
+    let mut conn = app.db.connect().await;
+    diesel::sql_query("DROP TRIGGER connections_notify_list_change ON connections")
+        .execute(&mut conn)
+        .await
+        .expect("drop the trigger");
+    for _ in 0..2 {
+        assert!(!app.get("/connections").await.body.contains("chip-bad"));
+    }
+    app.post_htmx(&format!("/connections/{id}/test"), &[]).await;
+    assert!(
+        app.get("/connections").await.body.contains("chip-bad"),
+        "the failed test shows at once"
+    );
+}
+
+#[actix_web::test]
 async fn test_runs_set_the_health_the_list_shows_and_filters_by() {
     let app = spawn_app_with(|_| {}).await;
     let tune = sandbox().await;
@@ -434,13 +461,15 @@ async fn the_connection_page_draws_a_month_of_history_as_an_accessible_timeline(
 }
 
 #[actix_web::test]
-async fn old_runs_are_rolled_up_by_day_before_they_are_removed() {
+async fn every_run_counts_in_its_day_and_old_runs_are_then_removed() {
     let app = spawn_app_with(|_| {}).await;
     let id = app.create_connection(&valid_form("Old")).await;
     let mut conn = app.db.connect().await;
     insert_run(&mut conn, id, chrono::Duration::days(40), "success", 100).await;
     insert_run(&mut conn, id, chrono::Duration::days(40), "timeout", 300).await;
     insert_run(&mut conn, id, chrono::Duration::days(2), "success", 100).await;
+    let counted = vec![(2, 1, 400, 300), (1, 0, 100, 100)];
+    assert_eq!(days_of(&mut conn, id).await, counted, "each run in its day");
 
     // Housekeeping runs when an instance starts.
     let other = Application::build(Config::for_tests(
@@ -449,33 +478,38 @@ async fn old_runs_are_rolled_up_by_day_before_they_are_removed() {
     ))
     .await
     .expect("second instance");
-    let mut rolled = Vec::new();
+    let mut raw = 0;
     for _ in 0..100 {
-        rolled = junction::db::schema::connection_test_daily::table
-            .filter(junction::db::schema::connection_test_daily::connection_id.eq(id))
-            .select((
-                junction::db::schema::connection_test_daily::runs,
-                junction::db::schema::connection_test_daily::failures,
-                junction::db::schema::connection_test_daily::sum_ms,
-                junction::db::schema::connection_test_daily::max_ms,
-            ))
-            .load::<(i32, i32, i64, i32)>(&mut conn)
+        raw = connection_tests::table
+            .filter(connection_tests::connection_id.eq(id))
+            .count()
+            .get_result::<i64>(&mut conn)
             .await
-            .expect("roll-ups");
-        if !rolled.is_empty() {
+            .expect("count");
+        if raw == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(rolled, vec![(2, 1, 400, 300)], "one day, both runs");
-    let raw: i64 = connection_tests::table
-        .filter(connection_tests::connection_id.eq(id))
-        .count()
-        .get_result(&mut conn)
-        .await
-        .expect("count");
     assert_eq!(raw, 1, "only the recent run is kept raw");
+    assert_eq!(
+        days_of(&mut conn, id).await,
+        counted,
+        "the old day stays counted"
+    );
     drop(other);
+}
+
+/// (runs, failures, sum_ms, max_ms) of each day of `id`, oldest first.
+async fn days_of(conn: &mut AsyncPgConnection, id: Uuid) -> Vec<(i32, i32, i64, i32)> {
+    use junction::db::schema::connection_test_daily as daily;
+    daily::table
+        .filter(daily::connection_id.eq(id))
+        .order(daily::day)
+        .select((daily::runs, daily::failures, daily::sum_ms, daily::max_ms))
+        .load(conn)
+        .await
+        .expect("days")
 }
 
 #[actix_web::test]
