@@ -91,7 +91,8 @@ pub(crate) async fn test_connection(
     let (outcome, ran_on, conn) =
         testing::test_and_record(&state, &caller.user, &caller.actor(), &connection).await?;
     drop(conn);
-    Ok(HttpResponse::Ok().json(TestResult::of(&outcome, ran_on.as_ref())))
+    let response = HttpResponse::Ok().json(TestResult::of(&outcome, ran_on.as_ref()));
+    Ok(super::list_cache::results_only(response))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

@@ -20,7 +20,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::web;
+use actix_web::{HttpResponse, web};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
@@ -114,7 +114,7 @@ impl ListCache {
     }
 
     /// Drops the pages a new result of connection `id` may change.
-    fn forget_results_of(&self, id: Uuid) {
+    pub(crate) fn forget_results_of(&self, id: Uuid) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         for (key, slot) in self.pages.iter() {
             // A page still being read may have read the row before the change.
@@ -156,6 +156,17 @@ async fn read(pool: &DbPool, query: &ListQuery) -> AppResult<Listed> {
     })
 }
 
+/// Marks the answer to a request that changed at most test results, whose pages the handler
+/// dropped precisely ([`ListCache::forget_results_of`]): [`forget_after_writes`] keeps the rest,
+/// so a burst of Test Connection clicks does not empty the cache for everyone.
+pub(crate) fn results_only(mut response: HttpResponse) -> HttpResponse {
+    response.extensions_mut().insert(ResultsOnly);
+    response
+}
+
+#[derive(Clone, Copy)]
+struct ResultsOnly;
+
 /// Middleware: after a person's request that may have written (anything but GET and HEAD) the
 /// pages held here are dropped, before the answer leaves, so their next page shows the change.
 /// Agents' calls (every long poll is a POST) are left to the notifications.
@@ -167,7 +178,10 @@ pub(crate) async fn forget_after_writes(
         && !request.path().starts_with("/agent/");
     let lists = request.app_data::<web::Data<ListCache>>().cloned();
     let response = next.call(request).await;
-    if let (true, Some(lists)) = (writes, lists) {
+    let precise = response
+        .as_ref()
+        .is_ok_and(|r| r.response().extensions().contains::<ResultsOnly>());
+    if let (true, false, Some(lists)) = (writes, precise, lists) {
         lists.flush();
     }
     response
@@ -284,5 +298,43 @@ mod tests {
         cache.set_listening(false);
         assert!(!held(&cache, &query("a")));
         assert!(!cache.listening.load(Ordering::Acquire));
+    }
+
+    #[actix_web::test]
+    async fn a_write_drops_every_page_unless_it_changed_only_results() {
+        use actix_web::{App, middleware::from_fn, test};
+        let cache = Arc::new(cache());
+        let app = test::init_service(
+            App::new()
+                .app_data(web::Data::from(cache.clone()))
+                .wrap(from_fn(forget_after_writes))
+                .route("/save", web::post().to(HttpResponse::Ok))
+                .route(
+                    "/test",
+                    web::post().to(|| async { results_only(HttpResponse::Ok().finish()) }),
+                )
+                .route("/agent/v1/jobs/next", web::post().to(HttpResponse::Ok))
+                .route("/list", web::get().to(HttpResponse::Ok)),
+        )
+        .await;
+        let call = |method: actix_web::http::Method, path: &'static str| {
+            test::TestRequest::default()
+                .method(method)
+                .uri(path)
+                .to_request()
+        };
+        cache
+            .pages
+            .insert(query("a"), listed(&[Uuid::new_v4()], false));
+        for (method, path) in [
+            (Method::GET, "/list"),
+            (Method::POST, "/test"),
+            (Method::POST, "/agent/v1/jobs/next"),
+        ] {
+            test::call_service(&app, call(method, path)).await;
+            assert!(held(&cache, &query("a")), "{path} keeps the pages");
+        }
+        test::call_service(&app, call(Method::POST, "/save")).await;
+        assert!(!held(&cache, &query("a")), "a save drops them");
     }
 }

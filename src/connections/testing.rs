@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::list_cache::results_only;
 use super::model::{self, Connection};
 use super::runs::{self, NewRun};
 use super::service;
@@ -219,6 +220,8 @@ pub(crate) async fn test_and_record(
         run_of(connection, user, "connection", &outcome),
     )
     .await?;
+    // The tester's next list page shows the result without waiting for the notification.
+    state.lists.forget_results_of(connection.id);
     Ok((outcome, ran_on, conn))
 }
 
@@ -234,7 +237,8 @@ pub(crate) async fn test_connection(
     let (outcome, ran_on, conn) =
         test_and_record(&state, &user, &user.actor(), &connection).await?;
     if !is_htmx(&request) {
-        return Ok(see_other(&format!("/connections/{}#test-history", connection.id)).finish());
+        let back = see_other(&format!("/connections/{}#test-history", connection.id)).finish();
+        return Ok(results_only(back));
     }
     // On the connection that recorded the run, so the state read includes it; both at once.
     let (health, history) = futures_util::try_join!(
@@ -249,7 +253,7 @@ pub(crate) async fn test_connection(
         history,
         health,
     };
-    render_fragment(&partial, StatusCode::OK)
+    render_fragment(&partial, StatusCode::OK).map(results_only)
 }
 
 #[derive(Debug, Deserialize)]
@@ -371,8 +375,10 @@ pub(crate) async fn test_query(
     let text: String = text.chars().take(super::form::QUERY_MAX).collect();
     let (outcome, ran_on, conn) =
         query_and_record(&state, &user, &user.actor(), &connection, &text).await?;
+    // A Test Query changes no row of the list.
     if !is_htmx(&request) {
-        return Ok(see_other(&format!("/connections/{}#test-history", connection.id)).finish());
+        let back = see_other(&format!("/connections/{}#test-history", connection.id)).finish();
+        return Ok(results_only(back));
     }
     let history = history(&conn, connection.id, &user).await?;
     drop(conn);
@@ -382,7 +388,7 @@ pub(crate) async fn test_query(
         query: text,
         history,
     };
-    render_fragment(&partial, StatusCode::OK)
+    render_fragment(&partial, StatusCode::OK).map(results_only)
 }
 
 /// Download CSV as a person asks for it (the button or the API): the checks, a slot held for as
