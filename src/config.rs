@@ -18,6 +18,7 @@
 //! | `JUNCTION_DB_RECYCLE_TIMEOUT_MS` | `2000` | How long the check of an idle pooled connection may take before it is replaced. |
 //! | `JUNCTION_SHUTDOWN_TIMEOUT_SECS` | `30` | On SIGTERM, how long requests in flight may take to finish; a download still running then ends with its `# ERROR` line. |
 //! | `JUNCTION_METRICS_BIND` | unset | Address of the Prometheus `/metrics` listener (e.g. `127.0.0.1:9464`); unset: no metrics listener. |
+//! | `JUNCTION_LIST_CACHE` | `true` | Remember the Connections list's recent pages for up to 2 s, dropped as soon as a change reaches them (see the README); `false` reads every page from the database. |
 //! | `JUNCTION_LOG_FORMAT` | `text` | `text` (human-readable) or `json` (one object per line). |
 //! | `JUNCTION_AUDIT_RETENTION_DAYS` | unset (keep for ever) | Audit entries older than this many days are removed by the hourly maintenance, which records how many. |
 //! | `JUNCTION_DB_REQUEST_ROLE` | `junction_request` | The database role requests are served as (created and granted at start-up; see the README). |
@@ -174,6 +175,11 @@ pub struct Config {
     /// listener. Keep it off the public network: it needs no sign-in.
     #[arg(long, env = "JUNCTION_METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
+
+    /// Remember the Connections list's recent pages for up to 2 s (dropped as soon as a change
+    /// reaches them); false reads every page from the database.
+    #[arg(long, env = "JUNCTION_LIST_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub list_cache: bool,
 
     /// Log format: text (human-readable) or json (one object per line).
     #[arg(long, env = "JUNCTION_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -335,6 +341,7 @@ impl Config {
             db_recycle_timeout_ms: 2_000,
             shutdown_timeout_secs: 30,
             metrics_bind: None,
+            list_cache: true,
             log_format: LogFormat::Text,
             monitoring: crate::monitoring::settings::MonitoringSettings::for_tests(),
             alerts: crate::alerts::settings::AlertSettings::for_tests(),

@@ -8,6 +8,7 @@ use crate::auth::password::Hasher;
 use crate::auth::session_cache::SessionCache;
 use crate::auth::setup_code::SetupCode;
 use crate::client_address::TrustedProxies;
+use crate::connections::list_cache::ListCache;
 use crate::config::Config;
 use crate::crypto::SecretBox;
 use crate::db::DbPool;
@@ -59,7 +60,7 @@ impl AppState {
             trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
             setup_code,
             sessions: Arc::default(),
-            lists: Arc::default(),
+            lists: Arc::new(ListCache::new(config.list_cache)),
             secrets,
             jobs: crate::jobs::Jobs::new(&config.agent),
             tune_pacer: crate::pacing::PgPacer::new(

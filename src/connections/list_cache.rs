@@ -62,10 +62,18 @@ pub(crate) struct ListCache {
     listening: AtomicBool,
     /// Moves on every invalidation, so a read that raced one is not kept.
     epoch: AtomicU64,
+    /// `JUNCTION_LIST_CACHE`.
+    enabled: bool,
 }
 
 impl Default for ListCache {
     fn default() -> Self {
+        Self::new(true)
+    }
+}
+
+impl ListCache {
+    pub(crate) fn new(enabled: bool) -> Self {
         Self {
             pages: moka::sync::Cache::builder()
                 .max_capacity(CAPACITY)
@@ -73,14 +81,13 @@ impl Default for ListCache {
                 .build(),
             listening: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
+            enabled,
         }
     }
-}
 
-impl ListCache {
     /// The page `query` asks for: from memory when nothing on it has changed since it was read.
     pub(crate) async fn page(&self, pool: &DbPool, query: &ListQuery) -> AppResult<Arc<Listed>> {
-        if !self.listening.load(Ordering::Acquire) {
+        if !self.enabled || !self.listening.load(Ordering::Acquire) {
             return Ok(Arc::new(read(pool, query).await?));
         }
         // Parameters that were not understood change what the page says, not what it lists.

@@ -42,6 +42,11 @@ pub(crate) const FIGURES: &[Figure] = &[
         run: |b| deep_page(b).boxed(),
     },
     Figure {
+        key: "uncached",
+        title: "list, search and deep page with the list cache off",
+        run: |b| crate::uncached::list_cache_off(b).boxed(),
+    },
+    Figure {
         key: "sorted",
         title: "sorted page (Updated, newest first)",
         run: |b| sorted_page(b).boxed(),
@@ -147,13 +152,13 @@ fn load_value(sample: &Sample) -> String {
 }
 
 /// A page of the app under load at each client count, against the static file.
-struct Page {
-    title: &'static str,
+pub(crate) struct Page {
+    pub title: &'static str,
     /// The path, or several to go round (the edit form of every row).
-    paths: Vec<String>,
-    htmx: bool,
-    contains: Vec<&'static str>,
-    lacks: Vec<&'static str>,
+    pub paths: Vec<String>,
+    pub htmx: bool,
+    pub contains: Vec<&'static str>,
+    pub lacks: Vec<&'static str>,
 }
 
 async fn measure_page(b: &mut Bench, page: &Page) -> anyhow::Result<BTreeMap<usize, Sample>> {
@@ -175,7 +180,7 @@ async fn measure_page(b: &mut Bench, page: &Page) -> anyhow::Result<BTreeMap<usi
 
 /// The rows of a page figure: value, the static file at the same client count, the ratio of
 /// their throughputs; `target` words each row's target.
-async fn page_rows(
+pub(crate) async fn page_rows(
     b: &mut Bench,
     page: &Page,
     target: impl Fn(usize, &Sample) -> String,
@@ -206,7 +211,13 @@ async fn page_rows(
 /// The target of search and the deep page: cost no more than 1.2× the first page's, and what it
 /// is now (cost read as the inverse of throughput at the same client count).
 fn cost_against_first_page(b: &Bench) -> impl Fn(usize, &Sample) -> String + use<> {
-    let first = b.first_page.clone();
+    cost_against(b.first_page.clone())
+}
+
+/// [`cost_against_first_page`], against the first page as measured in `first`.
+pub(crate) fn cost_against(
+    first: Option<BTreeMap<usize, Sample>>,
+) -> impl Fn(usize, &Sample) -> String {
     move |clients, sample| {
         let now = first
             .as_ref()
@@ -291,8 +302,9 @@ fn next_link(body: &str) -> Option<String> {
     )
 }
 
-async fn deep_page(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
-    // The page holding row 5,000, whatever the page size: the middle of 10,000 rows.
+/// The page holding row 5,000, whatever the page size (the middle of 10,000 rows), and its
+/// name in the table.
+pub(crate) async fn deep_page_at(b: &Bench) -> anyhow::Result<(Page, String)> {
     let size = page_size(b).await?;
     let number = 5_000 / size.max(1);
     let first_row = (number - 1) * size + 1;
@@ -306,13 +318,16 @@ async fn deep_page(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
         contains: vec!["/connections/"],
         lacks: vec!["Showing 1–"],
     };
+    let name = format!("deep page (page {number}, cursor after row {})", first_row - 1);
+    Ok((page, name))
+}
+
+async fn deep_page(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
+    let (page, name) = deep_page_at(b).await?;
     let target = cost_against_first_page(b);
     let (mut rows, _) = page_rows(b, &page, target).await?;
     for row in &mut rows {
-        row.figure = format!(
-            "deep page (page {number}, cursor after row {})",
-            first_row - 1
-        );
+        row.figure.clone_from(&name);
     }
     Ok(rows)
 }

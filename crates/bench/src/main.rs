@@ -18,6 +18,7 @@ mod machine;
 mod process;
 mod report;
 mod stats;
+mod uncached;
 mod wrk;
 
 use std::path::PathBuf;
