@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use uuid::Uuid;
 
 pub(crate) use super::listing::SortKey;
@@ -644,6 +644,21 @@ fn ordered(rows: Filtered, sort: SortKey, descending: bool) -> Filtered {
 /// One page of `query` and the capped count of all its matches. Both statements go out
 /// together (diesel-async pipelines futures polled at once), so the page costs one round trip.
 pub(crate) async fn list(conn: &mut AsyncPgConnection, query: &ListQuery) -> QueryResult<ListPage> {
+    if query.search.trim().is_empty() && query.filters.tags.is_empty() {
+        return list_page(conn, query).await;
+    }
+    // diesel keeps even these statements prepared, and after five runs PostgreSQL may plan one
+    // for any value: for a search that plan reads the whole table instead of the trigram index
+    // (8x the first page's cost). Planned for the values typed, in this transaction only.
+    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+        conn.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            .await?;
+        list_page(conn, query).await
+    })
+    .await
+}
+
+async fn list_page(conn: &mut AsyncPgConnection, query: &ListQuery) -> QueryResult<ListPage> {
     let per_page = query.per_page.clamp(1, 200);
     if let Some(cursor) = &query.cursor {
         let page = list_from(conn, query, Some(cursor), per_page).await?;

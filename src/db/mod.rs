@@ -220,9 +220,9 @@ pub fn build_pool(
         let url = url.to_string();
         async move {
             let mut conn = home.establish(url, timeouts.stall()).await?;
-            // Statements that diesel-async keeps prepared are static ones (lookups by key,
-            // inserts), which PostgreSQL may plan once for all parameters. The list's search
-            // and filters are built per request (boxed) and so are planned for their values.
+            // PostgreSQL may plan a kept statement once for all its values, which suits lookups
+            // by key and inserts; the list's search asks for plans made for its values in its
+            // own transaction (see `connections::model::list`).
             conn.batch_execute(&format!(
                 "SET statement_timeout = {}{set_role}",
                 timeouts.statement.as_millis()

@@ -318,7 +318,10 @@ pub(crate) async fn deep_page_at(b: &Bench) -> anyhow::Result<(Page, String)> {
         contains: vec!["/connections/"],
         lacks: vec!["Showing 1–"],
     };
-    let name = format!("deep page (page {number}, cursor after row {})", first_row - 1);
+    let name = format!(
+        "deep page (page {number}, cursor after row {})",
+        first_row - 1
+    );
     Ok((page, name))
 }
 
