@@ -248,12 +248,18 @@ async fn list_body(address: &str, client: &reqwest::Client) -> String {
     list.body
 }
 
-#[actix_web::test]
-async fn a_list_remembered_on_one_instance_shows_what_another_changed() {
-    let url = Cluster::shared().create_database().await;
+/// Two instances on `url`, each with a client signed in, and a connection "Globex feed" made
+/// on the first.
+async fn two_instances_with_a_connection(
+    url: &str,
+) -> (
+    (String, reqwest::Client),
+    (String, reqwest::Client),
+    uuid::Uuid,
+) {
     let secret_key = SecretBox::generate_base64();
-    let one = start(&url, &secret_key).await;
-    let two = start(&url, &secret_key).await;
+    let one = start(url, &secret_key).await;
+    let two = start(url, &secret_key).await;
     let (on_one, on_two) = (new_client(), new_client());
     sign_in(&one, &on_one).await;
     sign_in(&two, &on_two).await;
@@ -263,6 +269,13 @@ async fn a_list_remembered_on_one_instance_shows_what_another_changed() {
         &connection_form("Globex feed", "https://demo.api.hasoffers.com", "NETkey"),
     )
     .await;
+    ((one, on_one), (two, on_two), id)
+}
+
+#[actix_web::test]
+async fn a_list_remembered_on_one_instance_shows_what_another_changed() {
+    let url = Cluster::shared().create_database().await;
+    let ((one, on_one), (two, on_two), id) = two_instances_with_a_connection(&url).await;
     // Read twice, so that two holds the page.
     assert!(list_body(&two, &on_two).await.contains("Globex feed"));
     assert!(!list_body(&two, &on_two).await.contains("chip-bad"));
@@ -322,18 +335,7 @@ async fn with_its_notifications_lost_a_list_still_shows_a_change_to_its_writer_a
         .execute(&mut conn)
         .await
         .unwrap();
-    let secret_key = SecretBox::generate_base64();
-    let one = start(&url, &secret_key).await;
-    let two = start(&url, &secret_key).await;
-    let (on_one, on_two) = (new_client(), new_client());
-    sign_in(&one, &on_one).await;
-    sign_in(&two, &on_two).await;
-    let id = create_connection(
-        &one,
-        &on_one,
-        &connection_form("Globex feed", "https://demo.api.hasoffers.com", "NETkey"),
-    )
-    .await;
+    let ((one, on_one), (two, on_two), id) = two_instances_with_a_connection(&url).await;
     let active = r#"aria-checked="true""#;
     for address in [&one, &two] {
         let client = if address == &one { &on_one } else { &on_two };

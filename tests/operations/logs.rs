@@ -17,9 +17,9 @@ const PROCESS_LINES: &[&str] = &[
     "stopped accepting; letting requests in flight finish",
     "Junction stopped",
     "database connection ended",
-    "session invalidation listener connected",
-    "session invalidation listener disconnected",
-    "session invalidation listener failed",
+    "cache invalidation listener connected",
+    "cache invalidation listener disconnected",
+    "cache invalidation listener failed",
 ];
 
 fn request_id_of(line: &serde_json::Value) -> Option<&str> {

@@ -12,6 +12,14 @@ use crate::support::{Cluster, TestApp, connection_form, impatient, spawn_app, wi
 /// in the tests are about a second, so this proves "bounded", not "fast".
 const BOUND: Duration = Duration::from_secs(20);
 
+/// An address of the list not asked for before, so that its page is read from the database
+/// rather than remembered (the list keeps its recent pages for up to 2 s).
+fn unasked_list_path() -> String {
+    static ASKED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = ASKED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("/connections?q=unasked-{n}")
+}
+
 /// Whether a query of the app waits on a lock (so it holds a checked-out connection).
 async fn app_waits_on_a_lock(observer: &mut AsyncPgConnection) -> bool {
     #[derive(QueryableByName)]
@@ -41,7 +49,7 @@ async fn list_blocked_by_a_lock(
         .await
         .expect("lock the connections table");
     let client = app.client.clone();
-    let url = app.url("/connections");
+    let url = app.url(&unasked_list_path());
     let request = tokio::spawn(async move {
         crate::support::read(client.get(url).send().await.expect("GET /connections")).await
     });
@@ -98,7 +106,7 @@ async fn requests_during_an_outage_get_503_in_time_and_nothing_acknowledged_is_l
         .await
         .unwrap();
     assert_unavailable_page(&page, "a query failing on a checked-out connection");
-    let list = within(BOUND, "GET /connections", app.get("/connections")).await;
+    let list = within(BOUND, "GET /connections", app.get(&unasked_list_path())).await;
     assert_unavailable_page(&list, "a page during the outage");
     let lost = within(
         BOUND,
@@ -198,7 +206,8 @@ async fn a_stuck_database_gets_503_within_the_timeouts_and_the_app_recovers() {
         .unwrap();
     assert_unavailable_page(&page, "a query on a frozen server");
     for _ in 0..3 {
-        let page = within(BOUND, "a page on a frozen server", app.get("/connections")).await;
+        let path = unasked_list_path();
+        let page = within(BOUND, "a page on a frozen server", app.get(&path)).await;
         assert_unavailable_page(&page, "a new request on a frozen server");
     }
     let ready = within(BOUND, "GET /ready", app.get("/ready")).await;
