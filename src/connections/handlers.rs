@@ -36,7 +36,10 @@ pub(crate) async fn list_connections(
     params: web::Query<Vec<(String, String)>>,
 ) -> AppResult<HttpResponse> {
     let query = ListParams::from_pairs(params.into_inner()).into_query(&state.connectors);
-    let listed = state.lists.page(&state.pool, &query).await?;
+    let listed = state
+        .lists
+        .page(&state.pool, &state.connectors, &query)
+        .await?;
     let titles = ConnectorTitles::of(
         &state.connectors,
         listed.page.rows.iter().map(|row| row.connector.as_str()),
@@ -52,7 +55,6 @@ pub(crate) async fn list_connections(
     let view = ConnectionsPage {
         layout: Layout::new(&request, Nav::Connections),
         list: ListView {
-            attention: super::attention::for_rows(&state.connectors, &listed.page.rows),
             query,
             listed,
             titles,

@@ -12,6 +12,7 @@
 //! answer leaves (see [`forget_after_writes`]), so whoever made a change sees it on their next
 //! page even before the notification has come back.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -21,6 +22,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
+use junction_connectors::Connectors;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
@@ -43,6 +45,8 @@ pub(crate) struct Listed {
     pub page: ListPage,
     /// Every Cloud Agent, for the filter: (id, name).
     pub agents: Vec<(Uuid, String)>,
+    /// Why a row's saved query needs attention, by connection (worked out once per read).
+    pub attention: HashMap<Uuid, String>,
     /// The page is filtered on last results or health, so any row's new result may change it.
     on_results: bool,
 }
@@ -86,9 +90,14 @@ impl ListCache {
     }
 
     /// The page `query` asks for: from memory when nothing on it has changed since it was read.
-    pub(crate) async fn page(&self, pool: &DbPool, query: &ListQuery) -> AppResult<Arc<Listed>> {
+    pub(crate) async fn page(
+        &self,
+        pool: &DbPool,
+        connectors: &Connectors,
+        query: &ListQuery,
+    ) -> AppResult<Arc<Listed>> {
         if !self.enabled || !self.listening.load(Ordering::Acquire) {
-            return Ok(Arc::new(read(pool, query).await?));
+            return Ok(Arc::new(read(pool, connectors, query).await?));
         }
         // Parameters that were not understood change what the page says, not what it lists.
         let key = ListQuery {
@@ -100,7 +109,7 @@ impl ListCache {
         let listed = slot
             .get_or_try_init(|| async {
                 read_at = Some(self.epoch.load(Ordering::Acquire));
-                read(pool, query).await.map(Arc::new)
+                read(pool, connectors, query).await.map(Arc::new)
             })
             .await?
             .clone();
@@ -150,13 +159,15 @@ impl crate::db::invalidation::Invalidated for ListCache {
     }
 }
 
-/// The page and the agents' names, both at once on one connection.
-async fn read(pool: &DbPool, query: &ListQuery) -> AppResult<Listed> {
+/// The page and the agents' names, on one connection.
+async fn read(pool: &DbPool, connectors: &Connectors, query: &ListQuery) -> AppResult<Listed> {
     let mut conn = pool.get().await?;
     let page = model::list(&mut conn, query).await?;
     let agents = agents::names(&mut conn).await?;
+    drop(conn);
     let filters = &query.filters;
     Ok(Listed {
+        attention: super::attention::for_rows(connectors, &page.rows),
         page,
         agents,
         on_results: filters.tested.is_some() || filters.health.is_some(),
@@ -213,6 +224,7 @@ mod tests {
         let listed = Listed {
             page,
             agents: Vec::new(),
+            attention: HashMap::new(),
             on_results,
         };
         Arc::new(OnceCell::new_with(Some(Arc::new(listed))))

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use askama::Template;
-use uuid::Uuid;
 
 use super::list_cache::Listed;
 use super::listing::{Cursor, DEFAULT_PER_PAGE, ListQuery, SortKey, Tested, flag_str};
@@ -26,8 +25,6 @@ pub(crate) struct ListView {
     pub query: ListQuery,
     /// The rows, the count, the cursors and the agents' names, as read (or remembered).
     pub listed: Arc<Listed>,
-    /// Why a row's saved query needs attention, by connection.
-    pub attention: std::collections::HashMap<Uuid, String>,
     /// The title of each connector kind on the page.
     pub titles: ConnectorTitles,
     /// Every live connector, (kind, title), for the Connector filter.
@@ -220,7 +217,7 @@ impl ListView {
 
     /// Why a row's saved query needs attention, if it does.
     pub(crate) fn attention(&self, row: &ListRow) -> Option<&str> {
-        self.attention.get(&row.id).map(String::as_str)
+        self.listed.attention.get(&row.id).map(String::as_str)
     }
 
     pub(crate) fn rows(&self) -> &[ListRow] {
