@@ -333,13 +333,8 @@ async fn an_agent_that_went_away_is_reported_offline_with_when_it_was_last_seen(
     .await
     .unwrap();
 
-    let started = Instant::now();
     let tested = app.post_htmx(&format!("/connections/{id}/test"), &[]).await;
 
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "answered at once, without waiting for the agent"
-    );
     assert!(
         tested
             .body
@@ -350,6 +345,12 @@ async fn an_agent_that_went_away_is_reported_offline_with_when_it_was_last_seen(
     assert!(tested.body.contains("<code>agent_unavailable</code>"));
     assert!(app.get("/agents").await.body.contains("Offline"));
     assert_eq!(tune.requests_seen(), 0);
+    let queued: i64 = agent_jobs::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(queued, 0, "answered at once: nothing waits for the agent");
 }
 
 #[actix_web::test]
