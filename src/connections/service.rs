@@ -394,20 +394,25 @@ pub(crate) async fn set_active(
     active: bool,
 ) -> Result<Option<Connection>, AppError> {
     let actor = actor.clone();
-    let result = conn
-        .transaction::<_, diesel::result::Error, _>(async move |conn| {
-            let Some(before) = model::find(conn, id).await? else {
-                return Ok(None);
-            };
-            let Some(after) = model::set_active(conn, id, active).await? else {
-                return Ok(None);
-            };
-            audit::record(conn, actor, entries::activity(&before, &after)).await?;
-            Ok(Some(after))
-        })
-        .await?;
-    Ok(result)
+    conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
+        let Some(before) = model::find(conn, id).await? else {
+            return Ok(Ok(None));
+        };
+        // Monitoring a connection that has no key could only ever fail.
+        if active && before.needs_key {
+            return Ok(Err(AppError::BadRequest(NEEDS_KEY_TO_ACTIVATE.to_string())));
+        }
+        let Some(after) = model::set_active(conn, id, active).await? else {
+            return Ok(Ok(None));
+        };
+        audit::record(conn, actor, entries::activity(&before, &after)).await?;
+        Ok(Ok(Some(after)))
+    })
+    .await?
 }
+
+/// Why a connection imported without its key cannot be switched on from the list.
+pub(crate) const NEEDS_KEY_TO_ACTIVATE: &str = "This connection was imported without its API key. Open it, enter the key and press Save; then it can be made active.";
 
 /// Moving a connection to Deleted connections and back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

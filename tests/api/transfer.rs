@@ -309,6 +309,25 @@ async fn connections_imported_without_keys_come_in_inactive_and_ask_for_their_ke
         .first(&mut conn)
         .await
         .unwrap();
+    let list = target.get("/connections").await;
+    assert!(
+        !list.body.contains(&format!("/connections/{id}/active")),
+        "no switch to make it active: {}",
+        list.body
+    );
+    let switched = target
+        .post_form(
+            &format!("/connections/{id}/active"),
+            &[("active", "true"), ("return_to", "/connections")],
+        )
+        .await;
+    assert_eq!(switched.status, 400, "{}", switched.body);
+    assert!(
+        switched.body.contains("imported without its API key"),
+        "{}",
+        switched.body
+    );
+    assert!(!stored(&target).await[0].is_active, "still inactive");
     let form = target.get(&format!("/connections/{id}")).await;
     assert!(
         form.body.contains("Enter the key and press Save"),
