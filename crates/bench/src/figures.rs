@@ -437,12 +437,14 @@ async fn slow_tests_in_flight(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
     b.warm_up(&list).await?;
     let (mut idle, mut during, mut walls) = (Vec::new(), Vec::new(), Vec::new());
     let mut failed = 0;
-    // Each test answers in 1 s; its connections are fresh for every run.
-    let storm_client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
     for _ in 0..b.settings.runs {
+        // Fresh connections for every run: reusing the last run's, idle for longer than the
+        // app's keep-alive, races the app closing them ("connection closed before message
+        // completed"), as any client's would.
+        let storm_client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
         idle.push(b.wrk.run(&list).await?);
         let tests = async {
             tokio::time::sleep(STORM_START).await;
@@ -454,22 +456,31 @@ async fn slow_tests_in_flight(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
                     .header("HX-Request", "true")
                     .header("Sec-Fetch-Site", "same-origin");
                 async move {
-                    match request.send().await {
-                        Ok(response) if response.status() == 200 => response
-                            .text()
-                            .await
-                            .is_ok_and(|body| body.contains("Connected to TUNE")),
-                        _ => false,
+                    let response = request.send().await.map_err(|e| error_chain(&e))?;
+                    let status = response.status();
+                    let body = response.text().await.map_err(|e| e.to_string())?;
+                    if status == 200 && body.contains("Connected to TUNE") {
+                        Ok(())
+                    } else {
+                        let start: String = body.chars().take(300).collect();
+                        Err(format!("{status}: {start}"))
                     }
                 }
             }))
             .await;
-            (started.elapsed(), answers.iter().filter(|ok| !**ok).count())
+            let failures: Vec<String> = answers.into_iter().filter_map(Result::err).collect();
+            (started.elapsed(), failures)
         };
         let (loaded, (wall, failures)) = tokio::join!(b.wrk.run(&list), tests);
         during.push(loaded?);
         walls.push(wall);
-        failed += failures;
+        failed += failures.len();
+        if let Some(first) = failures.first() {
+            eprintln!(
+                "{} of {count} tests failed; the first: {first}",
+                failures.len()
+            );
+        }
     }
     b.restart(&[]).await?;
     let (idle, during) = (Sample::median(&idle), Sample::median(&during));
@@ -504,6 +515,18 @@ async fn slow_tests_in_flight(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
         ))
         .target("≤ 1.5 s"),
     ])
+}
+
+/// An error and its causes, for a failure the table reports.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 /// A one-client latency figure against a baseline measured beside it: p50 and p99 of each, and
