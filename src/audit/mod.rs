@@ -155,7 +155,96 @@ pub(crate) async fn record(
     actor: Actor,
     entry: Entry,
 ) -> QueryResult<()> {
-    record_many(conn, &actor, vec![entry]).await
+    // One row, not a batch of one: diesel keeps this statement prepared, a batch it parses anew.
+    diesel::insert_into(audit_events::table)
+        .values(&values(&actor, entry))
+        .execute(&mut &*conn)
+        .await
+        .map(drop)
+}
+
+/// An entry as `audit_events` stores it.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = audit_events)]
+// A `None` as NULL, not DEFAULT, so the statement's text never varies and diesel keeps it
+// prepared.
+#[diesel(treat_none_as_default_value = false)]
+struct NewEvent {
+    user_id: Option<Uuid>,
+    user_label: String,
+    ip: Option<String>,
+    action: &'static str,
+    entity_type: &'static str,
+    entity_id: String,
+    entity_name: String,
+    entity_version: Option<i32>,
+    changes: serde_json::Value,
+    detail: Option<String>,
+}
+
+fn values(actor: &Actor, entry: Entry) -> NewEvent {
+    NewEvent {
+        user_id: actor.user_id,
+        user_label: actor.label.clone(),
+        ip: actor.ip.clone(),
+        action: entry.action,
+        entity_type: entry.entity_type,
+        entity_id: entry.entity_id,
+        entity_name: entry.entity_name,
+        entity_version: entry.entity_version,
+        changes: changes_json(&entry.changes),
+        detail: entry.detail,
+    }
+}
+
+fn changes_json(changes: &[Change]) -> serde_json::Value {
+    serde_json::to_value(changes).unwrap_or_else(|_| serde_json::Value::Array(vec![]))
+}
+
+/// An entry written by the same statement as its change, only when the change was made: bound
+/// as `INSERT INTO audit_events (…) SELECT $…, … FROM <the change's RETURNING>`.
+pub(crate) struct Conditional(NewEvent);
+
+impl Conditional {
+    pub(crate) fn new(actor: &Actor, entry: Entry) -> Self {
+        Self(values(actor, entry))
+    }
+
+    /// Writes the `INSERT`, one row for each row of `from` (a name of the enclosing `WITH`).
+    pub(crate) fn walk_insert<'b>(
+        &'b self,
+        from: &'static str,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Int4, Jsonb, Nullable, Text, Uuid as SqlUuid};
+        out.push_sql(
+            "INSERT INTO audit_events (user_id, user_label, ip, action, entity_type, entity_id, \
+             entity_name, entity_version, changes, detail) SELECT ",
+        );
+        let row = &self.0;
+        out.push_bind_param::<Nullable<SqlUuid>, _>(&row.user_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&row.user_label)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&row.ip)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(row.action)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(row.entity_type)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&row.entity_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&row.entity_name)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Int4>, _>(&row.entity_version)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Jsonb, _>(&row.changes)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&row.detail)?;
+        out.push_sql(" FROM ");
+        out.push_sql(from);
+        Ok(())
+    }
 }
 
 /// Writes many entries by one actor, a thousand per statement (an import); call it inside the
@@ -167,22 +256,7 @@ pub(crate) async fn record_many(
 ) -> QueryResult<()> {
     let rows: Vec<_> = entries
         .into_iter()
-        .map(|entry| {
-            let changes = serde_json::to_value(&entry.changes)
-                .unwrap_or_else(|_| serde_json::Value::Array(vec![]));
-            (
-                audit_events::user_id.eq(actor.user_id),
-                audit_events::user_label.eq(actor.label.clone()),
-                audit_events::ip.eq(actor.ip.clone()),
-                audit_events::action.eq(entry.action),
-                audit_events::entity_type.eq(entry.entity_type),
-                audit_events::entity_id.eq(entry.entity_id),
-                audit_events::entity_name.eq(entry.entity_name),
-                audit_events::entity_version.eq(entry.entity_version),
-                audit_events::changes.eq(changes),
-                audit_events::detail.eq(entry.detail),
-            )
-        })
+        .map(|entry| values(actor, entry))
         .collect();
     for chunk in rows.chunks(1_000) {
         diesel::insert_into(audit_events::table)

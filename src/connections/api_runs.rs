@@ -88,9 +88,14 @@ pub(crate) async fn test_connection(
         let mut conn = state.pool.get().await?;
         load(&mut conn, *path).await?
     };
-    let (outcome, ran_on, conn) =
-        testing::test_and_record(&state, &caller.user, &caller.actor(), &connection).await?;
-    drop(conn);
+    let (outcome, ran_on, ()) = testing::test_and_record(
+        &state,
+        &caller.user,
+        &caller.actor(),
+        &connection,
+        async |_| Ok(()),
+    )
+    .await?;
     let response = HttpResponse::Ok().json(TestResult::of(&outcome, ran_on.as_ref()));
     Ok(super::list_cache::results_only(response))
 }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 pub(crate) use super::listing::SortKey;
 use super::listing::{Cursor, ListQuery, SortValue, Tested};
 use crate::db::schema::{cloud_agents, connections};
+use crate::monitoring::health::{Health, HealthState};
 use junction_connectors::FieldValues;
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
@@ -44,9 +45,26 @@ pub(crate) struct Connection {
     pub failure_threshold: i32,
     /// Imported without its key: inactive until someone enters one.
     pub needs_key: bool,
+    /// The health columns, as [`Connection::health_state`].
+    pub health: String,
+    pub health_since: Option<DateTime<Utc>>,
+    pub failure_streak: i32,
+    pub streak_started_at: Option<DateTime<Utc>>,
+    pub streak_first_message: Option<String>,
 }
 
 impl Connection {
+    /// The connection's health as loaded; a value not written by the app counts as unknown.
+    pub(crate) fn health_state(&self) -> HealthState {
+        HealthState {
+            health: Health::parse(&self.health).unwrap_or(Health::Unknown),
+            since: self.health_since,
+            streak: self.failure_streak,
+            streak_started_at: self.streak_started_at,
+            streak_first_message: self.streak_first_message.clone(),
+        }
+    }
+
     /// The connector's own fields as stored; a value that is not text (written by hand) counts
     /// as absent, so the connector asks for it again.
     pub(crate) fn fields(&self) -> FieldValues {

@@ -195,17 +195,15 @@ pub(crate) fn scheduled_run_of(connection: &Connection, outcome: &TestOutcome) -
 }
 
 /// Test Connection as a person asks for it (the button or the API): a slot, the run, then its
-/// history row and audit entry (by `actor`), on the database connection handed back.
-pub(crate) async fn test_and_record(
+/// history row and audit entry (by `actor`), and `read` of what the page shows next, which sees
+/// the run.
+pub(crate) async fn test_and_record<T>(
     state: &AppState,
     user: &CurrentUser,
     actor: &Actor,
     connection: &Connection,
-) -> AppResult<(
-    TestOutcome,
-    Option<agent_run::RanOn>,
-    Object<AsyncPgConnection>,
-)> {
+    read: impl AsyncFn(&AsyncPgConnection) -> AppResult<T>,
+) -> AppResult<(TestOutcome, Option<agent_run::RanOn>, T)> {
     let slot = state
         .work
         .interactive(WorkKind::TestConnection, connection.id)
@@ -213,16 +211,11 @@ pub(crate) async fn test_and_record(
     let (outcome, ran_on) = run_connection_test(state, connection, &user.email).await?;
     drop(slot);
     let mut conn = state.pool.get().await?;
-    runs::record(
-        &mut conn,
-        actor,
-        connection,
-        run_of(connection, user, "connection", &outcome),
-    )
-    .await?;
+    let run = run_of(connection, user, "connection", &outcome);
+    let shown = runs::record_then_read(&mut conn, actor, connection, run, read).await?;
     // The tester's next list page shows the result without waiting for the notification.
     state.lists.forget_results_of(connection.id);
-    Ok((outcome, ran_on, conn))
+    Ok((outcome, ran_on, shown))
 }
 
 /// POST /connections/{id}/test — Test Connection.
@@ -234,18 +227,25 @@ pub(crate) async fn test_connection(
 ) -> AppResult<HttpResponse> {
     user.require(Permission::ManageConnections)?;
     let connection = load(&state, *path).await?;
-    let (outcome, ran_on, conn) =
-        test_and_record(&state, &user, &user.actor(), &connection).await?;
-    if !is_htmx(&request) {
+    let htmx = is_htmx(&request);
+    let id = connection.id;
+    // The result's health and history, read with the recorded run (independent reads: together).
+    let read = async |conn: &AsyncPgConnection| {
+        if !htmx {
+            return Ok(None);
+        }
+        let (health, history) = futures_util::try_join!(
+            crate::monitoring::service::status(conn, id, true),
+            history(conn, id, &user),
+        )?;
+        Ok(Some((health, history)))
+    };
+    let (outcome, ran_on, shown) =
+        test_and_record(&state, &user, &user.actor(), &connection, read).await?;
+    let Some((health, history)) = shown else {
         let back = see_other(&format!("/connections/{}#test-history", connection.id)).finish();
         return Ok(results_only(back));
-    }
-    // On the connection that recorded the run, so the state read includes it; both at once.
-    let (health, history) = futures_util::try_join!(
-        crate::monitoring::service::status(&conn, connection.id, true),
-        history(&conn, connection.id, &user),
-    )?;
-    drop(conn);
+    };
     let partial = TestResultPartial {
         outcome,
         ran_on: ran_on.map(|r| r.summary()),

@@ -19,6 +19,14 @@ pub(crate) struct RunFacts<'a> {
     pub message: &'a str,
 }
 
+/// Whether `run` leaves `before` exactly as it is (the common case: another success of a healthy
+/// connection), so that recording it changes nothing but the row's last test.
+pub(crate) fn leaves_health(before: &HealthState, run: &RunFacts<'_>, threshold: i32) -> bool {
+    let seen = Observation::of(run.outcome_code, run.close_to_timeout, run.message);
+    let (after, change) = next(before, &seen, threshold, chrono::Utc::now());
+    after == *before && change.is_none()
+}
+
 /// Stores a Test Connection run as the row's last test and applies it to the connection's
 /// health, inside the transaction that records the run; a change of state is audited there too.
 pub(crate) async fn after_run(
@@ -90,4 +98,55 @@ fn entry(
         Transition::Recovered => "Recovered: the connection test succeeded again".to_string(),
     });
     entry
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitoring::health::Health;
+
+    fn state(health: Health, streak: i32) -> HealthState {
+        HealthState {
+            health,
+            since: Some(chrono::Utc::now()),
+            streak,
+            streak_started_at: (streak > 0).then(chrono::Utc::now),
+            streak_first_message: (streak > 0).then(|| "refused".to_string()),
+        }
+    }
+
+    fn run(outcome_code: &str) -> RunFacts<'_> {
+        RunFacts {
+            connection_id: Uuid::nil(),
+            connection_name: "Works",
+            outcome_code,
+            close_to_timeout: false,
+            message: "said",
+        }
+    }
+
+    #[test]
+    fn only_a_run_that_changes_nothing_leaves_the_health_as_it_was() {
+        let healthy = state(Health::Healthy, 0);
+        let failing = state(Health::Failing, 2);
+        assert!(leaves_health(&healthy, &run("success"), 2));
+        assert!(!leaves_health(&failing, &run("success"), 2), "recovers");
+        assert!(
+            !leaves_health(&healthy, &run("auth_rejected"), 2),
+            "a streak"
+        );
+        assert!(
+            !leaves_health(&failing, &run("auth_rejected"), 2),
+            "it grows"
+        );
+        assert!(
+            leaves_health(&failing, &run("rate_limited"), 2),
+            "a rate limit says nothing about a failing connection"
+        );
+        assert!(!leaves_health(
+            &state(Health::Unknown, 0),
+            &run("success"),
+            2
+        ));
+    }
 }

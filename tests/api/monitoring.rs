@@ -756,3 +756,86 @@ async fn test_connection_brings_the_health_state_along() {
         "the section's forms are not replaced"
     );
 }
+
+#[actix_web::test]
+async fn a_test_answered_after_other_tests_changed_the_health_is_applied_to_the_new_health() {
+    let app = spawn_app_with(|_| {}).await;
+    let tune = sandbox().await;
+    let url = tune.base_url();
+    let id = app.create_connection(&tune_form("Works", &url)).await;
+    let test = format!("/connections/{id}/test");
+    let mut conn = app.db.connect().await;
+    for _ in 0..2 {
+        assert_eq!(app.post_htmx(&test, &[]).await.status, 200);
+    }
+    assert_eq!(health_of(&mut conn, id).await, ("healthy".to_string(), 0));
+    let (runs, audited): (i64, i64) = (
+        connection_tests::table
+            .filter(connection_tests::connection_id.eq(id))
+            .count()
+            .get_result(&mut conn)
+            .await
+            .expect("count runs"),
+        audit_events::table
+            .filter(audit_events::action.eq("test connection"))
+            .filter(audit_events::entity_id.eq(id.to_string()))
+            .count()
+            .get_result(&mut conn)
+            .await
+            .expect("count entries"),
+    );
+    assert_eq!((runs, audited), (2, 2), "each run and its audit entry");
+
+    // While the next test waits on TUNE (its row already loaded, healthy), failed tests elsewhere
+    // make the connection failing, as another instance records them.
+    tune.set_fault_times(Fault::Latency(Duration::from_millis(700)), 1);
+    let seen = tune.requests_seen();
+    let meanwhile = async {
+        while tune.requests_seen() == seen {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        diesel::update(connections::table.find(id))
+            .set((
+                connections::health.eq("failing"),
+                connections::health_since.eq(Utc::now()),
+                connections::failure_streak.eq(2),
+                connections::streak_started_at.eq(Utc::now()),
+                connections::streak_first_message.eq("The key was refused"),
+            ))
+            .execute(&mut conn)
+            .await
+            .expect("fail elsewhere");
+    };
+    let (page, ()) = tokio::join!(app.post_htmx(&test, &[]), meanwhile);
+    assert!(page.body.contains("Connected to TUNE"), "{}", page.body);
+    let state = page
+        .body
+        .split("State: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("the health state comes along: {}", page.body));
+    let state = state.split("</p>").next().unwrap_or_default();
+    assert!(
+        !state.contains("failing") && !page.body.contains("consecutive failed"),
+        "shown as the result left it: {state}"
+    );
+    let mut conn = app.db.connect().await;
+    assert_eq!(
+        health_of(&mut conn, id).await,
+        ("healthy".to_string(), 0),
+        "the success ends the failing state it found"
+    );
+    let recovered: Vec<Option<String>> = audit_events::table
+        .filter(audit_events::action.eq("health change"))
+        .select(audit_events::detail)
+        .load(&mut conn)
+        .await
+        .expect("audit");
+    assert_eq!(recovered.len(), 1, "{recovered:?}");
+    assert!(
+        recovered[0]
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("Recovered"),
+        "{recovered:?}"
+    );
+}
