@@ -17,6 +17,9 @@ fn millis(duration: Duration) -> i64 {
 /// A job to queue. The key is in `secret_sealed` only, sealed under [`secret_context`].
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = agent_jobs)]
+// A `None` as NULL, not DEFAULT, so the statement's text never varies and diesel keeps it
+// prepared.
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct NewJob {
     pub id: Uuid,
     pub agent_id: Uuid,
@@ -39,22 +42,50 @@ pub(crate) async fn notify(
     channel: &str,
     payload: &str,
 ) -> QueryResult<()> {
-    diesel::sql_query("SELECT pg_notify($1, $2)")
-        .bind::<Text, _>(channel)
-        .bind::<Text, _>(payload)
-        .execute(conn)
-        .await
-        .map(|_| ())
+    Notify { channel, payload }.execute(conn).await.map(drop)
 }
 
-/// Queues the job and wakes its agent's poll, together.
+/// `SELECT pg_notify($1, $2)`, kept prepared (diesel prepares `sql_query` anew every time).
+struct Notify<'a> {
+    channel: &'a str,
+    payload: &'a str,
+}
+
+impl diesel::query_builder::QueryId for Notify<'_> {
+    type QueryId = Notify<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Notify<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("SELECT pg_notify(");
+        out.push_bind_param::<Text, _>(self.channel)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(self.payload)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+/// Queues the job and wakes its agent's poll, together: both statements in one round trip.
 pub(crate) async fn insert(conn: &mut AsyncPgConnection, job: NewJob) -> QueryResult<()> {
     conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
-        diesel::insert_into(agent_jobs::table)
-            .values(&job)
-            .execute(conn)
-            .await?;
-        notify(conn, super::WORK_CHANNEL, &job.agent_id.to_string()).await
+        let shared: &AsyncPgConnection = conn;
+        let agent = job.agent_id.to_string();
+        let wake = Notify {
+            channel: super::WORK_CHANNEL,
+            payload: &agent,
+        };
+        futures_util::try_join!(
+            diesel::insert_into(agent_jobs::table)
+                .values(&job)
+                .execute(&mut &*shared),
+            wake.execute(&mut &*shared),
+        )
+        .map(drop)
     })
     .await
 }
@@ -81,19 +112,46 @@ pub(crate) async fn claim(
     agent: Uuid,
     lease: Duration,
 ) -> QueryResult<Option<Claimed>> {
-    diesel::sql_query(
-        "UPDATE agent_jobs SET status = 'running', attempts = attempts + 1, \
-             lease_token = gen_random_uuid(), claimed_at = now(), \
-             lease_expires_at = now() + $2 * interval '1 millisecond' \
-         WHERE id = (SELECT id FROM agent_jobs WHERE agent_id = $1 AND status = 'queued' \
-                     ORDER BY priority, queued_at FOR UPDATE SKIP LOCKED LIMIT 1) \
-         RETURNING id, kind, payload, secret_sealed, lease_token",
-    )
-    .bind::<SqlUuid, _>(agent)
-    .bind::<BigInt, _>(millis(lease))
+    Claim {
+        agent,
+        lease_ms: millis(lease),
+    }
     .get_result(conn)
     .await
     .optional()
+}
+
+/// The claim of `agent`'s next job, kept prepared: an agent's every long poll makes it.
+#[derive(diesel::query_builder::QueryId)]
+struct Claim {
+    agent: Uuid,
+    lease_ms: i64,
+}
+
+impl diesel::query_builder::Query for Claim {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Claim {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql(
+            "UPDATE agent_jobs SET status = 'running', attempts = attempts + 1, \
+             lease_token = gen_random_uuid(), claimed_at = now(), lease_expires_at = now() + ",
+        );
+        out.push_bind_param::<BigInt, _>(&self.lease_ms)?;
+        out.push_sql(
+            " * interval '1 millisecond' WHERE id = (SELECT id FROM agent_jobs WHERE agent_id = ",
+        );
+        out.push_bind_param::<SqlUuid, _>(&self.agent)?;
+        out.push_sql(
+            " AND status = 'queued' ORDER BY priority, queued_at FOR UPDATE SKIP LOCKED LIMIT 1) \
+             RETURNING id, kind, payload, secret_sealed, lease_token",
+        );
+        Ok(())
+    }
 }
 
 /// Where a job is, as the waiting request reads it.
@@ -128,26 +186,51 @@ pub(crate) async fn complete(
     result: serde_json::Value,
     agent_ms: i32,
 ) -> QueryResult<bool> {
-    conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
-        let done = diesel::sql_query(
-            "UPDATE agent_jobs SET status = 'done', result = $4, agent_ms = $5, \
-                 finished_at = now(), secret_sealed = NULL, lease_token = NULL, lease_expires_at = NULL \
-             WHERE id = $1 AND agent_id = $2 AND lease_token = $3 AND status = 'running'",
-        )
-        .bind::<SqlUuid, _>(id)
-        .bind::<SqlUuid, _>(agent)
-        .bind::<SqlUuid, _>(lease_token)
-        .bind::<Jsonb, _>(result)
-        .bind::<Int4, _>(agent_ms)
-        .execute(conn)
-        .await?
-            == 1;
-        if done {
-            notify(conn, super::JOB_CHANNEL, &id.to_string()).await?;
-        }
-        Ok(done)
-    })
-    .await
+    let done = Completed {
+        id,
+        agent,
+        lease_token,
+        result,
+        agent_ms,
+    };
+    // One statement, atomic on its own: the NOTIFY goes out when it commits, and only if the
+    // row was completed.
+    Ok(done.execute(conn).await? == 1)
+}
+
+/// The `UPDATE` completing a job and the `NOTIFY` of its waiters, as one prepared statement.
+#[derive(diesel::query_builder::QueryId)]
+struct Completed {
+    id: Uuid,
+    agent: Uuid,
+    lease_token: Uuid,
+    result: serde_json::Value,
+    agent_ms: i32,
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Completed {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("WITH done AS (UPDATE agent_jobs SET status = 'done', result = ");
+        out.push_bind_param::<Jsonb, _>(&self.result)?;
+        out.push_sql(", agent_ms = ");
+        out.push_bind_param::<Int4, _>(&self.agent_ms)?;
+        out.push_sql(
+            ", finished_at = now(), secret_sealed = NULL, lease_token = NULL, \
+             lease_expires_at = NULL WHERE id = ",
+        );
+        out.push_bind_param::<SqlUuid, _>(&self.id)?;
+        out.push_sql(" AND agent_id = ");
+        out.push_bind_param::<SqlUuid, _>(&self.agent)?;
+        out.push_sql(" AND lease_token = ");
+        out.push_bind_param::<SqlUuid, _>(&self.lease_token)?;
+        out.push_sql(" AND status = 'running' RETURNING id) SELECT pg_notify(");
+        out.push_bind_param::<Text, _>(super::JOB_CHANNEL)?;
+        out.push_sql(", id::text) FROM done");
+        Ok(())
+    }
 }
 
 #[derive(QueryableByName)]
