@@ -95,7 +95,7 @@ impl AppError {
 /// Seconds a client is asked to wait before trying again when the database is unavailable.
 const RETRY_AFTER_SECS: &str = "5";
 
-fn cause_chain(error: &dyn std::error::Error) -> String {
+pub fn cause_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

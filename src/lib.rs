@@ -39,3 +39,5 @@ mod work;
 /// The context a connection's API key is sealed under, for tools that seed the database
 /// directly (the benchmarks).
 pub use connections::service::key_context;
+/// An error and its causes on one line, as the app reports one (also for the benchmarks).
+pub use error::cause_chain;

@@ -456,7 +456,10 @@ async fn slow_tests_in_flight(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
                     .header("HX-Request", "true")
                     .header("Sec-Fetch-Site", "same-origin");
                 async move {
-                    let response = request.send().await.map_err(|e| error_chain(&e))?;
+                    let response = request
+                        .send()
+                        .await
+                        .map_err(|e| junction::cause_chain(&e))?;
                     let status = response.status();
                     let body = response.text().await.map_err(|e| e.to_string())?;
                     if status == 200 && body.contains("Connected to TUNE") {
@@ -515,18 +518,6 @@ async fn slow_tests_in_flight(b: &mut Bench) -> anyhow::Result<Vec<Row>> {
         ))
         .target("≤ 1.5 s"),
     ])
-}
-
-/// An error and its causes, for a failure the table reports.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    text
 }
 
 /// A one-client latency figure against a baseline measured beside it: p50 and p99 of each, and
