@@ -222,25 +222,18 @@ impl Conditional {
              entity_name, entity_version, changes, detail) SELECT ",
         );
         let row = &self.0;
-        out.push_bind_param::<Nullable<SqlUuid>, _>(&row.user_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&row.user_label)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&row.ip)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(row.action)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(row.entity_type)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&row.entity_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&row.entity_name)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Int4>, _>(&row.entity_version)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Jsonb, _>(&row.changes)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&row.detail)?;
+        crate::db::push_binds!(out;
+            Nullable<SqlUuid> => &row.user_id,
+            Text => &row.user_label,
+            Nullable<Text> => &row.ip,
+            Text => row.action,
+            Text => row.entity_type,
+            Text => &row.entity_id,
+            Text => &row.entity_name,
+            Nullable<Int4> => &row.entity_version,
+            Jsonb => &row.changes,
+            Nullable<Text> => &row.detail,
+        );
         out.push_sql(" FROM ");
         out.push_sql(from);
         Ok(())

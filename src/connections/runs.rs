@@ -169,21 +169,16 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for RecordedAtOnce {
              user_label, outcome_code, message, hint, elapsed_ms, close_to_timeout, trigger) \
              SELECT id, ",
         );
-        out.push_bind_param::<Text, _>(&run.kind)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&run.user_label)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&run.outcome_code)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&run.message)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&run.hint)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Int4, _>(&run.elapsed_ms)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Bool, _>(&run.close_to_timeout)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&run.trigger)?;
+        crate::db::push_binds!(out;
+            Text => &run.kind,
+            Text => &run.user_label,
+            Text => &run.outcome_code,
+            Text => &run.message,
+            Nullable<Text> => &run.hint,
+            Int4 => &run.elapsed_ms,
+            Bool => &run.close_to_timeout,
+            Text => &run.trigger,
+        );
         out.push_sql(" FROM tested) ");
         self.audit.walk_insert("tested", out.reborrow())
     }

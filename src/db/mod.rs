@@ -37,6 +37,22 @@ use secrecy::{ExposeSecret, SecretString};
 pub use connect::Listener;
 pub(crate) use faults::is_unavailable;
 
+/// Pushes each value as a bind parameter of its SQL type, separated by commas: the value list of
+/// a hand-written statement (a `QueryFragment` of our own, which diesel keeps prepared where it
+/// prepares `sql_query` anew on every call).
+macro_rules! push_binds {
+    ($out:expr; $($sql_type:ty => $value:expr),+ $(,)?) => {{
+        let mut first = true;
+        $(
+            if !::std::mem::take(&mut first) {
+                $out.push_sql(", ");
+            }
+            $out.push_bind_param::<$sql_type, _>($value)?;
+        )+
+    }};
+}
+pub(crate) use push_binds;
+
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// The advisory lock instances take while migrating, so that several starting together apply
