@@ -40,7 +40,7 @@ pub(crate) async fn record_last_test(
             connections::streak_started_at,
             connections::streak_first_message,
             connections::failure_threshold,
-            // The transaction's `now()`, as just set: a column keeps the statement cacheable.
+            // The transaction's `now()`, as just set: what a change of health is dated by.
             connections::last_test_at,
         ))
         .get_result(&mut &*conn)
