@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 pub(crate) use super::listing::SortKey;
 use super::listing::{Cursor, ListQuery, SortValue, Tested};
+use crate::db::row_comparison::RowComparison;
 use crate::db::schema::{cloud_agents, connections};
 use crate::monitoring::health::{Health, HealthState};
 use junction_connectors::FieldValues;
@@ -580,57 +581,57 @@ pub(crate) fn matching_ids(query: &ListQuery) -> MatchingIds {
 }
 
 /// The rows after (or before) `cursor` in the query's order, as a row comparison that the sort's
-/// index answers as a range: `(connector, lower(name)) > ($1, $2)`. Diesel has no row values,
-/// hence the literal SQL; the values are bound.
+/// index answers as a range: `(connector, lower(name)) > ($1, $2)`.
 fn after_cursor(
     sort: SortKey,
     cursor: &Cursor,
     greater: bool,
 ) -> Option<Box<dyn BoxableExpression<JoinedTables, Pg, SqlType = diesel::sql_types::Bool>>> {
-    use diesel::dsl::sql;
+    use diesel::IntoSql as _;
     use diesel::sql_types::{Bool, Text, Timestamptz};
-    let op = if greater { ">" } else { "<" };
     let name = cursor.name_key.clone();
-    let pair = |left: &str| format!("({left}, lower(connections.name)) {op} (");
     Some(match (sort, cursor.value.clone()) {
         (SortKey::Name, None) => {
-            Box::new(sql::<Bool>(&format!("lower(connections.name) {op} ")).bind::<Text, _>(name))
+            let key = name.into_sql::<Text>();
+            if greater {
+                Box::new(lower(connections::name).gt(key))
+            } else {
+                Box::new(lower(connections::name).lt(key))
+            }
         }
-        (SortKey::Connector, Some(SortValue::Text(kind))) => Box::new(
-            sql::<Bool>(&pair("connections.connector"))
-                .bind::<Text, _>(kind)
-                .sql(", ")
-                .bind::<Text, _>(name)
-                .sql(")"),
-        ),
-        (SortKey::Agent, Some(SortValue::Text(agent))) => Box::new(
-            sql::<Bool>(&pair("lower(cloud_agents.name)"))
-                .bind::<Text, _>(agent)
-                .sql(", ")
-                .bind::<Text, _>(name)
-                .sql(")"),
-        ),
-        (SortKey::Active | SortKey::Source | SortKey::Target, Some(SortValue::Flag(flag))) => {
-            let column = match sort {
-                SortKey::Active => "connections.is_active",
-                SortKey::Source => "connections.is_source",
-                _ => "connections.is_target",
-            };
-            Box::new(
-                sql::<Bool>(&pair(column))
-                    .bind::<Bool, _>(flag)
-                    .sql(", ")
-                    .bind::<Text, _>(name)
-                    .sql(")"),
-            )
-        }
-        (SortKey::Updated, Some(SortValue::Micros(micros))) => Box::new(
-            sql::<Bool>(&format!("(connections.updated_at, connections.id) {op} ("))
-                .bind::<Timestamptz, _>(DateTime::<Utc>::from_timestamp_micros(micros)?)
-                .sql(", ")
-                .bind::<diesel::sql_types::Uuid, _>(cursor.id)
-                .sql(")"),
-        ),
+        (SortKey::Connector, Some(SortValue::Text(kind))) => Box::new(RowComparison {
+            left: (connections::connector, lower(connections::name)),
+            right: (kind.into_sql::<Text>(), name.into_sql::<Text>()),
+            greater,
+        }),
+        (SortKey::Agent, Some(SortValue::Text(agent))) => Box::new(RowComparison {
+            left: (lower(cloud_agents::name), lower(connections::name)),
+            right: (agent.into_sql::<Text>(), name.into_sql::<Text>()),
+            greater,
+        }),
+        (SortKey::Active, Some(SortValue::Flag(flag))) => Box::new(RowComparison {
+            left: (connections::is_active, lower(connections::name)),
+            right: (flag.into_sql::<Bool>(), name.into_sql::<Text>()),
+            greater,
+        }),
+        (SortKey::Source, Some(SortValue::Flag(flag))) => Box::new(RowComparison {
+            left: (connections::is_source, lower(connections::name)),
+            right: (flag.into_sql::<Bool>(), name.into_sql::<Text>()),
+            greater,
+        }),
+        (SortKey::Target, Some(SortValue::Flag(flag))) => Box::new(RowComparison {
+            left: (connections::is_target, lower(connections::name)),
+            right: (flag.into_sql::<Bool>(), name.into_sql::<Text>()),
+            greater,
+        }),
+        (SortKey::Updated, Some(SortValue::Micros(micros))) => Box::new(RowComparison {
+            left: (connections::updated_at, connections::id),
+            right: (
+                DateTime::<Utc>::from_timestamp_micros(micros)?.into_sql::<Timestamptz>(),
+                cursor.id.into_sql::<diesel::sql_types::Uuid>(),
+            ),
+            greater,
+        }),
         _ => return None,
     })
 }
@@ -763,6 +764,40 @@ async fn list_from(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A page after a cursor, in every sort and both directions, is a statement diesel keeps
+    /// prepared (literal SQL would be parsed and planned again for every deep page).
+    #[test]
+    fn a_page_after_a_cursor_keeps_its_statement_prepared() {
+        for sort in SortKey::ALL {
+            let query = ListQuery {
+                sort,
+                ..ListQuery::default()
+            };
+            let value = match sort {
+                SortKey::Name => None,
+                SortKey::Connector | SortKey::Agent => Some(SortValue::Text("acme".into())),
+                SortKey::Active | SortKey::Source | SortKey::Target => Some(SortValue::Flag(true)),
+                SortKey::Updated => Some(SortValue::Micros(1_700_000_000_000_000)),
+            };
+            let cursor = Cursor::new(&query, false, 26, value, "acme".into(), Uuid::nil());
+            for greater in [true, false] {
+                let condition = after_cursor(sort, &cursor, greater)
+                    .unwrap_or_else(|| panic!("{sort:?} has a cursor condition"));
+                let page = ordered(filtered(&query), sort, !greater)
+                    .filter(condition)
+                    .select(connections::id)
+                    .limit(26);
+                assert!(
+                    diesel::query_builder::QueryFragment::<Pg>::is_safe_to_cache_prepared(
+                        &page, &Pg
+                    )
+                    .expect("answers"),
+                    "{sort:?}: a page after a cursor is prepared once"
+                );
+            }
+        }
+    }
 
     #[test]
     fn like_pattern_matches_user_text_literally() {

@@ -16,6 +16,7 @@ pub(crate) mod connect;
 pub mod embedded;
 mod faults;
 pub(crate) mod invalidation;
+pub(crate) mod row_comparison;
 pub mod schema;
 
 use std::sync::LazyLock;
