@@ -160,12 +160,15 @@ async fn run(
     calls: u32,
 ) -> AppResult<Result<(JobResult, RanOn), TestOutcome>> {
     let (agent, settings) = (on.agent, on.settings);
+    // Listening before the job exists: its end cannot come unheard, so nobody reads it first.
+    let events = state.jobs.events.subscribe();
     let id = queue(state, on, kind, payload).await?;
     let waited = service::wait_for(
         &state.pool,
         &state.jobs,
         id,
         run_limit(state, settings, calls),
+        events,
     )
     .await?;
     Ok(match waited {

@@ -7,6 +7,7 @@ use chrono::Utc;
 use junction_connectors::FieldValues;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use super::chunks;
@@ -209,16 +210,19 @@ impl Drop for CancelOnDrop {
 /// Waits for the job's end: woken by its NOTIFY on whichever instance the agent talks to, and
 /// re-reading the row every second in case a notification was lost. A job not claimed within
 /// the claim wait is cancelled; one running longer than `run_limit` is given up.
+/// `receiver` was subscribed before the job was queued, so no event of it can have been missed:
+/// the row is read only once something happened (or a second passed), not first.
 pub(crate) async fn wait_for(
     pool: &DbPool,
     jobs: &Jobs,
     id: Uuid,
     run_limit: Duration,
+    mut receiver: broadcast::Receiver<Event>,
 ) -> Result<Waited, AppError> {
     let mut guard = CancelOnDrop::new(pool.clone(), id);
-    let mut receiver = jobs.events.subscribe();
     let started = Instant::now();
     let outcome = loop {
+        listener::woken(&mut receiver, Event::Job(id), jobs.timing.recheck).await;
         let state = {
             let mut conn = pool.get().await?;
             model::state(&mut conn, id).await?
@@ -268,7 +272,6 @@ pub(crate) async fn wait_for(
             }
             _ => {}
         }
-        listener::woken(&mut receiver, Event::Job(id), jobs.timing.recheck).await;
     };
     guard.disarm();
     Ok(outcome)
