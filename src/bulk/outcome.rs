@@ -62,14 +62,15 @@ impl BulkAction {
     }
 }
 
-/// What a bulk change did: changed, already in the wanted state, and ticked but gone (deleted
-/// by someone else meanwhile).
+/// What a bulk change did: changed, already in the wanted state, ticked but gone (deleted
+/// by someone else meanwhile), and left inactive by Activate for want of their API key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Outcome {
     pub action: BulkAction,
     pub changed: i64,
     pub skipped: i64,
     pub missing: i64,
+    pub needs_key: i64,
 }
 
 impl Outcome {
@@ -81,6 +82,15 @@ impl Outcome {
         }
         if self.skipped > 0 {
             text.push_str(&format!("; {}", self.action.skipped(self.skipped)));
+        }
+        match self.needs_key {
+            0 => {}
+            1 => text.push_str(
+                "; 1 was left inactive: it was imported without its API key (enter the key in its form and press Save first)",
+            ),
+            n => text.push_str(&format!(
+                "; {n} were left inactive: they were imported without their API keys (enter each key in its form and press Save first)"
+            )),
         }
         if self.missing > 0 {
             let were = if self.missing == 1 { "was" } else { "were" };

@@ -15,7 +15,8 @@ use crate::error::AppError;
 /// Activate, Deactivate or Delete on every selected connection as it is now, in one
 /// transaction with one audit entry per changed connection. Rows someone else changed since
 /// the list was shown are acted on in their current state: those already as wanted are counted
-/// as skipped, not changed again.
+/// as skipped, not changed again. Activate leaves a connection imported without its key
+/// inactive, and counts it apart: it needs its key first.
 pub(crate) async fn apply(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
@@ -32,6 +33,10 @@ pub(crate) async fn apply(
         .transaction::<_, diesel::result::Error, _>(async move |conn| {
             // Counted first: a Deactivate may take rows out of the selection (a health filter).
             let matched = selection::count(conn, &picked).await?;
+            let needs_key = match action {
+                BulkAction::Activate => selection::count_needing_key(conn, &picked).await?,
+                _ => 0,
+            };
             let touched = match action {
                 BulkAction::Activate => selection::set_active(conn, &picked, true).await?,
                 BulkAction::Deactivate => selection::set_active(conn, &picked, false).await?,
@@ -49,8 +54,9 @@ pub(crate) async fn apply(
             Ok(Outcome {
                 action,
                 changed,
-                skipped: (matched - changed).max(0),
+                skipped: (matched - changed - needs_key).max(0),
                 missing: requested.map_or(0, |r| (r - matched).max(0)),
+                needs_key,
             })
         })
         .await?;

@@ -44,7 +44,7 @@ impl BulkConfirmPage {
     pub(crate) fn explanation(&self) -> &'static str {
         match self.action {
             BulkAction::Activate => {
-                "Each one that is inactive becomes active; those already active stay as they are."
+                "Each one that is inactive becomes active; those already active stay as they are, and so do those imported without their API key (they need the key entered and saved first)."
             }
             BulkAction::Deactivate => {
                 "Each one that is active becomes inactive: interfaces stop using it and scheduled tests pause. Those already inactive stay as they are."

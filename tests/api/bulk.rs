@@ -95,6 +95,44 @@ async fn bulk_deactivate_and_activate_change_each_ticked_row_once_and_report_the
     assert_eq!(audited(&app, "activate").await, sorted(&[a]));
 }
 
+/// A connection imported without its API key stays inactive under Activate, as the list's
+/// switch keeps it, and the message says why rather than counting it as already active.
+#[actix_web::test]
+async fn bulk_activate_leaves_a_connection_without_its_key_inactive_and_says_why() {
+    let app = spawn_app().await;
+    let ready = create(&app, "Ready", false).await;
+    let keyless = create(&app, "Keyless", false).await;
+    let mut conn = app.db.connect().await;
+    // What an import without the key leaves: inactive, marked as needing it.
+    diesel::update(connections::table.find(keyless))
+        .set(connections::needs_key.eq(true))
+        .execute(&mut conn)
+        .await
+        .expect("marked as imported without its key");
+
+    let page = bulk(&app, "activate", &[ready, keyless], &[]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let list = app.get("/connections").await;
+    assert!(
+        list.body.contains(
+            "1 connection activated; 1 was left inactive: it was imported without its API key"
+        ),
+        "{}",
+        list.body
+    );
+    assert!(active_of(&app, ready).await);
+    assert!(
+        !active_of(&app, keyless).await,
+        "a connection without its key is not monitored"
+    );
+    assert_eq!(audited(&app, "activate").await, sorted(&[ready]));
+
+    // Every matching row: the same rule.
+    let page = bulk(&app, "activate", &[], &[("all", "1"), ("q", "Keyless")]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert!(!active_of(&app, keyless).await);
+}
+
 #[actix_web::test]
 async fn bulk_delete_moves_the_rows_to_deleted_connections_where_they_can_be_restored() {
     let app = spawn_app().await;

@@ -70,7 +70,22 @@ pub(crate) async fn first_names(
         .await
 }
 
+/// How many of the selection are inactive for want of their API key (imported without it):
+/// Activate leaves them as they are.
+pub(crate) async fn count_needing_key(
+    conn: &mut AsyncPgConnection,
+    selection: &Selection,
+) -> QueryResult<i64> {
+    connections::table
+        .filter(connections::id.eq_any(picked(selection)))
+        .filter(connections::needs_key.and(connections::is_active.eq(false)))
+        .count()
+        .get_result(conn)
+        .await
+}
+
 /// Switches Is Active on the selected connections not already so; returns those it changed.
+/// A connection without its key is never switched on (as the list's switch refuses it).
 pub(crate) async fn set_active(
     conn: &mut AsyncPgConnection,
     selection: &Selection,
@@ -79,7 +94,9 @@ pub(crate) async fn set_active(
     diesel::update(
         connections::table
             .filter(connections::id.eq_any(picked(selection)))
-            .filter(connections::is_active.ne(active)),
+            .filter(connections::is_active.ne(active))
+            // Switching on needs the key; switching off applies to every row.
+            .filter(connections::needs_key.eq(false).or(connections::is_active)),
     )
     .set((
         connections::is_active.eq(active),
