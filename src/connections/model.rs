@@ -609,21 +609,18 @@ fn after_cursor(
             right: (agent.into_sql::<Text>(), name.into_sql::<Text>()),
             greater,
         }),
-        (SortKey::Active, Some(SortValue::Flag(flag))) => Box::new(RowComparison {
-            left: (connections::is_active, lower(connections::name)),
-            right: (flag.into_sql::<Bool>(), name.into_sql::<Text>()),
-            greater,
-        }),
-        (SortKey::Source, Some(SortValue::Flag(flag))) => Box::new(RowComparison {
-            left: (connections::is_source, lower(connections::name)),
-            right: (flag.into_sql::<Bool>(), name.into_sql::<Text>()),
-            greater,
-        }),
-        (SortKey::Target, Some(SortValue::Flag(flag))) => Box::new(RowComparison {
-            left: (connections::is_target, lower(connections::name)),
-            right: (flag.into_sql::<Bool>(), name.into_sql::<Text>()),
-            greater,
-        }),
+        (SortKey::Active | SortKey::Source | SortKey::Target, Some(SortValue::Flag(flag))) => {
+            let column: Box<dyn BoxableExpression<JoinedTables, Pg, SqlType = Bool>> = match sort {
+                SortKey::Active => Box::new(connections::is_active),
+                SortKey::Source => Box::new(connections::is_source),
+                _ => Box::new(connections::is_target),
+            };
+            Box::new(RowComparison {
+                left: (column, lower(connections::name)),
+                right: (flag.into_sql::<Bool>(), name.into_sql::<Text>()),
+                greater,
+            })
+        }
         (SortKey::Updated, Some(SortValue::Micros(micros))) => Box::new(RowComparison {
             left: (connections::updated_at, connections::id),
             right: (
