@@ -91,13 +91,18 @@ impl Flash {
             let mut parts = counts.split('.');
             let action = crate::bulk::outcome::BulkAction::parse(parts.next()?)?;
             let mut number = || parts.next().and_then(|n| n.parse::<i64>().ok());
+            let (changed, skipped, missing) = (number()?, number()?, number()?);
+            // Absent from a message set by the release before (a cookie lives 60 s).
+            let needs_key = match parts.next() {
+                None => 0,
+                Some(n) => n.parse().ok()?,
+            };
             let outcome = crate::bulk::outcome::Outcome {
                 action,
-                changed: number()?,
-                skipped: number()?,
-                missing: number()?,
-                // Absent from a message set by the release before (a cookie lives 60 s).
-                needs_key: number().unwrap_or(0),
+                changed,
+                skipped,
+                missing,
+                needs_key,
             };
             return Some(Flash::Bulk(outcome));
         }
@@ -168,5 +173,6 @@ mod tests {
             matches!(Flash::parse("bulk.activate.1.0.0"), Some(Flash::Bulk(o)) if o.needs_key == 0),
             "a message from the release before still reads"
         );
+        assert_eq!(Flash::parse("bulk.activate.1.0.0.<b>"), None);
     }
 }
