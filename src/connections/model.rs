@@ -4,11 +4,12 @@ use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 pub(crate) use super::listing::SortKey;
 use super::listing::{Cursor, ListQuery, SortValue, Tested};
+use crate::db::plan_mode::with_custom_plans;
 use crate::db::row_comparison::RowComparison;
 use crate::db::schema::{cloud_agents, connections};
 use crate::monitoring::health::{Health, HealthState};
@@ -660,21 +661,6 @@ fn ordered(rows: Filtered, sort: SortKey, descending: bool) -> Filtered {
 /// One page of `query` and the capped count of all its matches. Both statements go out
 /// together (diesel-async pipelines futures polled at once), so the page costs one round trip.
 pub(crate) async fn list(conn: &mut AsyncPgConnection, query: &ListQuery) -> QueryResult<ListPage> {
-    if query.search.trim().is_empty() && query.filters.tags.is_empty() {
-        return list_page(conn, query).await;
-    }
-    // diesel keeps even these statements prepared, and after five runs PostgreSQL may plan one
-    // for any value: for a search that plan reads the whole table instead of the trigram index
-    // (8x the first page's cost). Planned for the values typed, in this transaction only.
-    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-        conn.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan")
-            .await?;
-        list_page(conn, query).await
-    })
-    .await
-}
-
-async fn list_page(conn: &mut AsyncPgConnection, query: &ListQuery) -> QueryResult<ListPage> {
     let per_page = query.per_page.clamp(1, 200);
     if let Some(cursor) = &query.cursor {
         let page = list_from(conn, query, Some(cursor), per_page).await?;
@@ -730,10 +716,19 @@ async fn list_from(
         .limit(per_page + 1);
     let count_query = CountOf(matching_ids(query).limit(COUNT_CAP + 1));
     let shared: &AsyncPgConnection = conn;
-    let (mut rows, counted) = futures_util::try_join!(
-        rows_query.load::<ListRow>(&mut &*shared),
-        count_query.get_result::<i64>(&mut &*shared),
-    )?;
+    let page = async {
+        futures_util::try_join!(
+            rows_query.load::<ListRow>(&mut &*shared),
+            count_query.get_result::<i64>(&mut &*shared),
+        )
+    };
+    // A search or a tag is planned for its values (see `db::plan_mode`); the unfiltered list
+    // keeps its plan made once.
+    let (mut rows, counted) = if query.search.trim().is_empty() && query.filters.tags.is_empty() {
+        page.await?
+    } else {
+        with_custom_plans(shared, page).await?
+    };
     let more = rows.len() as i64 > per_page;
     rows.truncate(per_page as usize);
     if before {

@@ -16,6 +16,7 @@ pub(crate) mod connect;
 pub mod embedded;
 mod faults;
 pub(crate) mod invalidation;
+pub mod plan_mode;
 pub(crate) mod row_comparison;
 pub mod schema;
 

@@ -24,6 +24,7 @@ mod key_rotation;
 mod list_filters;
 mod monitoring;
 mod pacing;
+mod plan_mode;
 mod reports;
 mod rest_api;
 mod row_updates;
