@@ -211,7 +211,7 @@ pub(crate) async fn by_lower_names(
     let mut found = Vec::new();
     for chunk in lower_names.chunks(INSERT_CHUNK * 10) {
         let rows: Vec<(Connection, bool)> = connections::table
-            .filter(lower(connections::name).eq_any(chunk))
+            .filter(connections::name_key.eq_any(chunk))
             .select((
                 Connection::as_select(),
                 connections::deleted_at.is_not_null(),
@@ -246,7 +246,7 @@ pub(crate) async fn name_held_by_deleted(
     name: &str,
 ) -> QueryResult<bool> {
     connections::table
-        .filter(lower(connections::name).eq(name.to_lowercase()))
+        .filter(connections::name_key.eq(name.to_lowercase()))
         .select(connections::deleted_at.is_not_null())
         .first(conn)
         .await
@@ -479,7 +479,7 @@ fn filtered(query: &ListQuery) -> Filtered {
         let pattern = like_pattern(search);
         let kinds: Vec<String> = query.matching_kinds.iter().map(|k| k.to_string()).collect();
         boxed = boxed.filter(
-            lower(connections::name)
+            connections::name_key
                 .like(pattern)
                 .escape('\\')
                 .or(connections::connector.eq_any(kinds)),
@@ -540,7 +540,7 @@ pub(crate) async fn matching(
 ) -> QueryResult<Vec<(Connection, String)>> {
     filtered(query)
         .select((Connection::as_select(), cloud_agents::name))
-        .order(lower(connections::name).asc())
+        .order(connections::name_key.asc())
         .load(conn)
         .await
 }
@@ -582,7 +582,7 @@ pub(crate) fn matching_ids(query: &ListQuery) -> MatchingIds {
 }
 
 /// The rows after (or before) `cursor` in the query's order, as a row comparison that the sort's
-/// index answers as a range: `(connector, lower(name)) > ($1, $2)`.
+/// index answers as a range: `(connector, name_key) > ($1, $2)`.
 fn after_cursor(
     sort: SortKey,
     cursor: &Cursor,
@@ -595,18 +595,18 @@ fn after_cursor(
         (SortKey::Name, None) => {
             let key = name.into_sql::<Text>();
             if greater {
-                Box::new(lower(connections::name).gt(key))
+                Box::new(connections::name_key.gt(key))
             } else {
-                Box::new(lower(connections::name).lt(key))
+                Box::new(connections::name_key.lt(key))
             }
         }
         (SortKey::Connector, Some(SortValue::Text(kind))) => Box::new(RowComparison {
-            left: (connections::connector, lower(connections::name)),
+            left: (connections::connector, connections::name_key),
             right: (kind.into_sql::<Text>(), name.into_sql::<Text>()),
             greater,
         }),
         (SortKey::Agent, Some(SortValue::Text(agent))) => Box::new(RowComparison {
-            left: (lower(cloud_agents::name), lower(connections::name)),
+            left: (lower(cloud_agents::name), connections::name_key),
             right: (agent.into_sql::<Text>(), name.into_sql::<Text>()),
             greater,
         }),
@@ -617,7 +617,7 @@ fn after_cursor(
                 _ => Box::new(connections::is_target),
             };
             Box::new(RowComparison {
-                left: (column, lower(connections::name)),
+                left: (column, connections::name_key),
                 right: (flag.into_sql::<Bool>(), name.into_sql::<Text>()),
                 greater,
             })
@@ -639,7 +639,7 @@ fn after_cursor(
 /// descending reverses every key so each order is one index read forwards or backwards.
 fn ordered(rows: Filtered, sort: SortKey, descending: bool) -> Filtered {
     use SortKey::*;
-    let name = lower(connections::name);
+    let name = connections::name_key;
     match (sort, descending) {
         (Name, false) => rows.order(name.asc()),
         (Name, true) => rows.order(name.desc()),
@@ -709,7 +709,7 @@ async fn list_from(
             connections::health_since,
             connections::needs_key,
             connections::tags,
-            lower(connections::name),
+            connections::name_key,
             lower(cloud_agents::name),
         ))
         // One more than shown tells whether there is a page beyond.

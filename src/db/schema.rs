@@ -122,6 +122,7 @@ diesel::table! {
         settings -> Jsonb,
         tags -> Array<Text>,
         needs_key -> Bool,
+        name_key -> Text,
     }
 }
 

@@ -38,12 +38,28 @@ async fn a_test_connection_result_stays_on_the_rows_page_when_the_page_is_full()
     );
     let id = app.create_connection(&fields).await;
     let mut conn = app.db.connect().await;
-    // Fill the first page (and more) with copies, as a table with many connections has.
-    sql_query(
-        "INSERT INTO connections SELECT (jsonb_populate_record(c, jsonb_build_object( \
-           'id', gen_random_uuid(), 'name', c.name || ' copy ' || n))).* \
-         FROM connections c, generate_series(1, 60) AS n WHERE c.id = $1",
+    // Fill the first page (and more) with copies, as a table with many connections has. Every
+    // column is copied but the generated ones, which PostgreSQL computes.
+    #[derive(QueryableByName)]
+    struct Columns {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        list: String,
+    }
+    let columns = sql_query(
+        "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) AS list \
+         FROM information_schema.columns \
+         WHERE table_name = 'connections' AND is_generated = 'NEVER'",
     )
+    .get_result::<Columns>(&mut conn)
+    .await
+    .expect("columns")
+    .list;
+    sql_query(format!(
+        "INSERT INTO connections ({columns}) SELECT {columns} FROM ( \
+           SELECT (jsonb_populate_record(c, jsonb_build_object( \
+             'id', gen_random_uuid(), 'name', c.name || ' copy ' || n))).* \
+           FROM connections c, generate_series(1, 60) AS n WHERE c.id = $1) AS copies"
+    ))
     .bind::<SqlUuid, _>(id)
     .execute(&mut conn)
     .await

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::{COUNT_CAP, ListQuery, Source, filtered, lower};
+use super::{COUNT_CAP, ListQuery, Source, filtered};
 use crate::db::schema::connections;
 
 /// What a bulk action acts on.
@@ -42,7 +42,7 @@ fn picked(selection: &Selection) -> Picked {
     };
     boxed
         .select(connections::id)
-        .order((lower(connections::name).asc(), connections::id.asc()))
+        .order((connections::name_key.asc(), connections::id.asc()))
         .limit(BULK_CAP)
 }
 
@@ -64,7 +64,7 @@ pub(crate) async fn first_names(
     connections::table
         .filter(connections::id.eq_any(picked(selection)))
         .select(connections::name)
-        .order((lower(connections::name).asc(), connections::id.asc()))
+        .order((connections::name_key.asc(), connections::id.asc()))
         .limit(limit)
         .load(conn)
         .await
