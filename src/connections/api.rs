@@ -115,6 +115,39 @@ pub(crate) struct ConnectionValues {
     /// host and API).
     #[schema(value_type = Option<String>, write_only)]
     pub api_key: Option<SecretString>,
+    /// Every other key of the body: refused, so that a mistyped setting is not taken for "left
+    /// out" and silently kept as it was.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub unknown: BTreeMap<String, serde::de::IgnoredAny>,
+}
+
+/// What a connection shows but a call does not set (`connector` and `version` only where the
+/// call's own field is not: a change cannot switch connector, a create starts at version 1).
+const READ_ONLY: [&str; 4] = ["id", "updated_at", "connector", "version"];
+
+impl ConnectionValues {
+    /// A 422 naming each key of the body that is not a setting `call` takes.
+    fn refuse_unknown(&self, call: &str) -> ApiResult<()> {
+        if self.unknown.is_empty() {
+            return Ok(());
+        }
+        let errors = self
+            .unknown
+            .keys()
+            .map(|key| {
+                let message = if READ_ONLY.contains(&key.as_str()) {
+                    format!("“{key}” cannot be set: leave it out of the body.")
+                } else {
+                    format!(
+                        "“{key}” is not a setting {call} takes: it takes name, tags, is_active, cloud_agent, is_source, is_target, timeout_ms, query, datetime_format, fields and api_key."
+                    )
+                };
+                (key.clone(), message)
+            })
+            .collect();
+        Err(ApiError::Invalid(errors))
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -494,6 +527,7 @@ pub(crate) async fn create_connection(
 ) -> ApiResult<HttpResponse> {
     caller.require(Permission::ManageConnections)?;
     let body = body.into_inner();
+    body.values.refuse_unknown("a create (besides connector)")?;
     let Some(connector) = state.connectors.live(body.connector.trim()) else {
         let mut errors = BTreeMap::new();
         errors.insert(
@@ -572,6 +606,7 @@ pub(crate) async fn update_connection(
 ) -> ApiResult<HttpResponse> {
     caller.require(Permission::ManageConnections)?;
     let body = body.into_inner();
+    body.values.refuse_unknown("a change (besides version)")?;
     let mut conn = state.pool.get().await?;
     let stored = load(&mut conn, *path).await?;
     let connector = state

@@ -316,6 +316,76 @@ async fn an_invalid_create_answers_422_with_a_message_per_field() {
 }
 
 #[actix_web::test]
+async fn a_key_the_calls_do_not_take_is_refused_rather_than_ignored() {
+    let app = spawn_app().await;
+    let api = Api::new(&app).await;
+    let mut misspelt = new_connection("Partner A", "https://demo.api.hasoffers.com", API_KEY);
+    misspelt["is_actve"] = json!(false);
+    let refused = api
+        .call("POST", "/api/v1/connections", Some(misspelt))
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let message = refused.json()["errors"]["is_actve"].clone();
+    assert!(
+        message.as_str().is_some_and(|m| m.contains("is_active")),
+        "the message names the settings: {message}"
+    );
+    assert!(
+        !refused.body.contains(API_KEY),
+        "the key is not echoed back"
+    );
+
+    let created = api
+        .call(
+            "POST",
+            "/api/v1/connections",
+            Some(new_connection(
+                "Partner A",
+                "https://demo.api.hasoffers.com",
+                API_KEY,
+            )),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let connection = created.json();
+    let id = connection["id"].as_str().expect("id").to_string();
+    let version = connection["version"].as_i64().expect("version");
+    let path = format!("/api/v1/connections/{id}");
+    for (body, key, says) in [
+        (
+            json!({"version": version, "is_actve": false}),
+            "is_actve",
+            "is not a setting",
+        ),
+        (
+            json!({"version": version, "connector": "soap", "name": "Partner B"}),
+            "connector",
+            "cannot be set",
+        ),
+        (
+            json!({"version": version, "id": Uuid::new_v4(), "name": "Partner B"}),
+            "id",
+            "cannot be set",
+        ),
+    ] {
+        let answer = api.call("PATCH", &path, Some(body)).await;
+        assert_eq!(answer.status, 422, "{}", answer.body);
+        let message = answer.json()["errors"][key].clone();
+        assert!(
+            message.as_str().is_some_and(|m| m.contains(says)),
+            "{key}: {message}"
+        );
+    }
+    let read = api.call("GET", &path, None).await.json();
+    assert_eq!(
+        read["is_active"], true,
+        "the misspelt change changed nothing"
+    );
+    assert_eq!(read["name"], "Partner A");
+    assert_eq!(read["version"], version);
+}
+
+#[actix_web::test]
 async fn roles_decide_who_may_write_connections() {
     let app = spawn_app().await;
     let cases = [
