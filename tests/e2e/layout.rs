@@ -95,6 +95,16 @@ async fn the_connections_list_shows_test_chips_with_words_and_holds_on_a_phone()
     }
     assert!(!page_scrolls_sideways(b).await, "the laptop page fits");
     b.screenshot("connections-list").await;
+    assert_eq!(
+        b.script(
+            "const wrap = document.querySelector('#results .table-wrap'); \
+             return wrap.scrollWidth <= wrap.clientWidth + 1;",
+            vec![],
+        )
+        .await,
+        Value::Bool(true),
+        "on a laptop every column shows without scrolling the table"
+    );
     b.assert_accessible("the Connections list with rows").await;
 
     // The search narrows the rows without a page load.
@@ -127,6 +137,17 @@ async fn the_connections_list_shows_test_chips_with_words_and_holds_on_a_phone()
     assert!(
         !page_scrolls_sideways(b).await,
         "the phone page does not scroll sideways"
+    );
+    assert_eq!(
+        b.script(
+            "const bar = document.querySelector('#list-filters').getBoundingClientRect(); \
+             return [...document.querySelectorAll('#list-filters select')] \
+               .every(s => s.getBoundingClientRect().right <= bar.right + 1);",
+            vec![],
+        )
+        .await,
+        Value::Bool(true),
+        "every filter stays inside the toolbar on a phone"
     );
     for name in &names {
         let link = b
