@@ -381,6 +381,16 @@ async fn an_import_with_invalid_rows_is_refused_whole_with_each_reason() {
         assert!(preview.body.contains(reason), "{reason}:\n{}", preview.body);
     }
     assert!(!preview.body.contains("Apply import"), "no Apply button");
+    let at = |name: &str| {
+        preview
+            .body
+            .find(&format!("<th scope=\"row\">{name}</th>"))
+            .unwrap_or_else(|| panic!("the row of {name}"))
+    };
+    assert!(
+        at("Slow") < at("Fine") && at("Elsewhere") < at("Fine"),
+        "invalid rows come before the new one"
+    );
     let forced = app.post_form(&apply_path(&preview.body), &[]).await;
     assert_eq!(forced.status, 409, "applying anyway is refused");
     assert!(stored(&app).await.is_empty(), "nothing was imported");
@@ -434,6 +444,16 @@ async fn the_preview_shows_each_changed_field_and_leaves_unchanged_rows_untouche
         "{}",
         preview.body
     );
+    assert!(
+        !preview.body.contains("<th scope=\"row\">Steady</th>"),
+        "an unchanged row is not a table row"
+    );
+    let unchanged = preview
+        .body
+        .split("id=\"import-unchanged\"")
+        .nth(1)
+        .expect("the unchanged rows, collapsed");
+    assert!(unchanged.contains("Steady"), "{unchanged}");
     assert_eq!(applied.status, 303, "{}", applied.body);
     let after = versions(&app).await;
     assert_eq!(after[0].1, before[0].1 + 1, "the changed row was saved");

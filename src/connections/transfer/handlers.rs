@@ -179,13 +179,13 @@ fn preview_page(
     preview: import::Preview,
     notice: Option<String>,
 ) -> AppResult<HttpResponse> {
-    let page = ImportPreviewPage {
-        layout: Layout::new(request, Nav::Connections),
+    let page = ImportPreviewPage::new(
+        Layout::new(request, Nav::Connections),
         id,
-        counts: preview.counts(),
-        rows: preview.rows,
+        preview.counts(),
+        preview.rows,
         notice,
-    };
+    );
     render_page(&page, status, request)
 }
 

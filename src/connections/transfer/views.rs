@@ -33,12 +33,41 @@ pub(crate) struct ImportPage {
 pub(crate) struct ImportPreviewPage {
     pub layout: Layout,
     pub id: Uuid,
+    /// The rows to look at: invalid ones first, then changed, then new, each in file order.
     pub rows: Vec<PreviewRow>,
+    /// The names of the rows that match what is stored: only named, as a file of thousands
+    /// may hold few changes among them.
+    pub unchanged: Vec<String>,
     pub counts: Counts,
     pub notice: Option<String>,
 }
 
 impl ImportPreviewPage {
+    pub(crate) fn new(
+        layout: Layout,
+        id: Uuid,
+        counts: Counts,
+        rows: Vec<PreviewRow>,
+        notice: Option<String>,
+    ) -> Self {
+        let (unchanged, mut rows): (Vec<_>, Vec<_>) = rows
+            .into_iter()
+            .partition(|row| matches!(row.status, Status::Unchanged));
+        rows.sort_by_key(|row| match row.status {
+            Status::Invalid(_) => 0,
+            Status::Changed(_) => 1,
+            Status::New | Status::Unchanged => 2,
+        });
+        Self {
+            layout,
+            id,
+            rows,
+            unchanged: unchanged.into_iter().map(|row| row.name).collect(),
+            counts,
+            notice,
+        }
+    }
+
     /// The row's word, also its chip's class suffix.
     pub(crate) fn kind(&self, row: &PreviewRow) -> &'static str {
         match row.status {
