@@ -19,3 +19,7 @@ DROP INDEX connections_target_sort;
 CREATE INDEX connections_target_sort ON connections (is_target, name_key, id);
 DROP INDEX connections_health;
 CREATE INDEX connections_health ON connections (health, name_key, id);
+
+-- The new column and the rebuilt indexes have no statistics yet: without them a search is
+-- planned blind until autovacuum gets round to the table.
+ANALYZE connections;
