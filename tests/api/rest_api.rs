@@ -41,6 +41,12 @@ impl<'a> Api<'a> {
         }
     }
 
+    /// POST /api/v1/connections of a TUNE connection named `name`, on the demo address.
+    async fn create(&self, name: &str) -> Answer {
+        let body = new_connection(name, "https://demo.api.hasoffers.com", API_KEY);
+        self.call("POST", "/api/v1/connections", Some(body)).await
+    }
+
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut request = self
@@ -100,17 +106,7 @@ async fn connections_are_created_read_changed_deleted_and_restored_through_the_a
     let api = Api::new(&app).await;
     let mut bodies = Vec::new();
 
-    let created = api
-        .call(
-            "POST",
-            "/api/v1/connections",
-            Some(new_connection(
-                "Partner A",
-                "https://demo.api.hasoffers.com",
-                API_KEY,
-            )),
-        )
-        .await;
+    let created = api.create("Partner A").await;
     assert_eq!(created.status, 201, "{}", created.body);
     let connection = created.json();
     let id = connection["id"].as_str().unwrap().to_string();
@@ -335,17 +331,7 @@ async fn a_key_the_calls_do_not_take_is_refused_rather_than_ignored() {
         "the key is not echoed back"
     );
 
-    let created = api
-        .call(
-            "POST",
-            "/api/v1/connections",
-            Some(new_connection(
-                "Partner A",
-                "https://demo.api.hasoffers.com",
-                API_KEY,
-            )),
-        )
-        .await;
+    let created = api.create("Partner A").await;
     assert_eq!(created.status, 201, "{}", created.body);
     let connection = created.json();
     let id = connection["id"].as_str().expect("id").to_string();
@@ -410,33 +396,13 @@ async fn roles_decide_who_may_write_connections() {
             app: &app,
             client: new_client(),
         };
-        let created = api
-            .call(
-                "POST",
-                "/api/v1/connections",
-                Some(new_connection(
-                    &format!("c{i}"),
-                    "https://demo.api.hasoffers.com",
-                    API_KEY,
-                )),
-            )
-            .await;
+        let created = api.create(&format!("c{i}")).await;
         assert_eq!(created.status, expected, "{why}: {}", created.body);
         let listed = api.call("GET", "/api/v1/connections", None).await;
         assert_eq!(listed.status, 200, "{why} read");
     }
     let admin = Api::new(&app).await;
-    let created = admin
-        .call(
-            "POST",
-            "/api/v1/connections",
-            Some(new_connection(
-                "by admin",
-                "https://demo.api.hasoffers.com",
-                API_KEY,
-            )),
-        )
-        .await;
+    let created = admin.create("by admin").await;
     assert_eq!(created.status, 201, "a System Admin may");
     let id = created.json()["id"].as_str().unwrap().to_string();
     let agents = app
@@ -466,17 +432,7 @@ async fn the_list_pages_with_an_opaque_cursor() {
     let app = spawn_app().await;
     let api = Api::new(&app).await;
     for name in ["a", "b", "c"] {
-        let created = api
-            .call(
-                "POST",
-                "/api/v1/connections",
-                Some(new_connection(
-                    name,
-                    "https://demo.api.hasoffers.com",
-                    API_KEY,
-                )),
-            )
-            .await;
+        let created = api.create(name).await;
         assert_eq!(created.status, 201);
     }
     let first = api
