@@ -127,8 +127,9 @@ pub(crate) struct ConnectionValues {
 const READ_ONLY: [&str; 4] = ["id", "updated_at", "connector", "version"];
 
 impl ConnectionValues {
-    /// A 422 naming each key of the body that is not a setting `call` takes.
-    fn refuse_unknown(&self, call: &str) -> ApiResult<()> {
+    /// A 422 naming each key of the body that is not a setting the call takes: `own` (the
+    /// call's field besides these values) and those of `ConnectionValues`.
+    fn refuse_unknown(&self, own: &str) -> ApiResult<()> {
         if self.unknown.is_empty() {
             return Ok(());
         }
@@ -140,7 +141,7 @@ impl ConnectionValues {
                     format!("“{key}” cannot be set: leave it out of the body.")
                 } else {
                     format!(
-                        "“{key}” is not a setting {call} takes: it takes name, tags, is_active, cloud_agent, is_source, is_target, timeout_ms, query, datetime_format, fields and api_key."
+                        "“{key}” is not a setting this call takes: it takes {own}, name, tags, is_active, cloud_agent, is_source, is_target, timeout_ms, query, datetime_format, fields and api_key."
                     )
                 };
                 (key.clone(), message)
@@ -527,7 +528,7 @@ pub(crate) async fn create_connection(
 ) -> ApiResult<HttpResponse> {
     caller.require(Permission::ManageConnections)?;
     let body = body.into_inner();
-    body.values.refuse_unknown("a create (besides connector)")?;
+    body.values.refuse_unknown("connector")?;
     let Some(connector) = state.connectors.live(body.connector.trim()) else {
         let mut errors = BTreeMap::new();
         errors.insert(
@@ -606,7 +607,7 @@ pub(crate) async fn update_connection(
 ) -> ApiResult<HttpResponse> {
     caller.require(Permission::ManageConnections)?;
     let body = body.into_inner();
-    body.values.refuse_unknown("a change (besides version)")?;
+    body.values.refuse_unknown("version")?;
     let mut conn = state.pool.get().await?;
     let stored = load(&mut conn, *path).await?;
     let connector = state
