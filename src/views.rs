@@ -119,6 +119,24 @@ pub(crate) fn format_time(time: &DateTime<Utc>) -> String {
     )
 }
 
+/// [`format_time`] as its day and its time of day, which a table may put on two lines: one
+/// string, read in two parts.
+pub(crate) struct DayTime(String);
+
+impl DayTime {
+    pub(crate) fn new(time: &DateTime<Utc>) -> Self {
+        Self(format_time(time))
+    }
+
+    pub(crate) fn day(&self) -> &str {
+        self.0.split_once(' ').map_or(&self.0, |(day, _)| day)
+    }
+
+    pub(crate) fn time(&self) -> &str {
+        self.0.split_once(' ').map_or("", |(_, time)| time)
+    }
+}
+
 /// Machine-readable form for `<time datetime>`.
 pub(crate) fn iso_time(time: &DateTime<Utc>) -> String {
     time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -165,6 +183,17 @@ pub(crate) fn see_other(location: &str) -> actix_web::HttpResponseBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_day_and_time_reads_as_the_formatted_time_in_two_parts() {
+        let at = "2026-12-04T19:35:59Z".parse().expect("time");
+        let shown = DayTime::new(&at);
+        assert_eq!((shown.day(), shown.time()), ("2026-12-04", "19:35 UTC"));
+        assert_eq!(
+            format!("{} {}", shown.day(), shown.time()),
+            format_time(&at)
+        );
+    }
 
     #[test]
     fn times_read_as_the_pattern_says() {

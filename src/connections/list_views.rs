@@ -3,14 +3,13 @@
 use std::sync::Arc;
 
 use askama::Template;
-use chrono::{DateTime, Utc};
 
 use super::list_cache::Listed;
 use super::listing::{Cursor, DEFAULT_PER_PAGE, ListQuery, SortKey, Tested, flag_str};
 use super::model::ListRow;
 use super::views::{ConnectorTitles, outcome_chip};
 use crate::monitoring::views::HealthFilter;
-use crate::views::{format_time, iso_time};
+use crate::views::{DayTime, iso_time};
 
 /// The Connections list; its `results` block is also the htmx fragment for search, filters,
 /// sort and paging.
@@ -402,8 +401,8 @@ impl ListView {
         self.titles.get(kind)
     }
 
-    pub(crate) fn updated(&self, row: &ListRow) -> (String, String) {
-        day_and_time(&row.updated_at)
+    pub(crate) fn updated(&self, row: &ListRow) -> DayTime {
+        DayTime::new(&row.updated_at)
     }
 
     pub(crate) fn updated_iso(&self, row: &ListRow) -> String {
@@ -419,25 +418,12 @@ impl ListView {
         )
     }
 
-    pub(crate) fn last_test(
-        &self,
-        row: &ListRow,
-    ) -> Option<(&'static str, &'static str, (String, String))> {
+    pub(crate) fn last_test(&self, row: &ListRow) -> Option<(&'static str, &'static str, DayTime)> {
         let at = row.last_test_at.as_ref()?;
         let (class, label) = outcome_chip(
             row.last_test_code.as_deref().unwrap_or(""),
             row.last_test_close,
         );
-        Some((class, label, day_and_time(at)))
-    }
-}
-
-/// A time as its day and its time of day, which the table may put on two lines where a laptop's
-/// width would not hold every column otherwise.
-fn day_and_time(time: &DateTime<Utc>) -> (String, String) {
-    let shown = format_time(time);
-    match shown.split_once(' ') {
-        Some((day, time)) => (day.to_string(), time.to_string()),
-        None => (shown, String::new()),
+        Some((class, label, DayTime::new(at)))
     }
 }
