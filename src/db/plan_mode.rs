@@ -39,7 +39,8 @@ impl QueryFragment<Pg> for PlanMode {
 }
 
 /// Runs `work` (statements on `conn`, sent when it is first polled) with every statement planned
-/// for its values, and leaves the session's plan cache mode as it was, also when `work` fails.
+/// for its values, and puts the session's plan cache mode back to its default (which nothing
+/// else changes), also when `work` fails.
 pub async fn with_custom_plans<T>(
     conn: &AsyncPgConnection,
     work: impl Future<Output = QueryResult<T>>,
