@@ -122,6 +122,21 @@ pub(crate) struct ConnectionValues {
     pub unknown: BTreeMap<String, serde::de::IgnoredAny>,
 }
 
+/// The keys of [`ConnectionValues`], as a message lists them (a test keeps the two in step).
+const SETTINGS: [&str; 11] = [
+    "name",
+    "tags",
+    "is_active",
+    "cloud_agent",
+    "is_source",
+    "is_target",
+    "timeout_ms",
+    "query",
+    "datetime_format",
+    "fields",
+    "api_key",
+];
+
 /// What a connection shows but a call does not set (`connector` and `version` only where the
 /// call's own field is not: a change cannot switch connector, a create starts at version 1).
 const READ_ONLY: [&str; 4] = ["id", "updated_at", "connector", "version"];
@@ -141,7 +156,9 @@ impl ConnectionValues {
                     format!("“{key}” cannot be set: leave it out of the body.")
                 } else {
                     format!(
-                        "“{key}” is not a setting this call takes: it takes {own}, name, tags, is_active, cloud_agent, is_source, is_target, timeout_ms, query, datetime_format, fields and api_key."
+                        "“{key}” is not a setting this call takes: it takes {own}, {} and {}.",
+                        SETTINGS[..SETTINGS.len() - 1].join(", "),
+                        SETTINGS[SETTINGS.len() - 1]
                     )
                 };
                 (key.clone(), message)
@@ -689,4 +706,41 @@ pub(crate) async fn restore_connection(
         .ok_or(ApiError::NotFound)?;
     let shown = detail(&state, &mut conn, &restored).await?;
     Ok(HttpResponse::Ok().json(shown))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_settings_a_message_lists_are_the_keys_the_body_takes() {
+        for key in SETTINGS {
+            // Null is "left out" for every setting but `fields`, a map that is never null.
+            let value = if key == "fields" {
+                serde_json::json!({})
+            } else {
+                serde_json::Value::Null
+            };
+            let body = serde_json::json!({ key: value });
+            let values: ConnectionValues =
+                serde_json::from_value(body).unwrap_or_else(|e| panic!("{key}: {e}"));
+            assert!(values.unknown.is_empty(), "{key} is a setting");
+        }
+        // And every setting the OpenAPI document gives is listed.
+        let schema = serde_json::to_value(<ConnectionValues as utoipa::PartialSchema>::schema())
+            .expect("schema");
+        let mut documented: Vec<&str> = schema["properties"]
+            .as_object()
+            .expect("properties")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut listed = SETTINGS.to_vec();
+        documented.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(documented, listed);
+        let values: ConnectionValues =
+            serde_json::from_value(serde_json::json!({"is_actve": true})).expect("body");
+        assert!(values.unknown.contains_key("is_actve"));
+    }
 }
