@@ -167,7 +167,11 @@ impl Application {
                 },
             ),
             crate::db::invalidation::spawn_listener(
-                vec![state.sessions.clone(), state.lists.clone()],
+                vec![
+                    state.sessions.clone(),
+                    state.agent_tokens.clone(),
+                    state.lists.clone(),
+                ],
                 database_url,
                 config.db_timeouts().stall(),
             ),

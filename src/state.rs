@@ -27,6 +27,8 @@ pub struct AppState {
     pub(crate) setup_code: Option<SetupCode>,
     /// Who is signed in, remembered for a moment (see the module).
     pub(crate) sessions: Arc<SessionCache>,
+    /// Which agent a token belongs to, remembered for a moment (see `db::token_cache`).
+    pub(crate) agent_tokens: Arc<crate::agents::token::AgentTokens>,
     /// The Connections list's recent pages, remembered for a moment (see the module).
     pub(crate) lists: Arc<crate::connections::list_cache::ListCache>,
     /// The queue of corporate agents' work, as this instance waits on it.
@@ -60,6 +62,7 @@ impl AppState {
             trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
             setup_code,
             sessions: Arc::default(),
+            agent_tokens: Arc::default(),
             lists: Arc::new(ListCache::new(config.list_cache)),
             secrets,
             jobs: crate::jobs::Jobs::new(&config.agent),

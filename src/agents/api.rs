@@ -6,7 +6,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use junction_connectors::Pacer;
 use uuid::Uuid;
 
-use super::model::{self, CloudAgent};
+use super::model;
+use super::token::AgentIdentity;
 use crate::agent::protocol::{
     self, ErrorBody, Heartbeat, HeartbeatReply, Hello, OLDEST_ACCEPTED, PROTOCOL_HEADER,
     PROTOCOL_VERSION, PaceReply, PaceRequest, ResultBody, Welcome,
@@ -27,7 +28,10 @@ fn refuse(status: StatusCode, message: &str) -> HttpResponse {
 /// The agent behind the request's token, or the answer to send instead: 426 for a protocol
 /// this server does not speak, 401 for an unknown token (the same for a rotated one), 403 for a
 /// deactivated agent.
-async fn authenticate(state: &AppState, request: &HttpRequest) -> Result<CloudAgent, HttpResponse> {
+async fn authenticate(
+    state: &AppState,
+    request: &HttpRequest,
+) -> Result<AgentIdentity, HttpResponse> {
     let version = request
         .headers()
         .get(PROTOCOL_HEADER)
@@ -70,11 +74,7 @@ async fn authenticate(state: &AppState, request: &HttpRequest) -> Result<CloudAg
     let Some(token) = token else {
         return Err(unknown());
     };
-    let found = async {
-        let mut conn = state.pool.get().await?;
-        Ok::<_, AppError>(model::find_by_token_hash(&mut conn, &super::token::hash(token)).await?)
-    }
-    .await;
+    let found = identify(state, token).await;
     match found {
         Ok(Some(agent)) if agent.is_active => Ok(agent),
         Ok(Some(agent)) => Err(refuse(
@@ -87,6 +87,29 @@ async fn authenticate(state: &AppState, request: &HttpRequest) -> Result<CloudAg
         Ok(None) => Err(unknown()),
         Err(error) => Err(internal(error)),
     }
+}
+
+/// The agent `token` belongs to: from the token cache when it may answer, else from the
+/// database (and then remembered).
+async fn identify(state: &AppState, token: &str) -> Result<Option<AgentIdentity>, AppError> {
+    let hash = super::token::hash(token);
+    if let Some(agent) = state.agent_tokens.get(&hash) {
+        return Ok(Some(agent));
+    }
+    let epoch = state.agent_tokens.epoch();
+    let found = {
+        let mut conn = state.pool.get().await?;
+        model::find_by_token_hash(&mut conn, &hash).await?
+    };
+    let found = found.map(|agent| AgentIdentity {
+        id: agent.id,
+        name: agent.name,
+        is_active: agent.is_active,
+    });
+    if let Some(agent) = &found {
+        state.agent_tokens.insert(hash, agent.clone(), epoch);
+    }
+    Ok(found)
 }
 
 fn internal(error: AppError) -> HttpResponse {

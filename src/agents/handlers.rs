@@ -178,6 +178,8 @@ pub(crate) async fn rotate_agent_token(
     let mut conn = state.pool.get().await?;
     let result = service::rotate_token(&mut conn, user.actor(), *path).await;
     drop(conn);
+    // The other instances hear of it from the database; this one need not wait.
+    state.agent_tokens.forget_owner(*path);
     match result {
         Ok((agent, token)) => token_page(&request, &agent, token, false),
         Err(failure) => Err(unexpected(failure)),
@@ -205,6 +207,8 @@ pub(crate) async fn set_agent_active(
     let mut conn = state.pool.get().await?;
     let result = service::set_active(&mut conn, user.actor(), *path, active).await;
     drop(conn);
+    // The other instances hear of it from the database; this one need not wait.
+    state.agent_tokens.forget_owner(*path);
     match result {
         Ok(agent) => Ok(see_other(&format!("/agents/{}", agent.id)).finish()),
         Err(AgentFailure::InUse(names)) => {
@@ -239,6 +243,8 @@ pub(crate) async fn rename_agent(
     let mut conn = state.pool.get().await?;
     let result = service::rename(&mut conn, user.actor(), *path, &typed).await;
     drop(conn);
+    // The other instances hear of it from the database; this one need not wait.
+    state.agent_tokens.forget_owner(*path);
     match result {
         Ok(_) => Ok(see_other("/agents").finish()),
         Err(AgentFailure::InvalidName(message)) => {
@@ -267,6 +273,8 @@ pub(crate) async fn delete_agent(
     let mut conn = state.pool.get().await?;
     let result = service::delete(&mut conn, user.actor(), *path).await;
     drop(conn);
+    // The other instances hear of it from the database; this one need not wait.
+    state.agent_tokens.forget_owner(*path);
     match result {
         Ok(_) => Ok(see_other("/agents").finish()),
         Err(AgentFailure::InUse(names)) => {

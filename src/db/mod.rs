@@ -19,6 +19,7 @@ pub(crate) mod invalidation;
 pub mod plan_mode;
 pub(crate) mod row_comparison;
 pub mod schema;
+pub(crate) mod token_cache;
 
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};

@@ -207,7 +207,7 @@ pub(crate) async fn reset_user_password(
     .await;
     let errors = match result {
         Ok(target) => {
-            state.sessions.forget_user(target.id);
+            state.sessions.forget_owner(target.id);
             let mut response = see_other(&format!("/users/{}", target.id));
             Flash::PasswordReset.set(&mut response);
             return Ok(response.finish());
@@ -280,7 +280,7 @@ fn back_to_the_list<T>(
 ) -> AppResult<Result<HttpResponse, service::UserErrors>> {
     match result {
         Ok(_) => {
-            state.sessions.forget_user(id);
+            state.sessions.forget_owner(id);
             let mut response = see_other("/users");
             flash.set(&mut response);
             Ok(Ok(response.finish()))

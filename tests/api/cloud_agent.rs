@@ -607,3 +607,138 @@ async fn an_agent_never_receives_another_agents_jobs() {
         .unwrap();
     assert_eq!((status.as_str(), attempts), ("cancelled", 0));
 }
+
+/// A hello with `token` straight to `address`, as an agent starts: its status and body.
+async fn hello_to(address: &str, token: &str) -> crate::helpers::Page {
+    read(
+        new_client()
+            .post(format!("{address}/agent/v1/hello"))
+            .bearer_auth(token)
+            .header("Junction-Agent-Protocol", "1")
+            .header("Content-Type", "application/json")
+            .body(r#"{"agent_version": "0.1.0", "hostname": "h", "concurrency": 1}"#)
+            .send()
+            .await
+            .expect("hello"),
+    )
+    .await
+}
+
+/// Each instance remembers which agent a token belongs to for a moment; a rotation, a
+/// deactivation or a rename on another instance holds on it too.
+#[actix_web::test]
+async fn a_token_rotated_or_an_agent_deactivated_on_one_instance_holds_on_the_other() {
+    let app = spawn_app_with(fast).await;
+    let (other, _client) = second_instance(&app).await;
+    let (agent, token) = create_agent(&app, "Office LAN").await;
+    // Twice, so that the second instance answers from what it remembers.
+    for _ in 0..2 {
+        let page = hello_to(&other, &token).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+    }
+
+    let rotated = app.post_form(&format!("/agents/{agent}/token"), &[]).await;
+    let new_token = token_on(&rotated.body);
+    let refused = eventually(|| async { hello_to(&other, &token).await.status == 401 }).await;
+    assert!(refused, "the old token is refused by the other instance");
+    let page = hello_to(&other, &new_token).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+
+    let renamed = app
+        .post_form(&format!("/agents/{agent}"), &[("name", "Head office LAN")])
+        .await;
+    assert_eq!(renamed.status, 303, "{}", renamed.body);
+    let renamed_there = eventually(|| async {
+        hello_to(&other, &new_token)
+            .await
+            .body
+            .contains("Head office LAN")
+    })
+    .await;
+    assert!(
+        renamed_there,
+        "the other instance greets it by its new name"
+    );
+
+    let deactivated = app
+        .post_form(&format!("/agents/{agent}/active"), &[("active", "false")])
+        .await;
+    assert_eq!(deactivated.status, 303, "{}", deactivated.body);
+    let refused = eventually(|| async { hello_to(&other, &new_token).await.status == 403 }).await;
+    assert!(
+        refused,
+        "a deactivated agent is refused by the other instance"
+    );
+}
+
+/// Instances hold what a token grants for at most two seconds and hear of a change from the
+/// database at once; this waits out that bound (with a margin for a busy machine).
+async fn eventually<F, Fut>(check: F) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The database announces what changes a token's grant, naming the agent, and stays quiet on
+/// a heartbeat: instances drop what they remember of it at once instead of when it expires.
+#[actix_web::test]
+async fn what_a_token_grants_is_announced_when_it_changes_and_not_on_a_heartbeat() {
+    let app = spawn_app_with(fast).await;
+    let (agent, token) = create_agent(&app, "Office LAN").await;
+    let mut listener = junction::db::Listener::open(&app.db.url, None)
+        .await
+        .expect("listen");
+    // Named in full: diesel's `RunQueryDsl::execute` would be picked first.
+    junction::db::Listener::execute(&listener, "LISTEN junction_agents")
+        .await
+        .expect("LISTEN");
+    let mut conn = app.db.connect().await;
+    let next = async |listener: &mut junction::db::Listener| {
+        tokio::time::timeout(Duration::from_secs(5), listener.next())
+            .await
+            .ok()
+            .flatten()
+            .map(|n| n.expect("a notification").payload().to_string())
+    };
+
+    // An agent's poll stamps when it was seen: nothing a token grants.
+    let page = hello_to(&app.address, &token).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    diesel::update(cloud_agents::table.find(agent))
+        .set(cloud_agents::last_seen_at.eq(diesel::dsl::now))
+        .execute(&mut conn)
+        .await
+        .expect("a heartbeat");
+    diesel::update(cloud_agents::table.find(agent))
+        .set(cloud_agents::token_hash.eq(vec![7u8; 32]))
+        .execute(&mut conn)
+        .await
+        .expect("a new token");
+    assert_eq!(
+        next(&mut listener).await,
+        Some(agent.to_string()),
+        "the first announcement is the token's, not the heartbeat's"
+    );
+    diesel::update(cloud_agents::table.find(agent))
+        .set(cloud_agents::is_active.eq(false))
+        .execute(&mut conn)
+        .await
+        .expect("deactivate");
+    assert_eq!(next(&mut listener).await, Some(agent.to_string()));
+    diesel::delete(cloud_agents::table.find(agent))
+        .execute(&mut conn)
+        .await
+        .expect("delete");
+    assert_eq!(next(&mut listener).await, Some(agent.to_string()));
+}
