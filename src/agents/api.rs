@@ -251,7 +251,15 @@ pub(crate) async fn job_result(
     }
     .await;
     match completed {
-        Ok(true) => HttpResponse::NoContent().finish(),
+        Ok(true) => {
+            // A person waiting on this instance reads the result now, not when the database's
+            // notification comes back.
+            state
+                .jobs
+                .events
+                .publish(crate::jobs::listener::Event::Job(*path));
+            HttpResponse::NoContent().finish()
+        }
         Ok(false) => refuse(
             StatusCode::CONFLICT,
             "This job is no longer this agent's (cancelled, handed on, or already answered).",

@@ -70,24 +70,13 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Notify<'_> {
     }
 }
 
-/// Queues the job and wakes its agent's poll, together: both statements in one round trip.
+/// Queues the job; its agent's poll is woken by the table's trigger (`agent_jobs_notify_queued`).
 pub(crate) async fn insert(conn: &mut AsyncPgConnection, job: NewJob) -> QueryResult<()> {
-    conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
-        let shared: &AsyncPgConnection = conn;
-        let agent = job.agent_id.to_string();
-        let wake = Notify {
-            channel: super::WORK_CHANNEL,
-            payload: &agent,
-        };
-        futures_util::try_join!(
-            diesel::insert_into(agent_jobs::table)
-                .values(&job)
-                .execute(&mut &*shared),
-            wake.execute(&mut &*shared),
-        )
+    diesel::insert_into(agent_jobs::table)
+        .values(&job)
+        .execute(conn)
+        .await
         .map(drop)
-    })
-    .await
 }
 
 /// A job its agent just claimed.

@@ -148,6 +148,11 @@ async fn queue(
         },
     )
     .await?;
+    // An agent polling this instance starts now, not when the database's wake-up comes back.
+    state
+        .jobs
+        .events
+        .publish(crate::jobs::listener::Event::Work(agent.id));
     tracing::info!(job.id = %id, agent.id = %agent.id, connection.id = ?connection_id, kind = kind.as_str(), "job queued for a corporate agent");
     Ok(id)
 }

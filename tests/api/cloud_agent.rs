@@ -742,3 +742,32 @@ async fn what_a_token_grants_is_announced_when_it_changes_and_not_on_a_heartbeat
         .expect("delete");
     assert_eq!(next(&mut listener).await, Some(agent.to_string()));
 }
+
+/// Whoever queues a job, the database wakes its agent's poll on every instance: the insert
+/// itself announces it, naming the agent.
+#[actix_web::test]
+async fn a_queued_job_is_announced_to_every_instance_by_its_insert() {
+    let app = spawn_app_with(fast).await;
+    let (agent, _token) = create_agent(&app, "Office LAN").await;
+    let mut listener = junction::db::Listener::open(&app.db.url, None)
+        .await
+        .expect("listen");
+    junction::db::Listener::execute(&listener, "LISTEN junction_agent_work")
+        .await
+        .expect("LISTEN");
+    let mut conn = app.db.connect().await;
+    diesel::sql_query(
+        "INSERT INTO agent_jobs (id, agent_id, kind, payload, queued_by) \
+         VALUES (gen_random_uuid(), $1, 'test_connection', '{}', 'schedule')",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(agent)
+    .execute(&mut conn)
+    .await
+    .expect("queue a job");
+    let announced = tokio::time::timeout(Duration::from_secs(5), listener.next())
+        .await
+        .ok()
+        .flatten()
+        .map(|n| n.expect("a notification").payload().to_string());
+    assert_eq!(announced, Some(agent.to_string()));
+}
