@@ -88,7 +88,8 @@ pub(crate) async fn touch(conn: &mut diesel_async::AsyncPgConnection, id: Uuid) 
         .map(|_| ())
 }
 
-/// Sets a new token hash: the old token stops working with this statement.
+/// Sets a new token hash: the old token stops working with this statement (instances that
+/// remember it hear of the change from the `cloud_agents` triggers).
 pub(crate) async fn set_token_hash(
     conn: &mut diesel_async::AsyncPgConnection,
     id: Uuid,

@@ -99,7 +99,8 @@ pub(crate) async fn create(
     }
 }
 
-/// A new token for a corporate agent; the old one stops working when this commits.
+/// A new token for a corporate agent; the old one stops working when this commits (on other
+/// instances when the notification arrives, within `db::token_cache::TTL` at worst).
 pub(crate) async fn rotate_token(
     conn: &mut AsyncPgConnection,
     actor: Actor,

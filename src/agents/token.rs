@@ -41,7 +41,7 @@ pub(crate) type AgentTokens = TokenCache<AgentIdentity>;
 
 impl Default for AgentTokens {
     fn default() -> Self {
-        Self::new(CHANNEL, "agent")
+        Self::new(CHANNEL, "junction_agent_token_cache_total")
     }
 }
 

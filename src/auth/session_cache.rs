@@ -33,6 +33,6 @@ pub(crate) type SessionCache = TokenCache<SessionUser>;
 
 impl Default for SessionCache {
     fn default() -> Self {
-        Self::new(CHANNEL, "session")
+        Self::new(CHANNEL, "junction_session_cache_total")
     }
 }

@@ -28,8 +28,8 @@ pub(crate) struct TokenCache<V: Owned> {
     entries: moka::sync::Cache<Vec<u8>, V>,
     /// The channel the triggers notify (a plain identifier).
     channel: &'static str,
-    /// The `result` label of `junction_token_cache_total`.
-    kind: &'static str,
+    /// The counter of its hits and misses (a `result` label).
+    metric: &'static str,
     /// Caching is on only while the invalidation listener is connected.
     listening: AtomicBool,
     /// Moves on every invalidation, so a read that raced one is not stored (see [`Self::insert`]).
@@ -37,8 +37,8 @@ pub(crate) struct TokenCache<V: Owned> {
 }
 
 impl<V: Owned> TokenCache<V> {
-    /// A cache of `kind` (a metrics label) kept correct by the notifications of `channel`.
-    pub(crate) fn new(channel: &'static str, kind: &'static str) -> Self {
+    /// A cache kept correct by the notifications of `channel`, counting its hits in `metric`.
+    pub(crate) fn new(channel: &'static str, metric: &'static str) -> Self {
         Self {
             entries: moka::sync::Cache::builder()
                 .max_capacity(CAPACITY)
@@ -46,7 +46,7 @@ impl<V: Owned> TokenCache<V> {
                 .support_invalidation_closures()
                 .build(),
             channel,
-            kind,
+            metric,
             listening: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
         }
@@ -58,8 +58,7 @@ impl<V: Owned> TokenCache<V> {
         }
         let found = self.entries.get(token_hash);
         let result = if found.is_some() { "hit" } else { "miss" };
-        ::metrics::counter!("junction_token_cache_total", "cache" => self.kind, "result" => result)
-            .increment(1);
+        ::metrics::counter!(self.metric, "result" => result).increment(1);
         found
     }
 
@@ -135,14 +134,14 @@ mod tests {
     }
 
     fn listening() -> TokenCache<Grant> {
-        let cache = TokenCache::new("test_channel", "test");
+        let cache = TokenCache::new("test_channel", "test_cache_total");
         cache.set_listening(true);
         cache
     }
 
     #[test]
     fn nothing_is_cached_while_the_listener_is_not_connected() {
-        let cache = TokenCache::new("test_channel", "test");
+        let cache = TokenCache::new("test_channel", "test_cache_total");
         cache.insert(b"a".to_vec(), Grant(Uuid::new_v4()), cache.epoch());
         assert!(cache.get(b"a").is_none());
         cache.set_listening(true);

@@ -138,6 +138,7 @@ async fn queue(
     let id = service::enqueue(
         &state.pool,
         &state.secrets,
+        &state.jobs.events,
         Enqueue {
             agent_id: agent.id,
             connection_id,
@@ -148,11 +149,6 @@ async fn queue(
         },
     )
     .await?;
-    // An agent polling this instance starts now, not when the database's wake-up comes back.
-    state
-        .jobs
-        .events
-        .publish(crate::jobs::listener::Event::Work(agent.id));
     tracing::info!(job.id = %id, agent.id = %agent.id, connection.id = ?connection_id, kind = kind.as_str(), "job queued for a corporate agent");
     Ok(id)
 }

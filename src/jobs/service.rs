@@ -42,10 +42,12 @@ pub(crate) struct Enqueue<'a> {
     pub queued_by: String,
 }
 
-/// Queues a job for its agent and wakes the agent's poll; the key is sealed to this job only.
+/// Queues a job for its agent and wakes the agent's poll: on every instance through the
+/// insert's trigger, and on this one at once through `events`. The key is sealed to this job only.
 pub(crate) async fn enqueue(
     pool: &DbPool,
     secrets: &SecretBox,
+    events: &listener::Events,
     job: Enqueue<'_>,
 ) -> Result<Uuid, AppError> {
     let id = Uuid::new_v4();
@@ -54,12 +56,13 @@ pub(crate) async fn enqueue(
         .map_err(|e| AppError::Internal(anyhow::anyhow!("sealing a job's key: {e}")))?;
     let payload = serde_json::to_value(&job.payload)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("a job's payload: {e}")))?;
+    let agent_id = job.agent_id;
     let mut conn = pool.get().await?;
     model::insert(
         &mut conn,
         NewJob {
             id,
-            agent_id: job.agent_id,
+            agent_id,
             connection_id: job.connection_id,
             kind: job.kind.as_str().to_string(),
             priority: 0,
@@ -69,6 +72,8 @@ pub(crate) async fn enqueue(
         },
     )
     .await?;
+    // An agent polling this instance starts now, not when the database's wake-up comes back.
+    events.publish(Event::Work(agent_id));
     Ok(id)
 }
 
