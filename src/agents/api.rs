@@ -105,6 +105,7 @@ async fn identify(state: &AppState, token: &str) -> Result<Option<AgentIdentity>
         id: agent.id,
         name: agent.name,
         is_active: agent.is_active,
+        token_hash: hash.clone(),
     });
     if let Some(agent) = &found {
         state.agent_tokens.insert(hash, agent.clone(), epoch);
@@ -181,7 +182,7 @@ pub(crate) async fn next_job(state: web::Data<AppState>, request: HttpRequest) -
     if let Err(error) = touch(&state, agent.id).await {
         return internal(error);
     }
-    match queue::next_job(&state.pool, &state.secrets, &state.jobs, agent.id).await {
+    match queue::next_job(&state.pool, &state.secrets, &state.jobs, &agent).await {
         Ok(Some(job)) => {
             tracing::info!(agent.id = %agent.id, job.id = %job.id, "job handed to its agent");
             HttpResponse::Ok().json(job)

@@ -27,6 +27,8 @@ pub(crate) struct AgentIdentity {
     pub id: Uuid,
     pub name: String,
     pub is_active: bool,
+    /// The token's SHA-256, which a claim checks is still the agent's.
+    pub token_hash: Vec<u8>,
 }
 
 impl Owned for AgentIdentity {

@@ -95,14 +95,17 @@ pub(crate) struct Claimed {
 }
 
 /// Claims the next queued job of `agent` (a person's first, oldest first), skipping rows
-/// another instance is claiming, under a fresh lease.
+/// another instance is claiming, under a fresh lease; none while `token_hash` is no longer the
+/// agent's or the agent is deactivated (a long poll that began before a rotation takes no work).
 pub(crate) async fn claim(
     conn: &mut AsyncPgConnection,
     agent: Uuid,
+    token_hash: &[u8],
     lease: Duration,
 ) -> QueryResult<Option<Claimed>> {
     Claim {
         agent,
+        token_hash,
         lease_ms: millis(lease),
     }
     .get_result(conn)
@@ -111,17 +114,22 @@ pub(crate) async fn claim(
 }
 
 /// The claim of `agent`'s next job, kept prepared: an agent's every long poll makes it.
-#[derive(diesel::query_builder::QueryId)]
-struct Claim {
+struct Claim<'a> {
     agent: Uuid,
+    token_hash: &'a [u8],
     lease_ms: i64,
 }
 
-impl diesel::query_builder::Query for Claim {
+impl diesel::query_builder::QueryId for Claim<'_> {
+    type QueryId = Claim<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for Claim<'_> {
     type SqlType = diesel::sql_types::Untyped;
 }
 
-impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Claim {
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Claim<'_> {
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
@@ -136,7 +144,12 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Claim {
         );
         out.push_bind_param::<SqlUuid, _>(&self.agent)?;
         out.push_sql(
-            " AND status = 'queued' ORDER BY priority, queued_at FOR UPDATE SKIP LOCKED LIMIT 1) \
+            " AND status = 'queued' AND EXISTS (SELECT 1 FROM cloud_agents a \
+             WHERE a.id = agent_jobs.agent_id AND a.is_active AND a.token_hash = ",
+        );
+        out.push_bind_param::<Bytea, _>(&self.token_hash)?;
+        out.push_sql(
+            ") ORDER BY priority, queued_at FOR UPDATE SKIP LOCKED LIMIT 1) \
              RETURNING id, kind, payload, secret_sealed, lease_token",
         );
         Ok(())

@@ -15,6 +15,7 @@ use super::listener::{self, Event};
 use super::model::{self, NewJob};
 use super::{JobKind, Jobs};
 use crate::agent::protocol::{Job, JobResult, JobSettings, Work};
+use crate::agents::token::AgentIdentity;
 use crate::crypto::SecretBox;
 use crate::db::DbPool;
 use crate::error::AppError;
@@ -120,7 +121,7 @@ pub(crate) async fn next_job(
     pool: &DbPool,
     secrets: &SecretBox,
     jobs: &Jobs,
-    agent: Uuid,
+    agent: &AgentIdentity,
 ) -> Result<Option<Job>, AppError> {
     let deadline = Instant::now() + jobs.timing.poll;
     // Subscribed before the first look, so a job queued in between still wakes us.
@@ -128,7 +129,7 @@ pub(crate) async fn next_job(
     loop {
         let claimed = {
             let mut conn = pool.get().await?;
-            model::claim(&mut conn, agent, jobs.timing.lease).await?
+            model::claim(&mut conn, agent.id, &agent.token_hash, jobs.timing.lease).await?
         };
         if let Some(claimed) = claimed {
             match to_job(secrets, &claimed) {
@@ -147,7 +148,7 @@ pub(crate) async fn next_job(
         }
         listener::woken(
             &mut receiver,
-            Event::Work(agent),
+            Event::Work(agent.id),
             left.min(jobs.timing.recheck),
         )
         .await;

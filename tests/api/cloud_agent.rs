@@ -777,3 +777,40 @@ async fn a_queued_job_is_announced_to_every_instance_by_its_insert() {
     .expect("queue a job");
     assert_eq!(next_payload(&mut listener).await, Some(agent.to_string()));
 }
+
+/// An agent's long poll is authenticated when it begins; one still open when its token is
+/// rotated takes no work, so no job runs on a token that no longer counts (its result would be
+/// refused and the person left waiting for it).
+#[actix_web::test]
+async fn a_poll_begun_before_its_token_was_rotated_takes_no_work() {
+    let app = spawn_app_with(fast).await;
+    let tune = sandbox().await;
+    let (agent, token) = create_agent(&app, "Office LAN").await;
+    let id = connection_on(&app, "Internal TUNE", agent, &tune).await;
+    let process = AgentProcess::start(&app.address, &token).await;
+    until_online(&app, agent, &process).await;
+
+    let rotated = app.post_form(&format!("/agents/{agent}/token"), &[]).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let tested = app.post_htmx(&format!("/connections/{id}/test"), &[]).await;
+
+    assert!(
+        tested.body.contains("did not take this work in time"),
+        "{}\nagent:\n{}",
+        tested.body,
+        process.output()
+    );
+    let mut conn = app.db.connect().await;
+    let claimed: i64 = agent_jobs::table
+        .filter(agent_jobs::attempts.gt(0))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .expect("count claimed jobs");
+    assert_eq!(claimed, 0, "agent:\n{}", process.output());
+    assert!(
+        !process.output().contains("running a job"),
+        "{}",
+        process.output()
+    );
+}
