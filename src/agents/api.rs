@@ -236,31 +236,20 @@ pub(crate) async fn job_result(
         return refuse(StatusCode::BAD_REQUEST, "The result could not be read.");
     };
     let agent_ms = i32::try_from(body.agent_ms).unwrap_or(i32::MAX);
-    let completed = async {
-        let mut conn = state.pool.get().await?;
-        Ok::<_, AppError>(
-            jobs::complete(
-                &mut conn,
-                *path,
-                agent.id,
-                body.lease_token,
-                result,
-                agent_ms,
-            )
-            .await?,
-        )
-    }
+    let completed = queue::complete(
+        &state.pool,
+        &state.jobs,
+        queue::Outcome {
+            job: *path,
+            agent: agent.id,
+            lease_token: body.lease_token,
+            result,
+            agent_ms,
+        },
+    )
     .await;
     match completed {
-        Ok(true) => {
-            // A person waiting on this instance reads the result now, not when the database's
-            // notification comes back.
-            state
-                .jobs
-                .events
-                .publish(crate::jobs::listener::Event::Job(*path));
-            HttpResponse::NoContent().finish()
-        }
+        Ok(true) => HttpResponse::NoContent().finish(),
         Ok(false) => refuse(
             StatusCode::CONFLICT,
             "This job is no longer this agent's (cancelled, handed on, or already answered).",

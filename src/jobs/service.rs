@@ -318,6 +318,40 @@ pub(crate) const MAX_UNREAD_CHUNKS: i64 = 4;
 /// How long an agent's upload waits for room before it is told to send again.
 const UPLOAD_HOLD: Duration = Duration::from_secs(5);
 
+/// An agent's result for its job, as it posted it.
+pub(crate) struct Outcome {
+    pub job: Uuid,
+    pub agent: Uuid,
+    pub lease_token: Uuid,
+    pub result: serde_json::Value,
+    pub agent_ms: i32,
+}
+
+/// Completes the job once, under its lease (false when the lease is gone), and wakes the person
+/// waiting for it: on every instance through the statement's NOTIFY, and on this one at once.
+pub(crate) async fn complete(
+    pool: &DbPool,
+    jobs: &Jobs,
+    outcome: Outcome,
+) -> Result<bool, AppError> {
+    let completed = {
+        let mut conn = pool.get().await?;
+        model::complete(
+            &mut conn,
+            outcome.job,
+            outcome.agent,
+            outcome.lease_token,
+            outcome.result,
+            outcome.agent_ms,
+        )
+        .await?
+    };
+    if completed {
+        jobs.events.publish(Event::Job(outcome.job));
+    }
+    Ok(completed)
+}
+
 /// One chunk of a download from its agent: stored as soon as the reader has taken enough of
 /// the earlier ones, woken by the reader's NOTIFY; `Full` after a while without room.
 pub(crate) async fn store_chunk(
