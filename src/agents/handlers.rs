@@ -167,6 +167,12 @@ fn token_page(
     Ok(response)
 }
 
+/// What this instance remembers of `agent`'s token, dropped after a change to it, its name or
+/// Is Active: the other instances hear of it from the database; this one need not wait.
+fn forget_tokens(state: &AppState, agent: Uuid) {
+    state.agent_tokens.forget_owner(agent);
+}
+
 /// POST /agents/{id}/token — a new token; the old one stops working at once.
 pub(crate) async fn rotate_agent_token(
     state: web::Data<AppState>,
@@ -178,8 +184,7 @@ pub(crate) async fn rotate_agent_token(
     let mut conn = state.pool.get().await?;
     let result = service::rotate_token(&mut conn, user.actor(), *path).await;
     drop(conn);
-    // The other instances hear of it from the database; this one need not wait.
-    state.agent_tokens.forget_owner(*path);
+    forget_tokens(&state, *path);
     match result {
         Ok((agent, token)) => token_page(&request, &agent, token, false),
         Err(failure) => Err(unexpected(failure)),
@@ -207,8 +212,7 @@ pub(crate) async fn set_agent_active(
     let mut conn = state.pool.get().await?;
     let result = service::set_active(&mut conn, user.actor(), *path, active).await;
     drop(conn);
-    // The other instances hear of it from the database; this one need not wait.
-    state.agent_tokens.forget_owner(*path);
+    forget_tokens(&state, *path);
     match result {
         Ok(agent) => Ok(see_other(&format!("/agents/{}", agent.id)).finish()),
         Err(AgentFailure::InUse(names)) => {
@@ -243,8 +247,7 @@ pub(crate) async fn rename_agent(
     let mut conn = state.pool.get().await?;
     let result = service::rename(&mut conn, user.actor(), *path, &typed).await;
     drop(conn);
-    // The other instances hear of it from the database; this one need not wait.
-    state.agent_tokens.forget_owner(*path);
+    forget_tokens(&state, *path);
     match result {
         Ok(_) => Ok(see_other("/agents").finish()),
         Err(AgentFailure::InvalidName(message)) => {
@@ -273,8 +276,7 @@ pub(crate) async fn delete_agent(
     let mut conn = state.pool.get().await?;
     let result = service::delete(&mut conn, user.actor(), *path).await;
     drop(conn);
-    // The other instances hear of it from the database; this one need not wait.
-    state.agent_tokens.forget_owner(*path);
+    forget_tokens(&state, *path);
     match result {
         Ok(_) => Ok(see_other("/agents").finish()),
         Err(AgentFailure::InUse(names)) => {
